@@ -1,0 +1,1 @@
+//! Loa audio engine.
