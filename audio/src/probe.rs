@@ -1,0 +1,234 @@
+//! What a media file is before it airs: its playing length, and the one place
+//! where a file is opened and recognised (the decoder builds on [`open`]).
+//!
+//! The schedule side asks "how long is this file?" to plan windows and the
+//! agenda; the answer comes from container headers (frame counts) and only
+//! falls back to scanning packets when a format does not record its length
+//! (e.g. an MP3 without a Xing/Info header). Nothing is decoded for that.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use symphonia::core::codecs::{CodecParameters, DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+/// Why a media file cannot be used. Messages name the file and say what is
+/// wrong in words an operator can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("{}: no such file", path.display())]
+    Missing { path: PathBuf },
+    #[error("{}: cannot be read: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: not a playable audio file (MP3, OGG/Vorbis, FLAC, WAV, AAC/M4A) or corrupt: {reason}", path.display())]
+    NotAudio { path: PathBuf, reason: String },
+}
+
+impl ProbeError {
+    /// The short reason without the path, for airtime rows that already name the file.
+    pub fn reason(&self) -> String {
+        match self {
+            ProbeError::Missing { .. } => "no such file".to_string(),
+            ProbeError::Unreadable { source, .. } => format!("cannot be read: {source}"),
+            ProbeError::NotAudio { reason, .. } => {
+                format!("not a playable audio file or corrupt: {reason}")
+            }
+        }
+    }
+}
+
+/// A recognised media file, positioned at its start.
+pub(crate) struct Opened {
+    pub format: Box<dyn FormatReader>,
+    pub track_id: u32,
+    pub params: CodecParameters,
+}
+
+/// Opens `path`, recognises its container and picks its first audio track;
+/// checks that a decoder exists for the codec, so that "not audio" is
+/// reported here rather than mid-air.
+pub(crate) fn open(path: &Path) -> Result<Opened, ProbeError> {
+    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(ProbeError::NotAudio {
+            path: path.to_path_buf(),
+            reason: "it is a directory".into(),
+        });
+    }
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let format_opts = FormatOptions {
+        // Gapless trims encoder delay and padding so playlists join seamlessly
+        // and lengths are exact.
+        enable_gapless: true,
+        ..Default::default()
+    };
+    let probed = symphonia::default::get_probe()
+        .format(&hint, mss, &format_opts, &MetadataOptions::default())
+        .map_err(|e| symphonia_error(path, e))?;
+    let format = probed.format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL && t.codec_params.sample_rate.is_some())
+        .ok_or_else(|| ProbeError::NotAudio {
+            path: path.to_path_buf(),
+            reason: "no audio track".into(),
+        })?;
+    let params = track.codec_params.clone();
+    let track_id = track.id;
+    symphonia::default::get_codecs()
+        .make(&params, &DecoderOptions::default())
+        .map_err(|e| symphonia_error(path, e))?;
+    Ok(Opened {
+        format,
+        track_id,
+        params,
+    })
+}
+
+/// The playing length of an audio file (MP3, OGG/Vorbis, FLAC, WAV, AAC/M4A).
+pub fn media_length(path: &Path) -> Result<Duration, ProbeError> {
+    let mut opened = open(path)?;
+    let rate = opened.params.sample_rate.unwrap_or(0) as u64;
+    if rate == 0 {
+        return Err(ProbeError::NotAudio {
+            path: path.to_path_buf(),
+            reason: "no sample rate".into(),
+        });
+    }
+    let frames = match opened.params.n_frames {
+        Some(n) => n,
+        None => scan_frames(path, &mut opened)?,
+    };
+    Ok(frames_to_duration(frames, rate))
+}
+
+/// Counts frames by reading packets (demuxing only, no decoding).
+fn scan_frames(path: &Path, opened: &mut Opened) -> Result<u64, ProbeError> {
+    let mut frames = 0u64;
+    loop {
+        match opened.format.next_packet() {
+            Ok(p) if p.track_id() == opened.track_id => frames += p.dur,
+            Ok(_) => {}
+            Err(SymphoniaError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+            Err(SymphoniaError::ResetRequired) => break,
+            Err(e) => return Err(symphonia_error(path, e)),
+        }
+    }
+    // Packet durations are in the track's time base; convert to frames.
+    if let (Some(tb), Some(rate)) = (opened.params.time_base, opened.params.sample_rate) {
+        let t = tb.calc_time(frames);
+        let secs = t.seconds as f64 + t.frac;
+        return Ok((secs * rate as f64).round() as u64);
+    }
+    Ok(frames)
+}
+
+pub(crate) fn frames_to_duration(frames: u64, rate: u64) -> Duration {
+    let secs = frames / rate;
+    let rem = frames % rate;
+    Duration::new(secs, (rem * 1_000_000_000 / rate) as u32)
+}
+
+fn io_error(path: &Path, e: io::Error) -> ProbeError {
+    if e.kind() == io::ErrorKind::NotFound {
+        ProbeError::Missing {
+            path: path.to_path_buf(),
+        }
+    } else {
+        ProbeError::Unreadable {
+            path: path.to_path_buf(),
+            source: e,
+        }
+    }
+}
+
+/// Maps a demuxer/decoder error to what it means for the operator.
+pub(crate) fn symphonia_error(path: &Path, e: SymphoniaError) -> ProbeError {
+    let reason = match e {
+        SymphoniaError::IoError(ref io) if io.kind() == io::ErrorKind::UnexpectedEof => {
+            "the file ends too early (truncated)".to_string()
+        }
+        SymphoniaError::IoError(io) => {
+            return ProbeError::Unreadable {
+                path: path.to_path_buf(),
+                source: io,
+            }
+        }
+        SymphoniaError::Unsupported(what) => format!("unsupported format or codec ({what})"),
+        SymphoniaError::DecodeError(what) => format!("damaged audio data ({what})"),
+        other => other.to_string(),
+    };
+    ProbeError::NotAudio {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_wav(path: &Path, rate: u32, channels: u16, frames: u32) {
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        for i in 0..frames * channels as u32 {
+            w.write_sample(((i % 200) as i16 - 100) * 100).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+
+    #[test]
+    fn wav_length_comes_from_its_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ban-tin.wav");
+        // 2.5 s of 44.1 kHz stereo.
+        write_wav(&p, 44_100, 2, 110_250);
+        assert_eq!(media_length(&p).unwrap(), Duration::from_millis(2500));
+        let m = dir.path().join("mono.wav");
+        write_wav(&m, 48_000, 1, 48_000 * 3 + 24_000);
+        assert_eq!(media_length(&m).unwrap(), Duration::from_millis(3500));
+    }
+
+    #[test]
+    fn missing_file_is_named_as_missing() {
+        let err = media_length(Path::new("/nonexistent/nhac-hieu.mp3")).unwrap_err();
+        assert!(matches!(err, ProbeError::Missing { .. }));
+        assert_eq!(err.to_string(), "/nonexistent/nhac-hieu.mp3: no such file");
+    }
+
+    #[test]
+    fn text_file_is_not_audio() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("notes.mp3");
+        std::fs::write(
+            &p,
+            "this is not an mp3, just some text the operator renamed\n".repeat(50),
+        )
+        .unwrap();
+        let err = media_length(&p).unwrap_err();
+        assert!(matches!(err, ProbeError::NotAudio { .. }), "{err}");
+        assert!(err.to_string().contains("notes.mp3"), "{err}");
+        let d = media_length(dir.path()).unwrap_err();
+        assert!(matches!(d, ProbeError::NotAudio { .. }), "{d}");
+    }
+}
