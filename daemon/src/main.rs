@@ -1,1 +1,37 @@
-fn main() {}
+//! `loa`: the broadcast scheduler for a commune loudspeaker radio station.
+//!
+//! Map of the binary:
+//! - `cli`: the command line (clap) and the exit-code convention;
+//! - `check`, `agenda`, `schema`: schedule tools over crate loa-schedules;
+//! - `audio_cmds`: `loa play` and `loa devices` over crate loa-audio;
+//! - `probe`: media lengths for the schedule model, from the audio crate.
+
+mod agenda;
+mod audio_cmds;
+mod check;
+mod cli;
+mod probe;
+mod schema;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Check(args) => check::run(&args),
+        cli::Command::Agenda(args) => agenda::run(&args),
+        cli::Command::Schema(args) => schema::run(&args),
+        cli::Command::Play(args) => audio_cmds::play(&args),
+        cli::Command::Devices(args) => audio_cmds::devices(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // One line, naming what is at fault (the context chain, outermost first).
+            eprintln!("loa: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,2 +1,56 @@
-//! placeholder
+//! loa-schedules: what a station plans to air, read from the operator's YAML.
+//!
+//! Map of the crate:
+//! - `yaml`: the YAML document as a spanned node tree, with input budgets;
+//! - `diag`: problems found in the files, as `FILE:LINE:COLUMN: message`;
+//! - `model`: the typed station and schedules (every value keeps its source);
+//! - `load`: files -> model, reporting every problem, with "did you mean";
+//! - `occurrence`: when a program fires, in the station's time zone;
+//! - `check`: cross-file validation (ids, zones, quiet hours, overlaps, media);
+//! - `agenda`: what will air when, after priorities and policies;
+//! - `schema`: JSON Schema of both file kinds, for editors.
+//!
+//! Pure: no audio, no network, no async. Media lengths come in through the
+//! [`MediaProbe`] trait, which the daemon implements with the audio crate.
+
+pub mod agenda;
+pub mod check;
+pub mod diag;
+pub mod load;
+pub mod model;
+pub mod occurrence;
+pub mod schema;
 pub mod yaml;
+
+pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use load::load_dir;
+pub use model::*;
+
+use std::path::Path;
+use std::time::Duration;
+
+/// Tells the playing length of a media file. The daemon implements it with
+/// the audio crate; tests implement it with a table.
+pub trait MediaProbe {
+    /// The file's length, or why it cannot be known (missing, not audio...).
+    fn length(&self, path: &Path) -> Result<Duration, String>;
+
+    /// How long a TTS text takes to speak; unknown unless the probe can render it.
+    fn speech_length(&self, _text: &str, _voice: Option<&str>) -> Result<Duration, String> {
+        Err("a TTS text's length is known once it is rendered".into())
+    }
+}
+
+/// A probe that knows nothing: every length is unknown. For callers that
+/// only need the model.
+pub struct NoProbe;
+
+impl MediaProbe for NoProbe {
+    fn length(&self, path: &Path) -> Result<Duration, String> {
+        if path.exists() {
+            Err("length unknown (no probe)".into())
+        } else {
+            Err(format!("{} does not exist", path.display()))
+        }
+    }
+}

@@ -276,7 +276,8 @@ mod tests {
 
     #[test]
     fn scalars_keep_positions_and_yaml12_typing() {
-        let doc = "a: 06:00\nb: on\nc: 1.0\nd: \"x\"\ne:\n  - 2026-11-01\n  - ~\nf: Đài Âu Lâu\ng: 30m\n";
+        let doc =
+            "a: 06:00\nb: on\nc: 1.0\nd: \"x\"\ne:\n  - 2026-11-01\n  - ~\nf: Đài Âu Lâu\ng: 30m\n";
         let n = parse(doc).unwrap();
         let m = map(&n);
         let get = |k: &str| &m.iter().find(|(kk, _)| kk.as_str() == Some(k)).unwrap().1;
@@ -328,7 +329,9 @@ mod tests {
     fn deep_nesting_is_refused() {
         let doc = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         assert!(parse(&doc).is_err());
-        let doc: String = (0..500).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect();
+        let doc: String = (0..500)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
         assert!(parse(&doc).is_err());
     }
 

@@ -1,0 +1,113 @@
+//! The command line. Exit codes: 0 success, 1 failure, 2 usage (clap's own).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::audio_cmds::{DevicesArgs, PlayArgs};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loa",
+    version,
+    about = "Loa: the broadcast scheduler of a commune loudspeaker radio station",
+    long_about = "Loa airs a commune radio station's schedule on time: local news, relays of \
+the national and provincial stations, notices read by text-to-speech, and emergency \
+announcements, and keeps the airtime log for the monthly report.\n\n\
+The configuration directory (default /etc/loa, or $LOA_CONFIG) holds station.yaml and \
+schedules/*.yaml.",
+    after_help = "Examples:\n  loa check --config /etc/loa\n  loa agenda --date 2026-12-01\n  loa schema > loa-schema.json"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration: every problem as FILE:LINE:COLUMN: message.
+    #[command(
+        after_help = "Exit status: 0 valid (warnings allowed), 1 errors, 2 usage.\n\n\
+Examples:\n  loa check\n  loa check --config schedules/examples/au-lau --format json"
+    )]
+    Check(CheckArgs),
+    /// What will air when, after priorities, waits, hard ends and quiet hours.
+    #[command(
+        after_help = "Times are in the station's time zone. Without --date or --from/--to: today.\n\n\
+Examples:\n  loa agenda\n  loa agenda --date 2026-12-01\n  loa agenda --from 2026-12-01 --to 2026-12-08 --format json"
+    )]
+    Agenda(AgendaArgs),
+    /// JSON Schema of station.yaml and the schedule files, for editors.
+    #[command(
+        after_help = "Examples:\n  loa schema --kind schedule > /etc/loa/schedule.schema.json\n\n\
+Then, first line of a schedule file:\n  # yaml-language-server: $schema=schedule.schema.json"
+    )]
+    Schema(SchemaArgs),
+    /// Sound check: play files on an output.
+    #[command(
+        after_help = "Examples:\n  loa play /var/lib/loa/media/ident/nhac-hieu.mp3\n  loa play --output wav:/tmp/test.wav a.mp3 b.ogg"
+    )]
+    Play(PlayArgs),
+    /// Audio output and input devices, with the names `device:` accepts.
+    Devices(DevicesArgs),
+}
+
+/// `--config DIR`, shared by the commands that read a configuration.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// Configuration directory holding station.yaml and schedules/.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "LOA_CONFIG",
+        default_value = "/etc/loa"
+    )]
+    pub config: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AgendaArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// One day, YYYY-MM-DD (default: today).
+    #[arg(long, value_name = "D", conflicts_with_all = ["from", "to"])]
+    pub date: Option<String>,
+    /// Start, YYYY-MM-DD[THH:MM[:SS]], inclusive.
+    #[arg(long, value_name = "T", requires = "to")]
+    pub from: Option<String>,
+    /// End, YYYY-MM-DD[THH:MM[:SS]], exclusive (a bare date means the end of that day).
+    #[arg(long, value_name = "T", requires = "from")]
+    pub to: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    Station,
+    Schedule,
+    Both,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {
+    /// Which file kind (both: an object with `station` and `schedule`).
+    #[arg(long, value_enum, default_value_t = SchemaKind::Both)]
+    pub kind: SchemaKind,
+}

@@ -1,0 +1,350 @@
+//! Validation of a whole configuration directory, as `loa check` and every
+//! load (start-up, reload) run it: the loader's per-file problems plus the
+//! checks that need everything at once: duplicate ids, media files, quiet
+//! hours, overlaps on an output, session length, relay coverage.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use chrono::{NaiveDate, TimeDelta, Utc};
+
+use crate::agenda::{self, Length, Lengths};
+use crate::diag::Diagnostics;
+use crate::load::{fmt_window, load_dir};
+use crate::model::*;
+use crate::MediaProbe;
+
+/// The outcome of checking a configuration directory.
+pub struct Report {
+    /// The configuration, when it has no errors.
+    pub config: Option<Config>,
+    pub diagnostics: Diagnostics,
+    /// Per-program item lengths, as probed.
+    pub lengths: Lengths,
+}
+
+/// Loads and checks `dir`. `today` (in the station's zone) anchors the
+/// checks that look ahead (overlaps in the coming week): time is an input.
+pub fn check_dir(dir: &Path, probe: &dyn MediaProbe, today: Option<NaiveDate>) -> Report {
+    let loaded = load_dir(dir);
+    let mut diags = loaded.diagnostics;
+    let mut lengths = Lengths::new();
+    let config = match loaded.config {
+        Some(config) => {
+            duplicates(&config, dir, &mut diags);
+            lengths = agenda::probe_lengths(&config, probe);
+            media(&config, probe, &mut diags);
+            programs(&config, &lengths, &mut diags);
+            relay_coverage(&config, &mut diags);
+            let today = today.unwrap_or_else(|| {
+                Utc::now()
+                    .with_timezone(&config.station.timezone)
+                    .date_naive()
+            });
+            overlaps(&config, &lengths, today, &mut diags);
+            Some(config)
+        }
+        None => None,
+    };
+    diags.sort();
+    Report {
+        config: if diags.is_valid() { config } else { None },
+        diagnostics: diags,
+        lengths,
+    }
+}
+
+/// Duplicate program or slogan ids, naming the later one. The loader drops
+/// programs with errors, so we re-read ids from the valid ones only; a
+/// duplicate of an invalid program is found once that one is fixed.
+fn duplicates(config: &Config, _dir: &Path, diags: &mut Diagnostics) {
+    let mut seen: HashMap<&str, &Loc> = HashMap::new();
+    for p in &config.programs {
+        if let Some(first) = seen.get(p.id.as_str()) {
+            diags.error(
+                p.loc.clone(),
+                format!("duplicate program id `{}` (first defined at {first}); ids must be unique across all files", p.id),
+            );
+        } else {
+            seen.insert(&p.id, &p.loc);
+        }
+    }
+    let mut seen: HashMap<&str, &Loc> = HashMap::new();
+    for s in &config.slogans {
+        if let Some(first) = seen.get(s.id.as_str()) {
+            diags.error(
+                s.loc.clone(),
+                format!("duplicate slogan id `{}` (first defined at {first})", s.id),
+            );
+        } else {
+            seen.insert(&s.id, &s.loc);
+        }
+    }
+}
+
+/// Missing media files are warnings: they are checked again at air time
+/// (an operator may copy the recording in later today).
+fn media(config: &Config, probe: &dyn MediaProbe, diags: &mut Diagnostics) {
+    let media_dir = &config.station.paths.media;
+    let rel = |p: &Path| p.strip_prefix(media_dir).unwrap_or(p).display().to_string();
+    for p in &config.programs {
+        for item in &p.items {
+            let mut warn =
+                |msg: String| diags.warning(item.loc.clone(), format!("program `{}`: {msg}", p.id));
+            match &item.source {
+                Source::File(f) => {
+                    if let Err(e) = probe.length(f) {
+                        warn(format!("{}: {e} (checked again at air time)", rel(f)));
+                    }
+                }
+                Source::Newest { glob, .. } => {
+                    if agenda::newest_match(glob).is_none() {
+                        warn(format!(
+                            "no file matches `{}` yet in {} (checked again at air time)",
+                            rel(Path::new(glob)),
+                            media_dir.display()
+                        ));
+                    }
+                }
+                Source::Playlist { entries, .. } => {
+                    let files = agenda::playlist_files(entries);
+                    if files.is_empty() {
+                        warn("the playlist matches no file yet".into());
+                    }
+                    for f in files {
+                        if let Err(e) = probe.length(&f) {
+                            warn(format!("{}: {e}", rel(&f)));
+                        }
+                    }
+                }
+                Source::Stream { fallback, .. } => {
+                    for f in fallback {
+                        if let Err(e) = probe.length(f) {
+                            warn(format!("fallback {}: {e}", rel(f)));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Chime::File(f) = &config.station.policy.chime {
+        if let Err(e) = probe.length(f) {
+            diags.warning(
+                first_loc(config),
+                format!(
+                    "policy.chime {}: {e}; the built-in chime plays instead",
+                    f.display()
+                ),
+            );
+        }
+    }
+}
+
+fn first_loc(config: &Config) -> Loc {
+    config
+        .station
+        .outputs
+        .first()
+        .map(|o| Loc {
+            file: o.loc.file.clone(),
+            pos: crate::yaml::Pos { line: 1, column: 1 },
+        })
+        .unwrap_or(Loc {
+            file: "station.yaml".into(),
+            pos: crate::yaml::Pos { line: 1, column: 1 },
+        })
+}
+
+/// Per program: unknown end, session length, quiet hours by cron.
+fn programs(config: &Config, lengths: &Lengths, diags: &mut Diagnostics) {
+    let policy = &config.station.policy;
+    let tz = config.station.timezone;
+    for p in &config.programs {
+        let len = lengths.get(&p.id);
+        let span = match (p.duration, len) {
+            (Some(d), _) => Some(d),
+            (None, Some(Length::Known(d))) => Some(*d),
+            _ => None,
+        };
+        if p.duration.is_none() {
+            if let Some(Length::Unknown(why)) = len {
+                diags.warning(
+                    p.loc.clone(),
+                    format!("program `{}`: its end is unknown ({why}); give it a `duration` or fix the media", p.id),
+                );
+            }
+        }
+        if let (Some(max), Some(span)) = (policy.max_session, span) {
+            if span > max {
+                diags.warning(
+                    p.loc.clone(),
+                    format!(
+                        "program `{}` runs {}, longer than policy.max_session {}",
+                        p.id,
+                        format_duration(span),
+                        format_duration(max)
+                    ),
+                );
+            }
+        }
+        let Some(q) = policy.quiet_hours else {
+            continue;
+        };
+        if p.priority == Priority::Emergency {
+            continue;
+        }
+        // Cron programs: look at a year of starts (daily ones are checked by the loader).
+        if let Recurrence::Cron(rule) = &p.occurs.recurrence {
+            let from = p
+                .occurs
+                .dates
+                .from
+                .map(|d| {
+                    crate::occurrence::resolve_local(tz, d.and_hms_opt(0, 0, 0).unwrap_or_default())
+                        .with_timezone(&Utc)
+                })
+                .unwrap_or_else(|| {
+                    chrono::DateTime::<Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default()
+                });
+            let starts = p.occurs.between(tz, from, from + TimeDelta::days(366));
+            if let Some(t) = starts.iter().find(|t| q.contains(t.time())) {
+                diags.error(
+                    p.loc.clone(),
+                    format!(
+                        "program `{}` (cron `{}`) starts at {} inside quiet hours {}; only emergency may sound then",
+                        p.id,
+                        rule.source(),
+                        t.format("%H:%M"),
+                        fmt_window(&q)
+                    ),
+                );
+                continue;
+            }
+        }
+        // Running into quiet hours: cut when they start.
+        if let (Recurrence::Daily { at, .. }, Some(span)) = (&p.occurs.recurrence, span) {
+            let start = chrono::NaiveDate::default().and_time(*at);
+            let end = start + TimeDelta::from_std(span).unwrap_or(TimeDelta::MAX);
+            let qs = chrono::NaiveDate::default().and_time(q.start);
+            let qs = if qs <= start {
+                qs + TimeDelta::days(1)
+            } else {
+                qs
+            };
+            if qs < end {
+                diags.warning(
+                    p.loc.clone(),
+                    format!(
+                        "program `{}` runs into quiet hours {} and will be cut at {}",
+                        p.id,
+                        fmt_window(&q),
+                        q.start.format("%H:%M")
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Zones without a relay hear everything on their output, also what targets
+/// the other zones there.
+fn relay_coverage(config: &Config, diags: &mut Diagnostics) {
+    for o in &config.station.outputs {
+        let zones: Vec<&Zone> = config
+            .station
+            .zones
+            .iter()
+            .filter(|z| z.output == o.name)
+            .collect();
+        if zones.iter().any(|z| z.relay.is_some()) {
+            for z in zones.iter().filter(|z| z.relay.is_none()) {
+                diags.warning(
+                    z.loc.clone(),
+                    format!(
+                        "zone `{}` has no relay but shares output `{}` with zones that have one: it hears everything on that output",
+                        z.id, o.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Equal-priority programs that overlap on an output in the coming week.
+fn overlaps(config: &Config, lengths: &Lengths, today: NaiveDate, diags: &mut Diagnostics) {
+    let tz = config.station.timezone;
+    let from = crate::occurrence::resolve_local(tz, today.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .with_timezone(&Utc);
+    let to = from + TimeDelta::days(7);
+    let entries = agenda::agenda(config, lengths, from, to);
+    let mut reported: BTreeSet<(usize, usize)> = BTreeSet::new();
+    // Spans as planned (before any waiting), per program occurrence.
+    let spans: Vec<(
+        usize,
+        chrono::DateTime<chrono_tz::Tz>,
+        chrono::DateTime<chrono_tz::Tz>,
+    )> = entries
+        .iter()
+        .filter_map(|e| {
+            let p = &config.programs[e.program];
+            let len = match (p.duration, lengths.get(&p.id)) {
+                (Some(d), _) => d,
+                (None, Some(Length::Known(d))) => *d,
+                _ => return None,
+            };
+            Some((
+                e.program,
+                e.scheduled,
+                e.scheduled + TimeDelta::from_std(len).unwrap_or(TimeDelta::MAX),
+            ))
+        })
+        .collect();
+    for (i, &(a, sa, ea)) in spans.iter().enumerate() {
+        for &(b, sb, eb) in &spans[i + 1..] {
+            if sb >= ea {
+                break; // sorted by start: nothing later overlaps `a`
+            }
+            if a == b || sa >= eb {
+                continue;
+            }
+            let (pa, pb) = (&config.programs[a], &config.programs[b]);
+            if pa.priority != pb.priority {
+                continue;
+            }
+            let oa = config.station.outputs_of(&pa.zones);
+            let shared: Vec<&str> = config
+                .station
+                .outputs_of(&pb.zones)
+                .into_iter()
+                .filter(|o| oa.contains(o))
+                .collect();
+            if shared.is_empty() {
+                continue;
+            }
+            let (first, later) = if (sa, a) <= (sb, b) { (a, b) } else { (b, a) };
+            if !reported.insert((first, later)) {
+                continue;
+            }
+            let (pf, pl) = (&config.programs[first], &config.programs[later]);
+            let what_happens = match pl.if_busy {
+                IfBusy::Preempt => "it will preempt it (if_busy: preempt)".to_string(),
+                IfBusy::Skip => "it will be skipped (if_busy: skip)".to_string(),
+                IfBusy::Wait(d) => format!("it will wait up to {} (if_busy)", format_duration(d)),
+            };
+            let when = if sa <= sb { sb } else { sa };
+            diags.warning(
+                pl.loc.clone(),
+                format!(
+                    "program `{}` overlaps `{}` ({}, same priority {}, output {}) on {}; {what_happens}",
+                    pl.id,
+                    pf.id,
+                    pf.title,
+                    pl.priority,
+                    shared.join(","),
+                    when.format("%a %Y-%m-%d %H:%M")
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,565 @@
+//! The station and its schedules as typed values. After loading, nothing
+//! downstream re-checks strings: ids are known, times are times, paths are
+//! resolved. Every item that an operator may need pointed at keeps its `Loc`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+pub use crate::diag::Loc;
+pub use crate::occurrence::{DailyWindow, DateRange, DaySet, Occurrences, Recurrence};
+
+/// A loaded configuration directory: station.yaml and every schedule file.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The configuration directory, as given.
+    pub dir: PathBuf,
+    pub station: Station,
+    pub programs: Vec<Program>,
+    pub slogans: Vec<Slogan>,
+}
+
+/// Priority levels, lowest to highest (Thông tư 39/2020/TT-BTTTT for the upper three).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    Filler,
+    Normal,
+    Priority,
+    Emergency,
+}
+
+impl Priority {
+    pub const NAMES: [&'static str; 4] = ["filler", "normal", "priority", "emergency"];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    pub fn parse(s: &str) -> Option<Priority> {
+        Some(match s {
+            "filler" => Priority::Filler,
+            "normal" => Priority::Normal,
+            "priority" => Priority::Priority,
+            "emergency" => Priority::Emergency,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Station {
+    pub id: String,
+    pub name: String,
+    pub timezone: Tz,
+    pub paths: Paths,
+    pub outputs: Vec<Output>,
+    pub zones: Vec<Zone>,
+    pub boards: Vec<Board>,
+    pub mqtt: Option<Mqtt>,
+    pub policy: Policy,
+    pub tts: Tts,
+    pub remote: Remote,
+}
+
+impl Station {
+    pub fn zone(&self, id: &str) -> Option<&Zone> {
+        self.zones.iter().find(|z| z.id == id)
+    }
+
+    pub fn output(&self, name: &str) -> Option<&Output> {
+        self.outputs.iter().find(|o| o.name == name)
+    }
+
+    /// The outputs that carry these zones, in station.yaml order.
+    pub fn outputs_of(&self, zones: &[String]) -> Vec<&str> {
+        self.outputs
+            .iter()
+            .filter(|o| {
+                zones
+                    .iter()
+                    .any(|z| self.zone(z).is_some_and(|z| z.output == o.name))
+            })
+            .map(|o| o.name.as_str())
+            .collect()
+    }
+}
+
+/// Where state and media live (resolved against the config directory).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    pub media: PathBuf,
+    pub state: PathBuf,
+}
+
+/// One sound card output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    pub name: String,
+    pub spec: OutputSpec,
+    pub loc: Loc,
+}
+
+/// Where an output's audio goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutputSpec {
+    /// An ALSA/cpal device by name (`default` for the default device).
+    Device(String),
+    /// A WAV file written at real-time pace.
+    Wav(PathBuf),
+    /// Discarded at real-time pace.
+    Null,
+}
+
+impl OutputSpec {
+    /// Parses `device:NAME`, `wav:PATH` or `null`; relative WAV paths resolve
+    /// against `base`.
+    pub fn parse(s: &str, base: &std::path::Path) -> Result<OutputSpec, String> {
+        if s == "null" {
+            return Ok(OutputSpec::Null);
+        }
+        if let Some(name) = s.strip_prefix("device:") {
+            if name.is_empty() {
+                return Err(
+                    "`device:` needs a device name, e.g. device:default (see `loa devices`)".into(),
+                );
+            }
+            return Ok(OutputSpec::Device(name.to_string()));
+        }
+        if let Some(path) = s.strip_prefix("wav:") {
+            if path.is_empty() {
+                return Err("`wav:` needs a file path, e.g. wav:/tmp/loa.wav".into());
+            }
+            return Ok(OutputSpec::Wav(base.join(path)));
+        }
+        Err(format!(
+            "output `{s}` is not one of device:NAME, wav:PATH or null"
+        ))
+    }
+}
+
+impl fmt::Display for OutputSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputSpec::Device(n) => write!(f, "device:{n}"),
+            OutputSpec::Wav(p) => write!(f, "wav:{}", p.display()),
+            OutputSpec::Null => f.write_str("null"),
+        }
+    }
+}
+
+/// A group of loudspeakers fed from one output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Zone {
+    pub id: String,
+    pub name: String,
+    pub output: String,
+    pub relay: Option<Relay>,
+    pub preroll: Duration,
+    pub hold: Duration,
+    pub loc: Loc,
+}
+
+/// An amplifier power switch reached over MQTT.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Relay {
+    Tasmota { topic: String, channel: u32 },
+    Shelly { topic: String, channel: u32 },
+    Esphome { topic: String, id: String },
+    Custom { on: MqttMessage, off: MqttMessage },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MqttMessage {
+    pub topic: String,
+    pub payload: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BoardPreset {
+    Awtrix,
+    Wled,
+    Tasmota,
+    Text,
+    Json,
+}
+
+impl BoardPreset {
+    pub const NAMES: [&'static str; 5] = ["awtrix", "wled", "tasmota", "text", "json"];
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Charset {
+    Utf8,
+    Ascii,
+}
+
+/// An LED board.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Board {
+    pub id: String,
+    pub name: String,
+    pub preset: BoardPreset,
+    pub topic: String,
+    pub charset: Charset,
+    pub show_now_playing: bool,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mqtt {
+    pub url: String,
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    pub prefix: String,
+    pub groups: Vec<String>,
+    pub homeassistant: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LateStart {
+    Join,
+    Restart,
+    Skip,
+}
+
+impl LateStart {
+    pub const NAMES: [&'static str; 3] = ["join", "restart", "skip"];
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Chime {
+    Builtin,
+    File(PathBuf),
+}
+
+/// A relay this quiet this long counts as dead.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SilenceRule {
+    pub below_dbfs: f64,
+    pub for_: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    pub quiet_hours: Option<DailyWindow>,
+    pub max_session: Option<Duration>,
+    pub volume: f32,
+    pub chime: Chime,
+    /// Target integrated loudness in LUFS; None = no normalisation.
+    pub loudness: Option<f64>,
+    pub late_start: LateStart,
+    pub silence: SilenceRule,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            quiet_hours: None,
+            max_session: None,
+            volume: 0.8,
+            chime: Chime::Builtin,
+            loudness: Some(-16.0),
+            late_start: LateStart::Join,
+            silence: SilenceRule {
+                below_dbfs: -50.0,
+                for_: Duration::from_secs(10),
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tts {
+    /// argv, with `{out}` and `{voice}` substituted; the text goes on stdin.
+    pub command: Vec<String>,
+    pub voice: String,
+    pub timeout: Duration,
+}
+
+impl Default for Tts {
+    fn default() -> Self {
+        Tts {
+            command: ["espeak-ng", "-v", "{voice}", "-w", "{out}", "--stdin"]
+                .map(String::from)
+                .to_vec(),
+            voice: "vi".into(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Who may command the station over MQTT.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Remote {
+    pub max_skew: Duration,
+    pub rate_limit: RateLimit,
+    pub keys: Vec<RemoteKey>,
+}
+
+impl Default for Remote {
+    fn default() -> Self {
+        Remote {
+            max_skew: Duration::from_secs(120),
+            rate_limit: RateLimit {
+                count: 10,
+                per: Duration::from_secs(60),
+            },
+            keys: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub count: u32,
+    pub per: Duration,
+}
+
+/// What a key may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Right {
+    Announce(Priority),
+    Stop,
+    Reload,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteKey {
+    pub id: String,
+    pub public_key: [u8; 32],
+    pub may: Vec<Right>,
+    /// None = all zones.
+    pub zones: Option<Vec<String>>,
+    pub loc: Loc,
+}
+
+/// What to do when an equal-or-higher item airs at a program's start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IfBusy {
+    Preempt,
+    Skip,
+    Wait(Duration),
+}
+
+/// A scheduled broadcast session.
+#[derive(Clone, Debug)]
+pub struct Program {
+    pub id: String,
+    pub title: String,
+    pub category: String,
+    pub occurs: Occurrences,
+    /// Zone ids in station.yaml order (`all` expanded).
+    pub zones: Vec<String>,
+    pub priority: Priority,
+    /// Hard end of the window after the start.
+    pub duration: Option<Duration>,
+    pub if_busy: IfBusy,
+    /// Overrides policy.late_start.
+    pub late_start: Option<LateStart>,
+    pub volume: f32,
+    pub looped: bool,
+    pub approved_by: Option<String>,
+    pub items: Vec<Item>,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub source: Source,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    Sequential,
+    Shuffle,
+}
+
+/// What an item plays. Paths are resolved against paths.media.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    File(PathBuf),
+    /// The file matching the glob with the newest mtime.
+    Newest {
+        glob: String,
+        max_age: Option<Duration>,
+    },
+    Playlist {
+        entries: PlaylistEntries,
+        order: Order,
+    },
+    Tts {
+        text: String,
+        voice: Option<String>,
+    },
+    Stream {
+        url: String,
+        fallback: Vec<PathBuf>,
+    },
+    Live {
+        input: String,
+    },
+    Silence(Duration),
+    Tone {
+        hz: f64,
+        length: Duration,
+    },
+}
+
+impl Source {
+    /// The `source_kind` of airtime rows.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::File(_) | Source::Newest { .. } | Source::Playlist { .. } => "file",
+            Source::Tts { .. } => "tts",
+            Source::Stream { .. } => "stream",
+            Source::Live { .. } => "live",
+            Source::Silence(_) => "silence",
+            Source::Tone { .. } => "tone",
+        }
+    }
+
+    /// Items that never end by themselves (they need the program's duration).
+    pub fn is_endless(&self) -> bool {
+        matches!(self, Source::Stream { .. } | Source::Live { .. })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlaylistEntries {
+    Files(Vec<PathBuf>),
+    Glob(String),
+}
+
+/// A slogan that LED boards rotate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Slogan {
+    pub id: String,
+    /// Board ids (`all` expanded).
+    pub boards: Vec<String>,
+    pub text: String,
+    pub between: Option<DailyWindow>,
+    pub days: DaySet,
+    pub dates: DateRange,
+    pub every: Option<Duration>,
+    /// `#RRGGBB`.
+    pub color: Option<String>,
+    pub loc: Loc,
+}
+
+/// Parses a duration as operators write it: `30m`, `2s`, `1h30m`, `2d`,
+/// `500ms`, `1.5s`. Returns an operator message on failure.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad =
+        || format!("`{s}` is not a duration; write a number and a unit, e.g. 30s, 15m, 1h30m, 2d");
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(bad());
+    }
+    let mut total = 0f64;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        if num_len == 0 {
+            return Err(bad());
+        }
+        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let secs = match &rest[..unit_len] {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            _ => return Err(bad()),
+        };
+        rest = rest[unit_len..].trim_start();
+        total += n * secs;
+    }
+    if !total.is_finite() || total > 400.0 * 86400.0 {
+        return Err(format!("`{s}` is longer than a year; check the number"));
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+/// Formats a duration the way it would be written in a schedule.
+pub fn format_duration(d: Duration) -> String {
+    let mut s = d.as_secs();
+    let ms = d.subsec_millis();
+    if s == 0 && ms > 0 {
+        return format!("{ms}ms");
+    }
+    let mut out = String::new();
+    for (unit, len) in [("d", 86400), ("h", 3600), ("m", 60)] {
+        if s >= len {
+            out.push_str(&format!("{}{unit}", s / len));
+            s %= len;
+        }
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172800));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        for bad in ["", "30", "m", "30 minutes", "-5m", "1y", "5mm"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format_duration(Duration::from_secs(0)), "0s");
+    }
+
+    #[test]
+    fn output_specs() {
+        let base = std::path::Path::new("/etc/loa");
+        assert_eq!(OutputSpec::parse("null", base).unwrap(), OutputSpec::Null);
+        assert_eq!(
+            OutputSpec::parse("wav:out.wav", base).unwrap(),
+            OutputSpec::Wav("/etc/loa/out.wav".into())
+        );
+        assert_eq!(
+            OutputSpec::parse("device:plughw:CARD=Device,DEV=0", base).unwrap(),
+            OutputSpec::Device("plughw:CARD=Device,DEV=0".into())
+        );
+        assert!(OutputSpec::parse("speaker", base).is_err());
+    }
+
+    #[test]
+    fn priorities_order() {
+        assert!(Priority::Emergency > Priority::Priority);
+        assert!(Priority::Priority > Priority::Normal);
+        assert!(Priority::Normal > Priority::Filler);
+        for n in Priority::NAMES {
+            assert_eq!(Priority::parse(n).unwrap().as_str(), n);
+        }
+    }
+}

@@ -1,0 +1,1053 @@
+//! When a program fires: its recurrence (`at` + `days`, or `cron`), its
+//! `dates` window and `except` dates, expanded into instants in the
+//! station's time zone (SPEC section 3, "Occurrences").
+//!
+//! Expansion works per local date: each date in range that the rule matches
+//! yields its wall times, and each wall time becomes an instant by Loa's
+//! daylight-saving rule ([`resolve_local`]). The time-of-day parsers the
+//! schedule files share (`at`, `quiet_hours`, a slogan's `between`) live
+//! here too, so every time in the files is read one way.
+//!
+//! Pure: no I/O, no clock. The caller passes the instants it cares about.
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+use chrono::{
+    DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta,
+    TimeZone, Utc, Weekday,
+};
+use chrono_tz::{Tz, TzOffset};
+use cron::TimeUnitSpec;
+
+use crate::diag::suggestion;
+
+/// Days scanned to decide that a calendar pattern never matches. The
+/// longest wait between two matching days of any rule is Feb 29 across a
+/// skipped leap year (2096 -> 2104: 2,922 days).
+const CALENDAR_PERIOD_DAYS: u64 = 2_930;
+
+const DAY_NAMES: [(&str, &str, Weekday); 7] = [
+    ("mon", "monday", Weekday::Mon),
+    ("tue", "tuesday", Weekday::Tue),
+    ("wed", "wednesday", Weekday::Wed),
+    ("thu", "thursday", Weekday::Thu),
+    ("fri", "friday", Weekday::Fri),
+    ("sat", "saturday", Weekday::Sat),
+    ("sun", "sunday", Weekday::Sun),
+];
+
+/// A set of weekdays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DaySet(u8); // bit 0 = Monday .. bit 6 = Sunday
+
+impl DaySet {
+    pub const ALL: DaySet = DaySet(0x7f);
+
+    pub fn empty() -> Self {
+        DaySet(0)
+    }
+
+    pub fn insert(&mut self, d: Weekday) {
+        self.0 |= 1 << d.num_days_from_monday();
+    }
+
+    pub fn contains(&self, d: Weekday) -> bool {
+        self.0 & (1 << d.num_days_from_monday()) != 0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// The days in the set, Monday first.
+    pub fn iter(&self) -> impl Iterator<Item = Weekday> + '_ {
+        DAY_NAMES
+            .iter()
+            .map(|&(_, _, d)| d)
+            .filter(|d| self.contains(*d))
+    }
+
+    /// Parses one day name as the operator writes it: `mon`..`sun` or
+    /// `monday`..`sunday`, in any case.
+    pub fn parse_day(s: &str) -> Result<Weekday, String> {
+        let word = s.trim().to_lowercase();
+        if let Some(&(_, _, d)) = DAY_NAMES
+            .iter()
+            .find(|(short, long, _)| word == *short || word == *long)
+        {
+            return Ok(d);
+        }
+        let known = DAY_NAMES
+            .iter()
+            .flat_map(|(short, long, _)| [*short, *long]);
+        Err(format!(
+            "`{}` is not a day{}; write mon, tue, wed, thu, fri, sat or sun",
+            s.trim(),
+            suggestion(s.trim(), known)
+        ))
+    }
+}
+
+/// A cron rule: six fields, seconds first (sec min hour day-of-month month
+/// day-of-week); a classic five-field value gets seconds 0.
+///
+/// Day-of-week follows crontab(5): 0 or 7 = Sunday, 1 = Monday, names
+/// Mon..Sun, ranges, lists and steps. The `cron` crate counts 1 = Sunday, so
+/// Loa reads that field itself and leaves the other five to the crate.
+/// Restricting both day-of-month and day-of-week is an error: crontab ORs
+/// them, most cron crates AND them, and an operator cannot tell which.
+#[derive(Clone, Debug)]
+pub struct CronRule {
+    source: String,
+    // Ascending, so nested iteration yields wall times in order.
+    hours: Vec<u32>,
+    minutes: Vec<u32>,
+    seconds: Vec<u32>,
+    days_of_month: u32, // bit n = day n
+    months: u16,        // bit n = month n
+    days_of_week: DaySet,
+}
+
+/// The five fields the `cron` crate reads for Loa, as the operator names them.
+const CRON_FIELDS: [(&str, &str); 5] = [
+    ("second", "0-59"),
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31"),
+    ("month", "1-12 or jan-dec"),
+];
+
+const WEEKDAY_HELP: &str =
+    "write 0-7 (0 and 7 are Sunday), names mon-sun, lists (mon,wed), ranges (mon-fri) or steps (*/2)";
+
+impl CronRule {
+    /// Parses a cron value; the Err is a one-line message for the operator
+    /// saying what is wrong and how to fix it.
+    pub fn parse(s: &str) -> Result<CronRule, String> {
+        let trimmed = s.trim();
+        let expanded;
+        let text = if trimmed.starts_with('@') {
+            expanded = expand_shorthand(trimmed)?;
+            expanded
+        } else {
+            trimmed
+        };
+        let mut fields: Vec<&str> = text.split_whitespace().collect();
+        match fields.len() {
+            5 => fields.insert(0, "0"),
+            6 => {}
+            n => {
+                let year = if n == 7 {
+                    " (a year field is not supported)"
+                } else {
+                    ""
+                };
+                return Err(format!(
+                    "cron needs 6 fields (sec min hour day month weekday) or 5, found {n}{year}"
+                ));
+            }
+        }
+
+        // Check each field alone first, so the message can name the bad one.
+        for (i, (name, range)) in CRON_FIELDS.iter().enumerate() {
+            let mut probe = ["0", "0", "0", "*", "*", "*"];
+            probe[i] = fields[i];
+            if cron::Schedule::from_str(&probe.join(" ")).is_err() {
+                return Err(format!(
+                    "the {name} field `{}` is not valid: write numbers {range}, lists (1,5), ranges (1-5) or steps (*/5)",
+                    fields[i]
+                ));
+            }
+        }
+        let crate_text = format!("{} *", fields[..5].join(" "));
+        let schedule =
+            cron::Schedule::from_str(&crate_text).map_err(|e| format!("cron is not valid: {e}"))?;
+        let days_of_week = parse_weekday_field(fields[5])?;
+
+        let dom_restricted = restricts(fields[3], schedule.days_of_month().is_all());
+        let dow_restricted = restricts(fields[5], days_of_week == DaySet::ALL);
+        if dom_restricted && dow_restricted {
+            return Err(
+                "restrict either day-of-month or day-of-week, not both: put * in one of them"
+                    .into(),
+            );
+        }
+
+        Ok(CronRule {
+            source: s.trim().to_string(),
+            hours: schedule.hours().iter().collect(),
+            minutes: schedule.minutes().iter().collect(),
+            seconds: schedule.seconds().iter().collect(),
+            days_of_month: schedule.days_of_month().iter().fold(0, |m, d| m | 1 << d),
+            months: schedule.months().iter().fold(0, |m, d| m | 1 << d),
+            days_of_week,
+        })
+    }
+
+    /// The rule as the operator wrote it.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    fn matches(&self, d: NaiveDate) -> bool {
+        self.months & (1 << d.month()) != 0
+            && self.days_of_month & (1 << d.day()) != 0
+            && self.days_of_week.contains(d.weekday())
+    }
+
+    fn each_time(&self, mut f: impl FnMut(NaiveTime)) {
+        for &h in &self.hours {
+            for &m in &self.minutes {
+                for &s in &self.seconds {
+                    if let Some(t) = NaiveTime::from_hms_opt(h, m, s) {
+                        f(t);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A day field restricts unless it is written as `*`/`?` and covers every
+/// day: crontab(5) looks at the leading `*`, so `1-31` with a weekday would
+/// mean "either" there; Loa refuses it rather than guess.
+fn restricts(field: &str, covers_all: bool) -> bool {
+    !(covers_all && (field.starts_with('*') || field.starts_with('?')))
+}
+
+/// The crate's shorthands, spelt out so the weekday field is read Loa's way.
+fn expand_shorthand(s: &str) -> Result<&'static str, String> {
+    const SHORTHANDS: [(&str, &str); 6] = [
+        ("@yearly", "0 0 0 1 1 *"),
+        ("@annually", "0 0 0 1 1 *"),
+        ("@monthly", "0 0 0 1 * *"),
+        ("@weekly", "0 0 0 * * 0"),
+        ("@daily", "0 0 0 * * *"),
+        ("@hourly", "0 0 * * * *"),
+    ];
+    let lower = s.to_lowercase();
+    SHORTHANDS
+        .iter()
+        .find(|(name, _)| *name == lower)
+        .map(|(_, fields)| *fields)
+        .ok_or_else(|| {
+            format!(
+                "`{s}` is not a cron shorthand{}; use @yearly, @monthly, @weekly, @daily or @hourly, or six fields",
+                suggestion(s, SHORTHANDS.iter().map(|(n, _)| *n))
+            )
+        })
+}
+
+/// Reads a crontab(5) day-of-week field: 0-7 (0 and 7 are Sunday), names,
+/// `*`/`?`, ranges, lists and `/` steps.
+fn parse_weekday_field(field: &str) -> Result<DaySet, String> {
+    let bad = |why: String| format!("the weekday field `{field}` is not valid: {why}");
+    let mut set = DaySet::empty();
+    for item in field.split(',') {
+        let (base, step) = match item.split_once('/') {
+            Some((b, s)) => match s.parse::<u32>() {
+                Ok(n) if (1..=7).contains(&n) => (b, Some(n)),
+                _ => return Err(bad(format!("the step `/{s}` must be 1-7"))),
+            },
+            None => (item, None),
+        };
+        let (first, last) = if base == "*" || base == "?" {
+            (0, 7)
+        } else if let Some((a, b)) = base.split_once('-') {
+            let (a, b) = (
+                weekday_number(a, false).map_err(bad)?,
+                weekday_number(b, true).map_err(bad)?,
+            );
+            if a > b {
+                return Err(bad(format!(
+                    "the range `{base}` runs backwards; split it, e.g. fri-sun,mon"
+                )));
+            }
+            (a, b)
+        } else {
+            let a = weekday_number(base, false).map_err(bad)?;
+            // As in the crate's other fields, `N/step` runs from N to the end.
+            (a, if step.is_some() { 7 } else { a })
+        };
+        for n in (first..=last).step_by(step.unwrap_or(1) as usize) {
+            set.insert(crontab_weekday(n));
+        }
+    }
+    Ok(set)
+}
+
+/// A crontab weekday number 0-7. Sunday is 0 at the start of a range and 7
+/// at its end, so `fri-sun` and `sun-sat` both read naturally.
+fn weekday_number(s: &str, range_end: bool) -> Result<u32, String> {
+    if s.is_empty() {
+        return Err(format!("a weekday is missing; {WEEKDAY_HELP}"));
+    }
+    if s.chars().all(|c| c.is_ascii_digit()) {
+        return match s.parse::<u32>() {
+            Ok(n) if n <= 7 => Ok(n),
+            _ => Err(format!("`{s}` is not a weekday number; {WEEKDAY_HELP}")),
+        };
+    }
+    match DaySet::parse_day(s) {
+        Ok(Weekday::Sun) => Ok(if range_end { 7 } else { 0 }),
+        Ok(d) => Ok(d.number_from_monday()),
+        Err(m) => Err(m),
+    }
+}
+
+fn crontab_weekday(n: u32) -> Weekday {
+    match n % 7 {
+        0 => Weekday::Sun,
+        1 => Weekday::Mon,
+        2 => Weekday::Tue,
+        3 => Weekday::Wed,
+        4 => Weekday::Thu,
+        5 => Weekday::Fri,
+        _ => Weekday::Sat,
+    }
+}
+
+/// How a program recurs.
+#[derive(Clone, Debug)]
+pub enum Recurrence {
+    /// `at` (+ `days`): once on each listed weekday.
+    Daily { at: NaiveTime, days: DaySet },
+    /// `cron`.
+    Cron(CronRule),
+}
+
+impl Recurrence {
+    /// Whether the rule has start times on local date `d`.
+    fn matches(&self, d: NaiveDate) -> bool {
+        match self {
+            Recurrence::Daily { days, .. } => days.contains(d.weekday()),
+            Recurrence::Cron(rule) => rule.matches(d),
+        }
+    }
+
+    /// The wall times of a matching day, ascending.
+    fn each_time(&self, mut f: impl FnMut(NaiveTime)) {
+        match self {
+            Recurrence::Daily { at, .. } => f(*at),
+            Recurrence::Cron(rule) => rule.each_time(f),
+        }
+    }
+}
+
+/// Inclusive validity window of local dates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct DateRange {
+    pub from: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+}
+
+impl DateRange {
+    pub fn contains(&self, d: NaiveDate) -> bool {
+        self.from.is_none_or(|f| f <= d) && self.until.is_none_or(|u| d <= u)
+    }
+}
+
+/// When one program fires.
+#[derive(Clone, Debug)]
+pub struct Occurrences {
+    pub recurrence: Recurrence,
+    pub dates: DateRange,
+    /// Local dates (of the scheduled wall time) to skip.
+    pub except: BTreeSet<NaiveDate>,
+}
+
+impl Occurrences {
+    /// Scheduled start instants t with from <= t < to, ascending and without
+    /// duplicates, in the station's zone `tz`.
+    pub fn between(&self, tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Tz>> {
+        let mut out = Vec::new();
+        if from >= to {
+            return out;
+        }
+        // A wall time may resolve up to a gap's length away from its date;
+        // zone offsets change by less than a day, so one day either side
+        // covers every wall time that can land in [from, to).
+        let first = from.with_timezone(&tz).date_naive();
+        let last = to.with_timezone(&tz).date_naive();
+        let first = first.pred_opt().unwrap_or(first);
+        let last = last.succ_opt().unwrap_or(last);
+        for d in self.dates_within(first, last) {
+            self.each_on(tz, d, |at| {
+                if at >= from && at < to {
+                    out.push(at);
+                }
+            });
+        }
+        // Spring-gap times resolve after earlier wall times and may meet a
+        // real time (02:30 -> 03:30): sort, and fire each instant once.
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The first scheduled start strictly after `after`, searching at most
+    /// `horizon_days` local days ahead.
+    pub fn next_after(
+        &self,
+        tz: Tz,
+        after: DateTime<Utc>,
+        horizon_days: u32,
+    ) -> Option<DateTime<Tz>> {
+        let today = after.with_timezone(&tz).date_naive();
+        let first = today.pred_opt().unwrap_or(today);
+        let last = today
+            .checked_add_days(chrono::Days::new(horizon_days.into()))
+            .unwrap_or(NaiveDate::MAX);
+        let mut best: Option<(DateTime<Tz>, NaiveDate)> = None;
+        for d in self.dates_within(first, last) {
+            // A start found on day d could still be beaten by a gap time of
+            // the next day; no later day can beat it.
+            if best.is_some_and(|(_, found)| d > found.succ_opt().unwrap_or(found)) {
+                break;
+            }
+            self.each_on(tz, d, |at| {
+                if at > after && best.as_ref().is_none_or(|(b, _)| at < *b) {
+                    best = Some((at, d));
+                }
+            });
+        }
+        best.map(|(at, _)| at)
+    }
+
+    /// True when the rule can never fire: no local date in its `dates`
+    /// window, outside `except`, matches its recurrence.
+    ///
+    /// `tz` does not change the answer: every local wall time resolves to
+    /// some instant, so only the calendar matters.
+    pub fn never_fires(&self, tz: Tz) -> bool {
+        let _ = tz;
+        let DateRange { from, until } = self.dates;
+        match (from, until) {
+            (Some(f), Some(u)) if f > u => true,
+            (Some(f), Some(u)) => {
+                // Bounded: `except` may cover every match, so honour it; stop
+                // once a whole calendar period has passed without a match.
+                let mut last_match = f;
+                for d in f.iter_days().take_while(|d| *d <= u) {
+                    if self.recurrence.matches(d) {
+                        if !self.except.contains(&d) {
+                            return false;
+                        }
+                        last_match = d;
+                    } else if (d - last_match).num_days() as u64 > CALENDAR_PERIOD_DAYS {
+                        return true;
+                    }
+                }
+                true
+            }
+            _ => {
+                // Unbounded on one side: finitely many `except` dates cannot
+                // cover infinitely many matches, so only the pattern counts,
+                // and any one calendar period shows whether it ever matches.
+                let start = from
+                    .or_else(|| {
+                        until.and_then(|u| {
+                            u.checked_sub_days(chrono::Days::new(CALENDAR_PERIOD_DAYS))
+                        })
+                    })
+                    .unwrap_or(NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date"));
+                !start
+                    .iter_days()
+                    .take(CALENDAR_PERIOD_DAYS as usize + 1)
+                    .any(|d| self.recurrence.matches(d))
+            }
+        }
+    }
+
+    /// The local dates in [first, last] that lie in `dates`.
+    fn dates_within(&self, first: NaiveDate, last: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+        let first = self.dates.from.map_or(first, |f| f.max(first));
+        let last = self.dates.until.map_or(last, |u| u.min(last));
+        first.iter_days().take_while(move |d| *d <= last)
+    }
+
+    /// Calls `f` with each start scheduled on local date `d`, resolved.
+    fn each_on(&self, tz: Tz, d: NaiveDate, mut f: impl FnMut(DateTime<Tz>)) {
+        if !self.dates.contains(d) || self.except.contains(&d) || !self.recurrence.matches(d) {
+            return;
+        }
+        let day = LocalDay::new(tz, d);
+        self.recurrence.each_time(|t| f(day.resolve(d.and_time(t))));
+    }
+}
+
+/// One local date's clock: most days have one UTC offset throughout, which
+/// spares a zone lookup per wall time (a per-second cron rule has 86,400).
+struct LocalDay {
+    tz: Tz,
+    offset: Option<TzOffset>,
+}
+
+impl LocalDay {
+    fn new(tz: Tz, d: NaiveDate) -> LocalDay {
+        let at = |t: NaiveTime| match tz.from_local_datetime(&d.and_time(t)) {
+            LocalResult::Single(x) => Some(*x.offset()),
+            _ => None,
+        };
+        let end = NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999).expect("valid time");
+        let offset = match (at(NaiveTime::MIN), at(end)) {
+            (Some(a), Some(b)) if a.fix() == b.fix() => Some(a),
+            _ => None,
+        };
+        LocalDay { tz, offset }
+    }
+
+    fn resolve(&self, local: NaiveDateTime) -> DateTime<Tz> {
+        match &self.offset {
+            Some(off) => {
+                let utc = local - TimeDelta::seconds(off.fix().local_minus_utc().into());
+                DateTime::from_naive_utc_and_offset(utc, *off)
+            }
+            None => resolve_local(self.tz, local),
+        }
+    }
+}
+
+/// Local wall time -> instant, Loa's DST rule: a time inside the
+/// spring-forward gap moves forward by the gap (02:30 in a 02:00->03:00 gap
+/// becomes 03:30 local); an ambiguous autumn time fires once, at its first
+/// (earlier) instance.
+pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Tz> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => t,
+        LocalResult::Ambiguous(a, b) => a.min(b),
+        LocalResult::None => {
+            // Moving forward by the gap is reading the wall time with the
+            // offset in force before the gap. Step back to a wall time that
+            // exists to learn that offset (gaps last at most a day).
+            let before = (1..=4 * 48).find_map(|quarters| {
+                match tz.from_local_datetime(&(local - TimeDelta::minutes(15 * quarters))) {
+                    LocalResult::Single(t) => Some(t.offset().fix()),
+                    LocalResult::Ambiguous(_, later) => Some(later.offset().fix()),
+                    LocalResult::None => None,
+                }
+            });
+            let offset = before.unwrap_or_else(|| tz.offset_from_utc_datetime(&local).fix());
+            let utc = local - TimeDelta::seconds(offset.local_minus_utc().into());
+            tz.from_utc_datetime(&utc)
+        }
+    }
+}
+
+/// A daily window like quiet hours "21:30-05:00" or slogans' between
+/// "06:00-21:00"; it may cross midnight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DailyWindow {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+}
+
+impl DailyWindow {
+    /// Parses "HH:MM-HH:MM" (each side as [`parse_time_of_day`] reads it).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        // Accept an en dash too: word processors put one between times.
+        let Some((a, b)) = s.split_once('-').or_else(|| s.split_once('–')) else {
+            return Err(format!(
+                "`{}` is not a daily window; write START-END such as 21:30-05:00",
+                s.trim()
+            ));
+        };
+        let start = parse_time_of_day(a)?;
+        let end = parse_time_of_day(b)?;
+        if start == end {
+            return Err(format!(
+                "`{}` starts and ends at the same time; write START-END such as 21:30-05:00, or leave it out for all day",
+                s.trim()
+            ));
+        }
+        Ok(DailyWindow { start, end })
+    }
+
+    /// Whether wall time `t` lies in the window (start inclusive, end
+    /// exclusive; a window crossing midnight wraps).
+    pub fn contains(&self, t: NaiveTime) -> bool {
+        if self.start < self.end {
+            self.start <= t && t < self.end
+        } else {
+            t >= self.start || t < self.end
+        }
+    }
+}
+
+/// Parses a local time of day, 24-hour: "HH:MM" or "HH:MM:SS", and also
+/// "H:MM" because operators write "6:00". Minutes and seconds take two
+/// digits; 24:00 and leap seconds are refused.
+pub fn parse_time_of_day(s: &str) -> Result<NaiveTime, String> {
+    let text = s.trim();
+    let bad =
+        || format!("`{text}` is not a time of day; write HH:MM from 00:00 to 23:59 (or HH:MM:SS)");
+    let parts: Vec<&str> = text.split(':').collect();
+    if !(2..=3).contains(&parts.len()) {
+        return Err(bad());
+    }
+    let number = |p: &str, widths: std::ops::RangeInclusive<usize>, max: u32| {
+        if widths.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) {
+            p.parse::<u32>().ok().filter(|n| *n <= max)
+        } else {
+            None
+        }
+    };
+    let h = number(parts[0], 1..=2, 23).ok_or_else(bad)?;
+    let m = number(parts[1], 2..=2, 59).ok_or_else(bad)?;
+    let sec = match parts.get(2) {
+        Some(p) => number(p, 2..=2, 59).ok_or_else(bad)?,
+        None => 0,
+    };
+    NaiveTime::from_hms_opt(h, m, sec).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Timelike;
+    use chrono_tz::{America::New_York, Asia::Ho_Chi_Minh, Europe::Berlin};
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn time(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    /// The instant a local date starts, for "per local day" windows.
+    fn midnight(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
+        resolve_local(tz, d.and_time(NaiveTime::MIN)).with_timezone(&Utc)
+    }
+
+    fn on_local_day(o: &Occurrences, tz: Tz, d: NaiveDate) -> Vec<DateTime<Tz>> {
+        o.between(tz, midnight(tz, d), midnight(tz, d.succ_opt().unwrap()))
+    }
+
+    fn daily(at: NaiveTime, days: DaySet) -> Occurrences {
+        Occurrences {
+            recurrence: Recurrence::Daily { at, days },
+            dates: DateRange::default(),
+            except: BTreeSet::new(),
+        }
+    }
+
+    fn cron(s: &str) -> Occurrences {
+        Occurrences {
+            recurrence: Recurrence::Cron(CronRule::parse(s).unwrap()),
+            dates: DateRange::default(),
+            except: BTreeSet::new(),
+        }
+    }
+
+    fn days_of(rule: &str) -> Vec<Weekday> {
+        CronRule::parse(rule).unwrap().days_of_week.iter().collect()
+    }
+
+    // ---- parsing: days, cron, times, windows ----
+
+    #[test]
+    fn day_names_short_long_any_case() {
+        assert_eq!(DaySet::parse_day("mon"), Ok(Weekday::Mon));
+        assert_eq!(DaySet::parse_day("Sunday"), Ok(Weekday::Sun));
+        assert_eq!(DaySet::parse_day(" THU "), Ok(Weekday::Thu));
+        let mut set = DaySet::empty();
+        assert!(set.is_empty());
+        set.insert(Weekday::Sat);
+        assert!(set.contains(Weekday::Sat) && !set.contains(Weekday::Sun));
+        assert_eq!(DaySet::ALL.iter().count(), 7);
+    }
+
+    #[test]
+    fn misspelt_day_gets_did_you_mean() {
+        let e = DaySet::parse_day("mnday").unwrap_err();
+        assert!(e.contains("did you mean `monday`"), "{e}");
+        let e = DaySet::parse_day("tues").unwrap_err();
+        assert!(e.contains("did you mean `tue`"), "{e}");
+        let e = DaySet::parse_day("xyzzy").unwrap_err();
+        assert!(!e.contains("did you mean"), "{e}");
+        assert!(e.contains("`xyzzy` is not a day"), "{e}");
+    }
+
+    #[test]
+    fn cron_five_fields_get_second_zero() {
+        let r = CronRule::parse("30 6 * * 1-5").unwrap();
+        assert_eq!(r.seconds, vec![0]);
+        assert_eq!(r.minutes, vec![30]);
+        assert_eq!(r.hours, vec![6]);
+        assert_eq!(r.source(), "30 6 * * 1-5");
+        let six = CronRule::parse("15 30 6 * * *").unwrap();
+        assert_eq!(six.seconds, vec![15]);
+    }
+
+    #[test]
+    fn cron_wrong_field_count_says_how_many() {
+        assert_eq!(
+            CronRule::parse("0 6 * *").unwrap_err(),
+            "cron needs 6 fields (sec min hour day month weekday) or 5, found 4"
+        );
+        let e = CronRule::parse("0 0 6 * * * 2027").unwrap_err();
+        assert!(e.contains("found 7") && e.contains("year"), "{e}");
+        assert!(CronRule::parse("").unwrap_err().contains("found 0"));
+    }
+
+    #[test]
+    fn cron_weekday_follows_crontab_numbering() {
+        use Weekday::*;
+        assert_eq!(days_of("0 6 * * 0"), vec![Sun]);
+        assert_eq!(days_of("0 6 * * 7"), vec![Sun]);
+        assert_eq!(days_of("0 6 * * 1"), vec![Mon]);
+        assert_eq!(days_of("0 6 * * 1-5"), vec![Mon, Tue, Wed, Thu, Fri]);
+        assert_eq!(days_of("0 0 6 * * Mon-Fri"), vec![Mon, Tue, Wed, Thu, Fri]);
+        assert_eq!(days_of("0 6 * * fri-sun"), vec![Fri, Sat, Sun]);
+        assert_eq!(days_of("0 6 * * 5-7"), vec![Fri, Sat, Sun]);
+        assert_eq!(days_of("0 6 * * sun,wed"), vec![Wed, Sun]);
+        assert_eq!(days_of("0 6 * * */2"), vec![Tue, Thu, Sat, Sun]);
+        assert_eq!(days_of("0 6 * * 1-5/2"), vec![Mon, Wed, Fri]);
+        assert_eq!(days_of("0 6 * * ?"), DaySet::ALL.iter().collect::<Vec<_>>());
+        assert_eq!(days_of("@weekly"), vec![Sun]);
+    }
+
+    #[test]
+    fn cron_bad_weekday_is_explained() {
+        let e = CronRule::parse("0 6 * * 8").unwrap_err();
+        assert!(
+            e.contains("weekday field `8`") && e.contains("0 and 7 are Sunday"),
+            "{e}"
+        );
+        let e = CronRule::parse("0 0 6 * * Mnd").unwrap_err();
+        assert!(e.contains("did you mean `mon`"), "{e}");
+        let e = CronRule::parse("0 6 * * sat-mon").unwrap_err();
+        assert!(e.contains("runs backwards"), "{e}");
+        assert!(CronRule::parse("0 6 * * 1,,2").is_err());
+        assert!(CronRule::parse("0 6 * * */0").is_err());
+    }
+
+    #[test]
+    fn cron_bad_field_is_named() {
+        let e = CronRule::parse("61 6 * * *").unwrap_err();
+        assert!(e.starts_with("the minute field `61`"), "{e}");
+        let e = CronRule::parse("0 0 25 * * *").unwrap_err();
+        assert!(e.starts_with("the hour field `25`"), "{e}");
+        let e = CronRule::parse("60 0 6 * * *").unwrap_err();
+        assert!(e.starts_with("the second field `60`"), "{e}");
+        let e = CronRule::parse("0 0 6 32 * *").unwrap_err();
+        assert!(e.starts_with("the day-of-month field"), "{e}");
+        let e = CronRule::parse("0 0 6 * foo *").unwrap_err();
+        assert!(e.starts_with("the month field `foo`"), "{e}");
+        let e = CronRule::parse("@dayly").unwrap_err();
+        assert!(e.contains("did you mean `@daily`"), "{e}");
+    }
+
+    #[test]
+    fn cron_restricting_both_day_fields_is_refused() {
+        let both = "restrict either day-of-month or day-of-week, not both";
+        assert!(CronRule::parse("0 0 6 1 * Mon")
+            .unwrap_err()
+            .starts_with(both));
+        assert!(CronRule::parse("0 6 */2 * 1-5")
+            .unwrap_err()
+            .starts_with(both));
+        // crontab would read `1-31` with a weekday as "either": refused too.
+        assert!(CronRule::parse("0 6 1-31 * mon")
+            .unwrap_err()
+            .starts_with(both));
+        assert!(CronRule::parse("0 0 6 1 * *").is_ok());
+        assert!(CronRule::parse("0 0 6 ? * Mon").is_ok());
+        assert!(CronRule::parse("0 0 6 1 * ?").is_ok());
+        assert!(CronRule::parse("0 0 6 1 Jan,Jul *").is_ok());
+    }
+
+    #[test]
+    fn times_of_day() {
+        assert_eq!(parse_time_of_day("06:00"), Ok(time(6, 0)));
+        assert_eq!(parse_time_of_day("6:00"), Ok(time(6, 0)));
+        assert_eq!(parse_time_of_day(" 23:59 "), Ok(time(23, 59)));
+        assert_eq!(
+            parse_time_of_day("06:00:30"),
+            Ok(NaiveTime::from_hms_opt(6, 0, 30).unwrap())
+        );
+        assert_eq!(
+            parse_time_of_day("25:00").unwrap_err(),
+            "`25:00` is not a time of day; write HH:MM from 00:00 to 23:59 (or HH:MM:SS)"
+        );
+        for bad in [
+            "24:00", "06:60", "6", "06:0", "", "06:00:60", "006:00", "6h30", "-1:00", "06:00:",
+            "+6:00",
+        ] {
+            assert!(parse_time_of_day(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn daily_windows_may_cross_midnight() {
+        let quiet = DailyWindow::parse("21:30-05:00").unwrap();
+        assert!(quiet.contains(time(21, 30)) && quiet.contains(time(23, 0)));
+        assert!(quiet.contains(time(0, 0)) && quiet.contains(time(4, 59)));
+        assert!(!quiet.contains(time(5, 0)) && !quiet.contains(time(12, 0)));
+        let day = DailyWindow::parse("06:00 - 21:00").unwrap();
+        assert!(day.contains(time(6, 0)) && day.contains(time(20, 59)));
+        assert!(!day.contains(time(21, 0)) && !day.contains(time(5, 59)));
+        assert!(DailyWindow::parse("06:00–21:00").is_ok());
+        for bad in ["06:00", "06:00-", "x-y", "06:00-25:00"] {
+            assert!(DailyWindow::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let e = DailyWindow::parse("06:00-06:00").unwrap_err();
+        assert!(e.contains("same time"), "{e}");
+    }
+
+    // ---- expansion ----
+
+    #[test]
+    fn ho_chi_minh_daily_is_utc_plus_7() {
+        let o = daily(time(6, 0), DaySet::ALL);
+        let got = o.between(Ho_Chi_Minh, utc(2026, 11, 1, 0, 0), utc(2026, 11, 4, 0, 0));
+        let want: Vec<_> = [(1, 23), (2, 23), (3, 23)]
+            .iter()
+            .map(|&(d, h)| utc(2026, 11, d, h, 0))
+            .collect();
+        assert_eq!(got, want);
+        assert!(got.iter().all(|t| t.hour() == 6 && t.minute() == 0));
+    }
+
+    #[test]
+    fn cron_weekdays_only_fire_monday_to_friday() {
+        let o = cron("0 0 6 * * Mon-Fri");
+        // 2026-11-02 is a Monday; two whole weeks.
+        let got = o.between(
+            Ho_Chi_Minh,
+            midnight(Ho_Chi_Minh, date(2026, 11, 2)),
+            midnight(Ho_Chi_Minh, date(2026, 11, 16)),
+        );
+        assert_eq!(got.len(), 10);
+        for t in &got {
+            assert!(!matches!(t.weekday(), Weekday::Sat | Weekday::Sun), "{t}");
+            assert_eq!((t.hour(), t.minute(), t.second()), (6, 0, 0));
+        }
+        let five = cron("0 6 * * 1-5");
+        let same = five.between(
+            Ho_Chi_Minh,
+            midnight(Ho_Chi_Minh, date(2026, 11, 2)),
+            midnight(Ho_Chi_Minh, date(2026, 11, 16)),
+        );
+        assert_eq!(got, same);
+    }
+
+    #[test]
+    fn dates_window_and_except_dates_are_local() {
+        let mut o = daily(time(6, 0), DaySet::ALL);
+        o.dates = DateRange {
+            from: Some(date(2026, 11, 2)),
+            until: Some(date(2026, 11, 6)),
+        };
+        o.except.insert(date(2026, 11, 4));
+        let got: Vec<_> = o
+            .between(Ho_Chi_Minh, utc(2026, 10, 1, 0, 0), utc(2026, 12, 1, 0, 0))
+            .iter()
+            .map(|t| t.date_naive())
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                date(2026, 11, 2),
+                date(2026, 11, 3),
+                date(2026, 11, 5),
+                date(2026, 11, 6)
+            ]
+        );
+        // 06:00 local on Nov 2 is Nov 1 in UTC: the local date is what counts.
+        assert_eq!(
+            o.next_after(Ho_Chi_Minh, utc(2026, 10, 1, 0, 0), 60),
+            Some(utc(2026, 11, 1, 23, 0).with_timezone(&Ho_Chi_Minh))
+        );
+        assert_eq!(o.next_after(Ho_Chi_Minh, utc(2026, 11, 6, 0, 0), 60), None);
+    }
+
+    #[test]
+    fn between_is_half_open() {
+        let o = daily(time(6, 0), DaySet::ALL);
+        let at = utc(2026, 11, 1, 23, 0);
+        let one_ns = TimeDelta::nanoseconds(1);
+        assert_eq!(o.between(Ho_Chi_Minh, at, at + one_ns).len(), 1);
+        assert!(o.between(Ho_Chi_Minh, at - one_ns, at).is_empty());
+        assert!(o.between(Ho_Chi_Minh, at, at).is_empty());
+    }
+
+    #[test]
+    fn next_after_is_strictly_after_and_respects_horizon() {
+        let o = daily(time(6, 0), DaySet::ALL);
+        let at = utc(2026, 11, 1, 23, 0);
+        assert_eq!(
+            o.next_after(Ho_Chi_Minh, at, 7),
+            Some((at + TimeDelta::days(1)).with_timezone(&Ho_Chi_Minh))
+        );
+        let feb29 = cron("0 0 0 29 2 *");
+        let after = utc(2026, 3, 1, 0, 0);
+        assert_eq!(feb29.next_after(Ho_Chi_Minh, after, 365), None);
+        let next = feb29.next_after(Ho_Chi_Minh, after, 8 * 366).unwrap();
+        assert_eq!(next.date_naive(), date(2028, 2, 29));
+        // Across the skipped leap year 2100.
+        let next = feb29
+            .next_after(Ho_Chi_Minh, utc(2096, 3, 1, 0, 0), 8 * 366)
+            .unwrap();
+        assert_eq!(next.date_naive(), date(2104, 2, 29));
+    }
+
+    #[test]
+    fn never_fires_finds_impossible_rules() {
+        assert!(cron("0 0 0 31 2 *").never_fires(Ho_Chi_Minh));
+        assert!(cron("0 0 0 30 2 *").never_fires(Ho_Chi_Minh));
+        assert!(!cron("0 0 0 30 4 *").never_fires(Ho_Chi_Minh));
+        assert!(!cron("0 0 0 29 2 *").never_fires(Ho_Chi_Minh));
+        assert!(daily(time(6, 0), DaySet::empty()).never_fires(Ho_Chi_Minh));
+
+        // Monday 2026-11-02 .. Friday 2026-11-06 holds no weekend day.
+        let window = DateRange {
+            from: Some(date(2026, 11, 2)),
+            until: Some(date(2026, 11, 6)),
+        };
+        let mut weekend = DaySet::empty();
+        weekend.insert(Weekday::Sat);
+        weekend.insert(Weekday::Sun);
+        let mut o = daily(time(6, 0), weekend);
+        o.dates = window;
+        assert!(o.never_fires(Ho_Chi_Minh));
+        o.dates.until = Some(date(2026, 11, 7));
+        assert!(!o.never_fires(Ho_Chi_Minh));
+        o.except.insert(date(2026, 11, 7));
+        assert!(o.never_fires(Ho_Chi_Minh));
+
+        let mut leap = cron("0 0 0 29 2 *");
+        leap.dates = DateRange {
+            from: Some(date(2026, 1, 1)),
+            until: Some(date(2027, 12, 31)),
+        };
+        assert!(leap.never_fires(Ho_Chi_Minh));
+        leap.dates.until = Some(date(2028, 12, 31));
+        assert!(!leap.never_fires(Ho_Chi_Minh));
+        // An open-ended window: finitely many except dates cannot stop it.
+        leap.dates.until = None;
+        leap.except.insert(date(2028, 2, 29));
+        assert!(!leap.never_fires(Ho_Chi_Minh));
+
+        let mut backwards = daily(time(6, 0), DaySet::ALL);
+        backwards.dates = DateRange {
+            from: Some(date(2026, 12, 1)),
+            until: Some(date(2026, 11, 1)),
+        };
+        assert!(backwards.never_fires(Ho_Chi_Minh));
+    }
+
+    // ---- daylight saving (Europe/Berlin 2026: Mar 29 02:00->03:00, Oct 25 03:00->02:00) ----
+
+    #[test]
+    fn resolve_local_moves_gap_times_forward_and_takes_first_of_ambiguous() {
+        let spring = date(2026, 3, 29).and_time(time(2, 30));
+        let t = resolve_local(Berlin, spring);
+        assert_eq!(t.naive_local(), date(2026, 3, 29).and_time(time(3, 30)));
+        assert_eq!(t, utc(2026, 3, 29, 1, 30));
+
+        let autumn = date(2026, 10, 25).and_time(time(2, 30));
+        let t = resolve_local(Berlin, autumn);
+        assert_eq!(t.naive_local(), autumn);
+        assert_eq!(
+            t.offset().fix().local_minus_utc(),
+            2 * 3600,
+            "CEST instance"
+        );
+        assert_eq!(t, utc(2026, 10, 25, 0, 30));
+
+        let ny = resolve_local(New_York, date(2026, 3, 8).and_time(time(2, 30)));
+        assert_eq!(ny.naive_local(), date(2026, 3, 8).and_time(time(3, 30)));
+        let ny = resolve_local(New_York, date(2026, 11, 1).and_time(time(1, 30)));
+        assert_eq!(ny, utc(2026, 11, 1, 5, 30), "EDT instance");
+    }
+
+    #[test]
+    fn berlin_daily_0230_fires_once_on_both_change_days() {
+        let o = daily(time(2, 30), DaySet::ALL);
+        let spring = on_local_day(&o, Berlin, date(2026, 3, 29));
+        assert_eq!(spring, vec![utc(2026, 3, 29, 1, 30)]);
+        assert_eq!(spring[0].naive_local().time(), time(3, 30));
+        let autumn = on_local_day(&o, Berlin, date(2026, 10, 25));
+        assert_eq!(autumn, vec![utc(2026, 10, 25, 0, 30)]);
+
+        // Across the change days: exactly one per local day, none lost.
+        let around = |a: NaiveDate, b: NaiveDate| {
+            o.between(Berlin, midnight(Berlin, a), midnight(Berlin, b))
+        };
+        let march = around(date(2026, 3, 27), date(2026, 4, 1));
+        assert_eq!(
+            march.iter().map(|t| t.date_naive()).collect::<Vec<_>>(),
+            date(2026, 3, 27).iter_days().take(5).collect::<Vec<_>>()
+        );
+        assert_eq!(around(date(2026, 10, 23), date(2026, 10, 28)).len(), 5);
+        assert_eq!(
+            o.next_after(Berlin, utc(2026, 3, 28, 12, 0), 3),
+            Some(utc(2026, 3, 29, 1, 30).with_timezone(&Berlin))
+        );
+        assert_eq!(
+            o.next_after(Berlin, utc(2026, 10, 25, 0, 30), 3),
+            Some(utc(2026, 10, 26, 1, 30).with_timezone(&Berlin)),
+            "the CET repeat of 02:30 does not fire"
+        );
+    }
+
+    /// Every quarter hour: 96 on a normal day. On the spring day the wall
+    /// times 02:00-02:45 move forward to 03:00-03:45, the same instants as
+    /// the rule's own 03:xx slots, so each fires once: 92, one per quarter
+    /// hour of the 23-hour day. On the autumn day 02:00-02:45 fire once (at
+    /// CEST), so 96 over a 25-hour day, with the CET repeat hour silent.
+    #[test]
+    fn berlin_quarter_hour_cron_counts_across_change_days() {
+        let o = cron("0 */15 * * * *");
+        let normal = on_local_day(&o, Berlin, date(2026, 3, 28));
+        assert_eq!(normal.len(), 96);
+
+        let spring = on_local_day(&o, Berlin, date(2026, 3, 29));
+        assert_eq!(spring.len(), 92);
+        assert!(spring
+            .windows(2)
+            .all(|w| w[1] - w[0] == TimeDelta::minutes(15)));
+        assert!(spring.iter().all(|t| t.hour() != 2));
+
+        let autumn = on_local_day(&o, Berlin, date(2026, 10, 25));
+        assert_eq!(autumn.len(), 96);
+        let steps: Vec<_> = autumn.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(
+            steps
+                .iter()
+                .filter(|s| **s == TimeDelta::minutes(75))
+                .count(),
+            1
+        );
+        assert!(steps
+            .iter()
+            .all(|s| *s == TimeDelta::minutes(15) || *s == TimeDelta::minutes(75)));
+        // 02:45 CEST (00:45Z), then 03:00 CET (02:00Z).
+        assert!(autumn.contains(&utc(2026, 10, 25, 0, 45)));
+        assert!(!autumn.contains(&utc(2026, 10, 25, 1, 0)));
+        assert!(autumn.contains(&utc(2026, 10, 25, 2, 0)));
+
+        assert_eq!(on_local_day(&o, Berlin, date(2026, 10, 26)).len(), 96);
+    }
+
+    #[test]
+    fn gap_time_meeting_a_real_time_fires_once() {
+        let o = cron("0 30 2,3 * * *");
+        let spring = on_local_day(&o, Berlin, date(2026, 3, 29));
+        assert_eq!(spring, vec![utc(2026, 3, 29, 1, 30)]);
+        let seconds = cron("30 30 2 * * *");
+        let spring = on_local_day(&seconds, Berlin, date(2026, 3, 29));
+        assert_eq!(spring.len(), 1);
+        assert_eq!(
+            spring[0].naive_local().time(),
+            NaiveTime::from_hms_opt(3, 30, 30).unwrap()
+        );
+    }
+}

@@ -1,0 +1,381 @@
+//! A corpus of mistakes station operators really make, each asserting the
+//! exact file and line `loa check` names and the gist of what it says.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use loa_schedules::check::check_dir;
+use loa_schedules::{Diagnostic, MediaProbe};
+
+const STATION: &str = r#"station:
+  id: test
+  name: "Đài truyền thanh xã Thử"
+  timezone: Asia/Ho_Chi_Minh
+paths: { media: media, state: state }
+outputs:
+  main: "null"
+zones:
+  thon-1: { name: "Thôn 1", output: main }
+  thon-2: { name: "Thôn 2", output: main }
+boards:
+  cong: { preset: awtrix, topic: awtrix_cong }
+policy:
+  quiet_hours: "21:30-05:00"
+  max_session: 45m
+"#;
+
+/// Media lengths by file name; anything else does not exist.
+struct Table(HashMap<&'static str, Duration>);
+
+impl MediaProbe for Table {
+    fn length(&self, path: &Path) -> Result<Duration, String> {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        self.0
+            .get(name)
+            .copied()
+            .ok_or_else(|| "file not found".to_string())
+    }
+}
+
+fn probe() -> Table {
+    Table(HashMap::from([
+        ("jingle.mp3", Duration::from_secs(10)),
+        ("news.mp3", Duration::from_secs(600)),
+        ("long.mp3", Duration::from_secs(3600)),
+        ("nen.mp3", Duration::from_secs(60)),
+    ]))
+}
+
+struct Case {
+    name: &'static str,
+    station: Option<&'static str>,
+    files: &'static [(&'static str, &'static str)],
+    /// (file, line, gist, is_error)
+    expect: &'static [(&'static str, u32, &'static str, bool)],
+}
+
+fn run(case: &Case) -> Vec<Diagnostic> {
+    let dir = tempdir(case.name);
+    std::fs::write(dir.join("station.yaml"), case.station.unwrap_or(STATION)).unwrap();
+    std::fs::create_dir_all(dir.join("schedules")).unwrap();
+    for (name, text) in case.files {
+        std::fs::write(dir.join("schedules").join(name), text).unwrap();
+    }
+    let today = NaiveDate::from_ymd_opt(2026, 11, 23); // a Monday
+    let report = check_dir(&dir, &probe(), today);
+    let d = report.diagnostics;
+    let _ = std::fs::remove_dir_all(&dir);
+    d.errors.into_iter().chain(d.warnings).collect()
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("loa-mistakes-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const P: &str = "schedules/a.yaml";
+
+const CASES: &[Case] = &[
+    Case {
+        name: "misspelt-key",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    tittle: Sáng\n    at: \"06:00\"\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 3, "unknown key `tittle` in program; did you mean `title`?", true)],
+    },
+    Case {
+        name: "tab-indent",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n\tat: \"06:00\"\n")],
+        expect: &[(P, 3, "tab", true)],
+    },
+    Case {
+        name: "hour-25",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"25:00\"\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 3, "25:00", true)],
+    },
+    Case {
+        name: "time-with-h",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: 6h30\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 3, "6h30", true)],
+    },
+    Case {
+        name: "unknown-zone",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    zones: [thon-1, thon-5]\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "unknown zone `thon-5`", true)],
+    },
+    Case {
+        name: "misspelt-zone",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    zones:\n      - thon1\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 5, "did you mean `thon-1`?", true)],
+    },
+    Case {
+        name: "relay-at-0315",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: vov-dem\n    category: relay\n    at: \"03:15\"\n    zones: all\n    duration: 30m\n    items:\n      - stream: http://vov.example.invalid/vov1.m3u\n")],
+        expect: &[(P, 4, "inside quiet hours 21:30-05:00", true)],
+    },
+    Case {
+        name: "duplicate-id",
+        station: None,
+        files: &[
+            ("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    zones: all\n    items:\n      - file: jingle.mp3\n"),
+            ("b.yaml", "# second file\nprograms:\n  - id: sang\n    at: \"07:00\"\n    zones: all\n    items:\n      - file: jingle.mp3\n"),
+        ],
+        expect: &[("schedules/b.yaml", 3, "duplicate program id `sang` (first defined at schedules/a.yaml:2:5)", true)],
+    },
+    Case {
+        name: "stream-without-duration",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: vov\n    at: \"06:00\"\n    zones: all\n    items:\n      - stream: http://vov.example.invalid/vov1.m3u\n")],
+        expect: &[(P, 6, "never ends by itself; give the program a `duration`", true)],
+    },
+    Case {
+        name: "at-and-cron",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    cron: \"0 0 6 * * *\"\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "both `at` and `cron`", true)],
+    },
+    Case {
+        name: "cron-four-fields",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    cron: \"0 6 * *\"\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 3, "cron `0 6 * *`", true)],
+    },
+    Case {
+        name: "cron-dom-and-dow",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    cron: \"0 0 6 1 * Mon\"\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 3, "not both", true)],
+    },
+    Case {
+        name: "dates-reversed",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: tet\n    at: \"06:00\"\n    dates: { from: 2027-02-10, until: 2027-02-01 }\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "from 2027-02-10 is after until 2027-02-01", true)],
+    },
+    Case {
+        name: "misspelt-day",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    days: [mon, tues, fri]\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "tues", true)],
+    },
+    Case {
+        name: "unknown-priority",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    priority: urgent\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "priority `urgent` is unknown", true)],
+    },
+    Case {
+        name: "duration-without-unit",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    duration: 30\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "needs a unit", true)],
+    },
+    Case {
+        name: "duration-in-words",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    duration: 30 phút\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "is not a duration", true)],
+    },
+    Case {
+        name: "no-items",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    zones: all\n")],
+        expect: &[(P, 2, "needs `items`", true)],
+    },
+    Case {
+        name: "empty-items",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    zones: all\n    items: []\n")],
+        expect: &[(P, 5, "has no items", true)],
+    },
+    Case {
+        name: "two-sources-in-one-item",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    zones: all\n    items:\n      - file: jingle.mp3\n        tts: Kính thưa bà con\n")],
+        expect: &[(P, 7, "both `file` and `tts`", true)],
+    },
+    Case {
+        name: "misspelt-item-key",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    zones: all\n    items:\n      - fiel: jingle.mp3\n")],
+        expect: &[(P, 6, "did you mean `file`?", true)],
+    },
+    Case {
+        name: "if-busy-glued",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    if_busy: wait15\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "if_busy", true)],
+    },
+    Case {
+        name: "bad-except-date",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    except: [2026-13-01]\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "`2026-13-01` is not a date", true)],
+    },
+    Case {
+        name: "misspelt-timezone",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Min\noutputs:\n  main: \"null\"\nzones:\n  thon-1: { output: main }\n"),
+        files: &[],
+        expect: &[("station.yaml", 4, "did you mean `Asia/Ho_Chi_Minh`?", true)],
+    },
+    Case {
+        name: "misspelt-output",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  main: \"null\"\n  phu: \"null\"\nzones:\n  thon-1:\n    output: mian\n"),
+        files: &[],
+        expect: &[("station.yaml", 10, "unknown output `mian`; did you mean `main`?", true)],
+    },
+    Case {
+        name: "overlapping-programs",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: tin-sang\n    at: \"06:00\"\n    zones: all\n    items:\n      - file: news.mp3\n  - id: nhac\n    at: \"06:05\"\n    zones: [thon-2]\n    items:\n      - file: nen.mp3\n")],
+        expect: &[(P, 7, "overlaps `tin-sang`", false)],
+    },
+    Case {
+        name: "missing-media",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    zones: all\n    items:\n      - file: jingle.mp3\n      - file: ban-tin-moi.mp3\n")],
+        expect: &[(P, 7, "ban-tin-moi.mp3: file not found (checked again at air time)", false)],
+    },
+    Case {
+        name: "runs-into-quiet-hours",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: toi\n    at: \"21:00\"\n    zones: all\n    duration: 40m\n    items:\n      - file: long.mp3\n")],
+        expect: &[(P, 2, "runs into quiet hours 21:30-05:00", false)],
+    },
+    Case {
+        name: "longer-than-max-session",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: dai\n    at: \"08:00\"\n    zones: all\n    items:\n      - file: long.mp3\n")],
+        expect: &[(P, 2, "longer than policy.max_session 45m", false)],
+    },
+    Case {
+        name: "volume-percent",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  main: \"null\"\nzones:\n  thon-1: { output: main }\npolicy:\n  volume: 80\n"),
+        files: &[],
+        expect: &[("station.yaml", 10, "volume 80 is outside 0..1", true)],
+    },
+    Case {
+        name: "unquoted-color",
+        station: None,
+        files: &[("a.yaml", "slogans:\n  - id: bon-xin\n    boards: all\n    text: \"4 xin\"\n    color: #FFD700\n")],
+        expect: &[(P, 5, "quote it", true)],
+    },
+    Case {
+        name: "unknown-board",
+        station: None,
+        files: &[("a.yaml", "slogans:\n  - id: bon-xin\n    boards: [cong-ubnd]\n    text: \"4 xin\"\n")],
+        expect: &[(P, 3, "unknown board `cong-ubnd`", true)],
+    },
+    Case {
+        name: "id-with-spaces",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: VOV1 Sáng\n    at: \"06:00\"\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 2, "may use only a-z, 0-9 and '-'", true)],
+    },
+    Case {
+        name: "yes-for-true",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    loop: yes\n    duration: 10m\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "must be true or false, found `yes`", true)],
+    },
+    Case {
+        name: "alias-bomb",
+        station: None,
+        files: &[("a.yaml", "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\n")],
+        expect: &[(P, 0, "", true)],
+    },
+    Case {
+        name: "programs-not-a-list",
+        station: None,
+        files: &[("a.yaml", "programs:\n  id: sang\n  at: \"06:00\"\n")],
+        expect: &[(P, 2, "programs must be a list", true)],
+    },
+    Case {
+        name: "missing-zones",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 2, "needs `zones`", true)],
+    },
+    Case {
+        name: "http-broker-url",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  main: \"null\"\nzones:\n  thon-1: { output: main }\nmqtt:\n  url: http://192.168.1.10:1883\n"),
+        files: &[],
+        expect: &[("station.yaml", 10, "must start with mqtt:// or mqtts://", true)],
+    },
+    Case {
+        name: "emergency-in-quiet-hours-is-fine",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: canh-bao-lu\n    at: \"03:00\"\n    priority: emergency\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[],
+    },
+];
+
+#[test]
+fn every_mistake_is_named_at_its_line() {
+    assert!(CASES.len() >= 25);
+    let mut failures = Vec::new();
+    for case in CASES {
+        let found = run(case);
+        for &(file, line, gist, is_error) in case.expect {
+            let hit = found.iter().any(|d| {
+                &*d.loc.file == file
+                    && (line == 0 || d.loc.pos.line == line)
+                    && d.message.contains(gist)
+                    && (d.severity == loa_schedules::Severity::Error) == is_error
+            });
+            if !hit {
+                failures.push(format!(
+                    "{}: expected {} at {file}:{line} containing {gist:?}; got:\n    {}",
+                    case.name,
+                    if is_error { "error" } else { "warning" },
+                    found
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n    ")
+                ));
+            }
+        }
+        if case.expect.is_empty() {
+            let errors: Vec<_> = found
+                .iter()
+                .filter(|d| d.severity == loa_schedules::Severity::Error)
+                .collect();
+            if !errors.is_empty() {
+                failures.push(format!("{}: expected no error, got {errors:?}", case.name));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_problem_is_reported_not_only_the_first() {
+    let case = Case {
+        name: "many",
+        station: None,
+        files: &[(
+            "a.yaml",
+            "programs:\n  - id: sang\n    tittle: x\n    at: \"25:00\"\n    zones: [thon-9]\n    items:\n      - fiel: a.mp3\n  - id: chieu\n    at: \"17:00\"\n    priority: urgent\n    zones: all\n    items:\n      - file: jingle.mp3\n",
+        )],
+        expect: &[],
+    };
+    let found = run(&case);
+    let lines: Vec<u32> = found
+        .iter()
+        .filter(|d| d.severity == loa_schedules::Severity::Error)
+        .map(|d| d.loc.pos.line)
+        .collect();
+    for l in [3, 4, 5, 7, 10] {
+        assert!(lines.contains(&l), "no error on line {l}: {found:#?}");
+    }
+}
