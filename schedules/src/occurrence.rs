@@ -720,8 +720,8 @@ mod tests {
             e.contains("weekday field `8`") && e.contains("0 and 7 are Sunday"),
             "{e}"
         );
-        let e = CronRule::parse("0 0 6 * * Mnd").unwrap_err();
-        assert!(e.contains("did you mean `mon`"), "{e}");
+        let e = CronRule::parse("0 0 6 * * Fir").unwrap_err();
+        assert!(e.contains("did you mean `fri`"), "{e}");
         let e = CronRule::parse("0 6 * * sat-mon").unwrap_err();
         assert!(e.contains("runs backwards"), "{e}");
         assert!(CronRule::parse("0 6 * * 1,,2").is_err());
@@ -1030,9 +1030,10 @@ mod tests {
             .iter()
             .all(|s| *s == TimeDelta::minutes(15) || *s == TimeDelta::minutes(75)));
         // 02:45 CEST (00:45Z), then 03:00 CET (02:00Z).
-        assert!(autumn.contains(&utc(2026, 10, 25, 0, 45)));
-        assert!(!autumn.contains(&utc(2026, 10, 25, 1, 0)));
-        assert!(autumn.contains(&utc(2026, 10, 25, 2, 0)));
+        let fired = |t: DateTime<Utc>| autumn.iter().any(|a| *a == t);
+        assert!(fired(utc(2026, 10, 25, 0, 45)));
+        assert!(!fired(utc(2026, 10, 25, 1, 0)));
+        assert!(fired(utc(2026, 10, 25, 2, 0)));
 
         assert_eq!(on_local_day(&o, Berlin, date(2026, 10, 26)).len(), 96);
     }
