@@ -7,6 +7,7 @@ LOA := target/release/loa
 
 ## make run: install what is missing, build, run the demo station.
 run: deps build
+	./scripts/demo-media $(EXAMPLE)/media
 	$(LOA) check --config $(EXAMPLE)
 	$(LOA) agenda --config $(EXAMPLE)
 

@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use anyhow::bail;
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use loa_schedules::agenda;
 use loa_schedules::occurrence::resolve_local;
 
-use crate::cli::{AgendaArgs, Format};
+use crate::cli::{AgendaArgs, Format, Point};
 use crate::probe::AudioProbe;
 
 pub fn run(args: &AgendaArgs) -> anyhow::Result<ExitCode> {
@@ -47,41 +47,24 @@ pub fn run(args: &AgendaArgs) -> anyhow::Result<ExitCode> {
 
 /// The period asked for, as UTC instants.
 fn period(args: &AgendaArgs, tz: Tz) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc>)> {
-    let day = |d: NaiveDate| {
-        resolve_local(tz, d.and_hms_opt(0, 0, 0).expect("midnight")).with_timezone(&Utc)
-    };
-    if let (Some(f), Some(t)) = (&args.from, &args.to) {
-        let from = parse_point(f, tz, false).with_context(|| format!("--from {f}"))?;
-        let to = parse_point(t, tz, true).with_context(|| format!("--to {t}"))?;
+    let midnight = |d: NaiveDate| resolve_local(tz, d.and_time(NaiveTime::MIN)).with_timezone(&Utc);
+    if let (Some(f), Some(t)) = (args.from, args.to) {
+        let from = match f {
+            Point::Date(d) => midnight(d),
+            Point::Time(t) => resolve_local(tz, t).with_timezone(&Utc),
+        };
+        // A bare date as the end means the end of that day.
+        let to = match t {
+            Point::Date(d) => midnight(d + TimeDelta::days(1)),
+            Point::Time(t) => resolve_local(tz, t).with_timezone(&Utc),
+        };
         if to <= from {
-            bail!("--to {t} is not after --from {f}");
+            bail!("--to is not after --from");
         }
         return Ok((from, to));
     }
-    let date = match &args.date {
-        Some(d) => parse_date(d).with_context(|| format!("--date {d}"))?,
-        None => Utc::now().with_timezone(&tz).date_naive(),
-    };
-    Ok((day(date), day(date + TimeDelta::days(1))))
-}
-
-fn parse_date(s: &str) -> anyhow::Result<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .filter(|_| s.len() == 10)
-        .with_context(|| "not a date; write YYYY-MM-DD".to_string())
-}
-
-/// YYYY-MM-DD[THH:MM[:SS]] in the station's zone; a bare date as an end
-/// means the end of that day.
-fn parse_point(s: &str, tz: Tz, is_end: bool) -> anyhow::Result<DateTime<Utc>> {
-    if s.len() == 10 {
-        let d = parse_date(s)?;
-        let d = if is_end { d + TimeDelta::days(1) } else { d };
-        return Ok(resolve_local(tz, d.and_hms_opt(0, 0, 0).expect("midnight")).with_timezone(&Utc));
-    }
-    let local = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
-        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M"))
-        .map_err(|_| anyhow::anyhow!("not a time; write YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]"))?;
-    Ok(resolve_local(tz, local).with_timezone(&Utc))
+    let date = args
+        .date
+        .unwrap_or_else(|| Utc::now().with_timezone(&tz).date_naive());
+    Ok((midnight(date), midnight(date + TimeDelta::days(1))))
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use chrono::{NaiveDate, NaiveDateTime};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::audio_cmds::{DevicesArgs, PlayArgs};
@@ -85,14 +86,14 @@ pub struct AgendaArgs {
     #[command(flatten)]
     pub config: ConfigArg,
     /// One day, YYYY-MM-DD (default: today).
-    #[arg(long, value_name = "D", conflicts_with_all = ["from", "to"])]
-    pub date: Option<String>,
+    #[arg(long, value_name = "D", conflicts_with_all = ["from", "to"], value_parser = parse_date)]
+    pub date: Option<NaiveDate>,
     /// Start, YYYY-MM-DD[THH:MM[:SS]], inclusive.
-    #[arg(long, value_name = "T", requires = "to")]
-    pub from: Option<String>,
+    #[arg(long, value_name = "T", requires = "to", value_parser = parse_point)]
+    pub from: Option<Point>,
     /// End, YYYY-MM-DD[THH:MM[:SS]], exclusive (a bare date means the end of that day).
-    #[arg(long, value_name = "T", requires = "from")]
-    pub to: Option<String>,
+    #[arg(long, value_name = "T", requires = "from", value_parser = parse_point)]
+    pub to: Option<Point>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -110,4 +111,29 @@ pub struct SchemaArgs {
     /// Which file kind (both: an object with `station` and `schedule`).
     #[arg(long, value_enum, default_value_t = SchemaKind::Both)]
     pub kind: SchemaKind,
+}
+
+/// D: `YYYY-MM-DD` in the station's time zone.
+pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|_| s.len() == 10)
+        .ok_or_else(|| format!("`{s}` is not a date; write YYYY-MM-DD, e.g. 2026-12-01"))
+}
+
+/// T: `YYYY-MM-DD[THH:MM[:SS]]` in the station's time zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Point {
+    Date(NaiveDate),
+    Time(NaiveDateTime),
+}
+
+pub fn parse_point(s: &str) -> Result<Point, String> {
+    if s.len() == 10 {
+        return parse_date(s).map(Point::Date);
+    }
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M"))
+        .map(Point::Time)
+        .map_err(|_| format!("`{s}` is not a time; write YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]"))
 }

@@ -331,10 +331,20 @@ pub fn agenda(
                     continue;
                 }
                 let rp = &config.programs[slots[a].entry.program];
+                // Zones of the paused program on the outputs taken over go quiet.
+                let taken: Vec<&str> = slots[i]
+                    .outputs
+                    .iter()
+                    .map(|&o| st.outputs[o].name.as_str())
+                    .collect();
                 let silenced: Vec<&str> = rp
                     .zones
                     .iter()
                     .filter(|z| !my_zones.contains(z))
+                    .filter(|z| {
+                        st.zone(z)
+                            .is_some_and(|z| taken.contains(&z.output.as_str()))
+                    })
                     .map(String::as_str)
                     .collect();
                 let pause = to_std(my_end - t);
