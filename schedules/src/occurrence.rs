@@ -1038,6 +1038,22 @@ mod tests {
         assert_eq!(on_local_day(&o, Berlin, date(2026, 10, 26)).len(), 96);
     }
 
+    /// Samoa skipped 2011-12-30 whole: its wall times move forward a day
+    /// and still count as Dec 30's, so an `except` of Dec 31 leaves them.
+    #[test]
+    fn skipped_day_fires_on_the_next_one() {
+        use chrono_tz::Pacific::Apia;
+        let mut o = daily(time(10, 0), DaySet::ALL);
+        o.except.insert(date(2011, 12, 31));
+        let got = on_local_day(&o, Apia, date(2011, 12, 31));
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            got[0].naive_local(),
+            date(2011, 12, 31).and_time(time(10, 0))
+        );
+        assert!(on_local_day(&o, Apia, date(2011, 12, 29)).len() == 1);
+    }
+
     #[test]
     fn gap_time_meeting_a_real_time_fires_once() {
         let o = cron("0 30 2,3 * * *");
