@@ -51,6 +51,8 @@ Then, first line of a schedule file:\n  # yaml-language-server: $schema=schedule
     Play(PlayArgs),
     /// Audio output and input devices, with the names `device:` accepts.
     Devices(DevicesArgs),
+    /// The airtime report and the monthly log book (sổ nhật ký chương trình).
+    Report(crate::report::ReportArgs),
 }
 
 /// `--config DIR`, shared by the commands that read a configuration.

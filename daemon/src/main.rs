@@ -4,13 +4,16 @@
 //! - `cli`: the command line (clap) and the exit-code convention;
 //! - `check`, `agenda`, `schema`: schedule tools over crate loa-schedules;
 //! - `audio_cmds`: `loa play` and `loa devices` over crate loa-audio;
-//! - `probe`: media lengths for the schedule model, from the audio crate.
+//! - `probe`: media lengths for the schedule model, from the audio crate;
+//! - `airtime`: the airtime log in SQLite; `report`: `loa report` over it.
 
 mod agenda;
+mod airtime;
 mod audio_cmds;
 mod check;
 mod cli;
 mod probe;
+mod report;
 mod schema;
 
 use std::process::ExitCode;
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
         cli::Command::Schema(args) => schema::run(&args),
         cli::Command::Play(args) => audio_cmds::play(&args),
         cli::Command::Devices(args) => audio_cmds::devices(&args),
+        cli::Command::Report(args) => report::run(&args),
     };
     match result {
         Ok(code) => code,
