@@ -20,7 +20,7 @@ use chrono::{
 use chrono_tz::{Tz, TzOffset};
 use cron::TimeUnitSpec;
 
-use crate::diag::suggestion;
+use crate::diag::did_you_mean;
 
 /// Days scanned to decide that a calendar pattern never matches. The
 /// longest wait between two matching days of any rule is Feb 29 across a
@@ -42,6 +42,7 @@ const DAY_NAMES: [(&str, &str, Weekday); 7] = [
 pub struct DaySet(u8); // bit 0 = Monday .. bit 6 = Sunday
 
 impl DaySet {
+    /// Every day of the week.
     pub const ALL: DaySet = DaySet(0x7f);
 
     pub fn empty() -> Self {
@@ -81,11 +82,13 @@ impl DaySet {
         let known = DAY_NAMES
             .iter()
             .flat_map(|(short, long, _)| [*short, *long]);
-        Err(format!(
-            "`{}` is not a day{}; write mon, tue, wed, thu, fri, sat or sun",
-            s.trim(),
-            suggestion(s.trim(), known)
-        ))
+        Err(match did_you_mean(s.trim(), known) {
+            Some(k) => format!("`{}` is not a day; did you mean `{k}`?", s.trim()),
+            None => format!(
+                "`{}` is not a day; write mon, tue, wed, thu, fri, sat or sun",
+                s.trim()
+            ),
+        })
     }
 }
 
@@ -231,11 +234,11 @@ fn expand_shorthand(s: &str) -> Result<&'static str, String> {
         .iter()
         .find(|(name, _)| *name == lower)
         .map(|(_, fields)| *fields)
-        .ok_or_else(|| {
-            format!(
-                "`{s}` is not a cron shorthand{}; use @yearly, @monthly, @weekly, @daily or @hourly, or six fields",
-                suggestion(s, SHORTHANDS.iter().map(|(n, _)| *n))
-            )
+        .ok_or_else(|| match did_you_mean(s, SHORTHANDS.iter().map(|(n, _)| *n)) {
+            Some(k) => format!("`{s}` is not a cron shorthand; did you mean `{k}`?"),
+            None => format!(
+                "`{s}` is not a cron shorthand; use @yearly, @monthly, @weekly, @daily or @hourly, or six fields"
+            ),
         })
 }
 
