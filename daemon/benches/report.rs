@@ -1,0 +1,3 @@
+//! `loa report` over a province's year of rows (being built).
+
+fn main() {}

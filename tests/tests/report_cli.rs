@@ -1,0 +1,1 @@
+//! `loa report` run as the operator runs it (being built).
