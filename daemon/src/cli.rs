@@ -51,6 +51,12 @@ Then, first line of a schedule file:\n  # yaml-language-server: $schema=schedule
     Play(PlayArgs),
     /// Audio output and input devices, with the names `device:` accepts.
     Devices(DevicesArgs),
+    /// The real scheduler on a virtual clock, as fast as possible: preview a month's log.
+    #[command(
+        after_help = "Rows go to --db (default ./simulate.sqlite), never to the live log.\n\n\
+Examples:\n  loa simulate --from 2026-12-01 --days 31\n  loa report --db simulate.sqlite --from 2026-12-01 --to 2026-12-31 --format html --out so-nhat-ky.html"
+    )]
+    Simulate(crate::simulate::SimulateArgs),
     /// The airtime report and the monthly log book (sổ nhật ký chương trình).
     Report(crate::report::ReportArgs),
 }

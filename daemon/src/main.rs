@@ -12,9 +12,13 @@ mod airtime;
 mod audio_cmds;
 mod check;
 mod cli;
+mod clock;
+mod engine;
 mod probe;
 mod report;
+mod scheduler;
 mod schema;
+mod simulate;
 
 use std::process::ExitCode;
 
@@ -29,6 +33,7 @@ fn main() -> ExitCode {
         cli::Command::Play(args) => audio_cmds::play(&args),
         cli::Command::Devices(args) => audio_cmds::devices(&args),
         cli::Command::Report(args) => report::run(&args),
+        cli::Command::Simulate(args) => simulate::run(&args),
     };
     match result {
         Ok(code) => code,

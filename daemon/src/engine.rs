@@ -1,0 +1,570 @@
+//! The audio engine as the scheduler sees it: one deck per output, items in,
+//! events out. `Decks` drives loa-audio's real decks (device, wav, null);
+//! `SimEngine` plays nothing and takes each piece's probed length, so that
+//! `loa simulate` runs a year of schedule in a second with the same
+//! scheduler code.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use loa_audio::{DeckEvent, Item, ItemId, Media, Outcome, Piece, Priority, SourceKind};
+
+/// What the scheduler needs of an audio engine.
+pub trait Engine {
+    /// Puts an item on an output's deck.
+    fn play(&mut self, output: usize, item: Item) -> ItemId;
+    /// Ends an item now (fading out).
+    fn stop(&mut self, output: usize, id: ItemId);
+    /// Gives an item a hard end.
+    fn end_at(&mut self, output: usize, id: ItemId, at: SystemTime);
+    /// The events that happened since the last call, in order, by output.
+    fn take_events(&mut self) -> Vec<(usize, DeckEvent)>;
+}
+
+/// An engine on a virtual clock: its owner moves time.
+pub trait VirtualEngine: Engine {
+    /// When the next event happens, if anything is pending.
+    fn next_event(&self) -> Option<SystemTime>;
+    /// Runs the decks until `t`.
+    fn advance_to(&mut self, t: SystemTime);
+}
+
+/// How long a TTS text takes to speak, for simulation: Vietnamese read by
+/// espeak-ng at its default rate runs at about 13 characters a second.
+pub fn estimated_speech(text: &str) -> Duration {
+    Duration::from_millis((text.chars().count() as u64 * 1000 / 13).max(500))
+}
+
+/// The built-in chime's length in the simulation.
+pub const SIM_CHIME: Duration = Duration::from_millis(2500);
+
+struct SimPiece {
+    piece: Piece,
+    /// None: endless (a relay or live input, until its hard end).
+    length: Option<Duration>,
+    fail: Option<String>,
+}
+
+struct SimItem {
+    id: ItemId,
+    priority: Priority,
+    seq: u64,
+    start_at: SystemTime,
+    end_at: Option<SystemTime>,
+    pieces: VecDeque<SimPiece>,
+    /// The piece under way: its remaining length and aired time so far.
+    current: Option<(SimPiece, Option<Duration>, Duration)>,
+    aired_any: bool,
+    failures: Vec<String>,
+}
+
+impl SimItem {
+    /// Endless pieces keep running while muted (relays, live input).
+    fn runs_muted(&self) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|(p, _, _)| p.length.is_none())
+    }
+}
+
+/// A deck model that plays nothing: pieces last their probed length.
+pub struct SimEngine {
+    outputs: Vec<Vec<SimItem>>,
+    now: SystemTime,
+    next_id: u64,
+    seq: u64,
+    events: Vec<(usize, DeckEvent)>,
+    lengths: HashMap<PathBuf, Result<Duration, String>>,
+    probe: Box<dyn Fn(&std::path::Path) -> Result<Duration, String>>,
+}
+
+impl SimEngine {
+    pub fn new(
+        outputs: usize,
+        epoch: SystemTime,
+        probe: Box<dyn Fn(&std::path::Path) -> Result<Duration, String>>,
+    ) -> Self {
+        SimEngine {
+            outputs: (0..outputs).map(|_| Vec::new()).collect(),
+            now: epoch,
+            next_id: 1,
+            seq: 0,
+            events: Vec::new(),
+            lengths: HashMap::new(),
+            probe,
+        }
+    }
+
+    fn file_length(&mut self, p: &std::path::Path) -> Result<Duration, String> {
+        if let Some(l) = self.lengths.get(p) {
+            return l.clone();
+        }
+        let l = (self.probe)(p);
+        self.lengths.insert(p.to_path_buf(), l.clone());
+        l
+    }
+
+    fn file_piece(&mut self, p: PathBuf) -> SimPiece {
+        let len = self.file_length(&p);
+        SimPiece {
+            piece: Piece {
+                kind: SourceKind::File,
+                source: p.display().to_string(),
+            },
+            length: len.as_ref().ok().copied(),
+            fail: len.err(),
+        }
+    }
+
+    fn pieces(&mut self, media: &Media) -> VecDeque<SimPiece> {
+        let one = |kind, source: String, length| {
+            VecDeque::from([SimPiece {
+                piece: Piece { kind, source },
+                length,
+                fail: None,
+            }])
+        };
+        match media {
+            Media::Files { paths, .. } => {
+                paths.iter().map(|p| self.file_piece(p.clone())).collect()
+            }
+            Media::Newest { pattern, max_age } => {
+                match loa_schedules::agenda::newest_match(&pattern.to_string_lossy()) {
+                    Some(p) => {
+                        let stale = max_age.is_some_and(|max| {
+                            std::fs::metadata(&p)
+                                .and_then(|m| m.modified())
+                                .ok()
+                                .and_then(|m| self.now.duration_since(m).ok())
+                                .is_some_and(|age| age > max)
+                        });
+                        let mut piece = self.file_piece(p);
+                        if stale {
+                            piece.fail = Some("the newest file is older than max_age".into());
+                        }
+                        VecDeque::from([piece])
+                    }
+                    None => VecDeque::from([SimPiece {
+                        piece: Piece {
+                            kind: SourceKind::File,
+                            source: pattern.display().to_string(),
+                        },
+                        length: None,
+                        fail: Some(format!("no file matches {}", pattern.display())),
+                    }]),
+                }
+            }
+            Media::Tts { text, .. } => {
+                one(SourceKind::Tts, text.clone(), Some(estimated_speech(text)))
+            }
+            Media::Stream { url, .. } => one(SourceKind::Stream, url.clone(), None),
+            Media::Live { input } => one(SourceKind::Live, input.clone(), None),
+            Media::Tone { hz, length } => one(SourceKind::Tone, format!("{hz} Hz"), Some(*length)),
+            Media::Silence(d) => one(SourceKind::Silence, "silence".into(), Some(*d)),
+            Media::Chime => one(SourceKind::Chime, "builtin".into(), Some(SIM_CHIME)),
+        }
+    }
+
+    /// The item that airs on an output now: highest level, newest among equals.
+    fn top(&self, o: usize) -> Option<usize> {
+        self.outputs[o]
+            .iter()
+            .enumerate()
+            .filter(|(_, it)| it.start_at <= self.now)
+            .max_by_key(|(_, it)| (it.priority, it.seq))
+            .map(|(i, _)| i)
+    }
+
+    fn frames(d: Duration) -> u64 {
+        (d.as_nanos() * 48_000 / 1_000_000_000) as u64
+    }
+
+    fn end_item(&mut self, o: usize, idx: usize, outcome: Outcome) {
+        let mut it = self.outputs[o].remove(idx);
+        let at = self.now;
+        if let Some((p, _, aired)) = it.current.take() {
+            let piece_outcome = if outcome == Outcome::Completed {
+                Outcome::Completed
+            } else {
+                outcome.clone()
+            };
+            self.events.push((
+                o,
+                DeckEvent::Ended {
+                    item: it.id,
+                    piece: p.piece,
+                    outcome: piece_outcome,
+                    aired_frames: Self::frames(aired),
+                    at,
+                },
+            ));
+        }
+        let outcome = match outcome {
+            Outcome::Cut | Outcome::Preempted if !it.aired_any => Outcome::NotAired,
+            Outcome::Completed if !it.aired_any && !it.failures.is_empty() => {
+                Outcome::Failed(it.failures.join("; "))
+            }
+            other => other,
+        };
+        self.events.push((
+            o,
+            DeckEvent::ItemEnded {
+                item: it.id,
+                outcome,
+                at,
+            },
+        ));
+    }
+
+    /// Starts the top item's next piece (or ends the item when none is left).
+    fn start_next_piece(&mut self, o: usize, idx: usize) {
+        loop {
+            let at = self.now;
+            let it = &mut self.outputs[o][idx];
+            let Some(p) = it.pieces.pop_front() else {
+                self.end_item(o, idx, Outcome::Completed);
+                return;
+            };
+            if let Some(why) = &p.fail {
+                it.failures.push(why.clone());
+                let (id, why) = (it.id, why.clone());
+                self.events.push((
+                    o,
+                    DeckEvent::Started {
+                        item: id,
+                        piece: p.piece.clone(),
+                        at,
+                    },
+                ));
+                self.events.push((
+                    o,
+                    DeckEvent::Ended {
+                        item: id,
+                        piece: p.piece,
+                        outcome: Outcome::Failed(why),
+                        aired_frames: 0,
+                        at,
+                    },
+                ));
+                continue;
+            }
+            it.aired_any = true;
+            let id = it.id;
+            let remaining = p.length;
+            self.events.push((
+                o,
+                DeckEvent::Started {
+                    item: id,
+                    piece: p.piece.clone(),
+                    at,
+                },
+            ));
+            it.current = Some((p, remaining, Duration::ZERO));
+            return;
+        }
+    }
+
+    /// The next moment something happens on output `o`.
+    fn next_on(&self, o: usize) -> Option<SystemTime> {
+        let mut next: Option<SystemTime> = None;
+        let mut consider = |t: SystemTime| next = Some(next.map_or(t, |n: SystemTime| n.min(t)));
+        for it in &self.outputs[o] {
+            if let Some(e) = it.end_at {
+                consider(e);
+            }
+            if it.start_at > self.now {
+                consider(it.start_at);
+            }
+        }
+        if let Some(top) = self.top(o) {
+            let it = &self.outputs[o][top];
+            match &it.current {
+                None => consider(self.now),
+                Some((_, Some(rem), _)) => consider(self.now + *rem),
+                Some((_, None, _)) => {}
+            }
+        }
+        next
+    }
+
+    /// Lets `d` pass on output `o` (nothing changes state within it).
+    fn pass(&mut self, o: usize, d: Duration) {
+        let top = self.top(o);
+        for (i, it) in self.outputs[o].iter_mut().enumerate() {
+            let airing = Some(i) == top;
+            if !(airing || it.runs_muted()) {
+                continue;
+            }
+            if let Some((_, rem, aired)) = &mut it.current {
+                if let Some(r) = rem {
+                    *r = r.saturating_sub(d);
+                }
+                if airing {
+                    *aired += d;
+                }
+            }
+        }
+    }
+
+    /// Handles everything due at `self.now` on output `o`.
+    fn settle(&mut self, o: usize) {
+        for _ in 0..10_000 {
+            // Hard ends.
+            if let Some(idx) = self.outputs[o]
+                .iter()
+                .position(|it| it.end_at.is_some_and(|e| e <= self.now))
+            {
+                let top = self.top(o);
+                let it = &self.outputs[o][idx];
+                let outcome = if it.current.is_none() && !it.aired_any {
+                    Outcome::NotAired
+                } else if Some(idx) == top {
+                    Outcome::Cut
+                } else {
+                    Outcome::Preempted
+                };
+                self.end_item(o, idx, outcome);
+                continue;
+            }
+            let Some(top) = self.top(o) else { return };
+            match &self.outputs[o][top].current {
+                None => self.start_next_piece(o, top),
+                Some((p, Some(rem), aired)) if rem.is_zero() => {
+                    let (piece, aired) = (p.piece.clone(), *aired);
+                    let it = &mut self.outputs[o][top];
+                    let id = it.id;
+                    it.current = None;
+                    self.events.push((
+                        o,
+                        DeckEvent::Ended {
+                            item: id,
+                            piece,
+                            outcome: Outcome::Completed,
+                            aired_frames: Self::frames(aired),
+                            at: self.now,
+                        },
+                    ));
+                    if self.outputs[o][top].pieces.is_empty() {
+                        self.end_item(o, top, Outcome::Completed);
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
+impl Engine for SimEngine {
+    fn play(&mut self, output: usize, item: Item) -> ItemId {
+        let id = ItemId(self.next_id);
+        self.next_id += 1;
+        self.seq += 1;
+        let mut pieces = self.pieces(&item.media);
+        // Joining late: skip into the pieces.
+        let mut offset = item.offset;
+        while let Some(front) = pieces.front_mut() {
+            match front.length {
+                Some(l) if offset >= l && front.fail.is_none() => {
+                    offset -= l;
+                    pieces.pop_front();
+                }
+                Some(l) => {
+                    front.length = Some(l - offset.min(l));
+                    break;
+                }
+                None => break,
+            }
+        }
+        self.outputs[output].push(SimItem {
+            id,
+            priority: item.priority,
+            seq: self.seq,
+            start_at: item.start_at.unwrap_or(self.now).max(self.now),
+            end_at: item.end_at,
+            pieces,
+            current: None,
+            aired_any: false,
+            failures: Vec::new(),
+        });
+        self.settle(output);
+        id
+    }
+
+    fn stop(&mut self, output: usize, id: ItemId) {
+        if let Some(idx) = self.outputs[output].iter().position(|it| it.id == id) {
+            let airing = self.top(output) == Some(idx);
+            let outcome = if airing {
+                Outcome::Cut
+            } else {
+                Outcome::Preempted
+            };
+            self.end_item(output, idx, outcome);
+            self.settle(output);
+        }
+    }
+
+    fn end_at(&mut self, output: usize, id: ItemId, at: SystemTime) {
+        if let Some(it) = self.outputs[output].iter_mut().find(|it| it.id == id) {
+            it.end_at = Some(it.end_at.map_or(at, |e| e.min(at)));
+        }
+        self.settle(output);
+    }
+
+    fn take_events(&mut self) -> Vec<(usize, DeckEvent)> {
+        std::mem::take(&mut self.events)
+    }
+}
+
+impl VirtualEngine for SimEngine {
+    fn next_event(&self) -> Option<SystemTime> {
+        (0..self.outputs.len())
+            .filter_map(|o| self.next_on(o))
+            .min()
+    }
+
+    fn advance_to(&mut self, t: SystemTime) {
+        loop {
+            let next = self.next_event().filter(|n| *n <= t);
+            let target = next.unwrap_or(t);
+            if target > self.now {
+                let d = target.duration_since(self.now).unwrap_or_default();
+                for o in 0..self.outputs.len() {
+                    self.pass(o, d);
+                }
+                self.now = target;
+            }
+            for o in 0..self.outputs.len() {
+                self.settle(o);
+            }
+            if next.is_none() || self.now >= t && self.next_event().is_none_or(|n| n > t) {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> SimEngine {
+        SimEngine::new(
+            1,
+            SystemTime::UNIX_EPOCH,
+            Box::new(|p| match p.file_name().and_then(|n| n.to_str()) {
+                Some("a.mp3") => Ok(Duration::from_secs(60)),
+                Some("b.mp3") => Ok(Duration::from_secs(30)),
+                _ => Err("no such file".into()),
+            }),
+        )
+    }
+
+    fn at(s: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(s)
+    }
+
+    fn ended(evs: &[(usize, DeckEvent)]) -> Vec<(String, &'static str, u64)> {
+        evs.iter()
+            .filter_map(|(_, e)| match e {
+                DeckEvent::Ended {
+                    piece,
+                    outcome,
+                    aired_frames,
+                    ..
+                } => Some((
+                    piece.source.clone(),
+                    outcome.as_str(),
+                    aired_frames / 48_000,
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn files_play_their_probed_length_in_order() {
+        let mut e = engine();
+        e.play(
+            0,
+            Item::new(
+                Media::Files {
+                    paths: vec!["a.mp3".into(), "b.mp3".into()],
+                    order: Default::default(),
+                },
+                Priority::Normal,
+            )
+            .starting_at(at(10)),
+        );
+        e.advance_to(at(1000));
+        let ev = e.take_events();
+        assert_eq!(
+            ended(&ev),
+            [
+                ("a.mp3".into(), "completed", 60),
+                ("b.mp3".into(), "completed", 30)
+            ]
+        );
+        assert!(
+            matches!(ev.last().unwrap().1, DeckEvent::ItemEnded { at: t, outcome: Outcome::Completed, .. } if t == at(100))
+        );
+    }
+
+    #[test]
+    fn a_higher_item_pauses_a_file_which_resumes_after() {
+        let mut e = engine();
+        e.play(
+            0,
+            Item::new(Media::file("a.mp3"), Priority::Normal).starting_at(at(0)),
+        );
+        e.play(
+            0,
+            Item::new(Media::file("b.mp3"), Priority::Emergency).starting_at(at(20)),
+        );
+        e.advance_to(at(1000));
+        let ev = e.take_events();
+        // b airs 20..50, a resumes and ends at 60 + 30 = 90.
+        assert_eq!(
+            ended(&ev),
+            [
+                ("b.mp3".into(), "completed", 30),
+                ("a.mp3".into(), "completed", 60)
+            ]
+        );
+        let last = ev.iter().rev().find_map(|(_, e)| match e {
+            DeckEvent::ItemEnded { at, .. } => Some(*at),
+            _ => None,
+        });
+        assert_eq!(last, Some(at(90)));
+    }
+
+    #[test]
+    fn hard_end_cuts_and_missing_files_fail() {
+        let mut e = engine();
+        e.play(
+            0,
+            Item::new(
+                Media::Stream {
+                    url: "http://x.invalid/s".into(),
+                    fallback: vec![],
+                },
+                Priority::Normal,
+            )
+            .starting_at(at(0))
+            .ending_at(at(1800)),
+        );
+        e.play(
+            0,
+            Item::new(Media::file("missing.mp3"), Priority::Normal).starting_at(at(2000)),
+        );
+        e.advance_to(at(5000));
+        let ev = e.take_events();
+        assert_eq!(
+            ended(&ev),
+            [
+                ("http://x.invalid/s".into(), "cut", 1800),
+                ("missing.mp3".into(), "failed", 0)
+            ]
+        );
+    }
+}

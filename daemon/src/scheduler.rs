@@ -1,0 +1,965 @@
+//! The scheduler: fires each program occurrence at its scheduled second and
+//! applies SPEC section 4 (priorities, `if_busy`, hard ends, quiet hours,
+//! `late_start`, clock steps, reload), turning the decks' events into
+//! airtime rows.
+//!
+//! It is a state machine driven by its owner: `tick(now, mono)` when time
+//! passes, `handle(events)` when a deck reports. The same code runs under
+//! `loa run` (wall clock, real decks) and `loa simulate` (virtual clock,
+//! simulated decks). Items go to the deck a little ahead of time with their
+//! exact start instant, so audio starts on the scheduled sample however
+//! late the scheduler wakes.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+use loa_audio::{DeckEvent, Item, ItemId, Media, Outcome as DeckOutcome};
+use loa_schedules::agenda::{playlist_files, Length, Lengths};
+use loa_schedules::occurrence::resolve_local;
+use loa_schedules::{Config, IfBusy, LateStart, Order, Priority, Program, Source};
+use tracing::{info, warn};
+
+use crate::airtime::{AirtimeLog, NewRow, Outcome, Trigger};
+use crate::clock::{from_system, to_system};
+use crate::engine::{estimated_speech, Engine};
+
+/// How far ahead an item goes to its deck: time to open files, resolve
+/// globs and render TTS before the scheduled sample.
+pub const LEAD: Duration = Duration::from_secs(3);
+/// A wall-clock jump bigger than this (against the monotonic clock) is a step.
+const STEP: TimeDelta = TimeDelta::seconds(2);
+/// Open rows save their aired time this often.
+const PROGRESS_EVERY: TimeDelta = TimeDelta::seconds(5);
+/// A step this big (a dead RTC battery) re-anchors without replaying the past.
+const REANCHOR: TimeDelta = TimeDelta::hours(24);
+
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+fn ms(d: TimeDelta) -> u64 {
+    d.num_milliseconds().max(0) as u64
+}
+
+fn hms(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%H:%M:%S").to_string()
+}
+
+pub fn deck_priority(p: Priority) -> loa_audio::Priority {
+    match p {
+        Priority::Filler => loa_audio::Priority::Filler,
+        Priority::Normal => loa_audio::Priority::Normal,
+        Priority::Priority => loa_audio::Priority::Priority,
+        Priority::Emergency => loa_audio::Priority::Emergency,
+    }
+}
+
+/// What a schedule item plays, as the deck takes it. Globs resolve now.
+pub fn media_of(source: &Source) -> Media {
+    match source {
+        Source::File(p) => Media::file(p.clone()),
+        Source::Newest { glob, max_age } => Media::Newest {
+            pattern: glob.into(),
+            max_age: *max_age,
+        },
+        Source::Playlist { entries, order } => Media::Files {
+            paths: playlist_files(entries),
+            order: match order {
+                Order::Sequential => loa_audio::Order::Sequential,
+                Order::Shuffle => loa_audio::Order::Shuffle,
+            },
+        },
+        Source::Tts { text, voice } => Media::Tts {
+            text: text.clone(),
+            voice: voice.clone(),
+        },
+        Source::Stream { url, fallback } => Media::Stream {
+            url: url.clone(),
+            fallback: fallback.clone(),
+        },
+        Source::Live { input } => Media::Live {
+            input: input.clone(),
+        },
+        Source::Silence(d) => Media::Silence(*d),
+        Source::Tone { hz, length } => Media::Tone {
+            hz: *hz as f32,
+            length: *length,
+        },
+    }
+}
+
+/// An open airtime row.
+struct OpenRow {
+    id: i64,
+    started: DateTime<Utc>,
+    planned_ms: u64,
+}
+
+/// One occurrence on the air (or waiting beneath a higher one on its decks).
+struct Run {
+    program: Program,
+    scheduled: DateTime<Utc>,
+    outputs: Vec<usize>,
+    /// Hard end: the window's end, or quiet hours' start when earlier.
+    end: Option<DateTime<Utc>>,
+    /// Why the hard end cuts (for the row's detail).
+    end_reason: String,
+    /// The program item on the decks now.
+    item: usize,
+    /// Its deck items, one per output (the first is the primary: rows come from it).
+    deck_items: Vec<(usize, ItemId)>,
+    rows: HashMap<(ItemId, String), OpenRow>,
+    /// Detail for rows cut by a stop (shutdown, reload...).
+    stop_reason: Option<String>,
+}
+
+/// An occurrence waiting (`if_busy: wait`) for an equal one to end.
+struct Waiting {
+    program: Program,
+    scheduled: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    blocker: String,
+}
+
+/// Counts for a simulation summary.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub fired: u64,
+    pub rows: u64,
+}
+
+pub struct Scheduler<E: Engine> {
+    config: Arc<Config>,
+    lengths: Lengths,
+    pub engine: E,
+    log: AirtimeLog,
+    tz: Tz,
+    /// Occurrences scheduled up to here have been considered.
+    cursor: Option<DateTime<Utc>>,
+    last_tick: Option<(DateTime<Utc>, Duration)>,
+    /// Occurrence keys (instant, program id) that fired, so none fires twice.
+    fired: BTreeSet<(DateTime<Utc>, String)>,
+    runs: Vec<Run>,
+    waiting: Vec<Waiting>,
+    next_progress: Option<DateTime<Utc>>,
+    /// Save aired time of open rows every 5 s (off in simulation: no crash to survive).
+    pub save_progress: bool,
+    probe: Box<dyn Fn(&Path) -> Result<Duration, String>>,
+    pub stats: Stats,
+}
+
+impl<E: Engine> Scheduler<E> {
+    pub fn new(
+        config: Arc<Config>,
+        lengths: Lengths,
+        engine: E,
+        log: AirtimeLog,
+        probe: Box<dyn Fn(&Path) -> Result<Duration, String>>,
+    ) -> Self {
+        let tz = config.station.timezone;
+        Scheduler {
+            config,
+            lengths,
+            engine,
+            log,
+            tz,
+            cursor: None,
+            last_tick: None,
+            fired: BTreeSet::new(),
+            runs: Vec::new(),
+            waiting: Vec::new(),
+            next_progress: None,
+            save_progress: true,
+            probe,
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    pub fn log(&mut self) -> &mut AirtimeLog {
+        &mut self.log
+    }
+
+    fn local(&self, t: DateTime<Utc>) -> DateTime<Tz> {
+        t.with_timezone(&self.tz)
+    }
+
+    /// How long a program's occurrence window lasts, when known.
+    fn window(&self, p: &Program) -> Option<Duration> {
+        p.duration.or(match self.lengths.get(&p.id) {
+            Some(Length::Known(d)) => Some(*d),
+            _ => None,
+        })
+    }
+
+    /// The longest window of any program: how far back start-up looks.
+    fn lookback(&self) -> TimeDelta {
+        let longest = self
+            .config
+            .programs
+            .iter()
+            .filter_map(|p| self.window(p))
+            .max()
+            .unwrap_or(Duration::from_secs(3600));
+        delta(longest.min(Duration::from_secs(86_400)))
+    }
+
+    /// Time passes: fire what is due, start what waited, save progress.
+    pub fn tick(&mut self, now: DateTime<Utc>, mono: Duration) {
+        let mut stepped = false;
+        let first = self.last_tick.is_none();
+        if let Some((w0, m0)) = self.last_tick {
+            let expected = w0 + delta(mono.saturating_sub(m0));
+            let step = now - expected;
+            if step > STEP || step < -STEP {
+                stepped = true;
+                warn!(
+                    "the wall clock stepped by {} s (NTP or an operator setting the date)",
+                    step.num_seconds()
+                );
+                if step > REANCHOR {
+                    warn!(
+                        "a step over 24 h: re-anchoring at the new time without replaying the past"
+                    );
+                    self.cursor = Some(now);
+                }
+            }
+        }
+        self.last_tick = Some((now, mono));
+        let cursor = match self.cursor {
+            Some(c) => c,
+            None => now - self.lookback(),
+        };
+        let horizon = now + delta(LEAD);
+        if horizon > cursor {
+            self.fire_due(cursor, horizon, now, first, stepped);
+            self.cursor = Some(horizon);
+        }
+        // Keep a day of fired keys: enough for any backward step short of a re-anchor.
+        let keep_from = now - TimeDelta::hours(26);
+        while self.fired.first().is_some_and(|(t, _)| *t < keep_from) {
+            self.fired.pop_first();
+        }
+        self.start_waiting(now);
+        if self.next_progress.is_some_and(|t| t <= now) {
+            self.save_progress(now);
+        }
+    }
+
+    /// When the scheduler next needs a tick (an occurrence's lead time, a
+    /// wait's deadline, a progress save).
+    pub fn next_wakeup(&self) -> Option<DateTime<Utc>> {
+        let after = self.cursor?;
+        let mut next: Option<DateTime<Utc>> = None;
+        let mut consider =
+            |t: DateTime<Utc>| next = Some(next.map_or(t, |n: DateTime<Utc>| n.min(t)));
+        for p in &self.config.programs {
+            if let Some(t) = p.occurs.next_after(self.tz, after, 3000) {
+                consider(t.with_timezone(&Utc) - delta(LEAD));
+            }
+        }
+        for w in &self.waiting {
+            consider(w.deadline);
+        }
+        if let Some(t) = self.next_progress {
+            consider(t);
+        }
+        next
+    }
+
+    fn fire_due(
+        &mut self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+        startup: bool,
+        stepped: bool,
+    ) {
+        let mut due: Vec<(DateTime<Utc>, Priority, usize)> = Vec::new();
+        for (i, p) in self.config.programs.iter().enumerate() {
+            for t in p.occurs.between(
+                self.tz,
+                from + TimeDelta::nanoseconds(1),
+                to + TimeDelta::nanoseconds(1),
+            ) {
+                due.push((t.with_timezone(&Utc), p.priority, i));
+            }
+        }
+        // In time order; at the same second the higher level first.
+        due.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+        for (t, _, i) in due {
+            let program = self.config.programs[i].clone();
+            if !self.fired.insert((t, program.id.clone())) {
+                continue; // fired before a backward clock step
+            }
+            self.stats.fired += 1;
+            if t + TimeDelta::seconds(1) >= now {
+                self.fire(program, t, t, Duration::ZERO);
+                continue;
+            }
+            // Found late: at start-up, or stepped over by the clock.
+            let window_end = self.window(&program).map(|w| t + delta(w));
+            if window_end.is_none_or(|e| e <= now) {
+                // At start-up the log already holds what aired before; after
+                // a step, say what the step cost.
+                if !startup {
+                    let why = if stepped {
+                        "clock step"
+                    } else {
+                        "missed: loa was not scheduling (suspended?)"
+                    };
+                    self.skip(&program, t, now, why);
+                }
+                continue;
+            }
+            let policy = program
+                .late_start
+                .unwrap_or(self.config.station.policy.late_start);
+            match policy {
+                LateStart::Join => {
+                    let offset = (now - t).to_std().unwrap_or_default();
+                    info!("joining `{}` {} s late", program.id, offset.as_secs());
+                    self.fire(program, t, now, offset);
+                }
+                LateStart::Restart => self.fire(program, t, now, Duration::ZERO),
+                LateStart::Skip => self.skip(&program, t, now, "late start (late_start: skip)"),
+            }
+        }
+    }
+
+    fn row_for(
+        &self,
+        p: &Program,
+        scheduled: DateTime<Utc>,
+        started: DateTime<Utc>,
+        kind: &str,
+        source: String,
+        planned_ms: u64,
+    ) -> NewRow {
+        NewRow {
+            program_id: Some(p.id.clone()),
+            title: p.title.clone(),
+            category: p.category.clone(),
+            source_kind: kind.to_string(),
+            source,
+            trigger: Trigger::Schedule,
+            requested_by: None,
+            priority: p.priority,
+            zones: p.zones.clone(),
+            scheduled_at: Some(self.local(scheduled)),
+            started_at: self.local(started),
+            planned_ms,
+        }
+    }
+
+    /// The planned length of a program item, when known.
+    fn planned(&self, source: &Source, end: Option<DateTime<Utc>>, at: DateTime<Utc>) -> u64 {
+        match source {
+            Source::File(p) => (self.probe)(p).map(|d| d.as_millis() as u64).unwrap_or(0),
+            Source::Tts { text, .. } => estimated_speech(text).as_millis() as u64,
+            Source::Silence(d) | Source::Tone { length: d, .. } => d.as_millis() as u64,
+            Source::Stream { .. } | Source::Live { .. } => end.map(|e| ms(e - at)).unwrap_or(0),
+            Source::Newest { glob, .. } => loa_schedules::agenda::newest_match(glob)
+                .and_then(|f| (self.probe)(&f).ok())
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+            Source::Playlist { .. } => 0,
+        }
+    }
+
+    /// Skipped rows, one per item of the program.
+    fn skip(&mut self, p: &Program, scheduled: DateTime<Utc>, now: DateTime<Utc>, why: &str) {
+        self.skip_items(p, 0, scheduled, now, why);
+    }
+
+    fn skip_items(
+        &mut self,
+        p: &Program,
+        from_item: usize,
+        scheduled: DateTime<Utc>,
+        now: DateTime<Utc>,
+        why: &str,
+    ) {
+        for item in &p.items[from_item.min(p.items.len())..] {
+            let row = self.row_for(
+                p,
+                scheduled,
+                now,
+                item.source.kind(),
+                source_text(&item.source),
+                self.planned(&item.source, None, now),
+            );
+            let local = self.local(now);
+            if let Err(e) = self.log.record(&row, local, 0, Outcome::Skipped, Some(why)) {
+                warn!("airtime log: {e}");
+            }
+            self.stats.rows += 1;
+        }
+    }
+
+    /// Puts an occurrence on the air: checks quiet hours and `if_busy`, then
+    /// sends its first item (or the one `offset` reaches) to its decks.
+    fn fire(
+        &mut self,
+        p: Program,
+        scheduled: DateTime<Utc>,
+        start: DateTime<Utc>,
+        offset: Duration,
+    ) {
+        let st = &self.config.station;
+        let outputs: Vec<usize> = st
+            .outputs_of(&p.zones)
+            .iter()
+            .filter_map(|o| st.outputs.iter().position(|x| x.name == *o))
+            .collect();
+        let quiet = st.policy.quiet_hours;
+        if p.priority < Priority::Emergency {
+            if let Some(q) = quiet {
+                if q.contains(self.local(start).time()) {
+                    let why = format!("quiet hours {}", loa_schedules::load::fmt_window(&q));
+                    self.skip(&p, scheduled, start, &why);
+                    return;
+                }
+            }
+        }
+        // Equal level already on one of these outputs: if_busy.
+        let busy = self
+            .runs
+            .iter()
+            .find(|r| {
+                r.program.priority == p.priority && r.outputs.iter().any(|o| outputs.contains(o))
+            })
+            .map(|r| r.program.title.clone());
+        if let Some(blocker) = busy {
+            match p.if_busy {
+                IfBusy::Preempt => {}
+                IfBusy::Skip => {
+                    let why = format!("busy: {blocker} was airing (if_busy: skip)");
+                    self.skip(&p, scheduled, start, &why);
+                    return;
+                }
+                IfBusy::Wait(d) => {
+                    let window_end = p.duration.map(|w| scheduled + delta(w));
+                    let deadline =
+                        (scheduled + delta(d)).min(window_end.unwrap_or(DateTime::<Utc>::MAX_UTC));
+                    info!("`{}` waits up to {} s for `{blocker}`", p.id, d.as_secs());
+                    self.waiting.push(Waiting {
+                        program: p,
+                        scheduled,
+                        deadline,
+                        blocker,
+                    });
+                    return;
+                }
+            }
+        }
+        let mut end = p.duration.map(|d| scheduled + delta(d));
+        let mut end_reason = "window closed".to_string();
+        if p.priority < Priority::Emergency {
+            if let Some(q) = quiet {
+                let horizon = end.unwrap_or(start + TimeDelta::hours(24));
+                if let Some(qs) = next_quiet_start(&q, self.tz, start, horizon) {
+                    end = Some(qs);
+                    end_reason = format!("quiet hours from {}", q.start.format("%H:%M"));
+                }
+            }
+        }
+        // Joining late: which item, and how far into it.
+        let (item, item_offset) = self.seek(&p, offset);
+        if item >= p.items.len() {
+            return; // its items were all over before now: nothing to join
+        }
+        let mut run = Run {
+            program: p,
+            scheduled,
+            outputs,
+            end,
+            end_reason,
+            item,
+            deck_items: Vec::new(),
+            rows: HashMap::new(),
+            stop_reason: None,
+        };
+        self.submit(&mut run, start, item_offset);
+        self.runs.push(run);
+    }
+
+    /// The item and the offset in it that `offset` into a program reaches.
+    fn seek(&self, p: &Program, offset: Duration) -> (usize, Duration) {
+        let mut left = offset;
+        for (i, item) in p.items.iter().enumerate() {
+            if item.source.is_endless() {
+                return (i, Duration::ZERO); // relays and live input are joined live
+            }
+            let len = match loa_schedules::agenda::item_length(&item.source, &ProbeFn(&*self.probe))
+            {
+                Length::Known(d) => d,
+                _ => return (i, left),
+            };
+            if left < len {
+                return (i, left);
+            }
+            left -= len;
+        }
+        if p.looped {
+            return (0, Duration::ZERO);
+        }
+        (p.items.len(), Duration::ZERO)
+    }
+
+    fn submit(&mut self, run: &mut Run, start: DateTime<Utc>, offset: Duration) {
+        let source = &run.program.items[run.item].source;
+        let mut item = Item::new(media_of(source), deck_priority(run.program.priority))
+            .starting_at(to_system(start))
+            .from_offset(offset)
+            .with_volume(run.program.volume);
+        if let Some(e) = run.end {
+            item = item.ending_at(to_system(e));
+        }
+        run.deck_items = run
+            .outputs
+            .iter()
+            .map(|&o| (o, self.engine.play(o, item.clone())))
+            .collect();
+    }
+
+    fn start_waiting(&mut self, now: DateTime<Utc>) {
+        let mut i = 0;
+        while i < self.waiting.len() {
+            let w = &self.waiting[i];
+            let st = &self.config.station;
+            let outputs: Vec<&str> = st.outputs_of(&w.program.zones);
+            let blocked = self.runs.iter().any(|r| {
+                r.program.priority == w.program.priority
+                    && r.outputs
+                        .iter()
+                        .any(|&o| outputs.contains(&st.outputs[o].name.as_str()))
+            });
+            if !blocked {
+                let w = self.waiting.remove(i);
+                info!(
+                    "`{}` waited and starts now, from its beginning",
+                    w.program.id
+                );
+                self.fire(w.program, w.scheduled, now, Duration::ZERO);
+                continue;
+            }
+            if w.deadline <= now {
+                let w = self.waiting.remove(i);
+                let why = format!(
+                    "waited until {} for {}",
+                    hms(w.deadline, self.tz),
+                    w.blocker
+                );
+                self.skip(&w.program, w.scheduled, now, &why);
+                continue;
+            }
+            i += 1;
+        }
+    }
+
+    fn save_progress(&mut self, now: DateTime<Utc>) {
+        let mut any = false;
+        for r in &self.runs {
+            for row in r.rows.values() {
+                any = true;
+                let aired = ms(now - row.started).min(row.planned_ms.max(ms(now - row.started)));
+                if let Err(e) = self.log.progress(row.id, aired) {
+                    warn!("airtime log: {e}");
+                }
+            }
+        }
+        self.next_progress = any.then(|| now + PROGRESS_EVERY);
+    }
+
+    /// Deck events: rows start and end; programs go on to their next item.
+    pub fn handle(&mut self, events: Vec<(usize, DeckEvent)>) {
+        for (output, ev) in events {
+            let item_id = match &ev {
+                DeckEvent::Started { item, .. }
+                | DeckEvent::Ended { item, .. }
+                | DeckEvent::ItemEnded { item, .. } => *item,
+                DeckEvent::OutputFailed { reason, .. } => {
+                    warn!("output {}: {reason}", self.output_name(output));
+                    continue;
+                }
+                DeckEvent::OutputRestored { gap, .. } => {
+                    warn!(
+                        "output {} is back after {} ms of silence",
+                        self.output_name(output),
+                        gap.as_millis()
+                    );
+                    continue;
+                }
+            };
+            let Some(ri) = self
+                .runs
+                .iter()
+                .position(|r| r.deck_items.contains(&(output, item_id)))
+            else {
+                continue;
+            };
+            let primary = self.runs[ri].deck_items.first() == Some(&(output, item_id));
+            match ev {
+                DeckEvent::Started { piece, at, .. } if primary => {
+                    let at = from_system(at);
+                    let r = &self.runs[ri];
+                    let source = &r.program.items[r.item].source;
+                    let planned = match source {
+                        Source::Playlist { .. } | Source::Newest { .. }
+                            if piece.kind == loa_audio::SourceKind::File =>
+                        {
+                            (self.probe)(Path::new(&piece.source))
+                                .map(|d| d.as_millis() as u64)
+                                .unwrap_or(0)
+                        }
+                        _ => self.planned(source, r.end, at),
+                    };
+                    let row = self.row_for(
+                        &r.program,
+                        r.scheduled,
+                        at,
+                        &piece.kind.to_string(),
+                        piece.source.clone(),
+                        planned,
+                    );
+                    match self.log.start(&row) {
+                        Ok(id) => {
+                            self.stats.rows += 1;
+                            self.runs[ri].rows.insert(
+                                (item_id, piece.source),
+                                OpenRow {
+                                    id,
+                                    started: at,
+                                    planned_ms: planned,
+                                },
+                            );
+                            if self.save_progress && self.next_progress.is_none() {
+                                self.next_progress = Some(at + PROGRESS_EVERY);
+                            }
+                        }
+                        Err(e) => warn!("airtime log: {e}"),
+                    }
+                }
+                DeckEvent::Ended {
+                    piece,
+                    outcome,
+                    aired_frames,
+                    at,
+                    ..
+                } if primary => {
+                    let at_utc = from_system(at);
+                    let aired_ms = aired_frames * 1000 / 48_000;
+                    let (outcome, detail) = self.row_outcome(ri, output, &outcome);
+                    let local = self.local(at_utc);
+                    match self.runs[ri].rows.remove(&(item_id, piece.source.clone())) {
+                        Some(row) => {
+                            if let Err(e) =
+                                self.log
+                                    .finish(row.id, local, aired_ms, outcome, detail.as_deref())
+                            {
+                                warn!("airtime log: {e}");
+                            }
+                        }
+                        None => {
+                            // Ended without a start: it never sounded (a missing file...).
+                            let r = &self.runs[ri];
+                            let row = self.row_for(
+                                &r.program,
+                                r.scheduled,
+                                at_utc,
+                                &piece.kind.to_string(),
+                                piece.source.clone(),
+                                0,
+                            );
+                            if let Err(e) =
+                                self.log
+                                    .record(&row, local, aired_ms, outcome, detail.as_deref())
+                            {
+                                warn!("airtime log: {e}");
+                            }
+                            self.stats.rows += 1;
+                        }
+                    }
+                }
+                DeckEvent::ItemEnded { outcome, at, .. } => {
+                    let at = from_system(at);
+                    self.runs[ri].deck_items.retain(|x| *x != (output, item_id));
+                    if primary {
+                        self.item_ended(ri, item_id, outcome, at);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn output_name(&self, o: usize) -> &str {
+        self.config
+            .station
+            .outputs
+            .get(o)
+            .map_or("?", |x| x.name.as_str())
+    }
+
+    /// The airtime outcome and detail of a piece's end.
+    fn row_outcome(
+        &self,
+        ri: usize,
+        output: usize,
+        outcome: &DeckOutcome,
+    ) -> (Outcome, Option<String>) {
+        let r = &self.runs[ri];
+        match outcome {
+            DeckOutcome::Completed => (Outcome::Completed, None),
+            DeckOutcome::Cut => (
+                Outcome::Cut,
+                Some(
+                    r.stop_reason
+                        .clone()
+                        .unwrap_or_else(|| r.end_reason.clone()),
+                ),
+            ),
+            DeckOutcome::Preempted => {
+                let by = self
+                    .runs
+                    .iter()
+                    .filter(|x| {
+                        x.program.priority > r.program.priority && x.outputs.contains(&output)
+                    })
+                    .map(|x| x.program.title.clone())
+                    .next();
+                (
+                    Outcome::Preempted,
+                    Some(match by {
+                        Some(t) => {
+                            format!("preempted by {t}; its window closed before it could resume")
+                        }
+                        None => "preempted; its window closed before it could resume".into(),
+                    }),
+                )
+            }
+            DeckOutcome::Failed(why) => (Outcome::Failed, Some(why.clone())),
+            DeckOutcome::NotAired => (
+                Outcome::Skipped,
+                Some(r.stop_reason.clone().unwrap_or_else(|| {
+                    "never aired: a higher item held the output until its window closed".into()
+                })),
+            ),
+        }
+    }
+
+    fn item_ended(&mut self, ri: usize, item_id: ItemId, outcome: DeckOutcome, at: DateTime<Utc>) {
+        // Secondary outputs follow the primary.
+        let others: Vec<(usize, ItemId)> = self.runs[ri].deck_items.drain(..).collect();
+        for (o, id) in others {
+            self.engine.stop(o, id);
+        }
+        let go_on = matches!(outcome, DeckOutcome::Completed | DeckOutcome::Failed(_))
+            && self.runs[ri].stop_reason.is_none()
+            && self.runs[ri].end.is_none_or(|e| e > at);
+        let r = &mut self.runs[ri];
+        if go_on {
+            r.item += 1;
+            if r.item >= r.program.items.len() && r.program.looped {
+                r.item = 0;
+            }
+            if r.item < r.program.items.len() {
+                let mut run = self.runs.remove(ri);
+                self.submit(&mut run, at, Duration::ZERO);
+                self.runs.push(run);
+                return;
+            }
+        }
+        let run = self.runs.remove(ri);
+        // Open rows of this item that the deck did not close (should not happen).
+        for row in run.rows.values() {
+            let local = self.local(at);
+            let _ = self.log.finish(
+                row.id,
+                local,
+                ms(at - row.started),
+                Outcome::Cut,
+                Some("ended"),
+            );
+        }
+        if !go_on {
+            let why = match &outcome {
+                DeckOutcome::NotAired => run
+                    .stop_reason
+                    .clone()
+                    .unwrap_or_else(|| "the program's window closed before it aired".into()),
+                _ => run
+                    .stop_reason
+                    .clone()
+                    .unwrap_or_else(|| run.end_reason.clone()),
+            };
+            let from = if matches!(outcome, DeckOutcome::NotAired) {
+                run.item
+            } else {
+                run.item + 1
+            };
+            if !run.program.looped {
+                self.skip_items(&run.program, from, run.scheduled, at, &why);
+            }
+        }
+        let _ = item_id;
+    }
+
+    /// Applies a new, valid configuration: what has not started uses it;
+    /// what airs keeps airing unless its program was removed.
+    pub fn reload(&mut self, config: Arc<Config>, lengths: Lengths, now: DateTime<Utc>) {
+        let ids: std::collections::HashSet<&str> =
+            config.programs.iter().map(|p| p.id.as_str()).collect();
+        let removed: Vec<usize> = self
+            .runs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !ids.contains(r.program.id.as_str()))
+            .map(|(i, _)| i)
+            .collect();
+        for &i in &removed {
+            info!(
+                "`{}` was removed from the schedule: stopping it",
+                self.runs[i].program.id
+            );
+            self.runs[i].stop_reason = Some("removed from the schedule by a reload".into());
+            for &(o, id) in &self.runs[i].deck_items.clone() {
+                self.engine.stop(o, id);
+            }
+        }
+        self.waiting.retain(|w| ids.contains(w.program.id.as_str()));
+        self.tz = config.station.timezone;
+        self.config = config;
+        self.lengths = lengths;
+        let _ = now;
+    }
+
+    /// Stops everything (fading out) with the given reason on the rows.
+    pub fn stop_all(&mut self, reason: &str) {
+        for r in &mut self.runs {
+            r.stop_reason = Some(reason.to_string());
+        }
+        let items: Vec<(usize, ItemId)> = self
+            .runs
+            .iter()
+            .flat_map(|r| r.deck_items.clone())
+            .collect();
+        for (o, id) in items {
+            self.engine.stop(o, id);
+        }
+        self.waiting.clear();
+    }
+
+    /// Closes every open row as cut (graceful shutdown after the fade).
+    pub fn close_rows(&mut self, now: DateTime<Utc>, detail: &str) {
+        let local = self.local(now);
+        for r in self.runs.drain(..) {
+            for row in r.rows.values() {
+                if let Err(e) = self.log.finish(
+                    row.id,
+                    local,
+                    ms(now - row.started),
+                    Outcome::Cut,
+                    Some(detail),
+                ) {
+                    warn!("airtime log: {e}");
+                }
+            }
+        }
+    }
+
+    /// What airs now: the highest running program with an open row.
+    pub fn now_airing(&self) -> Option<(&Program, DateTime<Utc>)> {
+        self.runs
+            .iter()
+            .filter(|r| !r.rows.is_empty())
+            .max_by_key(|r| r.program.priority)
+            .map(|r| {
+                (
+                    &r.program,
+                    r.rows
+                        .values()
+                        .map(|x| x.started)
+                        .min()
+                        .unwrap_or(r.scheduled),
+                )
+            })
+    }
+
+    /// The next occurrence after `now`.
+    pub fn next_up(&self, now: DateTime<Utc>) -> Option<(&Program, DateTime<Utc>)> {
+        self.config
+            .programs
+            .iter()
+            .filter_map(|p| {
+                p.occurs
+                    .next_after(self.tz, now, 400)
+                    .map(|t| (p, t.with_timezone(&Utc)))
+            })
+            .min_by_key(|(_, t)| *t)
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.runs.is_empty() && self.waiting.is_empty()
+    }
+}
+
+/// A `MediaProbe` over the scheduler's probe closure.
+struct ProbeFn<'a>(&'a dyn Fn(&Path) -> Result<Duration, String>);
+
+impl loa_schedules::MediaProbe for ProbeFn<'_> {
+    fn length(&self, path: &Path) -> Result<Duration, String> {
+        (self.0)(path)
+    }
+    fn speech_length(&self, text: &str, _voice: Option<&str>) -> Result<Duration, String> {
+        Ok(estimated_speech(text))
+    }
+}
+
+/// What an airtime row's `source` says of a schedule item.
+pub fn source_text(s: &Source) -> String {
+    match s {
+        Source::File(p) => p.display().to_string(),
+        Source::Newest { glob, .. } => glob.clone(),
+        Source::Playlist { entries, .. } => match entries {
+            loa_schedules::PlaylistEntries::Glob(g) => g.clone(),
+            loa_schedules::PlaylistEntries::Files(f) => f
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        },
+        Source::Tts { text, .. } => text.clone(),
+        Source::Stream { url, .. } => url.clone(),
+        Source::Live { input } => input.clone(),
+        Source::Silence(d) => format!("{} ms", d.as_millis()),
+        Source::Tone { hz, length } => format!("{hz} Hz, {} ms", length.as_millis()),
+    }
+}
+
+/// The first start of quiet hours in (start, until).
+fn next_quiet_start(
+    q: &loa_schedules::DailyWindow,
+    tz: Tz,
+    start: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let mut day = start.with_timezone(&tz).date_naive();
+    let last = until.with_timezone(&tz).date_naive();
+    while day <= last {
+        let at = resolve_local(tz, day.and_time(q.start)).with_timezone(&Utc);
+        if at > start && at < until {
+            return Some(at);
+        }
+        day = day.succ_opt()?;
+    }
+    None
+}
