@@ -1,0 +1,816 @@
+//! Decks: one per output, airing one item at a time by priority.
+//!
+//! The highest priority airs (among equals, the newest: the daemon only sends
+//! an equal-level item when it means to preempt). A preempted item fades out
+//! (a gain ramp from that moment, applied here, never baked into the source)
+//! and is held: files pause where the fade ended, relays and live inputs run
+//! on muted. When the higher item ends, the next one resumes with no gap:
+//! files where they paused, relays live. A hard end fades the item out over
+//! one second, silent exactly at the given instant.
+//!
+//! Timing is sample-exact: starts, hard ends and every event are placed on
+//! the frame they concern, and [`DeckEvent`]s carry aired frame counts.
+//! [`Deck`] runs on a thread at real-time pace; [`VirtualDeck`] is driven by
+//! its caller on a virtual clock (tests, `loa simulate`).
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+use crate::format::{duration_to_frames, frame_time, time_frame, CHANNELS};
+use crate::item::{DeckEvent, Item, ItemId, Outcome, Piece, Priority};
+use crate::loudness::Loudness;
+use crate::output::{open_output, Clock, Output, OutputError, OutputSpec};
+use crate::prepare::{prepare, Prepared};
+use crate::source::{Note, PieceLog, Rendered, Source};
+use crate::stream::SilencePolicy;
+use crate::tts::TtsConfig;
+
+/// Frames rendered per block (5 ms): the granularity at which a real-time
+/// deck notices commands.
+const BLOCK: usize = 240;
+
+/// How a deck behaves; the daemon fills it from station.yaml.
+#[derive(Debug, Clone)]
+pub struct DeckConfig {
+    /// policy.loudness: target LUFS for files and TTS; None: off.
+    pub loudness_target: Option<f64>,
+    /// paths.state/cache: TTS renders and loudness measures; None: a
+    /// temporary directory for TTS, loudness in memory.
+    pub cache_dir: Option<PathBuf>,
+    pub tts: TtsConfig,
+    /// policy.silence: when a relay counts as dead.
+    pub silence: SilencePolicy,
+    /// policy.volume: master volume 0..=1.
+    pub volume: f32,
+    /// Fade of a preempted or stopped item (at most 300 ms by SPEC).
+    pub preempt_fade: Duration,
+    /// Fade before a hard end.
+    pub end_fade: Duration,
+    /// Fade-in of a resumed item (avoids a click).
+    pub resume_fade: Duration,
+}
+
+impl Default for DeckConfig {
+    fn default() -> Self {
+        DeckConfig {
+            loudness_target: None,
+            cache_dir: None,
+            tts: TtsConfig::default(),
+            silence: SilencePolicy::default(),
+            volume: 1.0,
+            preempt_fade: Duration::from_millis(250),
+            end_fade: Duration::from_secs(1),
+            resume_fade: Duration::from_millis(10),
+        }
+    }
+}
+
+pub(crate) enum Command {
+    Add {
+        id: ItemId,
+        priority: Priority,
+        start_at: Option<SystemTime>,
+        end_at: Option<SystemTime>,
+        prepared: Prepared,
+    },
+    Failed {
+        id: ItemId,
+        failures: Vec<(Piece, String)>,
+        reason: String,
+    },
+    Stop(ItemId),
+    EndAt(ItemId, SystemTime),
+    Volume(f32),
+    Shutdown,
+}
+
+/// A linear gain ramp that lands exactly on its target after a whole
+/// number of frames (so a fade ends on a known sample).
+#[derive(Debug, Clone, Copy)]
+struct Ramp {
+    value: f32,
+    from: f32,
+    target: f32,
+    total: u64,
+    remaining: u64,
+}
+
+impl Ramp {
+    fn at(v: f32) -> Ramp {
+        Ramp {
+            value: v,
+            from: v,
+            target: v,
+            total: 0,
+            remaining: 0,
+        }
+    }
+    fn to(&mut self, target: f32, frames: u64) {
+        self.target = target;
+        if frames == 0 || self.value == target {
+            self.value = target;
+            self.remaining = 0;
+        } else {
+            self.from = self.value;
+            self.total = frames;
+            self.remaining = frames;
+        }
+    }
+    fn silent(&self) -> bool {
+        self.value <= 0.0 && self.remaining == 0
+    }
+    fn next(&mut self) -> f32 {
+        let v = self.value;
+        if self.remaining > 0 {
+            self.remaining -= 1;
+            // From the frame count, not by accumulation: no drift past the target.
+            let left = self.remaining as f64 / self.total as f64;
+            self.value = (self.target as f64 + (self.from - self.target) as f64 * left) as f32;
+        }
+        v
+    }
+    /// Adds `src` scaled by the ramp into `dst`.
+    fn mix(&mut self, src: &[f32], dst: &mut [f32]) {
+        for (s, d) in src
+            .chunks_exact(CHANNELS)
+            .zip(dst.chunks_exact_mut(CHANNELS))
+        {
+            let g = self.next();
+            d[0] += s[0] * g;
+            d[1] += s[1] * g;
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    /// Waiting for its start instant.
+    Pending,
+    Airing,
+    /// Preempted (fading out, then paused or muted).
+    Held,
+}
+
+struct Entry {
+    id: ItemId,
+    priority: Priority,
+    seq: u64,
+    source: Box<dyn Source>,
+    state: State,
+    start_frame: u64,
+    end_frame: Option<u64>,
+    end_fading: bool,
+    gain: Ramp,
+    aired_any: bool,
+    /// Stopped: fading out, then gone with this outcome.
+    removing: Option<Outcome>,
+}
+
+impl Entry {
+    fn eligible(&self) -> bool {
+        self.state != State::Pending && self.removing.is_none()
+    }
+}
+
+/// The mixer and timeline shared by [`Deck`] and [`VirtualDeck`].
+pub(crate) struct DeckCore {
+    entries: Vec<Entry>,
+    frame: u64,
+    epoch: SystemTime,
+    output: Box<dyn Output>,
+    events: Sender<DeckEvent>,
+    preempt_fade: u64,
+    end_fade: u64,
+    resume_fade: u64,
+    volume: Ramp,
+    stopped_early: HashSet<ItemId>,
+    ends_early: HashMap<ItemId, SystemTime>,
+    mix: Vec<f32>,
+    scratch: Vec<f32>,
+    log: PieceLog,
+    position: Arc<AtomicU64>,
+    heard: Arc<AtomicU64>,
+    latency_ns: Arc<AtomicU64>,
+}
+
+impl DeckCore {
+    fn new(output: Box<dyn Output>, events: Sender<DeckEvent>, config: &DeckConfig) -> Self {
+        DeckCore {
+            entries: Vec::new(),
+            frame: 0,
+            epoch: output.started_at(),
+            output,
+            events,
+            preempt_fade: duration_to_frames(config.preempt_fade),
+            end_fade: duration_to_frames(config.end_fade),
+            resume_fade: duration_to_frames(config.resume_fade),
+            volume: Ramp::at(config.volume.clamp(0.0, 1.0)),
+            stopped_early: HashSet::new(),
+            ends_early: HashMap::new(),
+            mix: vec![0.0; BLOCK * CHANNELS],
+            scratch: vec![0.0; BLOCK * CHANNELS],
+            log: PieceLog::default(),
+            position: Arc::new(AtomicU64::new(0)),
+            heard: Arc::new(AtomicU64::new(0)),
+            latency_ns: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn at(&self, frame: u64) -> SystemTime {
+        frame_time(self.epoch, frame)
+    }
+
+    fn emit(&self, e: DeckEvent) {
+        let _ = self.events.send(e);
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Add {
+                id,
+                priority,
+                start_at,
+                end_at,
+                prepared,
+            } => {
+                let now = self.at(self.frame);
+                for (piece, reason) in prepared.failures {
+                    self.emit_failed_piece(id, piece, reason, now);
+                }
+                if self.stopped_early.remove(&id) {
+                    self.emit(DeckEvent::ItemEnded {
+                        item: id,
+                        outcome: Outcome::NotAired,
+                        at: now,
+                    });
+                    return;
+                }
+                let end_at = self.ends_early.remove(&id).or(end_at);
+                let start_frame = start_at.map(|t| time_frame(self.epoch, t)).unwrap_or(0);
+                self.entries.push(Entry {
+                    id,
+                    priority,
+                    seq: id.0,
+                    source: prepared.source,
+                    state: State::Pending,
+                    start_frame,
+                    end_frame: end_at.map(|t| time_frame(self.epoch, t)),
+                    end_fading: false,
+                    gain: Ramp::at(0.0),
+                    aired_any: false,
+                    removing: None,
+                });
+            }
+            Command::Failed {
+                id,
+                failures,
+                reason,
+            } => {
+                let now = self.at(self.frame);
+                self.stopped_early.remove(&id);
+                self.ends_early.remove(&id);
+                for (piece, r) in failures {
+                    self.emit_failed_piece(id, piece, r, now);
+                }
+                self.emit(DeckEvent::ItemEnded {
+                    item: id,
+                    outcome: Outcome::Failed(reason),
+                    at: now,
+                });
+            }
+            Command::Stop(id) => match self.entries.iter().position(|e| e.id == id) {
+                None => {
+                    self.stopped_early.insert(id);
+                }
+                Some(i) => {
+                    let e = &mut self.entries[i];
+                    if e.state == State::Airing || !e.gain.silent() {
+                        e.removing = Some(Outcome::Cut);
+                        e.gain.to(0.0, self.preempt_fade);
+                    } else {
+                        let outcome = if e.aired_any {
+                            Outcome::Preempted
+                        } else {
+                            Outcome::NotAired
+                        };
+                        self.finalize(i, outcome, self.frame);
+                    }
+                }
+            },
+            Command::EndAt(id, t) => match self.entries.iter_mut().find(|e| e.id == id) {
+                None => {
+                    self.ends_early.insert(id, t);
+                }
+                Some(e) => {
+                    e.end_frame = Some(time_frame(self.epoch, t));
+                    e.end_fading = false;
+                }
+            },
+            Command::Volume(v) => self.volume.to(v.clamp(0.0, 1.0), self.resume_fade.max(1)),
+            Command::Shutdown => {}
+        }
+    }
+
+    fn emit_failed_piece(&self, id: ItemId, piece: Piece, reason: String, at: SystemTime) {
+        self.emit(DeckEvent::Started {
+            item: id,
+            piece: piece.clone(),
+            at,
+        });
+        self.emit(DeckEvent::Ended {
+            item: id,
+            piece,
+            outcome: Outcome::Failed(reason),
+            aired_frames: 0,
+            at,
+        });
+    }
+
+    /// Turns the notes a source made into events, `base` being the frame of
+    /// offset 0 of its buffer.
+    fn flush_notes(&mut self, id: ItemId, base: u64) {
+        for (offset, note) in std::mem::take(&mut self.log.notes) {
+            let at = self.at(base + offset as u64);
+            self.emit(match note {
+                Note::Started(piece) => DeckEvent::Started {
+                    item: id,
+                    piece,
+                    at,
+                },
+                Note::Ended {
+                    piece,
+                    outcome,
+                    aired_frames,
+                } => DeckEvent::Ended {
+                    item: id,
+                    piece,
+                    outcome,
+                    aired_frames,
+                    at,
+                },
+            });
+        }
+    }
+
+    fn finalize(&mut self, index: usize, outcome: Outcome, frame: u64) {
+        let mut e = self.entries.remove(index);
+        e.source.close(&outcome, 0, &mut self.log);
+        self.flush_notes(e.id, frame);
+        self.emit(DeckEvent::ItemEnded {
+            item: e.id,
+            outcome,
+            at: self.at(frame),
+        });
+    }
+
+    /// Applies start instants and hard ends due at the current frame and
+    /// picks the airing item.
+    fn update(&mut self) {
+        let now = self.frame;
+        let mut i = 0;
+        while i < self.entries.len() {
+            let e = &mut self.entries[i];
+            if e.state == State::Pending && e.start_frame <= now {
+                e.state = State::Held;
+            }
+            if let Some(end) = e.end_frame {
+                if now >= end {
+                    let outcome = if !e.aired_any {
+                        Outcome::NotAired
+                    } else if e.state == State::Airing {
+                        Outcome::Cut
+                    } else {
+                        Outcome::Preempted
+                    };
+                    self.finalize(i, outcome, now);
+                    continue;
+                }
+                if !e.end_fading && now + self.end_fade >= end {
+                    e.end_fading = true;
+                    e.gain.to(0.0, end - now);
+                }
+            }
+            i += 1;
+        }
+        self.select();
+    }
+
+    fn airing(&self) -> Option<usize> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.eligible())
+            .max_by_key(|(_, e)| (e.priority, e.seq))
+            .map(|(i, _)| i)
+    }
+
+    fn select(&mut self) {
+        let winner = self.airing();
+        for (i, e) in self.entries.iter_mut().enumerate() {
+            if Some(i) == winner {
+                if e.state != State::Airing {
+                    e.state = State::Airing;
+                    if !e.end_fading {
+                        if e.aired_any || e.source.runs_while_held() {
+                            e.gain.to(1.0, self.resume_fade);
+                        } else {
+                            e.gain = Ramp::at(1.0);
+                        }
+                    }
+                }
+            } else if e.state == State::Airing && e.removing.is_none() {
+                e.state = State::Held;
+                e.gain.to(0.0, self.preempt_fade);
+            }
+        }
+    }
+
+    /// The next frame after now where something is due (a start, the start
+    /// of an end fade, an end).
+    fn next_boundary(&self) -> u64 {
+        let now = self.frame;
+        let mut next = u64::MAX;
+        for e in &self.entries {
+            if e.state == State::Pending && e.start_frame > now {
+                next = next.min(e.start_frame);
+            }
+            // A fade ends on a span boundary: a paused file stops on that sample.
+            if e.gain.remaining > 0 {
+                next = next.min(now + e.gain.remaining);
+            }
+            if let Some(end) = e.end_frame {
+                if end > now {
+                    next = next.min(end);
+                }
+                let fade_start = end.saturating_sub(self.end_fade);
+                if !e.end_fading && fade_start > now {
+                    next = next.min(fade_start);
+                }
+            }
+        }
+        next
+    }
+
+    /// Renders one block of `frames` (<= BLOCK) frames and writes it out.
+    fn render_block(&mut self, frames: usize) {
+        let mut done = 0;
+        while done < frames {
+            self.update();
+            let span = ((self.next_boundary() - self.frame) as usize).min(frames - done);
+            self.render_span(done, span);
+            self.frame += span as u64;
+            done += span;
+        }
+        let block = &mut self.mix[..frames * CHANNELS];
+        for f in block.chunks_exact_mut(CHANNELS) {
+            let g = self.volume.next();
+            for s in f {
+                *s = (*s * g).clamp(-1.0, 1.0);
+            }
+        }
+        self.output.write(&self.mix[..frames * CHANNELS]);
+        self.position.store(self.frame, Ordering::Relaxed);
+        self.heard
+            .store(self.output.played_frames(), Ordering::Relaxed);
+        self.latency_ns
+            .store(self.output.latency().as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    fn render_span(&mut self, at: usize, span: usize) {
+        let base = self.frame;
+        let out = at * CHANNELS..(at + span) * CHANNELS;
+        self.mix[out.clone()].fill(0.0);
+        let airing = self.airing();
+        let airing_id = airing.map(|i| self.entries[i].id);
+        // Items that are not airing: fading out, or running muted.
+        let mut ran: Vec<ItemId> = Vec::new();
+        let mut ended: Vec<(ItemId, Outcome, u64)> = Vec::new();
+        for i in 0..self.entries.len() {
+            let e = &mut self.entries[i];
+            if Some(e.id) == airing_id || e.state == State::Pending {
+                continue;
+            }
+            let audible = !e.gain.silent();
+            if !audible && !e.source.runs_while_held() {
+                continue;
+            }
+            let buf = &mut self.scratch[..span * CHANNELS];
+            let r = e.source.render(buf, audible, &mut self.log);
+            ran.push(e.id);
+            if audible {
+                e.gain.mix(buf, &mut self.mix[out.clone()]);
+                e.aired_any = true;
+            }
+            let id = e.id;
+            match r {
+                Rendered::Ended { frames, outcome } => {
+                    ended.push((id, outcome, base + frames as u64))
+                }
+                Rendered::More => {
+                    if let Some(outcome) = e.removing.clone().filter(|_| e.gain.silent()) {
+                        ended.push((id, outcome, base + span as u64));
+                    }
+                }
+            }
+            self.flush_notes(id, base);
+        }
+        for (id, outcome, frame) in ended {
+            if let Some(i) = self.entries.iter().position(|e| e.id == id) {
+                self.finalize(i, outcome, frame);
+            }
+        }
+        // The airing item, then whatever resumes when it ends mid-span.
+        let mut off = 0;
+        while off < span {
+            let Some(i) = self.airing() else { break };
+            if ran.contains(&self.entries[i].id) {
+                break;
+            }
+            let e = &mut self.entries[i];
+            let buf = &mut self.scratch[off * CHANNELS..span * CHANNELS];
+            let r = e.source.render(buf, true, &mut self.log);
+            e.gain.mix(
+                buf,
+                &mut self.mix[(at + off) * CHANNELS..(at + span) * CHANNELS],
+            );
+            let id = e.id;
+            ran.push(id);
+            self.flush_notes(id, base + off as u64);
+            match r {
+                Rendered::More => {
+                    self.entries[i].aired_any = true;
+                    break;
+                }
+                Rendered::Ended { frames, outcome } => {
+                    if frames > 0 {
+                        self.entries[i].aired_any = true;
+                    }
+                    off += frames;
+                    self.finalize(i, outcome, base + off as u64);
+                    self.select();
+                }
+            }
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Something that can be given items: the daemon's view of a deck.
+fn prepare_command(id: ItemId, item: &Item, config: &DeckConfig, loudness: &Loudness) -> Command {
+    match prepare(item, config, loudness) {
+        Ok(prepared) => Command::Add {
+            id,
+            priority: item.priority,
+            start_at: item.start_at,
+            end_at: item.end_at,
+            prepared,
+        },
+        Err(f) => Command::Failed {
+            id,
+            failures: f.failures,
+            reason: f.reason,
+        },
+    }
+}
+
+/// A deck on an output at real-time pace, rendering on its own thread.
+pub struct Deck {
+    commands: Sender<Command>,
+    events: Receiver<DeckEvent>,
+    next_id: AtomicU64,
+    config: Arc<DeckConfig>,
+    loudness: Arc<Loudness>,
+    position: Arc<AtomicU64>,
+    heard: Arc<AtomicU64>,
+    latency_ns: Arc<AtomicU64>,
+    epoch: SystemTime,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Deck {
+    /// Opens `spec` and starts airing silence on it.
+    pub fn open(spec: &OutputSpec, config: DeckConfig) -> Result<Deck, OutputError> {
+        let (ev_tx, ev_rx) = channel();
+        let output = open_output(spec, Clock::Real, ev_tx.clone())?;
+        let loudness = Arc::new(Loudness::new(config.cache_dir.clone()));
+        let mut core = DeckCore::new(output, ev_tx, &config);
+        let position = core.position.clone();
+        let heard = core.heard.clone();
+        let latency_ns = core.latency_ns.clone();
+        let epoch = core.epoch;
+        let (cmd_tx, cmd_rx) = channel::<Command>();
+        let thread = std::thread::Builder::new()
+            .name(format!("loa-deck {spec}"))
+            .spawn(move || loop {
+                loop {
+                    match cmd_rx.try_recv() {
+                        Ok(Command::Shutdown)
+                        | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                            core.output.finish();
+                            return;
+                        }
+                        Ok(cmd) => core.handle(cmd),
+                        Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                    }
+                }
+                core.render_block(BLOCK);
+            })
+            .expect("spawn deck thread");
+        Ok(Deck {
+            commands: cmd_tx,
+            events: ev_rx,
+            next_id: AtomicU64::new(1),
+            config: Arc::new(config),
+            loudness,
+            position,
+            heard,
+            latency_ns,
+            epoch,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues `item`; it is prepared (TTS rendered, loudness measured, relay
+    /// connected) on a worker thread and airs at its `start_at` or when ready.
+    pub fn play(&self, item: Item) -> ItemId {
+        let id = ItemId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let tx = self.commands.clone();
+        let config = self.config.clone();
+        let loudness = self.loudness.clone();
+        std::thread::Builder::new()
+            .name(format!("loa-prepare {id}"))
+            .spawn(move || {
+                let _ = tx.send(prepare_command(id, &item, &config, &loudness));
+            })
+            .expect("spawn prepare thread");
+        id
+    }
+
+    /// Stops an item: a quick fade if it airs (outcome cut).
+    pub fn stop(&self, id: ItemId) {
+        let _ = self.commands.send(Command::Stop(id));
+    }
+
+    /// Sets or moves an item's hard end.
+    pub fn end_at(&self, id: ItemId, at: SystemTime) {
+        let _ = self.commands.send(Command::EndAt(id, at));
+    }
+
+    /// Master volume 0..=1.
+    pub fn set_volume(&self, v: f32) {
+        let _ = self.commands.send(Command::Volume(v));
+    }
+
+    pub fn events(&self) -> &Receiver<DeckEvent> {
+        &self.events
+    }
+
+    /// The deck's clock: wall time of the frame being rendered.
+    pub fn now(&self) -> SystemTime {
+        frame_time(self.epoch, self.position.load(Ordering::Relaxed))
+    }
+
+    /// Wall time of the deck's frame 0 (the output's start).
+    pub fn epoch(&self) -> SystemTime {
+        self.epoch
+    }
+
+    /// Frames the output has taken (for a device: handed to the card's
+    /// callback); compare with an event's frame to see what is heard.
+    pub fn heard_frames(&self) -> u64 {
+        self.heard.load(Ordering::Relaxed)
+    }
+
+    /// The output's own delay after that (the card's buffer), as estimated.
+    pub fn output_latency(&self) -> Duration {
+        Duration::from_nanos(self.latency_ns.load(Ordering::Relaxed))
+    }
+
+    /// The loudness meter this deck uses (to warm its cache ahead of air time).
+    pub fn loudness(&self) -> &Loudness {
+        &self.loudness
+    }
+
+    /// Stops rendering and closes the output (the WAV header is final).
+    pub fn close(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Deck {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A deck on a virtual clock: nothing moves until the caller advances it,
+/// then it renders as fast as it can. Items are prepared synchronously in
+/// [`VirtualDeck::play`].
+pub struct VirtualDeck {
+    core: DeckCore,
+    events: Receiver<DeckEvent>,
+    next_id: u64,
+    config: DeckConfig,
+    loudness: Loudness,
+}
+
+impl VirtualDeck {
+    /// Opens `spec` (wav or null) with frame 0 at `epoch`.
+    pub fn open(
+        spec: &OutputSpec,
+        config: DeckConfig,
+        epoch: SystemTime,
+    ) -> Result<Self, OutputError> {
+        let (ev_tx, ev_rx) = channel();
+        let output = open_output(spec, Clock::Virtual { epoch }, ev_tx.clone())?;
+        let core = DeckCore::new(output, ev_tx, &config);
+        Ok(VirtualDeck {
+            core,
+            events: ev_rx,
+            next_id: 1,
+            loudness: Loudness::new(config.cache_dir.clone()),
+            config,
+        })
+    }
+
+    pub fn play(&mut self, item: Item) -> ItemId {
+        let id = ItemId(self.next_id);
+        self.next_id += 1;
+        let cmd = prepare_command(id, &item, &self.config, &self.loudness);
+        self.core.handle(cmd);
+        id
+    }
+
+    pub fn stop(&mut self, id: ItemId) {
+        self.core.handle(Command::Stop(id));
+    }
+
+    pub fn end_at(&mut self, id: ItemId, at: SystemTime) {
+        self.core.handle(Command::EndAt(id, at));
+    }
+
+    pub fn set_volume(&mut self, v: f32) {
+        self.core.handle(Command::Volume(v));
+    }
+
+    pub fn now(&self) -> SystemTime {
+        self.core.at(self.core.frame)
+    }
+
+    /// Frames rendered since frame 0.
+    pub fn frame(&self) -> u64 {
+        self.core.frame
+    }
+
+    pub fn events(&self) -> &Receiver<DeckEvent> {
+        &self.events
+    }
+
+    /// Renders `d` of audio.
+    pub fn advance(&mut self, d: Duration) {
+        self.advance_frames(duration_to_frames(d));
+    }
+
+    pub fn advance_frames(&mut self, mut frames: u64) {
+        while frames > 0 {
+            let n = (frames as usize).min(BLOCK);
+            self.core.render_block(n);
+            frames -= n as u64;
+        }
+    }
+
+    /// Renders until `t` on the deck's clock.
+    pub fn run_until(&mut self, t: SystemTime) {
+        let target = time_frame(self.core.epoch, t);
+        self.advance_frames(target.saturating_sub(self.core.frame));
+    }
+
+    /// Renders until no item is left, at most `limit`; true if idle.
+    pub fn run_until_idle(&mut self, limit: Duration) -> bool {
+        let end = self.core.frame + duration_to_frames(limit);
+        while !self.core.is_idle() && self.core.frame < end {
+            self.advance_frames(BLOCK as u64);
+        }
+        self.core.is_idle()
+    }
+
+    /// Writes the WAV header; the deck can go on afterwards.
+    pub fn flush(&mut self) {
+        self.core.output.finish();
+    }
+}

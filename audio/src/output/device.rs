@@ -1,0 +1,389 @@
+//! `device:NAME`: a sound card through cpal on ALSA.
+//!
+//! The deck's render thread pushes blocks into a small ring (20 ms) that the
+//! card's callback drains, so a preemption reaches the loudspeakers within a
+//! few tens of milliseconds. When the card fails mid-air (USB card pulled,
+//! audio server gone) cpal reports errors forever and the ring stops
+//! draining: the stream is dropped, the failure logged once and reported as
+//! an event, audio is discarded at real-time pace (the deck's timeline goes
+//! on), and the stream is reopened with backoff; the gap is reported when it
+//! is back.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
+
+use super::{Output, OutputError};
+use crate::format::{frame_time, CHANNELS, RATE};
+use crate::item::DeckEvent;
+
+/// Frames per device callback we ask for (10 ms).
+const DEVICE_BUFFER_FRAMES: u32 = 480;
+/// Frames the ring holds between the render thread and the callback (20 ms).
+const RING_FRAMES: usize = 960;
+/// A ring that has not drained for this long means the device is stuck.
+const STALL: Duration = Duration::from_millis(750);
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+const MAX_RETRY: Duration = Duration::from_secs(10);
+
+/// A device `loa devices` lists, with the name `device:` accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioDevice {
+    pub name: String,
+    pub description: String,
+    pub output: bool,
+    pub input: bool,
+}
+
+/// Every ALSA device cpal can see, outputs and inputs.
+pub fn list_devices() -> Result<Vec<AudioDevice>, OutputError> {
+    let host = cpal::default_host();
+    let devices = host.devices().map_err(|e| OutputError::Device {
+        name: "*".into(),
+        reason: format!("cannot list devices: {e}"),
+    })?;
+    let mut out = Vec::new();
+    for d in devices {
+        let Ok(id) = d.id() else { continue };
+        let description = d
+            .description()
+            .map(|desc| {
+                std::iter::once(desc.name())
+                    .chain(desc.extended())
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+                    .replace('\n', " / ")
+            })
+            .unwrap_or_default();
+        out.push(AudioDevice {
+            name: id.id().to_string(),
+            description,
+            output: d.supports_output(),
+            input: d.supports_input(),
+        });
+    }
+    Ok(out)
+}
+
+/// Finds a device by the name `device:` (or a live input) gives.
+pub(crate) fn find_device(name: &str, output: bool) -> Result<cpal::Device, OutputError> {
+    let host = cpal::default_host();
+    let found = if name == "default" {
+        if output {
+            host.default_output_device()
+        } else {
+            host.default_input_device()
+        }
+    } else {
+        host.device_by_id(&cpal::DeviceId::new(host.id(), name))
+    };
+    found.ok_or_else(|| OutputError::DeviceNotFound {
+        name: name.to_string(),
+    })
+}
+
+/// What cpal's error callback saw: a fatal error (the device is gone) and
+/// the last error of any kind (named when the ring stalls).
+#[derive(Default)]
+struct Errors {
+    fatal: Option<String>,
+    last: Option<String>,
+}
+type Failure = Arc<Mutex<Errors>>;
+
+struct Live {
+    _stream: cpal::Stream,
+    ring: rtrb::Producer<f32>,
+    failure: Failure,
+}
+
+pub(crate) struct DeviceOutput {
+    name: String,
+    live: Option<Live>,
+    events: Sender<DeckEvent>,
+    started_at: SystemTime,
+    /// Frames the callbacks have taken (plus those discarded while down).
+    played: Arc<AtomicU64>,
+    /// Last known delay from callback to the speaker, in nanoseconds.
+    latency_ns: Arc<AtomicU64>,
+    /// Frames handed to `write`.
+    written: u64,
+    down: Option<Down>,
+}
+
+struct Down {
+    since: Instant,
+    since_frames: u64,
+    next_retry: Instant,
+    backoff: Duration,
+}
+
+impl DeviceOutput {
+    pub fn open(name: &str, events: Sender<DeckEvent>) -> Result<Self, OutputError> {
+        let played = Arc::new(AtomicU64::new(0));
+        let latency_ns = Arc::new(AtomicU64::new(0));
+        let live = open_stream(name, played.clone(), latency_ns.clone())?;
+        Ok(DeviceOutput {
+            name: name.to_string(),
+            live: Some(live),
+            events,
+            started_at: SystemTime::now(),
+            played,
+            latency_ns,
+            written: 0,
+            down: None,
+        })
+    }
+
+    fn fail(&mut self, reason: String) {
+        self.live = None;
+        tracing::error!(
+            "output device:{}: {reason}; reopening with backoff",
+            self.name
+        );
+        let _ = self.events.send(DeckEvent::OutputFailed {
+            reason: format!("device:{}: {reason}", self.name),
+            at: frame_time(self.started_at, self.written),
+        });
+        self.down = Some(Down {
+            since: Instant::now(),
+            since_frames: self.written,
+            next_retry: Instant::now() + FIRST_RETRY,
+            backoff: FIRST_RETRY,
+        });
+    }
+
+    /// While down: discard at real-time pace, and retry when due.
+    fn write_down(&mut self, frames: usize) {
+        let down = self.down.as_mut().expect("down");
+        let due = down.since
+            + Duration::from_nanos(
+                (self.written - down.since_frames) * 1_000_000_000 / RATE as u64,
+            );
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        self.played.fetch_add(frames as u64, Ordering::Relaxed);
+        self.written += frames as u64;
+        if Instant::now() >= down.next_retry {
+            match open_stream(&self.name, self.played.clone(), self.latency_ns.clone()) {
+                Ok(live) => {
+                    let gap = down.since.elapsed();
+                    tracing::info!(
+                        "output device:{}: back after {:.1} s",
+                        self.name,
+                        gap.as_secs_f64()
+                    );
+                    let _ = self.events.send(DeckEvent::OutputRestored {
+                        gap,
+                        at: frame_time(self.started_at, self.written),
+                    });
+                    self.live = Some(live);
+                    self.down = None;
+                }
+                Err(e) => {
+                    tracing::debug!("output device:{}: still down: {e}", self.name);
+                    down.backoff = (down.backoff * 2).min(MAX_RETRY);
+                    down.next_retry = Instant::now() + down.backoff;
+                }
+            }
+        }
+    }
+}
+
+impl Output for DeviceOutput {
+    fn write(&mut self, block: &[f32]) {
+        let frames = block.len() / CHANNELS;
+        if self.live.is_none() {
+            self.write_down(frames);
+            return;
+        }
+        let live = self.live.as_mut().expect("live");
+        let fatal = live.failure.lock().ok().and_then(|f| f.fatal.clone());
+        if let Some(reason) = fatal {
+            self.fail(reason);
+            self.write_down(frames);
+            return;
+        }
+        let waited = Instant::now();
+        let mut rest = block;
+        while !rest.is_empty() {
+            let n = live.ring.slots().min(rest.len());
+            if n == 0 {
+                if waited.elapsed() > STALL {
+                    let last = live.failure.lock().ok().and_then(|f| f.last.clone());
+                    let reason = match last {
+                        Some(e) => format!("the device stopped taking audio ({e})"),
+                        None => "the device stopped taking audio".to_string(),
+                    };
+                    self.fail(reason);
+                    self.write_down(frames);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            if let Ok(mut chunk) = live.ring.write_chunk_uninit(n) {
+                let (a, b) = chunk.as_mut_slices();
+                let split = a.len();
+                for (dst, src) in a.iter_mut().zip(&rest[..split]) {
+                    dst.write(*src);
+                }
+                for (dst, src) in b.iter_mut().zip(&rest[split..n]) {
+                    dst.write(*src);
+                }
+                // SAFETY: all n slots were written just above.
+                unsafe { chunk.commit_all() };
+            }
+            rest = &rest[n..];
+        }
+        self.written += frames as u64;
+    }
+
+    fn started_at(&self) -> SystemTime {
+        self.started_at
+    }
+
+    fn played_frames(&self) -> u64 {
+        self.played.load(Ordering::Relaxed)
+    }
+
+    /// Delay from the callback to the speaker, as the driver estimates it.
+    fn latency(&self) -> Duration {
+        Duration::from_nanos(self.latency_ns.load(Ordering::Relaxed))
+    }
+}
+
+fn open_stream(
+    name: &str,
+    played: Arc<AtomicU64>,
+    latency_ns: Arc<AtomicU64>,
+) -> Result<Live, OutputError> {
+    let device = find_device(name, true)?;
+    let err = |reason: String| OutputError::Device {
+        name: name.to_string(),
+        reason,
+    };
+    let ranges: Vec<_> = device
+        .supported_output_configs()
+        .map_err(|e| err(format!("cannot read its formats: {e}")))?
+        .collect();
+    // Stereo at 48 kHz in the best sample format the card takes; plughw:
+    // devices convert anything, hw: devices may not.
+    let rank = |f: SampleFormat| match f {
+        SampleFormat::F32 => 0,
+        SampleFormat::I16 => 1,
+        SampleFormat::I32 => 2,
+        _ => 9,
+    };
+    let range = ranges
+        .iter()
+        .filter(|r| {
+            r.channels() as usize == CHANNELS
+                && r.contains_rate(RATE)
+                && rank(r.sample_format()) < 9
+        })
+        .min_by_key(|r| rank(r.sample_format()))
+        .ok_or_else(|| {
+            err("cannot play 48 kHz stereo; use its plughw: name (see `loa devices`)".into())
+        })?;
+    let buffer_size = match range.buffer_size() {
+        cpal::SupportedBufferSize::Range { min, max }
+            if *min <= DEVICE_BUFFER_FRAMES && DEVICE_BUFFER_FRAMES <= *max =>
+        {
+            cpal::BufferSize::Fixed(DEVICE_BUFFER_FRAMES)
+        }
+        _ => cpal::BufferSize::Default,
+    };
+    let config = StreamConfig {
+        channels: CHANNELS as u16,
+        sample_rate: RATE,
+        buffer_size,
+    };
+    let (producer, consumer) = rtrb::RingBuffer::new(RING_FRAMES * CHANNELS);
+    let failure: Failure = Arc::new(Mutex::new(Errors::default()));
+    let stream = match range.sample_format() {
+        SampleFormat::I16 => build::<i16>(
+            &device,
+            config,
+            consumer,
+            failure.clone(),
+            played,
+            latency_ns,
+        ),
+        SampleFormat::I32 => build::<i32>(
+            &device,
+            config,
+            consumer,
+            failure.clone(),
+            played,
+            latency_ns,
+        ),
+        _ => build::<f32>(
+            &device,
+            config,
+            consumer,
+            failure.clone(),
+            played,
+            latency_ns,
+        ),
+    }
+    .map_err(|e| err(format!("cannot open: {e}")))?;
+    stream
+        .play()
+        .map_err(|e| err(format!("cannot start: {e}")))?;
+    Ok(Live {
+        _stream: stream,
+        ring: producer,
+        failure,
+    })
+}
+
+fn build<T: SizedSample + FromSample<f32>>(
+    device: &cpal::Device,
+    config: StreamConfig,
+    mut ring: rtrb::Consumer<f32>,
+    failure: Failure,
+    played: Arc<AtomicU64>,
+    latency_ns: Arc<AtomicU64>,
+) -> Result<cpal::Stream, cpal::Error> {
+    device.build_output_stream::<T, _, _>(
+        config,
+        move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
+            let n = ring.slots().min(data.len()) / CHANNELS * CHANNELS;
+            if let Ok(chunk) = ring.read_chunk(n) {
+                let (a, b) = chunk.as_slices();
+                for (dst, src) in data.iter_mut().zip(a.iter().chain(b)) {
+                    *dst = T::from_sample(*src);
+                }
+                chunk.commit_all();
+            }
+            // cpal zero-fills the buffer: an underrun is silence, never stale audio.
+            played.fetch_add((n / CHANNELS) as u64, Ordering::Relaxed);
+            let ts = info.timestamp();
+            if let Some(d) = ts.playback.checked_duration_since(ts.callback) {
+                latency_ns.store(d.as_nanos() as u64, Ordering::Relaxed);
+            }
+        },
+        move |e: cpal::Error| {
+            // Xruns and the odd EIO at start-up are transient: only a device
+            // that is gone fails at once; others fail if the ring stalls.
+            let fatal = matches!(
+                e.kind(),
+                cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::StreamInvalidated
+            );
+            if let Ok(mut f) = failure.lock() {
+                if fatal && f.fatal.is_none() {
+                    f.fatal = Some(e.to_string());
+                }
+                f.last = Some(e.to_string());
+            }
+        },
+        None,
+    )
+}

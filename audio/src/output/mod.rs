@@ -1,0 +1,176 @@
+//! Outputs: where a deck's mixed audio goes, behind one small trait
+//! ([`Output`], the shape of librespot's `Sink`): a sound card (`device:NAME`),
+//! a WAV file (`wav:PATH`) or nowhere (`null`).
+//!
+//! `wav` and `null` run either at real-time pace or on a virtual clock (as
+//! fast as possible, time advanced by samples) for tests and `loa simulate`.
+//! A device only runs in real time.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::format::RATE;
+use crate::item::DeckEvent;
+
+pub mod device;
+mod null;
+mod wav;
+
+pub use device::{list_devices, AudioDevice};
+
+/// Where audio goes, as written in station.yaml or `--output`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputSpec {
+    /// An ALSA device by the name `loa devices` shows (`default` for the default).
+    Device(String),
+    Wav(PathBuf),
+    Null,
+}
+
+impl FromStr for OutputSpec {
+    type Err = OutputError;
+    fn from_str(s: &str) -> Result<Self, OutputError> {
+        if s == "null" {
+            Ok(OutputSpec::Null)
+        } else if let Some(name) = s.strip_prefix("device:").filter(|n| !n.is_empty()) {
+            Ok(OutputSpec::Device(name.to_string()))
+        } else if let Some(path) = s.strip_prefix("wav:").filter(|p| !p.is_empty()) {
+            Ok(OutputSpec::Wav(PathBuf::from(path)))
+        } else {
+            Err(OutputError::BadSpec(s.to_string()))
+        }
+    }
+}
+
+impl fmt::Display for OutputSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputSpec::Device(n) => write!(f, "device:{n}"),
+            OutputSpec::Wav(p) => write!(f, "wav:{}", p.display()),
+            OutputSpec::Null => f.write_str("null"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("output `{0}`: expected device:NAME, wav:PATH or null")]
+    BadSpec(String),
+    #[error("output wav:{}: cannot write: {source}", path.display())]
+    Wav {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("output device:{name}: no such device (see `loa devices` for the names it accepts)")]
+    DeviceNotFound { name: String },
+    #[error("output device:{name}: {reason}")]
+    Device { name: String, reason: String },
+    #[error("output device:{0}: a sound card cannot run on a virtual clock")]
+    VirtualDevice(String),
+}
+
+/// How an output keeps time.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    /// Wall time: frames leave at 48 kHz.
+    Real,
+    /// As fast as possible; frame 0 is at `epoch`, and time moves by samples.
+    Virtual { epoch: SystemTime },
+}
+
+/// Takes a deck's mixed audio.
+pub trait Output: Send {
+    /// Takes one block of interleaved stereo f32 at 48 kHz, returning when it
+    /// is accepted (at real-time pace on the real clock). Failures are
+    /// reported as [`DeckEvent`]s; the output keeps time regardless, so a
+    /// deck's timeline never stalls.
+    fn write(&mut self, block: &[f32]);
+    /// Wall time of frame 0.
+    fn started_at(&self) -> SystemTime;
+    /// Frames that have reached the listener (a device's callback) or the
+    /// file; the deck's render position runs slightly ahead of it.
+    fn played_frames(&self) -> u64;
+    /// Delay from a frame being taken to it being heard (a device's buffer).
+    fn latency(&self) -> Duration {
+        Duration::ZERO
+    }
+    /// Writes what is buffered (the WAV header), before the deck closes.
+    fn finish(&mut self) {}
+}
+
+/// Opens `spec`. Events (output failures and restorations) go to `events`.
+pub fn open_output(
+    spec: &OutputSpec,
+    clock: Clock,
+    events: Sender<DeckEvent>,
+) -> Result<Box<dyn Output>, OutputError> {
+    Ok(match spec {
+        OutputSpec::Null => Box::new(null::NullOutput::new(clock)),
+        OutputSpec::Wav(path) => Box::new(wav::WavOutput::create(path, clock, events)?),
+        OutputSpec::Device(name) => match clock {
+            Clock::Virtual { .. } => return Err(OutputError::VirtualDevice(name.clone())),
+            Clock::Real => Box::new(device::DeviceOutput::open(name, events)?),
+        },
+    })
+}
+
+/// Keeps file and null outputs at real-time pace (or none, on a virtual clock).
+pub(crate) struct Pacer {
+    start: Option<Instant>,
+    frames: u64,
+}
+
+impl Pacer {
+    pub fn new(clock: Clock) -> Self {
+        Pacer {
+            start: matches!(clock, Clock::Real).then(Instant::now),
+            frames: 0,
+        }
+    }
+
+    /// Waits until a block of `frames` frames is due, then counts it.
+    pub fn pace(&mut self, frames: usize) {
+        if let Some(start) = self.start {
+            let due = start + Duration::from_nanos(self.frames * 1_000_000_000 / RATE as u64);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        self.frames += frames as u64;
+    }
+
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_as_station_yaml_writes_them() {
+        assert_eq!(
+            "device:plughw:CARD=Device,DEV=0"
+                .parse::<OutputSpec>()
+                .unwrap(),
+            OutputSpec::Device("plughw:CARD=Device,DEV=0".into())
+        );
+        assert_eq!(
+            "wav:/tmp/out.wav".parse::<OutputSpec>().unwrap(),
+            OutputSpec::Wav("/tmp/out.wav".into())
+        );
+        assert_eq!("null".parse::<OutputSpec>().unwrap(), OutputSpec::Null);
+        let err = "speaker".parse::<OutputSpec>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "output `speaker`: expected device:NAME, wav:PATH or null"
+        );
+        assert!("device:".parse::<OutputSpec>().is_err());
+    }
+}

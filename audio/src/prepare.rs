@@ -1,0 +1,261 @@
+//! Turning an [`Item`] into a ready [`Source`]: resolving `newest` globs,
+//! shuffling, seeking into playlists, rendering TTS, measuring loudness,
+//! opening relays and capture devices. Runs off the audio thread, before the
+//! item reaches its deck, so that what fails here fails the item without
+//! disturbing what is on air.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::deck::DeckConfig;
+use crate::decode::FileDecoder;
+use crate::format::duration_to_frames;
+use crate::item::{Item, Media, Order, Outcome, Piece, SourceKind};
+use crate::live::LiveSource;
+use crate::loudness::Loudness;
+use crate::probe::media_length;
+use crate::source::{FilesSource, GenSource, PieceLog, Rendered, Source};
+use crate::stream::StreamSource;
+
+/// A source ready to air, and the files that already failed on the way.
+pub(crate) struct Prepared {
+    pub source: Box<dyn Source>,
+    pub failures: Vec<(Piece, String)>,
+}
+
+/// Why an item cannot air at all.
+pub(crate) struct PrepFailure {
+    pub failures: Vec<(Piece, String)>,
+    pub reason: String,
+}
+
+fn file_piece(p: &Path) -> Piece {
+    Piece {
+        kind: SourceKind::File,
+        source: p.display().to_string(),
+    }
+}
+
+pub(crate) fn prepare(
+    item: &Item,
+    config: &DeckConfig,
+    loudness: &Loudness,
+) -> Result<Prepared, PrepFailure> {
+    let target = item.loudness_target.unwrap_or(config.loudness_target);
+    let volume = item.volume.clamp(0.0, 4.0);
+    let ready = |source: Box<dyn Source>| Prepared {
+        source,
+        failures: Vec::new(),
+    };
+    match &item.media {
+        Media::Files { paths, order } => {
+            let mut paths = paths.clone();
+            if *order == Order::Shuffle {
+                fastrand::shuffle(&mut paths);
+            }
+            files(
+                paths,
+                item.offset,
+                target,
+                volume,
+                loudness,
+                SourceKind::File,
+                None,
+            )
+        }
+        Media::Newest { pattern, max_age } => {
+            let path = newest(pattern, *max_age).map_err(|reason| PrepFailure {
+                failures: vec![(file_piece(pattern), reason.clone())],
+                reason,
+            })?;
+            files(
+                vec![path],
+                item.offset,
+                target,
+                volume,
+                loudness,
+                SourceKind::File,
+                None,
+            )
+        }
+        Media::Tts { text, voice } => {
+            let piece = Piece {
+                kind: SourceKind::Tts,
+                source: text.clone(),
+            };
+            let fail = |reason: String| PrepFailure {
+                failures: vec![(piece.clone(), reason.clone())],
+                reason,
+            };
+            let cache = match &config.cache_dir {
+                Some(d) => d.clone(),
+                None => std::env::temp_dir().join("loa-cache"),
+            };
+            let wav = crate::tts::render(&config.tts, text, voice.as_deref(), &cache)
+                .map_err(|e| fail(e.to_string()))?;
+            files(
+                vec![wav],
+                item.offset,
+                target,
+                volume,
+                loudness,
+                SourceKind::Tts,
+                Some(text.clone()),
+            )
+            .map_err(|f| fail(f.reason))
+        }
+        Media::Tone { hz, length } => {
+            let mut g = GenSource::tone(*hz, duration_to_frames(*length), volume);
+            g.skip(duration_to_frames(item.offset));
+            Ok(ready(Box::new(g)))
+        }
+        Media::Silence(length) => {
+            let mut g = GenSource::silence(duration_to_frames(*length));
+            g.skip(duration_to_frames(item.offset));
+            Ok(ready(Box::new(g)))
+        }
+        Media::Chime => Ok(ready(Box::new(GenSource::chime(volume)))),
+        Media::Stream { url, fallback } => {
+            let fallback = fallback
+                .iter()
+                .map(|p| (p.clone(), loudness.gain(p, target)))
+                .collect();
+            Ok(ready(Box::new(StreamSource::start(
+                url,
+                fallback,
+                config.silence,
+                volume,
+            ))))
+        }
+        Media::Live { input } => {
+            let piece = Piece {
+                kind: SourceKind::Live,
+                source: input.clone(),
+            };
+            let live = LiveSource::open(input, volume).map_err(|e| PrepFailure {
+                failures: vec![(piece, e.to_string())],
+                reason: e.to_string(),
+            })?;
+            Ok(ready(Box::new(live)))
+        }
+    }
+}
+
+/// Files played in order from `offset` (which may cross files).
+fn files(
+    paths: Vec<PathBuf>,
+    offset: Duration,
+    target: Option<f64>,
+    volume: f32,
+    loudness: &Loudness,
+    kind: SourceKind,
+    label: Option<String>,
+) -> Result<Prepared, PrepFailure> {
+    let mut failures = Vec::new();
+    let mut offset = offset;
+    let mut start = 0;
+    if !offset.is_zero() {
+        // Skip whole files that end before the offset; they are not aired.
+        while start < paths.len() {
+            match media_length(&paths[start]) {
+                Ok(len) if offset >= len => {
+                    offset -= len;
+                    start += 1;
+                }
+                _ => break,
+            }
+        }
+        if start == paths.len() {
+            return Ok(Prepared {
+                source: Box::new(Finished),
+                failures,
+            });
+        }
+    }
+    let piece = |p: &Path| Piece {
+        kind,
+        source: label.clone().unwrap_or_else(|| p.display().to_string()),
+    };
+    // The first playable file opens now, so a missing single file fails the
+    // item before it can disturb what airs.
+    let mut first = None;
+    let mut idx = start;
+    while idx < paths.len() {
+        let p = &paths[idx];
+        idx += 1;
+        let opened = FileDecoder::open(p).and_then(|mut d| {
+            d.seek(offset)?;
+            Ok(d)
+        });
+        offset = Duration::ZERO;
+        match opened {
+            Ok(d) => {
+                first = Some((d, loudness.gain(p, target)));
+                break;
+            }
+            Err(e) => {
+                tracing::warn!("{e}");
+                failures.push((piece(p), e.reason()));
+            }
+        }
+    }
+    let Some(first) = first else {
+        let reason = failures
+            .last()
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| "no files to play".to_string());
+        return Err(PrepFailure { failures, reason });
+    };
+    // Later files are measured now too (cached after the first time).
+    let rest = paths[idx..]
+        .iter()
+        .map(|p| (p.clone(), loudness.gain(p, target)))
+        .collect();
+    Ok(Prepared {
+        source: Box::new(FilesSource::new(Some(first), rest, kind, label, volume)),
+        failures,
+    })
+}
+
+/// The file matching `pattern` with the newest modification time.
+pub(crate) fn newest(pattern: &Path, max_age: Option<Duration>) -> Result<PathBuf, String> {
+    let pat = pattern.to_string_lossy();
+    let entries = glob::glob(&pat).map_err(|e| format!("bad pattern {pat}: {e}"))?;
+    let best = entries
+        .filter_map(Result::ok)
+        .filter_map(|p| {
+            let m = std::fs::metadata(&p).ok()?;
+            let t = m.modified().ok()?;
+            m.is_file().then_some((t, p))
+        })
+        .max_by_key(|(t, _)| *t);
+    let Some((mtime, path)) = best else {
+        return Err(format!("no file matches {pat}"));
+    };
+    if let Some(max) = max_age {
+        let age = SystemTime::now().duration_since(mtime).unwrap_or_default();
+        if age > max {
+            return Err(format!(
+                "the newest file, {}, is {} h old (max_age {} h)",
+                path.display(),
+                age.as_secs() / 3600,
+                max.as_secs() / 3600
+            ));
+        }
+    }
+    Ok(path)
+}
+
+/// An item joined after its end: nothing to air.
+struct Finished;
+
+impl Source for Finished {
+    fn render(&mut self, out: &mut [f32], _audible: bool, _log: &mut PieceLog) -> Rendered {
+        out.fill(0.0);
+        Rendered::Ended {
+            frames: 0,
+            outcome: Outcome::NotAired,
+        }
+    }
+    fn close(&mut self, _outcome: &Outcome, _offset: usize, _log: &mut PieceLog) {}
+}

@@ -1,0 +1,83 @@
+//! Fixtures for the engine's tests: position-coded WAV files whose every
+//! frame says which file it came from and where, so a test can read the
+//! output WAV and tell exactly what aired on each sample.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use loa_audio::{DeckConfig, DeckEvent, OutputSpec, VirtualDeck};
+
+pub const RATE: u64 = 48_000;
+const SPAN: i64 = 30_000;
+
+/// A 48 kHz stereo WAV of `frames` frames: left = position mod 30000,
+/// right = tag * 100 + position / 30000.
+pub fn coded_wav(path: &Path, tag: i16, frames: u64) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..frames as i64 {
+        w.write_sample((i % SPAN) as i16).unwrap();
+        w.write_sample(tag * 100 + (i / SPAN) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// (tag, position) of an output frame made of exactly one coded file frame.
+pub fn decode(frame: (i16, i16)) -> Option<(i16, u64)> {
+    let (l, r) = frame;
+    if r < 100 || l < 0 {
+        return None;
+    }
+    Some((r / 100, ((r % 100) as i64 * SPAN + l as i64) as u64))
+}
+
+pub fn read_wav(path: &Path) -> Vec<(i16, i16)> {
+    let mut r = hound::WavReader::open(path).unwrap();
+    assert_eq!(r.spec().sample_rate, 48_000);
+    assert_eq!(r.spec().channels, 2);
+    let s: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    s.chunks_exact(2).map(|c| (c[0], c[1])).collect()
+}
+
+/// A fixed epoch, so event times are exact.
+pub fn epoch() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_790_000_000)
+}
+
+pub fn at(frames: u64) -> SystemTime {
+    epoch() + loa_audio::format::frames_to_duration(frames)
+}
+
+pub fn wav_deck(dir: &Path, config: DeckConfig) -> (VirtualDeck, PathBuf) {
+    let out = dir.join("out.wav");
+    let deck = VirtualDeck::open(&OutputSpec::Wav(out.clone()), config, epoch()).unwrap();
+    (deck, out)
+}
+
+pub fn drain(deck: &VirtualDeck) -> Vec<DeckEvent> {
+    deck.events().try_iter().collect()
+}
+
+/// Index of the first output frame from `from` on that is `(tag, pos)`.
+pub fn find(frames: &[(i16, i16)], from: usize, tag: i16, pos: u64) -> Option<usize> {
+    (from..frames.len()).find(|&i| decode(frames[i]) == Some((tag, pos)))
+}
+
+/// Asserts output frames [start, start+len) are file `tag` from `pos` on.
+pub fn assert_run(frames: &[(i16, i16)], start: usize, len: usize, tag: i16, pos: u64) {
+    for k in 0..len {
+        assert_eq!(
+            decode(frames[start + k]),
+            Some((tag, pos + k as u64)),
+            "output frame {} should be file {tag} frame {}",
+            start + k,
+            pos + k as u64
+        );
+    }
+}

@@ -1,0 +1,444 @@
+//! The deck on a virtual clock through a `wav` output: what airs on which
+//! sample, and what the airtime log is told.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use loa_audio::{DeckConfig, DeckEvent, Item, Media, Order, Outcome, Priority, SourceKind};
+
+fn ended(events: &[DeckEvent]) -> Vec<(String, Outcome, u64)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            DeckEvent::Ended {
+                piece,
+                outcome,
+                aired_frames,
+                ..
+            } => Some((piece.source.clone(), outcome.clone(), *aired_frames)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn item_end(events: &[DeckEvent], id: loa_audio::ItemId) -> (Outcome, std::time::SystemTime) {
+    events
+        .iter()
+        .find_map(|e| match e {
+            DeckEvent::ItemEnded { item, outcome, at } if *item == id => {
+                Some((outcome.clone(), *at))
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no end for {id} in {events:#?}"))
+}
+
+#[test]
+fn playlist_plays_gaplessly_and_logs_each_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.wav");
+    let b = dir.path().join("b.wav");
+    coded_wav(&a, 1, 48_000);
+    coded_wav(&b, 2, 24_000);
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    let id = deck.play(Item::new(
+        Media::Files {
+            paths: vec![a.clone(), b.clone()],
+            order: Order::Sequential,
+        },
+        Priority::Normal,
+    ));
+    assert!(deck.run_until_idle(Duration::from_secs(5)));
+    deck.advance(Duration::from_millis(100));
+    deck.flush();
+    let frames = read_wav(&out);
+    assert_run(&frames, 0, 48_000, 1, 0);
+    // b follows on the very next sample.
+    assert_run(&frames, 48_000, 24_000, 2, 0);
+    assert!(
+        frames[72_000..].iter().all(|f| *f == (0, 0)),
+        "silence after"
+    );
+
+    let events = drain(&deck);
+    assert_eq!(
+        events[0],
+        DeckEvent::Started {
+            item: id,
+            piece: loa_audio::Piece {
+                kind: SourceKind::File,
+                source: a.display().to_string()
+            },
+            at: at(0)
+        }
+    );
+    assert_eq!(
+        ended(&events),
+        vec![
+            (a.display().to_string(), Outcome::Completed, 48_000),
+            (b.display().to_string(), Outcome::Completed, 24_000)
+        ]
+    );
+    assert!(events.iter().any(|e| matches!(e,
+        DeckEvent::Started { piece, at: t, .. } if piece.source == b.display().to_string() && *t == at(48_000))));
+    assert_eq!(item_end(&events, id), (Outcome::Completed, at(72_000)));
+}
+
+#[test]
+fn joining_late_seeks_across_playlist_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.wav");
+    let b = dir.path().join("b.wav");
+    coded_wav(&a, 1, 48_000);
+    coded_wav(&b, 2, 48_000);
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    // 1.2 s into a 1 s + 1 s playlist: 0.2 s into b.
+    let id = deck.play(
+        Item::new(
+            Media::Files {
+                paths: vec![a.clone(), b.clone()],
+                order: Order::Sequential,
+            },
+            Priority::Normal,
+        )
+        .from_offset(Duration::from_millis(1200)),
+    );
+    deck.run_until_idle(Duration::from_secs(5));
+    deck.flush();
+    let frames = read_wav(&out);
+    assert_run(&frames, 0, 38_400, 2, 9_600);
+    let events = drain(&deck);
+    // a was never aired: no row for it.
+    assert_eq!(
+        ended(&events),
+        vec![(b.display().to_string(), Outcome::Completed, 38_400)]
+    );
+    assert_eq!(item_end(&events, id).1, at(38_400));
+
+    // Seeking inside one file lands on the exact sample too.
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    deck.play(Item::new(Media::file(&a), Priority::Normal).from_offset(Duration::from_millis(250)));
+    deck.run_until_idle(Duration::from_secs(5));
+    deck.flush();
+    assert_run(&read_wav(&out), 0, 36_000, 1, 12_000);
+}
+
+#[test]
+fn higher_priority_preempts_and_the_file_resumes_where_it_paused() {
+    let dir = tempfile::tempdir().unwrap();
+    let news = dir.path().join("ban-tin.wav");
+    coded_wav(&news, 1, 4 * 48_000);
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    let n = deck.play(Item::new(Media::file(&news), Priority::Normal));
+    // An emergency tone of 1 s arrives at 1 s.
+    let e = deck.play(
+        Item::new(
+            Media::Tone {
+                hz: 1000.0,
+                length: Duration::from_secs(1),
+            },
+            Priority::Emergency,
+        )
+        .starting_at(at(48_000)),
+    );
+    deck.run_until_idle(Duration::from_secs(10));
+    deck.flush();
+    let frames = read_wav(&out);
+    assert_run(&frames, 0, 48_000, 1, 0);
+    // The news faded out within 300 ms: from 1.3 s on only the tone sounds,
+    // and the news resumes after the tone exactly where its fade ended.
+    let resume_at = 96_000;
+    let fade_in = 480;
+    let paused_at = 48_000 + 12_000; // a 250 ms fade
+    assert_run(
+        &frames,
+        resume_at + fade_in,
+        192_000 - paused_at as usize - fade_in,
+        1,
+        paused_at + fade_in as u64,
+    );
+    assert!(paused_at - 48_000 <= 14_400);
+    // The tone really aired in between.
+    let tone_peak = frames[62_400..96_000]
+        .iter()
+        .map(|f| f.0.abs())
+        .max()
+        .unwrap();
+    assert!(tone_peak > 16_000, "tone peak {tone_peak}");
+
+    let events = drain(&deck);
+    assert_eq!(item_end(&events, e), (Outcome::Completed, at(96_000)));
+    // One row for the news, kept open through the pause, completed, with
+    // every sample that sounded (fade-out and fade-in included).
+    assert_eq!(
+        ended(&events),
+        vec![
+            ("1000 Hz".to_string(), Outcome::Completed, 48_000),
+            (news.display().to_string(), Outcome::Completed, 192_000)
+        ]
+    );
+    let end = 96_000 + (192_000 - paused_at);
+    assert_eq!(item_end(&events, n), (Outcome::Completed, at(end)));
+}
+
+#[test]
+fn hard_end_fades_over_one_second_and_is_silent_on_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("nhac.wav");
+    coded_wav(&music, 1, 4 * 48_000);
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    let id = deck.play(Item::new(Media::file(&music), Priority::Filler).ending_at(at(96_000)));
+    deck.advance(Duration::from_secs(3));
+    deck.flush();
+    let frames = read_wav(&out);
+    assert_run(&frames, 0, 48_000, 1, 0);
+    // Mid-fade the level is about half; at the end it is nothing.
+    let mid = frames[72_000].0 as f64 / (72_000 % 30_000) as f64;
+    assert!((mid - 0.5).abs() < 0.01, "gain at mid-fade {mid}");
+    assert!(frames[95_999].0.abs() <= 1, "{:?}", &frames[95_990..96_010]);
+    assert!(
+        frames[48_000..96_000].iter().all(|f| f.0 >= 0),
+        "no overshoot below zero"
+    );
+    assert!(frames[96_000..].iter().all(|f| *f == (0, 0)));
+    let events = drain(&deck);
+    assert_eq!(
+        ended(&events),
+        vec![(music.display().to_string(), Outcome::Cut, 96_000)]
+    );
+    assert_eq!(item_end(&events, id), (Outcome::Cut, at(96_000)));
+}
+
+#[test]
+fn loudness_brings_a_quiet_file_up_to_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = dir.path().join("quiet.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&quiet, spec).unwrap();
+    for i in 0..48_000 * 3 {
+        let s = ((i as f32 * 440.0 * std::f32::consts::TAU / 48_000.0).sin() * 1600.0) as i16;
+        w.write_sample(s).unwrap();
+        w.write_sample(s).unwrap();
+    }
+    w.finalize().unwrap();
+    let config = DeckConfig {
+        loudness_target: Some(-16.0),
+        cache_dir: Some(dir.path().join("cache")),
+        ..Default::default()
+    };
+    let (mut deck, out) = wav_deck(dir.path(), config);
+    deck.play(Item::new(Media::file(&quiet), Priority::Normal));
+    deck.run_until_idle(Duration::from_secs(5));
+    deck.flush();
+    let measured = loa_audio::Loudness::new(None).measure(&out).unwrap();
+    let lufs = measured.integrated_lufs.unwrap();
+    assert!((lufs - -16.0).abs() < 0.5, "aired at {lufs} LUFS");
+    // An item can opt out: same file, untouched.
+    let (mut deck, out) = wav_deck(
+        dir.path(),
+        DeckConfig {
+            loudness_target: Some(-16.0),
+            ..Default::default()
+        },
+    );
+    deck.play(Item::new(Media::file(&quiet), Priority::Normal).with_loudness(None));
+    deck.run_until_idle(Duration::from_secs(5));
+    deck.flush();
+    let raw = loa_audio::Loudness::new(None).measure(&out).unwrap();
+    assert!(raw.integrated_lufs.unwrap() < -25.0);
+}
+
+#[test]
+fn broken_files_fail_their_item_and_the_deck_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.wav");
+    coded_wav(&good, 1, 24_000);
+    let garbage = dir.path().join("garbage.mp3");
+    std::fs::write(
+        &garbage,
+        (0..20_000u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    // A WAV cut in half: its header promises 2 s, 1 s is there.
+    let truncated = dir.path().join("truncated.wav");
+    coded_wav(&truncated, 2, 96_000);
+    let bytes = std::fs::read(&truncated).unwrap();
+    std::fs::write(&truncated, &bytes[..44 + 48_000 * 4]).unwrap();
+    let missing = dir.path().join("missing.mp3");
+
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    let m = deck.play(Item::new(Media::file(&missing), Priority::Normal));
+    let g = deck.play(Item::new(Media::file(&garbage), Priority::Normal));
+    deck.advance(Duration::from_millis(10));
+    let events = drain(&deck);
+    match item_end(&events, m).0 {
+        Outcome::Failed(reason) => assert_eq!(reason, "no such file"),
+        o => panic!("{o:?}"),
+    }
+    assert!(
+        matches!(item_end(&events, g).0, Outcome::Failed(r) if r.contains("not a playable audio file"))
+    );
+
+    let t = deck.play(Item::new(Media::file(&truncated), Priority::Normal));
+    deck.run_until_idle(Duration::from_secs(5));
+    // A playlist with a missing file skips it and plays the rest.
+    let p = deck.play(Item::new(
+        Media::Files {
+            paths: vec![missing.clone(), good.clone()],
+            order: Order::Sequential,
+        },
+        Priority::Normal,
+    ));
+    deck.run_until_idle(Duration::from_secs(5));
+    deck.flush();
+    let events = drain(&deck);
+    match item_end(&events, t).0 {
+        Outcome::Failed(reason) => assert!(reason.contains("truncated"), "{reason}"),
+        o => panic!("{o:?}"),
+    }
+    let rows = ended(&events);
+    assert!(
+        matches!(&rows[0], (s, Outcome::Failed(_), 48_000) if s.ends_with("truncated.wav")),
+        "{rows:?}"
+    );
+    assert!(
+        matches!(&rows[1], (s, Outcome::Failed(r), 0) if s.ends_with("missing.mp3") && r == "no such file")
+    );
+    assert_eq!(
+        rows[2],
+        (good.display().to_string(), Outcome::Completed, 24_000)
+    );
+    assert_eq!(item_end(&events, p).0, Outcome::Completed);
+    let frames = read_wav(&out);
+    // The truncated file's second that exists aired in full, then the good file.
+    assert_run(&frames, 480, 48_000, 2, 0);
+    let start = find(&frames, 48_480, 1, 0).expect("the good file aired");
+    assert_run(&frames, start, 24_000, 1, 0);
+}
+
+#[test]
+fn stop_cuts_with_a_short_fade_and_unstarted_items_are_not_aired() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f.wav");
+    coded_wav(&f, 1, 96_000);
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    let a = deck.play(Item::new(Media::file(&f), Priority::Normal));
+    let later = deck.play(Item::new(Media::file(&f), Priority::Normal).starting_at(at(200_000)));
+    deck.advance(Duration::from_millis(500));
+    deck.stop(a);
+    deck.stop(later);
+    deck.advance(Duration::from_millis(500));
+    deck.flush();
+    let events = drain(&deck);
+    assert_eq!(item_end(&events, a), (Outcome::Cut, at(24_000 + 12_000)));
+    assert_eq!(item_end(&events, later).0, Outcome::NotAired);
+    assert_eq!(
+        ended(&events),
+        vec![(f.display().to_string(), Outcome::Cut, 36_000)]
+    );
+    let frames = read_wav(&out);
+    assert!(frames[36_000..].iter().all(|f| *f == (0, 0)));
+}
+
+#[test]
+fn lower_item_waits_behind_a_higher_one_and_equal_newcomer_preempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let hi = dir.path().join("hi.wav");
+    let lo = dir.path().join("lo.wav");
+    let eq = dir.path().join("eq.wav");
+    coded_wav(&hi, 1, 48_000);
+    coded_wav(&lo, 2, 48_000);
+    coded_wav(&eq, 3, 24_000);
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    let h = deck.play(Item::new(Media::file(&hi), Priority::Priority));
+    let l = deck.play(Item::new(Media::file(&lo), Priority::Filler));
+    // An equal-priority item sent at 0.5 s takes over (the daemon sends one
+    // only when its if_busy says preempt).
+    let q = deck.play(Item::new(Media::file(&eq), Priority::Priority).starting_at(at(24_000)));
+    deck.run_until_idle(Duration::from_secs(10));
+    deck.flush();
+    let frames = read_wav(&out);
+    assert_run(&frames, 0, 24_000, 1, 0);
+    let events = drain(&deck);
+    assert_eq!(item_end(&events, q), (Outcome::Completed, at(48_000)));
+    // hi resumes after eq at 36_000 (its fade), then lo starts from 0 with no gap.
+    let hi_end = 48_000 + 480 + (48_000 - 36_000 - 480);
+    assert_run(
+        &frames,
+        48_000 + 480,
+        48_000 - 36_000 - 480,
+        1,
+        36_000 + 480,
+    );
+    assert_eq!(
+        item_end(&events, h),
+        (Outcome::Completed, at(hi_end as u64))
+    );
+    assert_run(&frames, hi_end, 48_000, 2, 0);
+    assert_eq!(
+        item_end(&events, l),
+        (Outcome::Completed, at(hi_end as u64 + 48_000))
+    );
+}
+
+#[test]
+fn tone_silence_chime_and_tts_air_with_their_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DeckConfig {
+        cache_dir: Some(dir.path().join("cache")),
+        ..Default::default()
+    };
+    let (mut deck, out) = wav_deck(dir.path(), config);
+    let c = deck.play(Item::new(Media::Chime, Priority::Normal));
+    deck.run_until_idle(Duration::from_secs(5));
+    let s = deck.play(Item::new(
+        Media::Silence(Duration::from_secs(1)),
+        Priority::Normal,
+    ));
+    deck.run_until_idle(Duration::from_secs(5));
+    let t = deck.play(Item::new(
+        Media::Tts {
+            text: "Kính thưa bà con".into(),
+            voice: None,
+        },
+        Priority::Normal,
+    ));
+    deck.run_until_idle(Duration::from_secs(30));
+    deck.flush();
+    let events = drain(&deck);
+    for id in [c, s, t] {
+        assert_eq!(item_end(&events, id).0, Outcome::Completed);
+    }
+    let kinds: Vec<SourceKind> = events
+        .iter()
+        .filter_map(|e| match e {
+            DeckEvent::Ended { piece, .. } => Some(piece.kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![SourceKind::Chime, SourceKind::Silence, SourceKind::Tts]
+    );
+    let frames = read_wav(&out);
+    let chime_peak = frames[..48_000].iter().map(|f| f.0.abs()).max().unwrap();
+    assert!(
+        (15_000..=16_500).contains(&chime_peak),
+        "chime peak {chime_peak}"
+    );
+    let chime_end = ended(&events)[0].2 as usize;
+    assert!(frames[chime_end..chime_end + 48_000]
+        .iter()
+        .all(|f| *f == (0, 0)));
+    let speech = &frames[chime_end + 48_000..];
+    assert!(speech.iter().any(|f| f.0.abs() > 3000), "speech is audible");
+}
