@@ -1,0 +1,432 @@
+//! The scheduler on the virtual clock: weeks of schedule in milliseconds,
+//! clock steps as inputs, and the airtime rows as the thing asserted.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use loa_schedules::MediaProbe;
+
+use super::*;
+use crate::airtime::AirtimeLog;
+use crate::clock::{to_system, Clock, VirtualClock};
+use crate::engine::{SimEngine, VirtualEngine};
+use crate::simulate::run_virtual;
+
+const STATION: &str = r#"station:
+  id: test
+  name: "Đài thử"
+  timezone: Asia/Ho_Chi_Minh
+paths: { media: media, state: state }
+outputs:
+  main: "null"
+zones:
+  thon-1: { output: main }
+  thon-2: { output: main }
+policy:
+  quiet_hours: "21:30-05:00"
+  late_start: join
+"#;
+
+fn table(p: &Path) -> Result<Duration, String> {
+    match p.file_name().and_then(|n| n.to_str()) {
+        Some("5m.mp3") => Ok(Duration::from_secs(300)),
+        Some("10m.mp3") => Ok(Duration::from_secs(600)),
+        Some("20m.mp3") => Ok(Duration::from_secs(1200)),
+        Some("40m.mp3") => Ok(Duration::from_secs(2400)),
+        _ => Err("no such file".into()),
+    }
+}
+
+struct Table;
+impl MediaProbe for Table {
+    fn length(&self, p: &Path) -> Result<Duration, String> {
+        table(p)
+    }
+}
+
+struct Station {
+    dir: tempfile::TempDir,
+    sched: Scheduler<SimEngine>,
+    clock: VirtualClock,
+}
+
+/// 2026-11-23 (a Monday) at HH:MM local (+07:00).
+fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, h, m, 0).unwrap() - TimeDelta::hours(7)
+}
+
+fn station(schedule: &str, start: DateTime<Utc>) -> Station {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("schedules")).unwrap();
+    std::fs::write(dir.path().join("station.yaml"), STATION).unwrap();
+    std::fs::write(dir.path().join("schedules/a.yaml"), schedule).unwrap();
+    let report = loa_schedules::check::check_dir(dir.path(), &Table, None);
+    let config = report
+        .config
+        .unwrap_or_else(|| panic!("{:#?}", report.diagnostics.errors));
+    let (log, _) = AirtimeLog::open(
+        &dir.path().join("airtime.sqlite"),
+        "test",
+        config.station.timezone,
+    )
+    .unwrap();
+    let engine = SimEngine::new(1, to_system(start), Box::new(table));
+    let sched = Scheduler::new(
+        Arc::new(config),
+        report.lengths,
+        engine,
+        log,
+        Box::new(table),
+    );
+    Station {
+        dir,
+        sched,
+        clock: VirtualClock::new(start),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    program: String,
+    source: String,
+    scheduled: Option<String>,
+    started: String,
+    ended: Option<String>,
+    aired_s: u64,
+    outcome: String,
+    detail: Option<String>,
+}
+
+impl Station {
+    fn run_until(&mut self, t: DateTime<Utc>) {
+        run_virtual(&mut self.sched, &self.clock, t);
+    }
+
+    fn rows(&self) -> Vec<Row> {
+        let c = rusqlite::Connection::open(self.dir.path().join("airtime.sqlite")).unwrap();
+        let mut st = c
+            .prepare("SELECT program_id, source, scheduled_at, started_at, ended_at, aired_ms, outcome, detail FROM airtime ORDER BY id")
+            .unwrap();
+        st.query_map([], |r| {
+            Ok(Row {
+                program: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                source: r.get(1)?,
+                scheduled: r.get(2)?,
+                started: r.get(3)?,
+                ended: r.get(4)?,
+                aired_s: r.get::<_, i64>(5)? as u64 / 1000,
+                outcome: r.get(6)?,
+                detail: r.get(7)?,
+            })
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    }
+
+    fn rows_of(&self, program: &str) -> Vec<Row> {
+        self.rows()
+            .into_iter()
+            .filter(|r| r.program == program)
+            .collect()
+    }
+}
+
+#[test]
+fn a_week_airs_every_occurrence_exactly_once_and_on_the_second() {
+    let mut s = station(
+        "programs:
+  - id: sang
+    at: \"06:00\"
+    zones: all
+    items: [{ file: 10m.mp3 }, { file: 5m.mp3 }]
+  - id: thoi-su
+    at: \"17:00\"
+    days: [mon, wed, fri]
+    zones: all
+    items: [{ file: 20m.mp3 }]
+  - id: cuoi-tuan
+    cron: \"0 30 16 * * Sat,Sun\"
+    zones: [thon-2]
+    priority: filler
+    items: [{ file: 40m.mp3 }]
+",
+        at(0, 0),
+    );
+    s.run_until(at(0, 0) + TimeDelta::days(7));
+    let rows = s.rows();
+    let count = |p: &str| {
+        rows.iter()
+            .filter(|r| r.program == p && r.outcome == "completed")
+            .count()
+    };
+    assert_eq!(count("sang"), 14, "two files a day for 7 days");
+    assert_eq!(count("thoi-su"), 3);
+    assert_eq!(count("cuoi-tuan"), 2);
+    assert_eq!(rows.len(), 19, "no other rows: {rows:#?}");
+    // The first piece of each occurrence starts on its scheduled second, to the millisecond.
+    for r in rows.iter().filter(|r| !r.source.ends_with("5m.mp3")) {
+        assert_eq!(Some(&r.started), r.scheduled.as_ref(), "{r:?}");
+    }
+    // The second item follows the first without a gap.
+    let sang: Vec<_> = rows.iter().filter(|r| r.program == "sang").collect();
+    assert_eq!(sang[0].ended.as_deref(), Some(sang[1].started.as_str()));
+    assert_eq!(sang[0].started, "2026-11-23T06:00:00.000+07:00");
+    assert_eq!(
+        sang[1].ended.as_deref(),
+        Some("2026-11-23T06:15:00.000+07:00")
+    );
+}
+
+#[test]
+fn an_emergency_preempts_and_the_file_resumes_where_it_paused() {
+    let mut s = station(
+        "programs:
+  - id: tin
+    at: \"10:00\"
+    zones: all
+    items: [{ file: 40m.mp3 }]
+  - id: bao
+    at: \"10:10\"
+    priority: emergency
+    zones: [thon-1]
+    items: [{ file: 5m.mp3 }]
+",
+        at(9, 0),
+    );
+    s.run_until(at(12, 0));
+    let tin = s.rows_of("tin");
+    assert_eq!(tin.len(), 1, "a pause keeps the row open: {tin:#?}");
+    assert_eq!(tin[0].outcome, "completed");
+    assert_eq!(
+        tin[0].aired_s,
+        40 * 60,
+        "aired time counts only what sounded"
+    );
+    assert_eq!(
+        tin[0].ended.as_deref(),
+        Some("2026-11-23T10:45:00.000+07:00")
+    );
+    let bao = s.rows_of("bao");
+    assert_eq!(bao[0].started, "2026-11-23T10:10:00.000+07:00");
+    assert_eq!(bao[0].outcome, "completed");
+}
+
+#[test]
+fn equal_level_waits_then_starts_from_its_beginning() {
+    let mut s = station(
+        "programs:
+  - id: a
+    at: \"08:00\"
+    zones: all
+    items: [{ file: 20m.mp3 }]
+  - id: b
+    at: \"08:10\"
+    zones: [thon-2]
+    if_busy: wait 15m
+    items: [{ file: 10m.mp3 }]
+  - id: c
+    at: \"09:00\"
+    zones: all
+    items: [{ file: 40m.mp3 }]
+  - id: d
+    at: \"09:05\"
+    zones: all
+    if_busy: wait 10m
+    items: [{ file: 5m.mp3 }]
+  - id: e
+    at: \"09:06\"
+    zones: all
+    if_busy: skip
+    items: [{ file: 5m.mp3 }]
+",
+        at(7, 0),
+    );
+    s.run_until(at(11, 0));
+    let b = &s.rows_of("b")[0];
+    assert_eq!(b.started, "2026-11-23T08:20:00.000+07:00");
+    assert_eq!((b.outcome.as_str(), b.aired_s), ("completed", 600));
+    let d = &s.rows_of("d")[0];
+    assert_eq!(d.outcome, "skipped");
+    assert!(
+        d.detail
+            .as_deref()
+            .unwrap()
+            .contains("waited until 09:15:00"),
+        "{d:?}"
+    );
+    let e = &s.rows_of("e")[0];
+    assert_eq!(e.outcome, "skipped");
+    assert!(
+        e.detail.as_deref().unwrap().contains("if_busy: skip"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn quiet_hours_cut_a_program_that_runs_into_them() {
+    let mut s = station(
+        "programs:
+  - id: toi
+    at: \"21:10\"
+    zones: all
+    items: [{ file: 40m.mp3 }, { file: 5m.mp3 }]
+",
+        at(20, 0),
+    );
+    s.run_until(at(23, 0));
+    let rows = s.rows_of("toi");
+    assert_eq!(rows[0].outcome, "cut");
+    assert_eq!(
+        rows[0].ended.as_deref(),
+        Some("2026-11-23T21:30:00.000+07:00")
+    );
+    assert_eq!(rows[0].aired_s, 20 * 60);
+    assert!(rows[0].detail.as_deref().unwrap().contains("quiet hours"));
+    assert_eq!(
+        rows[1].outcome, "skipped",
+        "items never reached are rows too"
+    );
+}
+
+#[test]
+fn a_hard_end_cuts_a_relay_and_the_window_never_moves() {
+    let mut s = station(
+        "programs:
+  - id: vov
+    at: \"06:00\"
+    zones: all
+    duration: 30m
+    items:
+      - stream: http://vov.example.invalid/vov1.m3u
+",
+        at(5, 0),
+    );
+    s.run_until(at(8, 0));
+    let r = &s.rows_of("vov")[0];
+    assert_eq!((r.outcome.as_str(), r.aired_s), ("cut", 1800));
+    assert_eq!(r.ended.as_deref(), Some("2026-11-23T06:30:00.000+07:00"));
+    assert_eq!(r.detail.as_deref(), Some("window closed"));
+}
+
+#[test]
+fn started_late_it_joins_at_the_offset_it_would_have_reached() {
+    let mut s = station(
+        "programs:
+  - id: sang
+    at: \"06:00\"
+    zones: all
+    items: [{ file: 10m.mp3 }, { file: 20m.mp3 }]
+",
+        at(6, 15),
+    );
+    s.run_until(at(8, 0));
+    let rows = s.rows_of("sang");
+    assert_eq!(rows.len(), 1, "the first file was over: {rows:#?}");
+    assert!(rows[0].source.ends_with("20m.mp3"));
+    assert_eq!(rows[0].started, "2026-11-23T06:15:00.000+07:00");
+    assert_eq!(
+        rows[0].aired_s,
+        15 * 60,
+        "joined 5 minutes into the 20-minute file"
+    );
+}
+
+#[test]
+fn clock_steps_neither_repeat_nor_lose_a_program() {
+    let schedule = "programs:
+  - id: sang
+    at: \"06:00\"
+    zones: all
+    duration: 30m
+    items: [{ file: 40m.mp3 }]
+  - id: som
+    at: \"05:40\"
+    zones: all
+    items: [{ file: 5m.mp3 }]
+";
+    // Forward: from 05:30 the clock jumps to 06:10. 05:40's window is over
+    // (a skipped row); 06:00's is open (joined 10 minutes in).
+    let mut s = station(schedule, at(5, 0));
+    s.run_until(at(5, 30));
+    s.clock.step(TimeDelta::minutes(40));
+    s.sched.engine.advance_to(to_system(s.clock.now()));
+    s.run_until(at(9, 0));
+    let som = s.rows_of("som");
+    assert_eq!(
+        (som.len(), som[0].outcome.as_str(), som[0].detail.as_deref()),
+        (1, "skipped", Some("clock step"))
+    );
+    let sang = s.rows_of("sang");
+    assert_eq!(sang.len(), 1);
+    assert_eq!(sang[0].started, "2026-11-23T06:10:00.000+07:00");
+    assert_eq!(
+        (sang[0].outcome.as_str(), sang[0].aired_s),
+        ("cut", 20 * 60)
+    );
+
+    // Backward: at 06:05, after 06:00 fired, the clock goes back 10 minutes.
+    let mut s = station(schedule, at(5, 0));
+    s.run_until(at(6, 5));
+    s.clock.step(TimeDelta::minutes(-10));
+    s.run_until(at(9, 0));
+    assert_eq!(
+        s.rows_of("sang").len(),
+        1,
+        "06:00 fired once: {:#?}",
+        s.rows()
+    );
+    assert_eq!(s.rows_of("som").len(), 1);
+
+    // A dead RTC battery: two days forward re-anchors without replaying them.
+    let mut s = station(schedule, at(4, 0));
+    s.run_until(at(4, 30));
+    s.clock.step(TimeDelta::days(2));
+    s.sched.engine.advance_to(to_system(s.clock.now()));
+    s.run_until(at(4, 40) + TimeDelta::days(2));
+    assert!(s.rows().is_empty(), "{:#?}", s.rows());
+}
+
+#[test]
+fn a_reload_keeps_what_airs_unless_its_program_was_removed() {
+    let mut s = station(
+        "programs:
+  - id: a
+    at: \"10:00\"
+    zones: all
+    items: [{ file: 40m.mp3 }]
+  - id: b
+    at: \"11:00\"
+    zones: all
+    items: [{ file: 40m.mp3 }]
+",
+        at(9, 0),
+    );
+    s.run_until(at(10, 5));
+    // The new schedule drops `a` and moves `b` to 11:30.
+    std::fs::write(
+        s.dir.path().join("schedules/a.yaml"),
+        "programs:\n  - id: b\n    at: \"11:30\"\n    zones: all\n    items: [{ file: 10m.mp3 }]\n",
+    )
+    .unwrap();
+    let report = loa_schedules::check::check_dir(s.dir.path(), &Table, None);
+    s.sched.reload(
+        Arc::new(report.config.unwrap()),
+        report.lengths,
+        s.clock.now(),
+    );
+    s.run_until(at(13, 0));
+    let a = s.rows_of("a");
+    assert_eq!(a[0].outcome, "cut");
+    assert_eq!(
+        a[0].detail.as_deref(),
+        Some("removed from the schedule by a reload")
+    );
+    let b = s.rows_of("b");
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].started, "2026-11-23T11:30:00.000+07:00");
+    let _: HashMap<(), ()> = HashMap::new();
+}
