@@ -1,0 +1,239 @@
+//! The real device path with no sound card: a user-mode PulseAudio null sink
+//! behind ALSA (scripts/pulse-env), the deck on `device:default`, and what
+//! aired captured from the sink's monitor with parecord.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use loa_audio::{Deck, DeckConfig, DeckEvent, Item, Media, Order, OutputSpec, Priority};
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pulse-env")
+}
+
+struct Pulse {
+    dir: PathBuf,
+}
+
+impl Pulse {
+    fn start(dir: &Path) -> Pulse {
+        let st = Command::new(script())
+            .arg("start")
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "pulse-env: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        Pulse {
+            dir: dir.to_path_buf(),
+        }
+    }
+    fn stop(&self) {
+        Command::new(script())
+            .arg("stop")
+            .arg(&self.dir)
+            .status()
+            .unwrap();
+    }
+    fn server(&self) -> String {
+        format!("unix:{}/native", self.dir.display())
+    }
+    fn record(&self, to: &Path) -> Child {
+        let child = Command::new("parecord")
+            .args(["--server", &self.server(), "-d", "loa_null.monitor"])
+            .args([
+                "--rate=48000",
+                "--channels=2",
+                "--format=s16le",
+                "--file-format=wav",
+            ])
+            .arg(to)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        child
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn stop_recording(mut child: Child) {
+    // SIGTERM lets parecord finish the WAV header.
+    Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+}
+
+fn sine(path: &Path, hz: f32, frames: u32) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..frames {
+        let s = ((i as f32 * hz * std::f32::consts::TAU / 48_000.0).sin() * 16_000.0) as i16;
+        w.write_sample(s).unwrap();
+        w.write_sample(s).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// Frequency of each 10 ms window of the left channel (0 for silence).
+fn pitch_track(frames: &[(i16, i16)]) -> Vec<u32> {
+    frames
+        .chunks(480)
+        .map(|w| {
+            if w.iter().map(|f| f.0.unsigned_abs()).max().unwrap_or(0) < 1000 {
+                return 0;
+            }
+            let crossings = w
+                .windows(2)
+                .filter(|p| (p[0].0 < 0) != (p[1].0 < 0))
+                .count();
+            (crossings as u32 * 100 / 2 + 5) / 10 * 10
+        })
+        .collect()
+}
+
+/// Length in windows of the longest run of windows near `hz`, and where it starts.
+fn run_of(track: &[u32], hz: u32) -> (usize, usize) {
+    let near = |f: u32| f.abs_diff(hz) <= hz / 10;
+    let (mut best, mut best_start, mut cur, mut start) = (0, 0, 0, 0);
+    for (i, &f) in track.iter().enumerate() {
+        if near(f) {
+            if cur == 0 {
+                start = i;
+            }
+            cur += 1;
+            if cur > best {
+                best = cur;
+                best_start = start;
+            }
+        } else {
+            cur = 0;
+        }
+    }
+    (best, best_start)
+}
+
+fn wait_for(
+    deck: &Deck,
+    what: &str,
+    timeout: Duration,
+    mut f: impl FnMut(&DeckEvent) -> bool,
+) -> DeckEvent {
+    let until = Instant::now() + timeout;
+    while Instant::now() < until {
+        if let Ok(e) = deck.events().recv_timeout(Duration::from_millis(50)) {
+            if f(&e) {
+                return e;
+            }
+        }
+    }
+    panic!("no {what} within {timeout:?}");
+}
+
+#[test]
+fn device_airs_a_playlist_gaplessly_and_comes_back_after_the_audio_server_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let pulse = Pulse::start(&dir.path().join("pulse"));
+    // What the player gets from scripts/pulse-env (never PULSE_SERVER).
+    std::env::set_var("XDG_CONFIG_HOME", dir.path().join("pulse/config"));
+    std::env::remove_var("PULSE_SERVER");
+
+    let low = dir.path().join("low.wav");
+    let high = dir.path().join("high.wav");
+    sine(&low, 440.0, 28_800);
+    sine(&high, 880.0, 28_800);
+    let capture = dir.path().join("aired.wav");
+    let rec = pulse.record(&capture);
+    let deck = Deck::open(&OutputSpec::Device("default".into()), DeckConfig::default()).unwrap();
+    let id = deck.play(Item::new(
+        Media::Files {
+            paths: vec![low, high],
+            order: Order::Sequential,
+        },
+        Priority::Normal,
+    ));
+    wait_for(
+        &deck,
+        "end of the playlist",
+        Duration::from_secs(10),
+        |e| matches!(e, DeckEvent::ItemEnded { item, .. } if *item == id),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    stop_recording(rec);
+
+    let track = pitch_track(&common::read_wav(&capture));
+    let (low_len, low_start) = run_of(&track, 440);
+    let (high_len, high_start) = run_of(&track, 880);
+    eprintln!(
+        "aired: 440 Hz {low_len} windows from {low_start}, 880 Hz {high_len} from {high_start}"
+    );
+    // 0.6 s each (60 windows), back to back, in order.
+    assert!(
+        (58..=61).contains(&low_len),
+        "440 Hz aired for {low_len} windows: {track:?}"
+    );
+    assert!(
+        (58..=61).contains(&high_len),
+        "880 Hz aired for {high_len} windows: {track:?}"
+    );
+    assert!(
+        high_start >= low_start + low_len && high_start <= low_start + low_len + 1,
+        "gap: {track:?}"
+    );
+
+    // The audio server dies mid-air: the deck reports it, keeps time, and
+    // reopens the device when it is back.
+    let tone = deck.play(Item::new(
+        Media::Tone {
+            hz: 1000.0,
+            length: Duration::from_secs(60),
+        },
+        Priority::Normal,
+    ));
+    std::thread::sleep(Duration::from_millis(500));
+    pulse.stop();
+    let failed = wait_for(&deck, "output failure", Duration::from_secs(10), |e| {
+        matches!(e, DeckEvent::OutputFailed { .. })
+    });
+    eprintln!("{failed:?}");
+    let _pulse_again = Pulse::start(&dir.path().join("pulse"));
+    let restored = wait_for(&deck, "output restored", Duration::from_secs(30), |e| {
+        matches!(e, DeckEvent::OutputRestored { .. })
+    });
+    eprintln!("{restored:?}");
+    if let DeckEvent::OutputRestored { gap, .. } = restored {
+        assert!(
+            gap > Duration::from_millis(100) && gap < Duration::from_secs(30),
+            "{gap:?}"
+        );
+    }
+    let capture2 = dir.path().join("after.wav");
+    let rec = pulse.record(&capture2);
+    std::thread::sleep(Duration::from_millis(700));
+    stop_recording(rec);
+    deck.stop(tone);
+    let track = pitch_track(&common::read_wav(&capture2));
+    let (tone_len, _) = run_of(&track, 1000);
+    assert!(
+        tone_len >= 40,
+        "the tone airs again after the restart: {track:?}"
+    );
+    deck.close();
+}
