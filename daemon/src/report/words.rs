@@ -1,0 +1,228 @@
+//! Every string a report shows, in Vietnamese and in English.
+
+/// The report's language (`--lang`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// Tiếng Việt.
+    Vi,
+    /// English.
+    En,
+}
+
+/// The words of one language.
+pub struct Words {
+    pub html_lang: &'static str,
+    pub report: &'static str,
+    pub log_book: &'static str,
+    pub period: &'static str,
+    pub from: &'static str,
+    pub to: &'static str,
+    pub time_zone: &'static str,
+    pub by: &'static str,
+    pub key_category: &'static str,
+    pub key_program: &'static str,
+    pub key_day: &'static str,
+    pub key_source: &'static str,
+    pub items: &'static str,
+    pub aired: &'static str,
+    pub planned: &'static str,
+    pub completed: &'static str,
+    pub failed: &'static str,
+    pub total: &'static str,
+    pub summary: &'static str,
+    pub items_aired: &'static str,
+    pub hours_aired: &'static str,
+    pub relay_hours: &'static str,
+    pub no_relay: &'static str,
+    pub emergency: &'static str,
+    pub failures: &'static str,
+    pub aired_vs_planned: &'static str,
+    pub chart: &'static str,
+    pub hours_axis: &'static str,
+    pub day_axis: &'static str,
+    pub rows: &'static str,
+    pub date: &'static str,
+    pub time: &'static str,
+    pub title: &'static str,
+    pub category: &'static str,
+    pub source: &'static str,
+    pub outcome: &'static str,
+    pub approved_by: &'static str,
+    pub schedule: &'static str,
+    pub nothing: &'static str,
+    pub printed: &'static str,
+    pub prepared_by: &'static str,
+    pub head_of_station: &'static str,
+    pub sign: &'static str,
+    pub announcements: &'static str,
+    pub minutes_note: &'static str,
+}
+
+pub const VI: Words = Words {
+    html_lang: "vi",
+    report: "Báo cáo phát sóng",
+    log_book: "Sổ nhật ký chương trình",
+    period: "Thời gian",
+    from: "từ",
+    to: "đến",
+    time_zone: "múi giờ",
+    by: "theo",
+    key_category: "Thể loại",
+    key_program: "Chương trình",
+    key_day: "Ngày",
+    key_source: "Nguồn",
+    items: "Số mục",
+    aired: "Đã phát",
+    planned: "Dự kiến",
+    completed: "Hoàn thành",
+    failed: "Lỗi",
+    total: "Tổng cộng",
+    summary: "Tổng hợp",
+    items_aired: "Số mục đã phát",
+    hours_aired: "Số giờ đã phát",
+    relay_hours: "Số giờ tiếp sóng theo nguồn",
+    no_relay: "không có",
+    emergency: "Thông báo khẩn cấp",
+    failures: "Số lần phát lỗi",
+    aired_vs_planned: "Đã phát so với dự kiến",
+    chart: "Thời lượng phát theo ngày và thể loại",
+    hours_axis: "Giờ",
+    day_axis: "Ngày",
+    rows: "Nhật ký chi tiết",
+    date: "Ngày",
+    time: "Giờ",
+    title: "Tên chương trình",
+    category: "Thể loại",
+    source: "Nguồn",
+    outcome: "Kết quả",
+    approved_by: "Người duyệt / yêu cầu",
+    schedule: "theo lịch",
+    nothing: "Không có dữ liệu phát sóng trong thời gian này.",
+    printed: "Lập lúc",
+    prepared_by: "Người lập sổ",
+    head_of_station: "Phụ trách đài",
+    sign: "(ký, ghi rõ họ tên)",
+    announcements: "Thông báo đột xuất",
+    minutes_note: "Thời lượng ghi theo giờ:phút:giây.",
+};
+
+pub const EN: Words = Words {
+    html_lang: "en",
+    report: "Airtime report",
+    log_book: "Programme log book",
+    period: "Period",
+    from: "from",
+    to: "to",
+    time_zone: "time zone",
+    by: "by",
+    key_category: "Category",
+    key_program: "Programme",
+    key_day: "Day",
+    key_source: "Source",
+    items: "Items",
+    aired: "Aired",
+    planned: "Planned",
+    completed: "Completed",
+    failed: "Failed",
+    total: "Total",
+    summary: "Summary",
+    items_aired: "Items aired",
+    hours_aired: "Hours aired",
+    relay_hours: "Relay hours per source",
+    no_relay: "none",
+    emergency: "Emergency announcements",
+    failures: "Failures",
+    aired_vs_planned: "Aired vs planned",
+    chart: "Airtime per day and category",
+    hours_axis: "Hours",
+    day_axis: "Day",
+    rows: "Chronological log",
+    date: "Date",
+    time: "Time",
+    title: "Title",
+    category: "Category",
+    source: "Source",
+    outcome: "Outcome",
+    approved_by: "Approved / requested by",
+    schedule: "schedule",
+    nothing: "Nothing aired in this period.",
+    printed: "Printed",
+    prepared_by: "Prepared by",
+    head_of_station: "Head of station",
+    sign: "(signature and full name)",
+    announcements: "Unscheduled announcements",
+    minutes_note: "Durations are hours:minutes:seconds.",
+};
+
+impl Lang {
+    pub fn words(self) -> &'static Words {
+        match self {
+            Lang::Vi => &VI,
+            Lang::En => &EN,
+        }
+    }
+
+    /// A category as the reader knows it (SPEC's suggested ones; others as written).
+    pub fn category(self, c: &str) -> String {
+        let known = [
+            ("news", "Thời sự, tin tức", "News"),
+            ("relay", "Tiếp sóng", "Relay"),
+            ("music", "Âm nhạc", "Music"),
+            ("announcement", "Thông báo", "Announcement"),
+            ("ident", "Nhạc hiệu", "Station ident"),
+            ("live", "Phát trực tiếp", "Live"),
+            ("education", "Tuyên truyền, giáo dục", "Education"),
+        ];
+        match known.iter().find(|k| k.0 == c) {
+            Some((_, vi, en)) => match self {
+                Lang::Vi => (*vi).to_string(),
+                Lang::En => (*en).to_string(),
+            },
+            None => c.to_string(),
+        }
+    }
+
+    /// An outcome (column `outcome`).
+    pub fn outcome(self, o: &str) -> String {
+        let (vi, en) = match o {
+            "airing" => ("đang phát", "airing"),
+            "completed" => ("hoàn thành", "completed"),
+            "cut" => ("bị cắt", "cut"),
+            "preempted" => ("bị ngắt (ưu tiên)", "preempted"),
+            "failed" => ("lỗi", "failed"),
+            "skipped" => ("bỏ qua", "skipped"),
+            "interrupted" => ("gián đoạn", "interrupted"),
+            other => (other, other),
+        };
+        match self {
+            Lang::Vi => vi.to_string(),
+            Lang::En => en.to_string(),
+        }
+    }
+
+    /// A source kind (column `source_kind`).
+    pub fn source_kind(self, k: &str) -> String {
+        let (vi, en) = match k {
+            "file" => ("tệp ghi âm", "file"),
+            "stream" => ("tiếp sóng", "stream"),
+            "tts" => ("đọc tự động", "text-to-speech"),
+            "live" => ("trực tiếp", "live"),
+            "tone" => ("âm hiệu", "tone"),
+            "silence" => ("khoảng lặng", "silence"),
+            "chime" => ("nhạc báo", "chime"),
+            other => (other, other),
+        };
+        match self {
+            Lang::Vi => vi.to_string(),
+            Lang::En => en.to_string(),
+        }
+    }
+
+    /// A date: dd/mm/yyyy in Vietnamese, ISO in English.
+    pub fn date(self, iso: &str) -> String {
+        match (self, iso.get(0..4), iso.get(5..7), iso.get(8..10)) {
+            (Lang::Vi, Some(y), Some(m), Some(d)) => format!("{d}/{m}/{y}"),
+            _ => iso.to_string(),
+        }
+    }
+}
