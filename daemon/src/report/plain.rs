@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::data::{By, Group};
+use super::data::Group;
 use super::Report;
 
 /// Milliseconds as H:MM:SS (hours may pass 24), to the nearest second.
@@ -195,7 +195,7 @@ pub fn json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::data::figures;
+    use super::super::data::{figures, By};
     use super::super::data::tests::{november, NOV, TZ};
     use super::super::words::Lang;
     use super::*;
