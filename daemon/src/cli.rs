@@ -26,6 +26,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The daemon: air the schedule on time (foreground; systemd Type=notify).
+    #[command(
+        after_help = "Reloads on SIGHUP and when a file under the configuration directory changes;\n\
+a configuration with errors is refused and the last good one stays on air.\n\
+Stops on SIGTERM/SIGINT: fades out and closes the airtime rows.\n\n\
+Examples:\n  loa run\n  loa run --config schedules/examples/au-lau --output main=wav:/tmp/loa.wav"
+    )]
+    Run(crate::run::RunArgs),
     /// Validate the configuration: every problem as FILE:LINE:COLUMN: message.
     #[command(
         after_help = "Exit status: 0 valid (warnings allowed), 1 errors, 2 usage.\n\n\

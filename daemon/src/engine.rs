@@ -16,8 +16,6 @@ pub trait Engine {
     fn play(&mut self, output: usize, item: Item) -> ItemId;
     /// Ends an item now (fading out).
     fn stop(&mut self, output: usize, id: ItemId);
-    /// Gives an item a hard end.
-    fn end_at(&mut self, output: usize, id: ItemId, at: SystemTime);
     /// The events that happened since the last call, in order, by output.
     fn take_events(&mut self) -> Vec<(usize, DeckEvent)>;
 }
@@ -402,13 +400,6 @@ impl Engine for SimEngine {
             self.end_item(output, idx, outcome);
             self.settle(output);
         }
-    }
-
-    fn end_at(&mut self, output: usize, id: ItemId, at: SystemTime) {
-        if let Some(it) = self.outputs[output].iter_mut().find(|it| it.id == id) {
-            it.end_at = Some(it.end_at.map_or(at, |e| e.min(at)));
-        }
-        self.settle(output);
     }
 
     fn take_events(&mut self) -> Vec<(usize, DeckEvent)> {

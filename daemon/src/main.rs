@@ -16,6 +16,7 @@ mod clock;
 mod engine;
 mod probe;
 mod report;
+mod run;
 mod scheduler;
 mod schema;
 mod simulate;
@@ -27,6 +28,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
+        cli::Command::Run(args) => run::run(&args),
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Agenda(args) => agenda::run(&args),
         cli::Command::Schema(args) => schema::run(&args),
