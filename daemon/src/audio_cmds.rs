@@ -2,8 +2,10 @@
 //! Owned by the audio work; see crate loa-audio.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
+use loa_audio::{Deck, DeckConfig, DeckEvent, Item, Media, Order, Outcome, OutputSpec, Priority};
 
 /// Arguments of `loa play`.
 #[derive(Debug, Args)]
@@ -11,22 +13,146 @@ pub struct PlayArgs {
     /// Configuration directory (its station.yaml names the outputs).
     #[arg(long, env = "LOA_CONFIG", default_value = "/etc/loa")]
     pub config: std::path::PathBuf,
-    /// Where to play: device:NAME, wav:PATH or null (default: the station's first output).
+    /// Where to play: device:NAME, wav:PATH or null (default: device:default).
     #[arg(long)]
     pub output: Option<String>,
-    /// Audio files to play, in order.
+    /// Normalise each file toward this loudness in LUFS (e.g. -16), as on air.
+    #[arg(long, allow_hyphen_values = true)]
+    pub loudness: Option<f64>,
+    /// Audio files to play, in order, gaplessly.
     #[arg(required = true)]
     pub files: Vec<std::path::PathBuf>,
 }
 
 /// Arguments of `loa devices`.
 #[derive(Debug, Args)]
-pub struct DevicesArgs {}
-
-pub fn play(_args: &PlayArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("loa play: the audio engine is not part of this build yet")
+pub struct DevicesArgs {
+    /// Output format.
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    pub format: String,
 }
 
-pub fn devices(_args: &DevicesArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("loa devices: the audio engine is not part of this build yet")
+/// Plays the files on the output and reports each as it airs; exit 1 when a
+/// file could not be played.
+pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
+    // Station outputs come from station.yaml once the daemon wires it; until
+    // then a sound check goes to the default sound card unless told otherwise.
+    let spec: OutputSpec = match &args.output {
+        Some(s) => s.parse()?,
+        None => OutputSpec::Device("default".into()),
+    };
+    // Unreadable files are reported when their turn comes.
+    let lengths: Duration = args
+        .files
+        .iter()
+        .filter_map(|f| loa_audio::media_length(f).ok())
+        .sum();
+    let config = DeckConfig {
+        loudness_target: args.loudness,
+        ..Default::default()
+    };
+    let deck = Deck::open(&spec, config)?;
+    println!(
+        "playing {} file(s), {:.1} s, on {spec}",
+        args.files.len(),
+        lengths.as_secs_f64()
+    );
+    let id = deck.play(Item::new(
+        Media::Files {
+            paths: args.files.clone(),
+            order: Order::Sequential,
+        },
+        Priority::Normal,
+    ));
+    let mut failed = false;
+    loop {
+        let Ok(event) = deck.events().recv_timeout(Duration::from_secs(3600)) else {
+            anyhow::bail!("loa play: the output stopped responding");
+        };
+        match event {
+            DeckEvent::Started { piece, .. } => println!("▶ {}", piece.source),
+            DeckEvent::Ended {
+                piece,
+                outcome,
+                aired_frames,
+                ..
+            } => {
+                let secs = aired_frames as f64 / loa_audio::format::RATE as f64;
+                match outcome {
+                    Outcome::Failed(reason) => {
+                        failed = true;
+                        eprintln!("loa play: {}: {reason}", piece.source);
+                    }
+                    o => println!("■ {} {} after {secs:.1} s", piece.source, o.as_str()),
+                }
+            }
+            DeckEvent::OutputFailed { reason, .. } => {
+                eprintln!("loa play: output failed: {reason}")
+            }
+            DeckEvent::OutputRestored { gap, .. } => {
+                eprintln!("loa play: output back after {:.1} s", gap.as_secs_f64())
+            }
+            DeckEvent::ItemEnded { item, outcome, .. } if item == id => {
+                if let Outcome::Failed(reason) = &outcome {
+                    failed = true;
+                    if args.files.len() > 1 {
+                        eprintln!("loa play: nothing could be played: {reason}");
+                    }
+                }
+                break;
+            }
+            DeckEvent::ItemEnded { .. } => {}
+        }
+    }
+    // Let the device play out what is buffered before closing it.
+    std::thread::sleep(Duration::from_millis(200));
+    deck.close();
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Lists output and input devices with the names `device:` and `live:` accept.
+pub fn devices(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
+    let devices = loa_audio::list_devices()?;
+    if args.format == "json" {
+        let list: Vec<_> = devices
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "name": d.name, "description": d.description,
+                    "output": d.output, "input": d.input,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = devices
+        .iter()
+        .map(|d| d.name.len())
+        .max()
+        .unwrap_or(10)
+        .max(10);
+    for (title, want_output) in [
+        ("Outputs (station.yaml outputs: \"device:NAME\")", true),
+        ("Inputs (schedule items: live: { input: NAME })", false),
+    ] {
+        println!("{title}");
+        let mut any = false;
+        for d in devices
+            .iter()
+            .filter(|d| if want_output { d.output } else { d.input })
+        {
+            any = true;
+            println!("  {:width$}  {}", d.name, d.description);
+        }
+        if !any {
+            println!("  (none)");
+        }
+    }
+    println!("Prefer stable names such as plughw:CARD=Device,DEV=0 over numbered ones.");
+    Ok(ExitCode::SUCCESS)
 }

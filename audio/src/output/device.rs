@@ -52,11 +52,16 @@ pub fn list_devices() -> Result<Vec<AudioDevice>, OutputError> {
         let description = d
             .description()
             .map(|desc| {
-                std::iter::once(desc.name())
+                let mut lines: Vec<&str> = Vec::new();
+                for l in std::iter::once(desc.name())
                     .chain(desc.extended())
-                    .collect::<Vec<_>>()
-                    .join(" / ")
-                    .replace('\n', " / ")
+                    .flat_map(str::lines)
+                {
+                    if !l.trim().is_empty() && !lines.contains(&l) {
+                        lines.push(l);
+                    }
+                }
+                lines.join(" / ")
             })
             .unwrap_or_default();
         out.push(AudioDevice {
