@@ -145,6 +145,11 @@ pub struct Scheduler<E: Engine> {
     fired: BTreeSet<(DateTime<Utc>, String)>,
     runs: Vec<Run>,
     waiting: Vec<Waiting>,
+    /// Occurrences that met a busy output at their lead time: decided again
+    /// at their scheduled second (what airs may well have ended by then).
+    deferred: Vec<(Program, DateTime<Utc>)>,
+    /// The time of the last tick.
+    now: DateTime<Utc>,
     next_progress: Option<DateTime<Utc>>,
     /// Save aired time of open rows every 5 s (off in simulation: no crash to survive).
     pub save_progress: bool,
@@ -172,6 +177,8 @@ impl<E: Engine> Scheduler<E> {
             fired: BTreeSet::new(),
             runs: Vec::new(),
             waiting: Vec::new(),
+            deferred: Vec::new(),
+            now: DateTime::<Utc>::MIN_UTC,
             next_progress: None,
             save_progress: true,
             probe,
@@ -237,6 +244,7 @@ impl<E: Engine> Scheduler<E> {
             }
         }
         self.last_tick = Some((now, mono));
+        self.now = now;
         let cursor = match self.cursor {
             Some(c) => c,
             None => now - self.lookback(),
@@ -250,6 +258,16 @@ impl<E: Engine> Scheduler<E> {
         let keep_from = now - TimeDelta::hours(26);
         while self.fired.first().is_some_and(|(t, _)| *t < keep_from) {
             self.fired.pop_first();
+        }
+        let due: Vec<(Program, DateTime<Utc>)> = {
+            let (due, later) = std::mem::take(&mut self.deferred)
+                .into_iter()
+                .partition(|(_, t)| *t <= now);
+            self.deferred = later;
+            due
+        };
+        for (p, t) in due {
+            self.fire(p, t, now.max(t), Duration::ZERO);
         }
         self.start_waiting(now);
         if self.next_progress.is_some_and(|t| t <= now) {
@@ -271,6 +289,9 @@ impl<E: Engine> Scheduler<E> {
         }
         for w in &self.waiting {
             consider(w.deadline);
+        }
+        for (_, t) in &self.deferred {
+            consider(*t);
         }
         if let Some(t) = self.next_progress {
             consider(t);
@@ -442,6 +463,10 @@ impl<E: Engine> Scheduler<E> {
             })
             .map(|r| r.program.title.clone());
         if let Some(blocker) = busy {
+            if start > self.now {
+                self.deferred.push((p, scheduled));
+                return;
+            }
             match p.if_busy {
                 IfBusy::Preempt => {}
                 IfBusy::Skip => {
@@ -840,6 +865,7 @@ impl<E: Engine> Scheduler<E> {
             }
         }
         self.waiting.retain(|w| ids.contains(w.program.id.as_str()));
+        self.deferred.retain(|(p, _)| ids.contains(p.id.as_str()));
         self.tz = config.station.timezone;
         self.config = config;
         self.lengths = lengths;
@@ -860,6 +886,7 @@ impl<E: Engine> Scheduler<E> {
             self.engine.stop(o, id);
         }
         self.waiting.clear();
+        self.deferred.clear();
     }
 
     /// Closes every open row as cut (graceful shutdown after the fade).
@@ -912,7 +939,7 @@ impl<E: Engine> Scheduler<E> {
     }
 
     pub fn is_idle(&self) -> bool {
-        self.runs.is_empty() && self.waiting.is_empty()
+        self.runs.is_empty() && self.waiting.is_empty() && self.deferred.is_empty()
     }
 }
 

@@ -430,3 +430,24 @@ fn a_reload_keeps_what_airs_unless_its_program_was_removed() {
     assert_eq!(b[0].started, "2026-11-23T11:30:00.000+07:00");
     let _: HashMap<(), ()> = HashMap::new();
 }
+
+#[test]
+fn back_to_back_programs_both_start_on_their_second() {
+    let mut s = station(
+        "programs:
+  - id: a
+    at: \"10:00\"
+    zones: all
+    items: [{ file: 10m.mp3 }]
+  - id: b
+    at: \"10:10\"
+    zones: all
+    items: [{ file: 5m.mp3 }]
+",
+        at(9, 0),
+    );
+    s.run_until(at(11, 0));
+    let b = &s.rows_of("b")[0];
+    assert_eq!(b.started, "2026-11-23T10:10:00.000+07:00", "{b:?}");
+    assert_eq!(b.outcome, "completed");
+}

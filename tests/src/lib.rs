@@ -60,3 +60,150 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A running `loa run`, stopped (SIGKILL) when dropped.
+pub struct Daemon {
+    pub child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `loa run --config DIR ARGS...`, its log going to DIR/loa-N.log.
+    pub fn start(bin: &str, dir: &Path, args: &[&str]) -> Daemon {
+        let n = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+        let log = dir.join(format!("loa-{n}.log"));
+        let err = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(bin)
+            .arg("run")
+            .arg("--config")
+            .arg(dir)
+            .args(args)
+            .env_remove("LOA_CONFIG")
+            .env_remove("NOTIFY_SOCKET")
+            .env("LOA_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(err)
+            .spawn()
+            .expect("loa run starts");
+        Daemon { child, log }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs")
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    /// Sends SIGTERM and waits; returns the exit status and how long it took.
+    pub fn stop(mut self) -> (std::process::ExitStatus, std::time::Duration) {
+        let t = std::time::Instant::now();
+        self.signal("TERM");
+        let status = self.child.wait().expect("wait");
+        (status, t.elapsed())
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `needle` (or panics after `secs`).
+    pub fn wait_for_log(&self, needle: &str, secs: u64) {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < until {
+            if self.log_text().contains(needle) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "`{needle}` not in the log after {secs} s:\n{}",
+            self.log_text()
+        );
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A WAV a `wav:` output wrote, with the wall time of its first sample.
+pub struct Aired {
+    /// Mono magnitude per frame (max of the two channels), full scale 1.0.
+    pub level: Vec<f32>,
+    pub rate: u32,
+    /// Unix time of sample 0, in milliseconds.
+    pub started_ms: i64,
+}
+
+impl Aired {
+    pub fn read(path: &Path) -> Aired {
+        let meta: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(path.with_extension("wav.json"))
+                .expect("PATH.json beside the WAV"),
+        )
+        .expect("PATH.json is JSON");
+        let started = meta["started_at"].as_str().expect("started_at");
+        let started_ms = chrono::DateTime::parse_from_rfc3339(started)
+            .expect("started_at is RFC 3339")
+            .timestamp_millis();
+        let mut r = hound::WavReader::open(path).expect("a readable WAV");
+        let spec = r.spec();
+        assert_eq!(
+            (spec.sample_rate, spec.channels, spec.bits_per_sample),
+            (48_000, 2, 16)
+        );
+        let samples: Vec<i16> = r.samples::<i16>().map_while(Result::ok).collect();
+        let level = samples
+            .chunks(2)
+            .map(|f| {
+                f.iter()
+                    .map(|s| (*s as f32 / 32768.0).abs())
+                    .fold(0.0, f32::max)
+            })
+            .collect();
+        Aired {
+            level,
+            rate: spec.sample_rate,
+            started_ms,
+        }
+    }
+
+    /// Unix ms of frame `i`.
+    pub fn time_ms(&self, i: usize) -> f64 {
+        self.started_ms as f64 + i as f64 * 1000.0 / self.rate as f64
+    }
+
+    /// Frame index of the first sample louder than `thr` at or after unix ms `from`.
+    pub fn onset_after(&self, from_ms: i64, thr: f32) -> Option<usize> {
+        let start =
+            (((from_ms - self.started_ms).max(0) as f64) * self.rate as f64 / 1000.0) as usize;
+        self.level
+            .iter()
+            .skip(start)
+            .position(|l| *l > thr)
+            .map(|p| p + start)
+    }
+
+    /// First frame at or after `i` where 50 ms in a row stay under `thr`.
+    pub fn silence_after(&self, i: usize, thr: f32) -> Option<usize> {
+        let need = self.rate as usize / 20;
+        let mut run = 0;
+        for (j, l) in self.level.iter().enumerate().skip(i) {
+            if *l < thr {
+                run += 1;
+                if run >= need {
+                    return Some(j + 1 - need);
+                }
+            } else {
+                run = 0;
+            }
+        }
+        None
+    }
+}

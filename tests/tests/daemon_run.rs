@@ -1,0 +1,349 @@
+//! `loa run` with the real binary on a `wav` output: what aired, when, and
+//! what the airtime log says; a crash and a restart; a broken reload; a
+//! graceful stop; a simulated week.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use loa_e2e::{loa, stderr, Aired, Daemon};
+
+const BIN: &str = env!("CARGO_BIN_EXE_loa");
+
+const STATION: &str = r#"station:
+  id: e2e
+  name: "Đài thử nghiệm"
+  timezone: Asia/Ho_Chi_Minh
+paths: { media: media, state: state }
+outputs:
+  main: "null"
+zones:
+  thon-1: { output: main }
+  thon-2: { output: main }
+policy:
+  loudness: null
+  late_start: join
+"#;
+
+/// A local time `secs` from now, on a whole second: ("HH:MM:SS", unix ms).
+fn local_in(secs: i64) -> (String, i64) {
+    let t = Utc::now() + TimeDelta::seconds(secs);
+    let t = t - TimeDelta::nanoseconds(t.timestamp_subsec_nanos() as i64) + TimeDelta::seconds(1);
+    let local = t.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh);
+    (local.format("%H:%M:%S").to_string(), t.timestamp_millis())
+}
+
+fn station(schedule: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("schedules")).unwrap();
+    std::fs::create_dir_all(dir.path().join("media")).unwrap();
+    std::fs::write(dir.path().join("station.yaml"), STATION).unwrap();
+    std::fs::write(dir.path().join("schedules/a.yaml"), schedule).unwrap();
+    dir
+}
+
+#[derive(Debug)]
+struct Row {
+    source_kind: String,
+    scheduled_at: Option<String>,
+    started_at: String,
+    ended_at: Option<String>,
+    aired_ms: i64,
+    outcome: String,
+    detail: Option<String>,
+}
+
+fn rows(dir: &Path) -> Vec<Row> {
+    let c = rusqlite::Connection::open(dir.join("state/airtime.sqlite")).unwrap();
+    let mut st = c
+        .prepare("SELECT source_kind, scheduled_at, started_at, ended_at, aired_ms, outcome, detail FROM airtime ORDER BY id")
+        .unwrap();
+    st.query_map([], |r| {
+        Ok(Row {
+            source_kind: r.get(0)?,
+            scheduled_at: r.get(1)?,
+            started_at: r.get(2)?,
+            ended_at: r.get(3)?,
+            aired_ms: r.get(4)?,
+            outcome: r.get(5)?,
+            detail: r.get(6)?,
+        })
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+fn ms_of(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .timestamp_millis()
+}
+
+fn sleep_until_ms(t: i64) {
+    let now = Utc::now().timestamp_millis();
+    if t > now {
+        std::thread::sleep(Duration::from_millis((t - now) as u64));
+    }
+}
+
+#[test]
+fn programs_air_on_the_second_and_the_log_says_so() {
+    let (a, a_ms) = local_in(5);
+    let (b, b_ms) = local_in(12);
+    let dir = station(&format!(
+        "programs:
+  - id: a
+    at: \"{a}\"
+    zones: all
+    items:
+      - tone: {{ hz: 1000, for: 2s }}
+      - silence: 1s
+      - tone: {{ hz: 500, for: 1s }}
+  - id: b
+    at: \"{b}\"
+    zones: [thon-1]
+    items:
+      - tone: {{ hz: 2000, for: 1s }}
+"
+    ));
+    let wav = dir.path().join("out.wav");
+    let d = Daemon::start(
+        BIN,
+        dir.path(),
+        &["--output", &format!("main=wav:{}", wav.display())],
+    );
+    sleep_until_ms(b_ms + 2_000);
+    let (status, took) = d.stop();
+    assert!(status.success(), "exit {status:?}");
+    assert!(took < Duration::from_secs(2), "stopping took {took:?}");
+
+    let aired = Aired::read(&wav);
+    let on_a = aired
+        .onset_after(a_ms - 2_000, 0.05)
+        .expect("program a aired");
+    let late_a = aired.time_ms(on_a) - a_ms as f64;
+    assert!(
+        late_a.abs() < 30.0,
+        "a started {late_a:.1} ms off its second"
+    );
+    let off = aired.silence_after(on_a, 0.01).unwrap();
+    let tone_ms = (off - on_a) as f64 * 1000.0 / 48_000.0;
+    assert!(
+        (tone_ms - 2000.0).abs() < 30.0,
+        "first tone lasted {tone_ms:.1} ms"
+    );
+    let on_b = aired.onset_after(b_ms - 500, 0.05).unwrap_or_else(|| {
+        panic!(
+            "program b did not air: wav {} ms from {}, b at {b_ms}; rows {:#?}",
+            aired.level.len() / 48,
+            aired.started_ms,
+            rows(dir.path())
+        )
+    });
+    let late_b = aired.time_ms(on_b) - b_ms as f64;
+    assert!(
+        late_b.abs() < 30.0,
+        "b started {late_b:.1} ms off its second"
+    );
+
+    let rows = rows(dir.path());
+    let kinds: Vec<&str> = rows.iter().map(|r| r.source_kind.as_str()).collect();
+    assert_eq!(kinds, ["tone", "silence", "tone", "tone"], "{rows:#?}");
+    for r in &rows {
+        assert_eq!(r.outcome, "completed", "{r:?}");
+    }
+    assert_eq!(ms_of(rows[0].scheduled_at.as_deref().unwrap()), a_ms);
+    assert!(
+        (ms_of(&rows[0].started_at) - a_ms).abs() < 30,
+        "{:?}",
+        rows[0]
+    );
+    assert!((rows[0].aired_ms - 2000).abs() <= 5, "{:?}", rows[0]);
+    assert_eq!(ms_of(rows[3].scheduled_at.as_deref().unwrap()), b_ms);
+}
+
+#[test]
+fn after_kill_9_the_row_is_interrupted_and_the_program_rejoins_at_its_offset() {
+    let (a, a_ms) = local_in(3);
+    let dir = station(&format!(
+        "programs:
+  - id: dai
+    at: \"{a}\"
+    zones: all
+    items:
+      - tone: {{ hz: 440, for: 20s }}
+"
+    ));
+    let wav1 = dir.path().join("one.wav");
+    let d = Daemon::start(
+        BIN,
+        dir.path(),
+        &["--output", &format!("main=wav:{}", wav1.display())],
+    );
+    sleep_until_ms(a_ms + 6_500);
+    d.signal("KILL");
+    drop(d);
+    let left = rows(dir.path());
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].outcome, "airing", "a power cut leaves the row open");
+
+    let restart_ms = Utc::now().timestamp_millis();
+    let wav2 = dir.path().join("two.wav");
+    let d = Daemon::start(
+        BIN,
+        dir.path(),
+        &["--output", &format!("main=wav:{}", wav2.display())],
+    );
+    sleep_until_ms(a_ms + 21_500);
+    let (status, _) = d.stop();
+    assert!(status.success());
+
+    let rows = rows(dir.path());
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    assert_eq!(rows[0].outcome, "interrupted");
+    assert!(
+        rows[0].aired_ms >= 4_000 && rows[0].aired_ms <= 7_000,
+        "last saved aired time: {:?}",
+        rows[0]
+    );
+    assert!(rows[0].detail.is_some());
+    // Joined at the offset it would have reached: it still ends on time.
+    assert_eq!(rows[1].outcome, "completed", "{:?}", rows[1]);
+    let end = ms_of(rows[1].ended_at.as_deref().unwrap());
+    assert!(
+        (end - (a_ms + 20_000)).abs() < 100,
+        "ended {} ms off",
+        end - (a_ms + 20_000)
+    );
+    assert!(ms_of(&rows[1].started_at) >= restart_ms);
+    let aired = Aired::read(&wav2);
+    let on = aired
+        .onset_after(restart_ms, 0.05)
+        .expect("the tone aired again");
+    let off = aired.silence_after(on, 0.01).expect("and ended");
+    let off_ms = aired.time_ms(off) as i64;
+    assert!(
+        (off_ms - (a_ms + 20_000)).abs() < 100,
+        "the tone ended {} ms off",
+        off_ms - (a_ms + 20_000)
+    );
+}
+
+#[test]
+fn a_broken_reload_keeps_the_last_good_schedule_on_air() {
+    let (a, a_ms) = local_in(6);
+    let dir = station(&format!(
+        "programs:
+  - id: a
+    at: \"{a}\"
+    zones: all
+    items:
+      - tone: {{ hz: 800, for: 1s }}
+"
+    ));
+    let wav = dir.path().join("out.wav");
+    let d = Daemon::start(
+        BIN,
+        dir.path(),
+        &["--output", &format!("main=wav:{}", wav.display())],
+    );
+    d.wait_for_log("on air", 10);
+    std::fs::write(
+        dir.path().join("schedules/b.yaml"),
+        "programs:\n  - id: b\n    at: \"25:00\"\n    zones: all\n    items: [{ file: x.mp3 }]\n",
+    )
+    .unwrap();
+    d.signal("HUP");
+    d.wait_for_log("reload refused", 10);
+    let log = d.log_text();
+    assert!(
+        log.contains("schedules/b.yaml:3:9"),
+        "errors name file:line:column:\n{log}"
+    );
+    sleep_until_ms(a_ms + 2_000);
+    let (status, _) = d.stop();
+    assert!(status.success());
+    let rows = rows(dir.path());
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0].outcome, "completed");
+    assert_eq!(ms_of(rows[0].scheduled_at.as_deref().unwrap()), a_ms);
+}
+
+#[test]
+fn sigterm_mid_item_fades_out_and_closes_the_row_as_shutdown() {
+    let (a, a_ms) = local_in(3);
+    let dir = station(&format!(
+        "programs:
+  - id: a
+    at: \"{a}\"
+    zones: all
+    items:
+      - tone: {{ hz: 600, for: 60s }}
+"
+    ));
+    let wav = dir.path().join("out.wav");
+    let d = Daemon::start(
+        BIN,
+        dir.path(),
+        &["--output", &format!("main=wav:{}", wav.display())],
+    );
+    sleep_until_ms(a_ms + 2_000);
+    let (status, took) = d.stop();
+    assert!(status.success());
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    let rows = rows(dir.path());
+    assert_eq!(
+        (rows[0].outcome.as_str(), rows[0].detail.as_deref()),
+        ("cut", Some("shutdown"))
+    );
+    assert!(
+        rows[0].aired_ms >= 1_500 && rows[0].aired_ms <= 3_500,
+        "{:?}",
+        rows[0]
+    );
+}
+
+#[test]
+fn a_simulated_week_counts_every_occurrence() {
+    let st = loa_e2e::example_station();
+    let db = st.path().join("week.sqlite");
+    let out = loa(
+        BIN,
+        &[
+            "simulate",
+            "--config",
+            st.path().to_str().unwrap(),
+            "--from",
+            "2026-12-07",
+            "--days",
+            "7",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let count = |p: &str| -> i64 {
+        c.query_row(
+            "SELECT count(DISTINCT scheduled_at) FROM airtime WHERE program_id = ?1",
+            [p],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(count("phien-sang"), 7);
+    assert_eq!(count("vov1-sang"), 7);
+    assert_eq!(count("thoi-su-xa"), 3);
+    assert_eq!(count("tiep-song-tinh"), 7);
+    assert_eq!(count("nhac-cuoi-tuan"), 2);
+    // Relays are cut by their window: 30 minutes each.
+    let relay_ms: i64 = c
+        .query_row(
+            "SELECT sum(aired_ms) FROM airtime WHERE source_kind = 'stream'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(relay_ms, 14 * 30 * 60 * 1000);
+}
