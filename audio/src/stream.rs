@@ -212,8 +212,7 @@ impl Source for StreamSource {
             RelayState::Relaying => {
                 let got = self.read_pcm(out);
                 scale(&mut out[..got * CHANNELS], self.volume);
-                let measured: Vec<f32> = out[..got * CHANNELS].to_vec();
-                self.measure(&measured);
+                self.measure(&out[..got * CHANNELS]);
                 self.tracker.sounded(0, got, audible, log);
                 if got < want {
                     self.go_to_fallback(RelayState::Dead, "no audio from the relay");

@@ -1,0 +1,157 @@
+//! Engine figures (a bench binary that prints them; `cargo bench -p loa-audio`):
+//! - CPU while playing a 48 kHz stereo MP3 on the device path (target < 1 %
+//!   of one core);
+//! - preemption latency, from the `play` call to the new item's first sample
+//!   taken by the sound card's callback (target < 50 ms), and with the
+//!   card's own buffer delay added;
+//! - virtual-clock render speed (what `loa simulate` gets).
+//!
+//! The device path runs on a user-mode PulseAudio null sink started with
+//! scripts/pulse-env, as in the tests: no sound card needed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use loa_audio::{Deck, DeckConfig, DeckEvent, Item, Media, OutputSpec, Priority, VirtualDeck};
+
+fn cpu_time() -> Duration {
+    // utime + stime of this process, in clock ticks (100 Hz on Linux).
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+fn make_mp3(dir: &Path) -> PathBuf {
+    let wav = dir.join("music.wav");
+    let mp3 = dir.join("music.mp3");
+    // Music-like content (tones over pink noise) so the encoder works for its bits.
+    assert!(Command::new("sox")
+        .args(["-n", "-r", "48000", "-c", "2", "-b", "16"])
+        .arg(&wav)
+        .args([
+            "synth",
+            "40",
+            "pinknoise",
+            "vol",
+            "0.2",
+            ":",
+            "synth",
+            "40",
+            "sine",
+            "330",
+            "vol",
+            "0.3"
+        ])
+        .status()
+        .unwrap()
+        .success());
+    assert!(Command::new("lame")
+        .args(["--quiet", "-b", "192"])
+        .arg(&wav)
+        .arg(&mp3)
+        .status()
+        .unwrap()
+        .success());
+    mp3
+}
+
+fn pulse(dir: &Path, action: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pulse-env");
+    let st = Command::new(script).arg(action).arg(dir).output().unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing else to parse.
+    let dir = tempfile::tempdir().unwrap();
+    let mp3 = make_mp3(dir.path());
+    let pulse_dir = dir.path().join("pulse");
+    pulse(&pulse_dir, "start");
+    std::env::set_var("XDG_CONFIG_HOME", pulse_dir.join("config"));
+    std::env::remove_var("PULSE_SERVER");
+
+    let deck = Deck::open(&OutputSpec::Device("default".into()), DeckConfig::default()).unwrap();
+    // Idle deck (silence to the card) as a baseline.
+    std::thread::sleep(Duration::from_secs(1));
+    let (c0, t0) = (cpu_time(), Instant::now());
+    std::thread::sleep(Duration::from_secs(5));
+    let idle = (cpu_time() - c0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
+
+    let music = deck.play(Item::new(Media::file(&mp3), Priority::Normal));
+    std::thread::sleep(Duration::from_secs(1));
+    let (c0, t0) = (cpu_time(), Instant::now());
+    std::thread::sleep(Duration::from_secs(20));
+    let playing = (cpu_time() - c0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
+    println!("cpu, 48 kHz stereo 192 kbit/s MP3 on device:default: {playing:.2} % of one core (idle deck {idle:.2} %)");
+
+    // Preemption: an emergency tone over the music, 15 times.
+    let epoch = deck.epoch();
+    let mut to_callback = Vec::new();
+    let mut to_speaker = Vec::new();
+    for _ in 0..15 {
+        let _ = deck.events().try_iter().count();
+        let called = Instant::now();
+        let id = deck.play(Item::new(
+            Media::Tone {
+                hz: 1000.0,
+                length: Duration::from_millis(300),
+            },
+            Priority::Emergency,
+        ));
+        let started = loop {
+            match deck.events().recv_timeout(Duration::from_secs(5)).unwrap() {
+                DeckEvent::Started { item, at, .. } if item == id => break at,
+                _ => {}
+            }
+        };
+        let frame = loa_audio::format::duration_to_frames(started.duration_since(epoch).unwrap());
+        while deck.heard_frames() < frame + 1 {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let t = called.elapsed();
+        to_callback.push(t.as_secs_f64() * 1000.0);
+        to_speaker.push((t + deck.output_latency()).as_secs_f64() * 1000.0);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    println!(
+        "preemption latency, call to first sample in the card's callback: median {:.1} ms, max {:.1} ms (15 runs)",
+        percentile(&mut to_callback, 0.5),
+        percentile(&mut to_callback, 1.0)
+    );
+    println!(
+        "preemption latency, plus the card's buffer (driver estimate): median {:.1} ms, max {:.1} ms",
+        percentile(&mut to_speaker, 0.5),
+        percentile(&mut to_speaker, 1.0)
+    );
+    deck.stop(music);
+    deck.close();
+    pulse(&pulse_dir, "stop");
+
+    // Virtual clock: a playlist of the MP3 rendered to null as fast as possible.
+    let mut v = VirtualDeck::open(
+        &OutputSpec::Null,
+        DeckConfig::default(),
+        SystemTime::UNIX_EPOCH,
+    )
+    .unwrap();
+    v.play(Item::new(Media::file(&mp3), Priority::Normal));
+    let t0 = Instant::now();
+    v.advance(Duration::from_secs(40));
+    let speed = 40.0 / t0.elapsed().as_secs_f64();
+    println!(
+        "virtual clock: 40 s of MP3 rendered in {:.2} s ({speed:.0}x real time)",
+        t0.elapsed().as_secs_f64()
+    );
+}

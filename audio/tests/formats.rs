@@ -1,0 +1,97 @@
+//! The file formats a station plays: lengths from their headers and what
+//! airs when they play (resampled from 44.1 kHz, mono spread to stereo,
+//! MP3 encoder delay trimmed).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use loa_audio::{media_length, DeckConfig, DeckEvent, Item, Media, Outcome, Priority};
+
+/// A 2 s 1 kHz sine at 44.1 kHz in `ext` (made with sox, MP3 with lame).
+fn fixture(dir: &Path, ext: &str, channels: &str) -> PathBuf {
+    let wav = dir.join(format!("src-{channels}.wav"));
+    assert!(Command::new("sox")
+        .args(["-n", "-r", "44100", "-c", channels, "-b", "16"])
+        .arg(&wav)
+        .args(["synth", "2", "sine", "1000", "vol", "0.5"])
+        .status()
+        .expect("sox (scripts/install-deps)")
+        .success());
+    let out = dir.join(format!("tone-{channels}.{ext}"));
+    let ok = if ext == "mp3" {
+        Command::new("lame")
+            .args(["--quiet", "-b", "128"])
+            .arg(&wav)
+            .arg(&out)
+            .status()
+    } else {
+        Command::new("sox").arg(&wav).arg(&out).status()
+    };
+    assert!(ok.unwrap().success(), "encoding {ext}");
+    out
+}
+
+#[test]
+fn lengths_come_from_headers_for_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    for (ext, ch) in [("mp3", "2"), ("ogg", "2"), ("flac", "1"), ("wav", "1")] {
+        let f = fixture(dir.path(), ext, ch);
+        let len = media_length(&f).unwrap();
+        let err = (len.as_secs_f64() - 2.0).abs();
+        assert!(err < 0.03, "{ext}: {len:?}");
+    }
+}
+
+#[test]
+fn every_format_airs_at_48k_stereo_with_its_full_length() {
+    let dir = tempfile::tempdir().unwrap();
+    for (ext, ch) in [("mp3", "2"), ("ogg", "2"), ("flac", "1")] {
+        let f = fixture(dir.path(), ext, ch);
+        let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+        let id = deck.play(Item::new(Media::file(&f), Priority::Normal));
+        deck.run_until_idle(Duration::from_secs(5));
+        deck.flush();
+        let events: Vec<DeckEvent> = deck.events().try_iter().collect();
+        let aired = events
+            .iter()
+            .find_map(|e| match e {
+                DeckEvent::Ended {
+                    outcome: Outcome::Completed,
+                    aired_frames,
+                    ..
+                } => Some(*aired_frames),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{ext}: {events:?}"));
+        assert!(
+            (aired as i64 - 96_000).abs() < 1_500,
+            "{ext}: aired {aired} frames"
+        );
+        assert!(events.iter().any(|e| matches!(e, DeckEvent::ItemEnded { item, outcome: Outcome::Completed, .. } if *item == id)));
+        let frames = read_wav(&out);
+        // 1 kHz at 48 kHz: 2,000 zero crossings a second, both channels alike.
+        let mid = &frames[24_000..72_000];
+        let crossings = mid
+            .windows(2)
+            .filter(|p| (p[0].0 < 0) != (p[1].0 < 0))
+            .count();
+        assert!(
+            (1_990..=2_010).contains(&crossings),
+            "{ext}: {crossings} crossings"
+        );
+        // Lossless mono spreads exactly to both channels; lossy stays close.
+        let tolerance = if ext == "flac" { 0 } else { 800 };
+        let worst = mid
+            .iter()
+            .map(|f| (f.0 as i32 - f.1 as i32).abs())
+            .max()
+            .unwrap();
+        assert!(worst <= tolerance, "{ext}: channels differ by {worst}");
+        let peak = mid.iter().map(|f| f.0.abs()).max().unwrap();
+        assert!((15_500..=17_000).contains(&peak), "{ext}: peak {peak}");
+    }
+}
