@@ -694,9 +694,10 @@ impl Deck {
         Duration::from_nanos(self.latency_ns.load(Ordering::Relaxed))
     }
 
-    /// The loudness meter this deck uses (to warm its cache ahead of air time).
-    pub fn loudness(&self) -> &Loudness {
-        &self.loudness
+    /// The loudness meter this deck uses: `warm` it from a background
+    /// thread after a (re)load so first airings do not wait for analysis.
+    pub fn loudness(&self) -> Arc<Loudness> {
+        self.loudness.clone()
     }
 
     /// Stops rendering and closes the output (the WAV header is final).

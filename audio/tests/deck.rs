@@ -442,3 +442,82 @@ fn tone_silence_chime_and_tts_air_with_their_kinds() {
     let speech = &frames[chime_end + 48_000..];
     assert!(speech.iter().any(|f| f.0.abs() > 3000), "speech is audible");
 }
+
+#[test]
+fn newest_picks_the_latest_file_and_refuses_a_stale_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("ban-tin-2026-11-23.wav");
+    let new = dir.path().join("ban-tin-2026-11-24.wav");
+    coded_wav(&new, 2, 4_800);
+    coded_wav(&old, 1, 4_800);
+    // The older name is written last; only modification times count.
+    let day_ago = std::time::SystemTime::now() - Duration::from_secs(86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(day_ago)
+        .unwrap();
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    let pattern = dir.path().join("ban-tin-*.wav");
+    let n = deck.play(Item::new(
+        Media::Newest {
+            pattern: pattern.clone(),
+            max_age: Some(Duration::from_secs(3600)),
+        },
+        Priority::Normal,
+    ));
+    deck.run_until_idle(Duration::from_secs(2));
+    deck.flush();
+    assert_run(&read_wav(&out), 0, 4_800, 2, 0);
+    let events = drain(&deck);
+    assert_eq!(item_end(&events, n).0, Outcome::Completed);
+
+    std::fs::remove_file(&new).unwrap();
+    let stale = deck.play(Item::new(
+        Media::Newest {
+            pattern,
+            max_age: Some(Duration::from_secs(3600)),
+        },
+        Priority::Normal,
+    ));
+    deck.advance(Duration::from_millis(10));
+    let events = drain(&deck);
+    match item_end(&events, stale).0 {
+        Outcome::Failed(reason) => assert!(reason.contains("max_age"), "{reason}"),
+        o => panic!("{o:?}"),
+    }
+}
+
+#[test]
+fn shuffled_playlist_plays_every_file_once_back_to_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<_> = (1..=5)
+        .map(|k| {
+            let p = dir.path().join(format!("song-{k}.wav"));
+            coded_wav(&p, k, 4_800);
+            p
+        })
+        .collect();
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    deck.play(Item::new(
+        Media::Files {
+            paths,
+            order: Order::Shuffle,
+        },
+        Priority::Filler,
+    ));
+    deck.run_until_idle(Duration::from_secs(2));
+    deck.flush();
+    let frames = read_wav(&out);
+    let mut tags: Vec<i16> = (0..5)
+        .map(|k| {
+            let (tag, pos) = decode(frames[k * 4_800]).expect("a file starts here");
+            assert_eq!(pos, 0);
+            assert_run(&frames, k * 4_800, 4_800, tag, 0);
+            tag
+        })
+        .collect();
+    tags.sort();
+    assert_eq!(tags, vec![1, 2, 3, 4, 5]);
+}

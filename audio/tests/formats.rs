@@ -95,3 +95,27 @@ fn every_format_airs_at_48k_stereo_with_its_full_length() {
         assert!((15_500..=17_000).contains(&peak), "{ext}: peak {peak}");
     }
 }
+
+#[test]
+fn aac_in_m4a_has_its_length_and_airs() {
+    let m4a = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tone-1s.m4a");
+    let len = media_length(&m4a).unwrap();
+    assert!((len.as_secs_f64() - 1.0).abs() < 0.05, "{len:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    deck.play(Item::new(Media::file(&m4a), Priority::Normal));
+    deck.run_until_idle(Duration::from_secs(5));
+    deck.flush();
+    let frames = read_wav(&out);
+    let mid = &frames[9_600..38_400];
+    let crossings = mid
+        .windows(2)
+        .filter(|p| (p[0].0 < 0) != (p[1].0 < 0))
+        .count();
+    assert!(
+        (1_190..=1_210).contains(&crossings),
+        "{crossings} crossings in 0.6 s"
+    );
+    let peak = mid.iter().map(|f| f.0.abs()).max().unwrap();
+    assert!(peak > 12_000, "peak {peak}");
+}
