@@ -1,0 +1,177 @@
+//! Figures for the daemon (printed, never asserted):
+//! - start accuracy: the first sample of each scheduled program at a `wav`
+//!   output against its scheduled second, over 24 starts;
+//! - memory: resident set of `loa run` while idle and while playing;
+//! - `loa simulate` of a year of the example station.
+//!
+//! Run: `cargo bench -p loa --bench daemon`.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+
+const BIN: &str = env!("CARGO_BIN_EXE_loa");
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn main() {
+    start_accuracy_and_memory();
+    simulate_a_year();
+}
+
+fn start_accuracy_and_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("schedules")).unwrap();
+    std::fs::write(
+        d.join("station.yaml"),
+        "station: { id: bench, name: Bench, timezone: Asia/Ho_Chi_Minh }\npaths: { media: media, state: state }\noutputs: { main: \"null\" }\nzones: { all-zone: { output: main } }\npolicy: { loudness: null }\n",
+    )
+    .unwrap();
+    let first = Utc::now() + TimeDelta::seconds(8);
+    let first = first - TimeDelta::nanoseconds(first.timestamp_subsec_nanos() as i64);
+    let n = 24;
+    let mut programs = String::from("programs:\n");
+    let mut times = Vec::new();
+    for i in 0..n {
+        let t = first + TimeDelta::seconds(2 * i);
+        times.push(t.timestamp_millis());
+        let local = t
+            .with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
+            .format("%H:%M:%S");
+        programs.push_str(&format!(
+            "  - id: p{i}\n    at: \"{local}\"\n    zones: all\n    items: [{{ tone: {{ hz: 1000, for: 1s }} }}]\n"
+        ));
+    }
+    std::fs::write(d.join("schedules/bench.yaml"), programs).unwrap();
+    let wav = d.join("out.wav");
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            "--config",
+            d.to_str().unwrap(),
+            "--output",
+            &format!("main=wav:{}", wav.display()),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut idle_max = 0;
+    let mut playing_max = 0;
+    let end = times[times.len() - 1] + 2_000;
+    while Utc::now().timestamp_millis() < end {
+        let now = Utc::now().timestamp_millis();
+        if let Some(r) = rss_kib(pid) {
+            if now < times[0] - 500 {
+                idle_max = idle_max.max(r);
+            } else {
+                playing_max = playing_max.max(r);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = child.wait();
+
+    let started: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(wav.with_extension("wav.json")).unwrap())
+            .unwrap();
+    let t0 = chrono::DateTime::parse_from_rfc3339(started["started_at"].as_str().unwrap())
+        .unwrap()
+        .timestamp_millis() as f64;
+    let mut r = hound::WavReader::open(&wav).unwrap();
+    let level: Vec<f32> = r
+        .samples::<i16>()
+        .map_while(Result::ok)
+        .collect::<Vec<_>>()
+        .chunks(2)
+        .map(|f| (f[0] as f32 / 32768.0).abs())
+        .collect();
+    let mut errors = Vec::new();
+    for t in &times {
+        let from = (((*t as f64 - 500.0) - t0) * 48.0).max(0.0) as usize;
+        if let Some(p) = level.iter().skip(from).position(|l| *l > 0.05) {
+            let onset = t0 + (from + p) as f64 / 48.0;
+            errors.push(onset - *t as f64);
+        }
+    }
+    let mut abs: Vec<f64> = errors.iter().map(|e| e.abs()).collect();
+    abs.sort_by(f64::total_cmp);
+    println!(
+        "start accuracy over {} of {n} starts (first sample at the output vs scheduled second):",
+        abs.len()
+    );
+    println!(
+        "  median {:.2} ms, max {:.2} ms, mean signed {:+.2} ms",
+        abs.get(abs.len() / 2).copied().unwrap_or(f64::NAN),
+        abs.last().copied().unwrap_or(f64::NAN),
+        errors.iter().sum::<f64>() / errors.len().max(1) as f64
+    );
+    println!(
+        "memory of `loa run`: resident {:.1} MiB idle, {:.1} MiB at most while playing",
+        idle_max as f64 / 1024.0,
+        playing_max as f64 / 1024.0
+    );
+}
+
+fn simulate_a_year() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("cp")
+        .args([
+            "-r",
+            repo.join("schedules/examples/au-lau").to_str().unwrap(),
+            dir.path().join("st").to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let st = dir.path().join("st");
+    Command::new(repo.join("scripts/demo-media"))
+        .arg(st.join("media"))
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    let db = dir.path().join("year.sqlite");
+    let t = Instant::now();
+    let out = Command::new(BIN)
+        .args([
+            "simulate",
+            "--config",
+            st.to_str().unwrap(),
+            "--from",
+            "2027-01-01",
+            "--days",
+            "365",
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    println!(
+        "loa simulate, a year of the example station: {:.2} s wall ({})",
+        took.as_secs_f64(),
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+    );
+}
