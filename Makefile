@@ -5,11 +5,10 @@ LOA := target/release/loa
 
 .PHONY: run test deps build check agenda fuzz bench deb clean
 
-## make run: install what is missing, build, run the demo station.
+## make run: install what is missing, build, run the demo station
+## (the example station plus a program every minute; Ctrl-C stops it).
 run: deps build
-	./scripts/demo-media $(EXAMPLE)/media
-	$(LOA) check --config $(EXAMPLE)
-	$(LOA) agenda --config $(EXAMPLE)
+	./scripts/demo
 
 ## make test: install what is missing, then every test of the workspace.
 test: deps
@@ -25,11 +24,19 @@ build:
 bench: deps
 	$(CARGO) bench --workspace --locked
 
-## make fuzz: the loader's fuzz target (needs cargo-fuzz and a nightly toolchain
-## or RUSTC_BOOTSTRAP=1); FUZZ_SECONDS defaults to 600.
+## make fuzz: the loader's fuzz target, from the committed seeds (cargo-fuzz is
+## installed if missing; no nightly needed: RUSTC_BOOTSTRAP=1). FUZZ_SECONDS
+## defaults to 600; FUZZ_TARGET=parse_yaml fuzzes the YAML parser alone. An input
+## slower than 10 s counts as a finding. New inputs go to schedules/fuzz/corpus/,
+## findings to schedules/fuzz/artifacts/ (see schedules/fuzz/README.md).
 FUZZ_SECONDS ?= 600
+FUZZ_TARGET ?= load_config
 fuzz:
-	cd schedules && RUSTC_BOOTSTRAP=1 cargo fuzz run load_config -- -max_total_time=$(FUZZ_SECONDS)
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	mkdir -p schedules/fuzz/corpus/$(FUZZ_TARGET)
+	cd schedules && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_TARGET) \
+		fuzz/corpus/$(FUZZ_TARGET) fuzz/seeds/$(FUZZ_TARGET) \
+		-- -max_total_time=$(FUZZ_SECONDS) -timeout=10
 
 clean:
 	$(CARGO) clean
