@@ -11,7 +11,7 @@ use chrono::{Datelike, Utc};
 use rusqlite::Connection;
 
 use super::data::{self, Group, LogRow};
-use super::plain::hms;
+use super::plain::{hms, push_hms};
 use super::words::Lang;
 use super::Report;
 
@@ -52,6 +52,16 @@ const COLOURS: [&str; 10] = [
 /// Escapes text for HTML and SVG.
 pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
+    push_esc(&mut o, s);
+    o
+}
+
+/// [`esc`] onto `o`.
+pub fn push_esc(o: &mut String, s: &str) {
+    if !s.contains(['&', '<', '>', '"', '\'']) {
+        o.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '&' => o.push_str("&amp;"),
@@ -62,7 +72,6 @@ pub fn esc(s: &str) -> String {
             c => o.push(c),
         }
     }
-    o
 }
 
 fn percent(lang: Lang, part: u64, whole: u64) -> String {
@@ -195,9 +204,8 @@ pub fn write(
 
     // The chart.
     let _ = writeln!(h, "<h2>{}</h2>", w.chart);
-    let per_day = data::per_day_category(conn, f.period)?;
     h.push_str("<figure class=\"chart\">\n");
-    chart(&mut h, r, &per_day);
+    chart(&mut h, r, &f.per_day);
     h.push_str("</figure>\n");
 
     // Every row, as it aired.
@@ -239,50 +247,54 @@ pub fn write(
     Ok(())
 }
 
-/// One `<tr>` of the chronological list.
-fn log_row(o: &mut String, lang: Lang, approvals: &HashMap<String, String>, row: &LogRow) {
-    let date = row.started_at.get(0..10).unwrap_or(&row.started_at);
+/// One `<tr>` of the chronological list (a year of them: no allocation).
+fn log_row(o: &mut String, lang: Lang, approvals: &HashMap<String, String>, row: &LogRow<'_>) {
+    let date = row.started_at.get(0..10).unwrap_or(row.started_at);
     let time = row.started_at.get(11..19).unwrap_or("");
-    let source = match row.source_kind.as_str() {
-        "stream" => esc(&row.source),
-        "file" => esc(row.source.rsplit('/').next().unwrap_or(&row.source)),
+    o.push_str("<tr><td>");
+    lang.push_date(o, date);
+    o.push_str("</td><td>");
+    o.push_str(time);
+    o.push_str("</td><td>");
+    push_esc(o, row.title);
+    o.push_str("</td><td>");
+    push_esc(o, lang.category(row.category));
+    o.push_str("</td><td class=\"src\">");
+    match row.source_kind {
+        "stream" => push_esc(o, row.source),
+        "file" => push_esc(o, row.source.rsplit('/').next().unwrap_or(row.source)),
         "tts" => {
-            let text: String = row.source.chars().take(60).collect();
-            let more = if row.source.chars().count() > 60 {
-                "…"
-            } else {
-                ""
-            };
-            format!("{}: «{}{more}»", lang.source_kind("tts"), esc(&text))
+            o.push_str(lang.source_kind("tts"));
+            o.push_str(": «");
+            match row.source.char_indices().nth(60) {
+                Some((cut, _)) => {
+                    push_esc(o, &row.source[..cut]);
+                    o.push('…');
+                }
+                None => push_esc(o, row.source),
+            }
+            o.push('»');
         }
-        k => lang.source_kind(k),
-    };
-    let outcome = match &row.detail {
-        Some(d) if row.outcome != "completed" => {
-            format!("{} — {}", lang.outcome(&row.outcome), esc(d))
-        }
-        _ => lang.outcome(&row.outcome),
-    };
-    let who = match (row.trigger.as_str(), &row.requested_by, &row.program_id) {
-        (_, Some(by), _) => esc(by),
-        ("schedule", None, Some(p)) => approvals
-            .get(p)
-            .map_or_else(|| lang.words().schedule.to_string(), |a| esc(a)),
-        _ => String::new(),
-    };
-    let _ = writeln!(
-        o,
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"src\">{}</td>\
-         <td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
-        lang.date(date),
-        time,
-        esc(&row.title),
-        esc(&lang.category(&row.category)),
-        source,
-        hms(row.aired_ms),
-        outcome,
-        who
-    );
+        k => push_esc(o, lang.source_kind(k)),
+    }
+    o.push_str("</td><td class=\"n\">");
+    push_hms(o, row.aired_ms);
+    o.push_str("</td><td>");
+    o.push_str(lang.outcome(row.outcome));
+    if let (Some(d), false) = (row.detail, row.outcome == "completed") {
+        o.push_str(" — ");
+        push_esc(o, d);
+    }
+    o.push_str("</td><td>");
+    match (row.requested_by, row.trigger, row.program_id) {
+        (Some(by), _, _) => push_esc(o, by),
+        (None, "schedule", Some(p)) => match approvals.get(p) {
+            Some(a) => push_esc(o, a),
+            None => o.push_str(lang.words().schedule),
+        },
+        _ => {}
+    }
+    o.push_str("</td></tr>\n");
 }
 
 /// The SVG chart: a bar per day, stacked by category, hours on the y axis.
@@ -381,7 +393,7 @@ fn chart(h: &mut String, r: &Report, per_day: &[(String, String, u64)]) {
             y0 - y1,
             colour(c),
             r.lang.date(d),
-            esc(&r.lang.category(c)),
+            esc(r.lang.category(c)),
             hms(*ms)
         );
     }
@@ -434,7 +446,7 @@ fn chart(h: &mut String, r: &Report, per_day: &[(String, String, u64)]) {
             colour(c),
             x + 16.0,
             yy,
-            esc(&r.lang.category(c)),
+            esc(r.lang.category(c)),
             hms(*ms)
         );
     }
@@ -455,7 +467,7 @@ mod tests {
             station_name: "Đài truyền thanh xã Âu Lâu".into(),
             tz: TZ,
             lang,
-            figures: figures(&conn, NOV, By::Category).unwrap(),
+            figures: figures(&conn, NOV, By::Category, true).unwrap(),
         };
         let approvals = HashMap::from([("vov1".to_string(), "Nguyễn Văn A".to_string())]);
         let mut v = Vec::new();

@@ -93,7 +93,7 @@ impl Report {
     /// A group's key as the reader knows it.
     pub fn key_label(&self, g: &Group) -> String {
         match self.figures.by {
-            By::Category => self.lang.category(&g.key),
+            By::Category => self.lang.category(&g.key).to_string(),
             By::Program if g.key == ANNOUNCEMENTS_KEY => self.lang.words().announcements.into(),
             By::Program => match &g.title {
                 Some(t) => format!("{} ({})", t, g.key),
@@ -101,7 +101,7 @@ impl Report {
             },
             By::Day => self.lang.date(&g.key),
             By::Source if g.key.contains("://") => g.key.clone(),
-            By::Source => self.lang.source_kind(&g.key),
+            By::Source => self.lang.source_kind(&g.key).to_string(),
         }
     }
 }
@@ -242,7 +242,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         .cloned()
         .or(st.id)
         .unwrap_or_default();
-    let figures = data::figures(&conn, period, args.by)
+    let figures = data::figures(&conn, period, args.by, args.format == ReportFormat::Html)
         .with_context(|| format!("{}: cannot read the airtime log", st.db.display()))?;
     let report = Report {
         station_name: st

@@ -7,8 +7,16 @@ use super::Report;
 
 /// Milliseconds as H:MM:SS (hours may pass 24), to the nearest second.
 pub fn hms(ms: u64) -> String {
+    let mut o = String::with_capacity(8);
+    push_hms(&mut o, ms);
+    o
+}
+
+/// [`hms`] onto `o`.
+pub fn push_hms(o: &mut String, ms: u64) {
+    use std::fmt::Write as _;
     let s = (ms + 500) / 1000;
-    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    let _ = write!(o, "{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
 }
 
 /// A table for people: the groups, the totals, the relay hours per source.
@@ -195,8 +203,8 @@ pub fn json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::data::{figures, By};
     use super::super::data::tests::{november, NOV, TZ};
+    use super::super::data::{figures, By};
     use super::super::words::Lang;
     use super::*;
 
@@ -208,7 +216,7 @@ mod tests {
             station_name: "Đài truyền thanh xã Âu Lâu".into(),
             tz: TZ,
             lang,
-            figures: figures(&conn, NOV, by).unwrap(),
+            figures: figures(&conn, NOV, by, false).unwrap(),
         }
     }
 

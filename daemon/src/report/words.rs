@@ -163,7 +163,7 @@ impl Lang {
     }
 
     /// A category as the reader knows it (SPEC's suggested ones; others as written).
-    pub fn category(self, c: &str) -> String {
+    pub fn category<'a>(self, c: &'a str) -> &'a str {
         let known = [
             ("news", "Thời sự, tin tức", "News"),
             ("relay", "Tiếp sóng", "Relay"),
@@ -175,15 +175,15 @@ impl Lang {
         ];
         match known.iter().find(|k| k.0 == c) {
             Some((_, vi, en)) => match self {
-                Lang::Vi => (*vi).to_string(),
-                Lang::En => (*en).to_string(),
+                Lang::Vi => vi,
+                Lang::En => en,
             },
-            None => c.to_string(),
+            None => c,
         }
     }
 
     /// An outcome (column `outcome`).
-    pub fn outcome(self, o: &str) -> String {
+    pub fn outcome<'a>(self, o: &'a str) -> &'a str {
         let (vi, en) = match o {
             "airing" => ("đang phát", "airing"),
             "completed" => ("hoàn thành", "completed"),
@@ -195,13 +195,13 @@ impl Lang {
             other => (other, other),
         };
         match self {
-            Lang::Vi => vi.to_string(),
-            Lang::En => en.to_string(),
+            Lang::Vi => vi,
+            Lang::En => en,
         }
     }
 
     /// A source kind (column `source_kind`).
-    pub fn source_kind(self, k: &str) -> String {
+    pub fn source_kind<'a>(self, k: &'a str) -> &'a str {
         let (vi, en) = match k {
             "file" => ("tệp ghi âm", "file"),
             "stream" => ("tiếp sóng", "stream"),
@@ -213,16 +213,27 @@ impl Lang {
             other => (other, other),
         };
         match self {
-            Lang::Vi => vi.to_string(),
-            Lang::En => en.to_string(),
+            Lang::Vi => vi,
+            Lang::En => en,
         }
     }
 
     /// A date: dd/mm/yyyy in Vietnamese, ISO in English.
     pub fn date(self, iso: &str) -> String {
+        let mut s = String::with_capacity(10);
+        self.push_date(&mut s, iso);
+        s
+    }
+
+    /// [`Lang::date`] onto `s`, without allocating.
+    pub fn push_date(self, s: &mut String, iso: &str) {
         match (self, iso.get(0..4), iso.get(5..7), iso.get(8..10)) {
-            (Lang::Vi, Some(y), Some(m), Some(d)) => format!("{d}/{m}/{y}"),
-            _ => iso.to_string(),
+            (Lang::Vi, Some(y), Some(m), Some(d)) => {
+                for part in [d, "/", m, "/", y] {
+                    s.push_str(part);
+                }
+            }
+            _ => s.push_str(iso),
         }
     }
 }
