@@ -5,12 +5,14 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Write;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+
+use anyhow::Context;
 
 use chrono::{Datelike, Utc};
 use rusqlite::Connection;
 
-use super::data::{self, Group, LogRow};
+use super::data::{self, By, Figures, Group, LogRow, Period};
 use super::plain::{hms, push_hms};
 use super::words::Lang;
 use super::Report;
@@ -93,12 +95,35 @@ fn capitalised(s: &str) -> String {
     }
 }
 
-pub fn write(
-    r: &Report,
+/// The log book from the log. One pass adds up the figures while the rows,
+/// formatted, go to a temporary file (a year is a million rows, 200 MB of
+/// HTML); then the page is written around them.
+pub fn log_book(
     conn: &Connection,
+    period: Period,
+    by: By,
+    lang: Lang,
     approvals: &HashMap<String, String>,
+    report: impl FnOnce(Figures) -> Report,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    let file = tempfile::tempfile().context("cannot make a temporary file for the log book")?;
+    let mut spill = BufWriter::with_capacity(1 << 16, file);
+    let mut n = 0u64;
+    let mut line = String::with_capacity(512);
+    let figures = data::figures_and_rows(conn, period, by, |row| {
+        n += 1;
+        line.clear();
+        log_row(&mut line, lang, approvals, row);
+        spill.write_all(line.as_bytes())
+    })?;
+    let mut file = spill.into_inner().map_err(|e| e.into_error())?;
+    file.seek(SeekFrom::Start(0))?;
+    write(&report(figures), n, &mut file, out)
+}
+
+/// The page, around `n` rows already formatted in `rows`.
+pub fn write(r: &Report, n: u64, rows: &mut dyn Read, out: &mut dyn Write) -> anyhow::Result<()> {
     let w = r.lang.words();
     let f = &r.figures;
     let t = &f.totals;
@@ -216,14 +241,7 @@ pub fn write(
         w.rows, w.date, w.time, w.title, w.category, w.source, w.aired, w.outcome, w.approved_by
     );
     out.write_all(h.as_bytes())?;
-    let mut n = 0u64;
-    let mut line = String::with_capacity(512);
-    data::each_row(conn, f.period, |row| {
-        n += 1;
-        line.clear();
-        log_row(&mut line, r.lang, approvals, row);
-        out.write_all(line.as_bytes())
-    })?;
+    std::io::copy(rows, out)?;
     let mut h = String::new();
     h.push_str("</tbody></table>\n");
     if n == 0 {
@@ -456,22 +474,21 @@ fn chart(h: &mut String, r: &Report, per_day: &[(String, String, u64)]) {
 #[cfg(test)]
 mod tests {
     use super::super::data::tests::{november, NOV, TZ};
-    use super::super::data::{figures, By};
     use super::*;
 
     fn html(lang: Lang) -> String {
         let dir = tempfile::tempdir().unwrap();
         let conn = Connection::open(november(dir.path())).unwrap();
-        let r = Report {
+        let approvals = HashMap::from([("vov1".to_string(), "Nguyễn Văn A".to_string())]);
+        let mut v = Vec::new();
+        let report = |figures| Report {
             station_id: "au-lau".into(),
             station_name: "Đài truyền thanh xã Âu Lâu".into(),
             tz: TZ,
             lang,
-            figures: figures(&conn, NOV, By::Category, true).unwrap(),
+            figures,
         };
-        let approvals = HashMap::from([("vov1".to_string(), "Nguyễn Văn A".to_string())]);
-        let mut v = Vec::new();
-        write(&r, &conn, &approvals, &mut v).unwrap();
+        log_book(&conn, NOV, By::Category, lang, &approvals, report, &mut v).unwrap();
         String::from_utf8(v).unwrap()
     }
 

@@ -242,14 +242,13 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         .cloned()
         .or(st.id)
         .unwrap_or_default();
-    let figures = data::figures(&conn, period, args.by, args.format == ReportFormat::Html)
-        .with_context(|| format!("{}: cannot read the airtime log", st.db.display()))?;
-    let report = Report {
-        station_name: st
-            .name
-            .or_else(|| meta.get("station_name").cloned())
-            .unwrap_or_else(|| station_id.clone()),
+    let station_name = st
+        .name
+        .or_else(|| meta.get("station_name").cloned())
+        .unwrap_or_else(|| station_id.clone());
+    let report = |figures| Report {
         station_id,
+        station_name,
         tz,
         lang: args.lang,
         figures,
@@ -262,11 +261,26 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         )),
         None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
     };
+    let reading = || format!("{}: cannot read the airtime log", st.db.display());
     let written = match args.format {
-        ReportFormat::Text => plain::text(&report, &mut out).map_err(anyhow::Error::from),
-        ReportFormat::Csv => plain::csv(&report, &mut out).map_err(anyhow::Error::from),
-        ReportFormat::Json => plain::json(&report, &mut out).map_err(anyhow::Error::from),
-        ReportFormat::Html => html::write(&report, &conn, &st.approvals, &mut out),
+        ReportFormat::Html => html::log_book(
+            &conn,
+            period,
+            args.by,
+            args.lang,
+            &st.approvals,
+            report,
+            &mut out,
+        ),
+        format => {
+            let r = report(data::figures(&conn, period, args.by, false).with_context(reading)?);
+            match format {
+                ReportFormat::Text => plain::text(&r, &mut out),
+                ReportFormat::Csv => plain::csv(&r, &mut out),
+                _ => plain::json(&r, &mut out),
+            }
+            .map_err(anyhow::Error::from)
+        }
     };
     let target = args
         .out
