@@ -451,3 +451,28 @@ fn back_to_back_programs_both_start_on_their_second() {
     assert_eq!(b.started, "2026-11-23T10:10:00.000+07:00", "{b:?}");
     assert_eq!(b.outcome, "completed");
 }
+
+#[test]
+fn a_missing_file_at_air_time_is_a_failed_row_and_the_program_goes_on() {
+    let mut s = station(
+        "programs:
+  - id: tin
+    at: \"07:00\"
+    zones: all
+    items: [{ file: ban-tin-hom-nay.mp3 }, { file: 5m.mp3 }]
+",
+        at(6, 0),
+    );
+    s.run_until(at(8, 0));
+    let rows = s.rows_of("tin");
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    assert_eq!(rows[0].outcome, "failed");
+    assert!(rows[0].source.ends_with("ban-tin-hom-nay.mp3"));
+    assert_eq!(rows[0].detail.as_deref(), Some("no such file"));
+    assert_eq!(rows[0].aired_s, 0);
+    assert_eq!(rows[1].outcome, "completed");
+    assert_eq!(
+        rows[1].started, "2026-11-23T07:00:00.000+07:00",
+        "no dead air for the failed one"
+    );
+}
