@@ -24,6 +24,25 @@ fn cpu_time() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// CPU ticks per thread name, to see where the time goes.
+fn thread_ticks() -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let name = std::fs::read_to_string(t.path().join("comm"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+        *out.entry(name).or_insert(0) += ticks;
+    }
+    out
+}
+
 fn make_mp3(dir: &Path) -> PathBuf {
     let wav = dir.join("music.wav");
     let mp3 = dir.join("music.mp3");
@@ -91,9 +110,16 @@ fn main() {
 
     let music = deck.play(Item::new(Media::file(&mp3), Priority::Normal));
     std::thread::sleep(Duration::from_secs(1));
-    let (c0, t0) = (cpu_time(), Instant::now());
+    let (c0, t0, th0) = (cpu_time(), Instant::now(), thread_ticks());
     std::thread::sleep(Duration::from_secs(20));
     let playing = (cpu_time() - c0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
+    let secs = t0.elapsed().as_secs_f64();
+    for (name, ticks) in thread_ticks() {
+        let before = th0.get(&name).copied().unwrap_or(0);
+        if ticks > before {
+            println!("  thread {name}: {:.2} %", (ticks - before) as f64 / secs);
+        }
+    }
     println!("cpu, 48 kHz stereo 192 kbit/s MP3 on device:default: {playing:.2} % of one core (idle deck {idle:.2} %)");
 
     // Preemption: an emergency tone over the music, 15 times.

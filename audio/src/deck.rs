@@ -564,8 +564,14 @@ impl DeckCore {
 }
 
 /// Something that can be given items: the daemon's view of a deck.
-fn prepare_command(id: ItemId, item: &Item, config: &DeckConfig, loudness: &Loudness) -> Command {
-    match prepare(item, config, loudness) {
+fn prepare_command(
+    id: ItemId,
+    item: &Item,
+    config: &DeckConfig,
+    loudness: &Arc<Loudness>,
+    background: bool,
+) -> Command {
+    match prepare(item, config, loudness, background) {
         Ok(prepared) => Command::Add {
             id,
             priority: item.priority,
@@ -578,6 +584,23 @@ fn prepare_command(id: ItemId, item: &Item, config: &DeckConfig, loudness: &Loud
             failures: f.failures,
             reason: f.reason,
         },
+    }
+}
+
+/// The render thread of a real-time deck: commands between blocks, then a block.
+fn deck_loop(core: &mut DeckCore, commands: &Receiver<Command>) {
+    loop {
+        loop {
+            match commands.try_recv() {
+                Ok(Command::Shutdown) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    core.output.finish();
+                    return;
+                }
+                Ok(cmd) => core.handle(cmd),
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+            }
+        }
+        core.render_block(BLOCK);
     }
 }
 
@@ -609,19 +632,11 @@ impl Deck {
         let (cmd_tx, cmd_rx) = channel::<Command>();
         let thread = std::thread::Builder::new()
             .name(format!("loa-deck {spec}"))
-            .spawn(move || loop {
-                loop {
-                    match cmd_rx.try_recv() {
-                        Ok(Command::Shutdown)
-                        | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                            core.output.finish();
-                            return;
-                        }
-                        Ok(cmd) => core.handle(cmd),
-                        Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                    }
+            .spawn(move || {
+                if core.output.realtime() {
+                    crate::output::device::promote_current_thread();
                 }
-                core.render_block(BLOCK);
+                deck_loop(&mut core, &cmd_rx)
             })
             .expect("spawn deck thread");
         Ok(Deck {
@@ -648,7 +663,7 @@ impl Deck {
         std::thread::Builder::new()
             .name(format!("loa-prepare {id}"))
             .spawn(move || {
-                let _ = tx.send(prepare_command(id, &item, &config, &loudness));
+                let _ = tx.send(prepare_command(id, &item, &config, &loudness, true));
             })
             .expect("spawn prepare thread");
         id
@@ -727,7 +742,7 @@ pub struct VirtualDeck {
     events: Receiver<DeckEvent>,
     next_id: u64,
     config: DeckConfig,
-    loudness: Loudness,
+    loudness: Arc<Loudness>,
 }
 
 impl VirtualDeck {
@@ -744,7 +759,7 @@ impl VirtualDeck {
             core,
             events: ev_rx,
             next_id: 1,
-            loudness: Loudness::new(config.cache_dir.clone()),
+            loudness: Arc::new(Loudness::new(config.cache_dir.clone())),
             config,
         })
     }
@@ -752,7 +767,7 @@ impl VirtualDeck {
     pub fn play(&mut self, item: Item) -> ItemId {
         let id = ItemId(self.next_id);
         self.next_id += 1;
-        let cmd = prepare_command(id, &item, &self.config, &self.loudness);
+        let cmd = prepare_command(id, &item, &self.config, &self.loudness, false);
         self.core.handle(cmd);
         id
     }

@@ -76,6 +76,14 @@ impl Loudness {
         }
     }
 
+    /// The gain for `path` if it was already measured (memory only, never
+    /// decodes): for the audio thread, which must not wait on an analysis.
+    pub fn cached_gain(&self, path: &Path, target: f64) -> Option<f32> {
+        let key = cache_key(path).ok()?;
+        let m = self.memory.lock().ok()?.get(&key).copied()?;
+        Some(m.gain_toward(target))
+    }
+
     /// Measures `path`, or returns the cached measure of the same file
     /// (same path, size and modification time).
     pub fn measure(&self, path: &Path) -> Result<Measure, ProbeError> {

@@ -5,6 +5,7 @@
 //! disturbing what is on air.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::deck::DeckConfig;
@@ -14,7 +15,7 @@ use crate::item::{Item, Media, Order, Outcome, Piece, SourceKind};
 use crate::live::LiveSource;
 use crate::loudness::Loudness;
 use crate::probe::media_length;
-use crate::source::{FilesSource, GenSource, PieceLog, Rendered, Source};
+use crate::source::{FilesSource, Gain, GenSource, PieceLog, Rendered, Source};
 use crate::stream::StreamSource;
 
 /// A source ready to air, and the files that already failed on the way.
@@ -36,11 +37,38 @@ fn file_piece(p: &Path) -> Piece {
     }
 }
 
+/// `background`: measure the loudness of later files on a background thread
+/// (real-time decks: a long uncached playlist must not delay its start);
+/// otherwise measure everything now (virtual decks: deterministic).
 pub(crate) fn prepare(
     item: &Item,
     config: &DeckConfig,
-    loudness: &Loudness,
+    loudness: &Arc<Loudness>,
+    background: bool,
 ) -> Result<Prepared, PrepFailure> {
+    let later = |paths: &[PathBuf], target: Option<f64>| -> Vec<(PathBuf, Gain)> {
+        match target {
+            None => paths
+                .iter()
+                .map(|p| (p.clone(), Gain::Fixed(1.0)))
+                .collect(),
+            Some(t) if background => {
+                let (l, list) = (loudness.clone(), paths.to_vec());
+                std::thread::Builder::new()
+                    .name("loa-loudness".into())
+                    .spawn(move || l.warm(list.iter().map(PathBuf::as_path)))
+                    .ok();
+                paths
+                    .iter()
+                    .map(|p| (p.clone(), Gain::Measured(loudness.clone(), t)))
+                    .collect()
+            }
+            Some(t) => paths
+                .iter()
+                .map(|p| (p.clone(), Gain::Fixed(loudness.gain(p, Some(t)))))
+                .collect(),
+        }
+    };
     let target = item.loudness_target.unwrap_or(config.loudness_target);
     let volume = item.volume.clamp(0.0, 4.0);
     let ready = |source: Box<dyn Source>| Prepared {
@@ -59,6 +87,7 @@ pub(crate) fn prepare(
                 target,
                 volume,
                 loudness,
+                &later,
                 SourceKind::File,
                 None,
             )
@@ -74,6 +103,7 @@ pub(crate) fn prepare(
                 target,
                 volume,
                 loudness,
+                &later,
                 SourceKind::File,
                 None,
             )
@@ -99,6 +129,7 @@ pub(crate) fn prepare(
                 target,
                 volume,
                 loudness,
+                &later,
                 SourceKind::Tts,
                 Some(text.clone()),
             )
@@ -116,10 +147,7 @@ pub(crate) fn prepare(
         }
         Media::Chime => Ok(ready(Box::new(GenSource::chime(volume)))),
         Media::Stream { url, fallback } => {
-            let fallback = fallback
-                .iter()
-                .map(|p| (p.clone(), loudness.gain(p, target)))
-                .collect();
+            let fallback = later(fallback, target);
             Ok(ready(Box::new(StreamSource::start(
                 url,
                 fallback,
@@ -141,13 +169,18 @@ pub(crate) fn prepare(
     }
 }
 
+/// Assigns loudness gains to files not opened yet.
+type LaterGains<'a> = &'a dyn Fn(&[PathBuf], Option<f64>) -> Vec<(PathBuf, Gain)>;
+
 /// Files played in order from `offset` (which may cross files).
+#[allow(clippy::too_many_arguments)]
 fn files(
     paths: Vec<PathBuf>,
     offset: Duration,
     target: Option<f64>,
     volume: f32,
     loudness: &Loudness,
+    later: LaterGains,
     kind: SourceKind,
     label: Option<String>,
 ) -> Result<Prepared, PrepFailure> {
@@ -206,11 +239,7 @@ fn files(
             .unwrap_or_else(|| "no files to play".to_string());
         return Err(PrepFailure { failures, reason });
     };
-    // Later files are measured now too (cached after the first time).
-    let rest = paths[idx..]
-        .iter()
-        .map(|p| (p.clone(), loudness.gain(p, target)))
-        .collect();
+    let rest = later(&paths[idx..], target);
     Ok(Prepared {
         source: Box::new(FilesSource::new(Some(first), rest, kind, label, volume)),
         failures,

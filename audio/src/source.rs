@@ -9,9 +9,12 @@ use std::collections::VecDeque;
 use std::f32::consts::TAU;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use crate::decode::FileDecoder;
 use crate::format::RATE;
 use crate::item::{Outcome, Piece, SourceKind};
+use crate::loudness::Loudness;
 
 /// What a source notes during one render call; offsets are frames into the
 /// buffer it was given.
@@ -106,11 +109,35 @@ pub(crate) fn scale(buf: &mut [f32], gain: f32) {
     }
 }
 
+/// The loudness gain of a file not opened yet.
+#[derive(Clone)]
+pub(crate) enum Gain {
+    Fixed(f32),
+    /// Looked up when the file's turn comes; measured meanwhile by a
+    /// background thread (1.0 if that has not finished: never wait).
+    Measured(Arc<Loudness>, f64),
+}
+
+impl Gain {
+    fn resolve(&self, path: &std::path::Path) -> f32 {
+        match self {
+            Gain::Fixed(g) => *g,
+            Gain::Measured(l, target) => l.cached_gain(path, *target).unwrap_or_else(|| {
+                tracing::warn!(
+                    "loudness of {} not measured in time; playing unnormalised",
+                    path.display()
+                );
+                1.0
+            }),
+        }
+    }
+}
+
 /// A file or a playlist (also fallbacks and TTS renders), played gaplessly.
 pub(crate) struct FilesSource {
-    queue: VecDeque<(PathBuf, f32)>,
+    queue: VecDeque<(PathBuf, Gain)>,
     /// Fallback playlists start over when they run out.
-    repeat: Option<Vec<(PathBuf, f32)>>,
+    repeat: Option<Vec<(PathBuf, Gain)>>,
     current: Option<(FileDecoder, f32)>,
     tracker: Tracker,
     kind: SourceKind,
@@ -126,7 +153,7 @@ impl FilesSource {
     /// `rest`: files opened when their turn comes, with their gains.
     pub fn new(
         first: Option<(FileDecoder, f32)>,
-        rest: Vec<(PathBuf, f32)>,
+        rest: Vec<(PathBuf, Gain)>,
         kind: SourceKind,
         label: Option<String>,
         volume: f32,
@@ -154,7 +181,7 @@ impl FilesSource {
     }
 
     /// Loops over `files` forever (fallback while a relay is down).
-    pub fn looping(files: Vec<(PathBuf, f32)>, volume: f32) -> Self {
+    pub fn looping(files: Vec<(PathBuf, Gain)>, volume: f32) -> Self {
         let mut s = FilesSource::new(None, files.clone(), SourceKind::File, None, volume);
         s.repeat = Some(files);
         s
@@ -204,7 +231,7 @@ impl Source for FilesSource {
                 };
                 self.tracker.begin(self.piece(&path));
                 match FileDecoder::open(&path) {
-                    Ok(dec) => self.current = Some((dec, gain)),
+                    Ok(dec) => self.current = Some((dec, gain.resolve(&path))),
                     Err(e) => {
                         tracing::warn!("{e}");
                         self.last_failure = Some(e.reason());

@@ -21,7 +21,7 @@ use symphonia::core::probe::Hint;
 use crate::format::{duration_to_frames, CHANNELS, RATE};
 use crate::item::{Outcome, Piece, SourceKind};
 use crate::resample::{to_stereo, Resampler};
-use crate::source::{scale, FilesSource, PieceLog, Rendered, Source, Tracker};
+use crate::source::{scale, FilesSource, Gain, PieceLog, Rendered, Source, Tracker};
 
 /// When a relay counts as dead although bytes arrive (policy.silence).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,7 +71,7 @@ pub(crate) struct StreamSource {
     pcm: rtrb::Consumer<f32>,
     state: RelayState,
     tracker: Tracker,
-    fallback_files: Vec<(std::path::PathBuf, f32)>,
+    fallback_files: Vec<(std::path::PathBuf, Gain)>,
     fallback: Option<FilesSource>,
     volume: f32,
     threshold: f32,
@@ -87,7 +87,7 @@ impl StreamSource {
     /// Starts the relay's download thread; audio flows once connected.
     pub fn start(
         url: &str,
-        fallback: Vec<(std::path::PathBuf, f32)>,
+        fallback: Vec<(std::path::PathBuf, Gain)>,
         silence: SilencePolicy,
         volume: f32,
     ) -> Self {

@@ -74,6 +74,48 @@ pub fn list_devices() -> Result<Vec<AudioDevice>, OutputError> {
     Ok(out)
 }
 
+/// Thread ids of this process.
+fn thread_ids() -> Vec<i32> {
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Real-time priority for the threads the audio stack started while opening
+/// a stream (cpal's worker, and I/O threads of ALSA plugins such as pulse,
+/// which are part of the path to the loudspeakers as much as ours).
+fn promote_new_threads(before: &[i32]) {
+    for tid in thread_ids() {
+        if !before.contains(&tid) {
+            promote_thread(tid);
+        }
+    }
+}
+
+fn promote_thread(tid: i32) {
+    let param = libc::sched_param { sched_priority: 20 };
+    // SAFETY: plain syscall on a thread of this process with a valid parameter.
+    let rc = unsafe { libc::sched_setscheduler(tid, libc::SCHED_FIFO, &param) };
+    if rc != 0 {
+        tracing::debug!(
+            "audio thread {tid} stays at normal priority: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// Asks the scheduler to run the calling thread ahead of ordinary work
+/// (SCHED_FIFO), so a busy machine does not starve the loudspeakers. Needs
+/// root or CAP_SYS_NICE (systemd: AmbientCapabilities=CAP_SYS_NICE, or
+/// LimitRTPRIO); without it the thread stays as it was.
+pub(crate) fn promote_current_thread() {
+    promote_thread(0);
+}
+
 /// Finds a device by the name `device:` (or a live input) gives.
 pub(crate) fn find_device(name: &str, output: bool) -> Result<cpal::Device, OutputError> {
     let host = cpal::default_host();
@@ -230,7 +272,11 @@ impl Output for DeviceOutput {
                     self.write_down(frames);
                     return;
                 }
-                std::thread::sleep(Duration::from_millis(1));
+                // Sleep until about the space we need has drained, rather
+                // than spinning: the callback takes whole periods at a time.
+                let missing = (rest.len() / CHANNELS) as u64;
+                let wait = Duration::from_micros(missing * 1_000_000 / RATE as u64);
+                std::thread::sleep(wait.clamp(Duration::from_millis(1), Duration::from_millis(10)));
                 continue;
             }
             if let Ok(mut chunk) = live.ring.write_chunk_uninit(n) {
@@ -256,6 +302,10 @@ impl Output for DeviceOutput {
 
     fn played_frames(&self) -> u64 {
         self.played.load(Ordering::Relaxed)
+    }
+
+    fn realtime(&self) -> bool {
+        true
     }
 
     /// Delay from the callback to the speaker, as the driver estimates it.
@@ -311,6 +361,7 @@ fn open_stream(
         buffer_size,
     };
     let (producer, consumer) = rtrb::RingBuffer::new(RING_FRAMES * CHANNELS);
+    let threads_before = thread_ids();
     let failure: Failure = Arc::new(Mutex::new(Errors::default()));
     let stream = match range.sample_format() {
         SampleFormat::I16 => build::<i16>(
@@ -342,6 +393,7 @@ fn open_stream(
     stream
         .play()
         .map_err(|e| err(format!("cannot start: {e}")))?;
+    promote_new_threads(&threads_before);
     Ok(Live {
         _stream: stream,
         ring: producer,
@@ -357,9 +409,14 @@ fn build<T: SizedSample + FromSample<f32>>(
     played: Arc<AtomicU64>,
     latency_ns: Arc<AtomicU64>,
 ) -> Result<cpal::Stream, cpal::Error> {
+    let mut promoted = false;
     device.build_output_stream::<T, _, _>(
         config,
         move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
+            if !promoted {
+                promoted = true;
+                promote_current_thread();
+            }
             let n = ring.slots().min(data.len()) / CHANNELS * CHANNELS;
             if let Ok(chunk) = ring.read_chunk(n) {
                 let (a, b) = chunk.as_slices();

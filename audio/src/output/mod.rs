@@ -94,6 +94,11 @@ pub trait Output: Send {
     /// Frames that have reached the listener (a device's callback) or the
     /// file; the deck's render position runs slightly ahead of it.
     fn played_frames(&self) -> u64;
+    /// True when the thread feeding it should run at real-time priority (a
+    /// sound card must never wait for the render thread).
+    fn realtime(&self) -> bool {
+        false
+    }
     /// Delay from a frame being taken to it being heard (a device's buffer).
     fn latency(&self) -> Duration {
         Duration::ZERO
