@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime};
 use crate::format::{duration_to_frames, frame_time, time_frame, CHANNELS};
 use crate::item::{DeckEvent, Item, ItemId, Outcome, Piece, Priority};
 use crate::loudness::Loudness;
-use crate::output::{open_output, Clock, Output, OutputError, OutputSpec};
+use crate::output::{open_output, open_output_retrying, Clock, Output, OutputError, OutputSpec};
 use crate::prepare::{prepare, Prepared};
 use crate::source::{Note, PieceLog, Rendered, Source};
 use crate::stream::SilencePolicy;
@@ -619,10 +619,30 @@ pub struct Deck {
 }
 
 impl Deck {
-    /// Opens `spec` and starts airing silence on it.
+    /// Opens `spec` and starts airing silence on it; fails if it cannot be
+    /// opened (what `loa play` wants).
     pub fn open(spec: &OutputSpec, config: DeckConfig) -> Result<Deck, OutputError> {
         let (ev_tx, ev_rx) = channel();
         let output = open_output(spec, Clock::Real, ev_tx.clone())?;
+        Ok(Deck::start(spec, output, ev_tx, ev_rx, config))
+    }
+
+    /// Like [`Deck::open`], but a sound card missing now is retried with
+    /// backoff instead of failing (what the daemon wants); the deck's
+    /// timeline runs meanwhile, and events say when the card is back.
+    pub fn open_retrying(spec: &OutputSpec, config: DeckConfig) -> Result<Deck, OutputError> {
+        let (ev_tx, ev_rx) = channel();
+        let output = open_output_retrying(spec, ev_tx.clone())?;
+        Ok(Deck::start(spec, output, ev_tx, ev_rx, config))
+    }
+
+    fn start(
+        spec: &OutputSpec,
+        output: Box<dyn Output>,
+        ev_tx: Sender<DeckEvent>,
+        ev_rx: Receiver<DeckEvent>,
+        config: DeckConfig,
+    ) -> Deck {
         let loudness = Arc::new(Loudness::new(config.cache_dir.clone()));
         let mut core = DeckCore::new(output, ev_tx, &config);
         let position = core.position.clone();
@@ -639,7 +659,7 @@ impl Deck {
                 deck_loop(&mut core, &cmd_rx)
             })
             .expect("spawn deck thread");
-        Ok(Deck {
+        Deck {
             commands: cmd_tx,
             events: ev_rx,
             next_id: AtomicU64::new(1),
@@ -650,7 +670,7 @@ impl Deck {
             latency_ns,
             epoch,
             thread: Some(thread),
-        })
+        }
     }
 
     /// Queues `item`; it is prepared (TTS rendered, loudness measured, relay

@@ -25,6 +25,21 @@ impl fmt::Display for Priority {
     }
 }
 
+impl std::str::FromStr for Priority {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "filler" => Ok(Priority::Filler),
+            "normal" => Ok(Priority::Normal),
+            "priority" => Ok(Priority::Priority),
+            "emergency" => Ok(Priority::Emergency),
+            other => Err(format!(
+                "unknown priority `{other}` (filler, normal, priority, emergency)"
+            )),
+        }
+    }
+}
+
 /// Order of a playlist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
@@ -246,5 +261,28 @@ impl DeckEvent {
             }
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priorities_order_and_parse_as_the_spec_names_them() {
+        assert!(Priority::Filler < Priority::Normal);
+        assert!(Priority::Priority < Priority::Emergency);
+        for p in [
+            Priority::Filler,
+            Priority::Normal,
+            Priority::Priority,
+            Priority::Emergency,
+        ] {
+            assert_eq!(p.to_string().parse::<Priority>(), Ok(p));
+        }
+        assert!("urgent"
+            .parse::<Priority>()
+            .unwrap_err()
+            .contains("emergency"));
     }
 }

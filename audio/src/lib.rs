@@ -35,7 +35,10 @@ pub mod tts;
 pub use deck::{Deck, DeckConfig, VirtualDeck};
 pub use item::{DeckEvent, Item, ItemId, Media, Order, Outcome, Piece, Priority, SourceKind};
 pub use loudness::Loudness;
-pub use output::{list_devices, open_output, AudioDevice, Clock, Output, OutputError, OutputSpec};
+pub use output::{
+    list_devices, open_output, open_output_retrying, AudioDevice, Clock, Output, OutputError,
+    OutputSpec,
+};
 pub use probe::{media_length, ProbeError};
 pub use stream::SilencePolicy;
 pub use tts::TtsConfig;

@@ -186,6 +186,29 @@ impl DeviceOutput {
         })
     }
 
+    /// A device that could not be opened: starts down (reported, discarding
+    /// at real-time pace) and keeps trying, so a station whose USB card is
+    /// late at boot airs as soon as it appears.
+    pub fn open_retrying(name: &str, events: Sender<DeckEvent>) -> Self {
+        match DeviceOutput::open(name, events.clone()) {
+            Ok(d) => d,
+            Err(e) => {
+                let mut d = DeviceOutput {
+                    name: name.to_string(),
+                    live: None,
+                    events,
+                    started_at: SystemTime::now(),
+                    played: Arc::new(AtomicU64::new(0)),
+                    latency_ns: Arc::new(AtomicU64::new(0)),
+                    written: 0,
+                    down: None,
+                };
+                d.fail(e.to_string());
+                d
+            }
+        }
+    }
+
     fn fail(&mut self, reason: String) {
         self.live = None;
         tracing::error!(

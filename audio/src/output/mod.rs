@@ -123,6 +123,20 @@ pub fn open_output(
     })
 }
 
+/// Like [`open_output`] on the real clock, but a sound card that cannot be
+/// opened now does not fail: the output starts down (an `OutputFailed`
+/// event) and is retried with backoff (`OutputRestored` when it comes).
+/// For the daemon, which must not refuse to run because a card is missing.
+pub fn open_output_retrying(
+    spec: &OutputSpec,
+    events: Sender<DeckEvent>,
+) -> Result<Box<dyn Output>, OutputError> {
+    match spec {
+        OutputSpec::Device(name) => Ok(Box::new(device::DeviceOutput::open_retrying(name, events))),
+        _ => open_output(spec, Clock::Real, events),
+    }
+}
+
 /// Keeps file and null outputs at real-time pace (or none, on a virtual clock).
 pub(crate) struct Pacer {
     start: Option<Instant>,
