@@ -424,6 +424,19 @@ impl AirtimeLog {
         self.conn.execute_batch("COMMIT").map_err(|e| self.sql(e))
     }
 
+    /// Records the station's name in `meta`, for reports read without the
+    /// configuration (`loa report --db`).
+    pub fn set_station_name(&mut self, name: &str) -> Result<(), AirtimeError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('station_name', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [name],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sql(e))
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -529,6 +542,17 @@ mod tests {
         assert_eq!(meta("station_id"), "au-lau");
         assert_eq!(meta("timezone"), "Asia/Ho_Chi_Minh");
         assert_eq!(meta("schema_version"), "1");
+        let mut log = log;
+        log.set_station_name("Đài truyền thanh xã Âu Lâu").unwrap();
+        let name: String = log
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'station_name'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(name, "Đài truyền thanh xã Âu Lâu");
         let cols: Vec<String> = log
             .conn
             .prepare("SELECT name FROM pragma_table_info('airtime')")

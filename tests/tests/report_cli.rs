@@ -78,7 +78,8 @@ fn make_log(path: &Path, with_meta: bool) {
         c.execute_batch(
             "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
              INSERT INTO meta VALUES ('station_id', 'au-lau'), ('timezone', 'Asia/Ho_Chi_Minh'),
-                                     ('schema_version', '1');",
+                                     ('schema_version', '1'),
+                                     ('station_name', 'Đài truyền thanh xã Âu Lâu');",
         )
         .unwrap();
     }
@@ -280,6 +281,10 @@ fn text_is_a_readable_table() {
     let mut args = vec!["report", "--db", db.to_str().unwrap(), "--lang", "en"];
     args.extend(NOVEMBER);
     let text = ok(&args);
+    assert!(
+        text.starts_with("Airtime report — Đài truyền thanh xã Âu Lâu (au-lau)\n"),
+        "{text}"
+    );
     let total = text.lines().find(|l| l.starts_with("Total")).expect(&text);
     let cells: Vec<&str> = total.split_whitespace().collect();
     assert_eq!(cells, ["Total", "5", "1:07:10", "1:27:10", "7", "1"]);

@@ -23,7 +23,11 @@ pub fn push_hms(o: &mut String, ms: u64) {
 pub fn text(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     let w = r.lang.words();
     let f = &r.figures;
-    writeln!(out, "{} — {} ({})", w.report, r.station_name, r.station_id)?;
+    if r.station_name == r.station_id {
+        writeln!(out, "{} — {}", w.report, r.station_id)?;
+    } else {
+        writeln!(out, "{} — {} ({})", w.report, r.station_name, r.station_id)?;
+    }
     writeln!(
         out,
         "{}: {} {} {} {} ({} {}), {} {}",
@@ -93,12 +97,11 @@ pub fn text(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(out)?;
     writeln!(out, "{}: {}", w.emergency, t.emergency_announcements)?;
-    writeln!(
-        out,
-        "{}: {}",
-        w.relay_hours,
-        if f.relay.is_empty() { w.no_relay } else { "" }
-    )?;
+    if f.relay.is_empty() {
+        writeln!(out, "{}: {}", w.relay_hours, w.no_relay)?;
+    } else {
+        writeln!(out, "{}:", w.relay_hours)?;
+    }
     for (url, ms) in &f.relay {
         writeln!(out, "  {}  {url}", hms(*ms))?;
     }
