@@ -308,6 +308,10 @@ impl DeckCore {
                 }
                 Some(e) => {
                     e.end_frame = Some(time_frame(self.epoch, t));
+                    if e.end_fading && e.state == State::Airing && e.removing.is_none() {
+                        // The end moved while fading: back up, fade again later.
+                        e.gain.to(1.0, self.resume_fade);
+                    }
                     e.end_fading = false;
                 }
             },
@@ -493,6 +497,10 @@ impl DeckCore {
         for i in 0..self.entries.len() {
             let e = &mut self.entries[i];
             if Some(e.id) == airing_id || e.state == State::Pending {
+                continue;
+            }
+            if let Some(outcome) = e.removing.clone().filter(|_| e.gain.silent()) {
+                ended.push((e.id, outcome, base));
                 continue;
             }
             let audible = !e.gain.silent();

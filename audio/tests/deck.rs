@@ -521,3 +521,22 @@ fn shuffled_playlist_plays_every_file_once_back_to_back() {
     tags.sort();
     assert_eq!(tags, vec![1, 2, 3, 4, 5]);
 }
+
+#[test]
+fn a_hard_end_moved_later_during_its_fade_brings_the_sound_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f.wav");
+    coded_wav(&f, 1, 4 * 48_000);
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    let id = deck.play(Item::new(Media::file(&f), Priority::Normal).ending_at(at(96_000)));
+    deck.advance(Duration::from_millis(1500));
+    // Mid-fade, the window is extended (a reload moved the program's end).
+    deck.end_at(id, at(192_000));
+    deck.run_until_idle(Duration::from_secs(5));
+    deck.flush();
+    let frames = read_wav(&out);
+    // Full level again from 1.5 s + 10 ms until the new fade at 3 s.
+    assert_run(&frames, 72_480, 144_000 - 72_480, 1, 72_480);
+    let events = drain(&deck);
+    assert_eq!(item_end(&events, id), (Outcome::Cut, at(192_000)));
+}
