@@ -17,6 +17,31 @@
 //!
 //! The engine knows nothing of YAML or MQTT; the daemon drives it with plain
 //! types (paths, URLs, durations, priorities, instants).
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use loa_audio::{DeckConfig, DeckEvent, Item, Media, Outcome, OutputSpec, Priority, VirtualDeck};
+//!
+//! // A deck on a virtual clock (`Deck::open` is the same on the real one).
+//! let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+//! let mut deck = VirtualDeck::open(&OutputSpec::Null, DeckConfig::default(), epoch).unwrap();
+//! let music = deck.play(Item::new(
+//!     Media::Tone { hz: 440.0, length: Duration::from_secs(60) },
+//!     Priority::Filler,
+//! ));
+//! // An announcement at 10 s preempts it; the filler resumes afterwards.
+//! let chime = deck.play(Item::new(Media::Chime, Priority::Emergency)
+//!     .starting_at(epoch + Duration::from_secs(10)));
+//! // The window closes at 30 s: the filler fades out, silent exactly then.
+//! deck.end_at(music, epoch + Duration::from_secs(30));
+//! deck.run_until(epoch + Duration::from_secs(31));
+//! let ends: Vec<_> = deck.events().try_iter().filter_map(|e| match e {
+//!     DeckEvent::ItemEnded { item, outcome, at } => Some((item, outcome, at)),
+//!     _ => None,
+//! }).collect();
+//! assert_eq!(ends[0].0, chime);
+//! assert_eq!(ends[1], (music, Outcome::Cut, epoch + Duration::from_secs(30)));
+//! ```
 
 pub mod deck;
 mod decode;
