@@ -6,7 +6,6 @@
 
 // The writer is the daemon's own module (the crate has no library target).
 #[path = "../src/airtime.rs"]
-#[allow(dead_code)]
 mod airtime;
 
 use std::process::Command;
@@ -77,7 +76,7 @@ fn generate(path: &std::path::Path) -> Duration {
                 Trigger::Schedule
             },
             requested_by: announcement.then(|| "chu-tich-xa".to_string()),
-            priority: if announcement && r % 10 == 0 {
+            priority: if announcement && r % 10 == 3 {
                 Priority::Emergency
             } else {
                 Priority::Normal

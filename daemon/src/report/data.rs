@@ -148,6 +148,9 @@ pub fn figures_and_rows(
     scan(conn, period, by, true, Some(&mut each))
 }
 
+/// What is called with each row of the chronological list.
+type EachRow<'f> = &'f mut dyn FnMut(&LogRow<'_>) -> std::io::Result<()>;
+
 /// One pass over the period's rows (through the `started_at` index),
 /// summed here in hash maps: three GROUP BY queries had SQLite sort a
 /// year's million rows three times, near the 2 s budget.
@@ -156,7 +159,7 @@ fn scan(
     period: Period,
     by: By,
     days: bool,
-    mut each: Option<&mut dyn FnMut(&LogRow<'_>) -> std::io::Result<()>>,
+    mut each: Option<EachRow<'_>>,
 ) -> anyhow::Result<Figures> {
     let (lo, hi) = period.bounds();
     let sql = format!(

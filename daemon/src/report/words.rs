@@ -163,7 +163,7 @@ impl Lang {
     }
 
     /// A category as the reader knows it (SPEC's suggested ones; others as written).
-    pub fn category<'a>(self, c: &'a str) -> &'a str {
+    pub fn category(self, c: &str) -> &str {
         let known = [
             ("news", "Thời sự, tin tức", "News"),
             ("relay", "Tiếp sóng", "Relay"),
@@ -183,7 +183,7 @@ impl Lang {
     }
 
     /// An outcome (column `outcome`).
-    pub fn outcome<'a>(self, o: &'a str) -> &'a str {
+    pub fn outcome(self, o: &str) -> &str {
         let (vi, en) = match o {
             "airing" => ("đang phát", "airing"),
             "completed" => ("hoàn thành", "completed"),
@@ -201,7 +201,7 @@ impl Lang {
     }
 
     /// A source kind (column `source_kind`).
-    pub fn source_kind<'a>(self, k: &'a str) -> &'a str {
+    pub fn source_kind(self, k: &str) -> &str {
         let (vi, en) = match k {
             "file" => ("tệp ghi âm", "file"),
             "stream" => ("tiếp sóng", "stream"),
