@@ -73,7 +73,7 @@ impl MediaProbe for FixedProbe {
 
     fn speech_length(&self, text: &str, _voice: Option<&str>) -> Result<Duration, String> {
         // Known for even-length texts, unknown for the others: both paths.
-        if text.len() % 2 == 0 {
+        if text.len().is_multiple_of(2) {
             Ok(Duration::from_millis(80 * text.chars().count() as u64))
         } else {
             Err("not rendered yet".into())

@@ -16,7 +16,7 @@ fn files(dir: &str) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(&dir)
         .map(|rd| rd.filter_map(|e| Some(e.ok()?.path())).collect())
         .unwrap_or_default();
-    v.retain(|p| p.is_file() && !p.file_name().is_some_and(|n| n == "README.md"));
+    v.retain(|p| p.is_file());
     v.sort();
     v
 }
