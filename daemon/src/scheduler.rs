@@ -249,6 +249,18 @@ impl<E: Engine> Scheduler<E> {
             Some(c) => c,
             None => now - self.lookback(),
         };
+        // Deferred occurrences go as soon as their output is free (still
+        // ahead of their second, so audio starts on time) or, at their
+        // second, follow if_busy.
+        let mut deferred = std::mem::take(&mut self.deferred);
+        deferred.sort_by_key(|(_, t)| *t);
+        for (p, t) in deferred {
+            if t <= now || !self.busy_with_equal(&p) {
+                self.fire(p, t, now.max(t), Duration::ZERO);
+            } else {
+                self.deferred.push((p, t));
+            }
+        }
         let horizon = now + delta(LEAD);
         if horizon > cursor {
             self.fire_due(cursor, horizon, now, first, stepped);
@@ -258,16 +270,6 @@ impl<E: Engine> Scheduler<E> {
         let keep_from = now - TimeDelta::hours(26);
         while self.fired.first().is_some_and(|(t, _)| *t < keep_from) {
             self.fired.pop_first();
-        }
-        let due: Vec<(Program, DateTime<Utc>)> = {
-            let (due, later) = std::mem::take(&mut self.deferred)
-                .into_iter()
-                .partition(|(_, t)| *t <= now);
-            self.deferred = later;
-            due
-        };
-        for (p, t) in due {
-            self.fire(p, t, now.max(t), Duration::ZERO);
         }
         self.start_waiting(now);
         if self.next_progress.is_some_and(|t| t <= now) {
@@ -438,13 +440,8 @@ impl<E: Engine> Scheduler<E> {
         start: DateTime<Utc>,
         offset: Duration,
     ) {
-        let st = &self.config.station;
-        let outputs: Vec<usize> = st
-            .outputs_of(&p.zones)
-            .iter()
-            .filter_map(|o| st.outputs.iter().position(|x| x.name == *o))
-            .collect();
-        let quiet = st.policy.quiet_hours;
+        let outputs = self.outputs_of(&p);
+        let quiet = self.config.station.policy.quiet_hours;
         if p.priority < Priority::Emergency {
             if let Some(q) = quiet {
                 if q.contains(self.local(start).time()) {
@@ -455,13 +452,18 @@ impl<E: Engine> Scheduler<E> {
             }
         }
         // Equal level already on one of these outputs: if_busy.
-        let busy = self
-            .runs
-            .iter()
-            .find(|r| {
-                r.program.priority == p.priority && r.outputs.iter().any(|o| outputs.contains(o))
-            })
-            .map(|r| r.program.title.clone());
+        let busy = self.equal_blocker(&p).map(|r| r.program.title.clone());
+        // An earlier occurrence of the same level still waiting for this
+        // output goes first.
+        let queued_before = self.deferred.iter().any(|(d, t)| {
+            *t < scheduled
+                && d.priority == p.priority
+                && self.outputs_of(d).iter().any(|o| outputs.contains(o))
+        });
+        if queued_before && start > self.now {
+            self.deferred.push((p, scheduled));
+            return;
+        }
         if let Some(blocker) = busy {
             if start > self.now {
                 self.deferred.push((p, scheduled));
@@ -520,6 +522,27 @@ impl<E: Engine> Scheduler<E> {
         self.runs.push(run);
     }
 
+    /// The outputs a program's zones are on.
+    fn outputs_of(&self, p: &Program) -> Vec<usize> {
+        let st = &self.config.station;
+        st.outputs_of(&p.zones)
+            .iter()
+            .filter_map(|o| st.outputs.iter().position(|x| x.name == *o))
+            .collect()
+    }
+
+    /// A running occurrence of the same level on one of `p`'s outputs.
+    fn equal_blocker(&self, p: &Program) -> Option<&Run> {
+        let outputs = self.outputs_of(p);
+        self.runs.iter().find(|r| {
+            r.program.priority == p.priority && r.outputs.iter().any(|o| outputs.contains(o))
+        })
+    }
+
+    fn busy_with_equal(&self, p: &Program) -> bool {
+        self.equal_blocker(p).is_some()
+    }
+
     /// The item and the offset in it that `offset` into a program reaches.
     fn seek(&self, p: &Program, offset: Duration) -> (usize, Duration) {
         let mut left = offset;
@@ -562,15 +585,8 @@ impl<E: Engine> Scheduler<E> {
     fn start_waiting(&mut self, now: DateTime<Utc>) {
         let mut i = 0;
         while i < self.waiting.len() {
+            let blocked = self.busy_with_equal(&self.waiting[i].program);
             let w = &self.waiting[i];
-            let st = &self.config.station;
-            let outputs: Vec<&str> = st.outputs_of(&w.program.zones);
-            let blocked = self.runs.iter().any(|r| {
-                r.program.priority == w.program.priority
-                    && r.outputs
-                        .iter()
-                        .any(|&o| outputs.contains(&st.outputs[o].name.as_str()))
-            });
             if !blocked {
                 let w = self.waiting.remove(i);
                 info!(

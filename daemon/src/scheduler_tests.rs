@@ -476,3 +476,22 @@ fn a_missing_file_at_air_time_is_a_failed_row_and_the_program_goes_on() {
         "no dead air for the failed one"
     );
 }
+
+#[test]
+fn programs_two_seconds_apart_each_start_on_their_second() {
+    let mut yaml = String::from("programs:\n");
+    for i in 0..6 {
+        yaml.push_str(&format!(
+            "  - id: p{i}\n    at: \"10:00:{:02}\"\n    zones: all\n    items: [{{ tone: {{ hz: 1000, for: 1s }} }}]\n",
+            2 * i
+        ));
+    }
+    let mut s = station(&yaml, at(9, 59));
+    s.run_until(at(10, 1));
+    let rows = s.rows();
+    assert_eq!(rows.len(), 6, "{rows:#?}");
+    for r in &rows {
+        assert_eq!(Some(&r.started), r.scheduled.as_ref(), "{r:?}");
+        assert_eq!(r.outcome, "completed");
+    }
+}
