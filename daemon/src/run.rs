@@ -168,8 +168,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let overrides = args.outputs.clone();
 
     let db = config.station.paths.state.join("airtime.sqlite");
-    let (log, recovered) = AirtimeLog::open(&db, &config.station.id, config.station.timezone)
+    let (mut log, recovered) = AirtimeLog::open(&db, &config.station.id, config.station.timezone)
         .with_context(|| format!("the airtime log {}", db.display()))?;
+    if let Err(e) = log.set_station_name(&config.station.name) {
+        warn!("airtime log: {e}");
+    }
     if recovered > 0 {
         warn!("{recovered} airtime row(s) were left airing by a crash or power cut: marked interrupted");
     }

@@ -118,6 +118,7 @@ pub fn simulate(
     db: &Path,
 ) -> anyhow::Result<Stats> {
     let (mut log, _) = AirtimeLog::open(db, &config.station.id, config.station.timezone)?;
+    log.set_station_name(&config.station.name)?;
     log.begin_batch()?;
     let clock = VirtualClock::new(from);
     let engine = SimEngine::new(

@@ -188,39 +188,43 @@ fn programs(config: &Config, lengths: &Lengths, diags: &mut Diagnostics) {
                 );
             }
         }
+        // Cron programs: every matching day has the same times, so one day's
+        // starts tell how often it fires and whether it starts in quiet hours.
+        if let Recurrence::Cron(rule) = &p.occurs.recurrence {
+            let day = first_day_starts(p, tz);
+            if day.len() > 1440 {
+                diags.error(
+                    p.loc.clone(),
+                    format!(
+                        "program `{}`: cron `{}` starts {} times a day; a broadcast program needs at least a minute between starts (the first field is seconds: `0 * * * * *` is every minute)",
+                        p.id,
+                        rule.source(),
+                        day.len()
+                    ),
+                );
+                continue;
+            }
+            if let (Some(q), true) = (policy.quiet_hours, p.priority < Priority::Emergency) {
+                if let Some(t) = day.iter().find(|t| q.contains(t.time())) {
+                    diags.error(
+                        p.loc.clone(),
+                        format!(
+                            "program `{}` (cron `{}`) starts at {} inside quiet hours {}; only emergency may sound then",
+                            p.id,
+                            rule.source(),
+                            t.format("%H:%M"),
+                            fmt_window(&q)
+                        ),
+                    );
+                    continue;
+                }
+            }
+        }
         let Some(q) = policy.quiet_hours else {
             continue;
         };
         if p.priority == Priority::Emergency {
             continue;
-        }
-        // Cron programs: look at a year of starts (daily ones are checked by the loader).
-        if let Recurrence::Cron(rule) = &p.occurs.recurrence {
-            let from = p
-                .occurs
-                .dates
-                .from
-                .map(|d| {
-                    crate::occurrence::resolve_local(tz, d.and_hms_opt(0, 0, 0).unwrap_or_default())
-                        .with_timezone(&Utc)
-                })
-                .unwrap_or_else(|| {
-                    chrono::DateTime::<Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default()
-                });
-            let starts = p.occurs.between(tz, from, from + TimeDelta::days(366));
-            if let Some(t) = starts.iter().find(|t| q.contains(t.time())) {
-                diags.error(
-                    p.loc.clone(),
-                    format!(
-                        "program `{}` (cron `{}`) starts at {} inside quiet hours {}; only emergency may sound then",
-                        p.id,
-                        rule.source(),
-                        t.format("%H:%M"),
-                        fmt_window(&q)
-                    ),
-                );
-                continue;
-            }
         }
         // Running into quiet hours: cut when they start.
         if let (Recurrence::Daily { at, .. }, Some(span)) = (&p.occurs.recurrence, span) {
@@ -347,4 +351,26 @@ fn overlaps(config: &Config, lengths: &Lengths, today: NaiveDate, diags: &mut Di
             );
         }
     }
+}
+
+/// The starts of a program on the first local day it fires (from its
+/// `dates.from`, or 2026-01-01).
+fn first_day_starts(p: &Program, tz: chrono_tz::Tz) -> Vec<chrono::DateTime<chrono_tz::Tz>> {
+    let anchor = p
+        .occurs
+        .dates
+        .from
+        .unwrap_or_else(|| NaiveDate::from_ymd_opt(2026, 1, 1).expect("a date"));
+    let midnight = |d: NaiveDate| {
+        crate::occurrence::resolve_local(tz, d.and_time(chrono::NaiveTime::MIN)).with_timezone(&Utc)
+    };
+    let Some(first) = p
+        .occurs
+        .next_after(tz, midnight(anchor) - TimeDelta::seconds(1), 3000)
+    else {
+        return Vec::new();
+    };
+    let day = first.date_naive();
+    p.occurs
+        .between(tz, midnight(day), midnight(day + TimeDelta::days(1)))
 }

@@ -1551,6 +1551,29 @@ impl Cx<'_> {
         })
     }
 
+    /// A file pattern under the media directory. Absolute patterns, `..`
+    /// and `**` are refused: matching walks directories, and a pattern that
+    /// reaches the whole filesystem (or a symlink loop) would never finish.
+    fn media_glob(&mut self, n: &Node, media: &Path, what: &str) -> Option<String> {
+        let g = self.text(n, what)?;
+        if Path::new(&g).is_absolute() || g.split('/').any(|c| c == "..") {
+            self.err(n, format!("{what} `{g}` must be a pattern under the media directory, e.g. news/ban-tin-*.mp3"));
+            return None;
+        }
+        if g.contains("**") {
+            self.err(
+                n,
+                format!("{what} `{g}`: `**` is not supported; name the folder, e.g. news/*.mp3"),
+            );
+            return None;
+        }
+        if let Err(e) = glob::Pattern::new(&g) {
+            self.err(n, format!("{what} `{g}` is not a valid pattern: {e}"));
+            return None;
+        }
+        Some(media.join(g).to_string_lossy().into_owned())
+    }
+
     fn media_path(&mut self, n: &Node, media: &Path, what: &str) -> Option<PathBuf> {
         let s = self.text(n, what)?;
         if s.trim().is_empty() {
@@ -1607,16 +1630,9 @@ impl Cx<'_> {
         let source = match kind {
             "file" => Source::File(self.media_path(v, media, "file")?),
             "newest" => {
-                let glob = self.text(v, "newest")?;
-                if let Err(e) = glob::Pattern::new(&glob) {
-                    self.err(v, format!("newest `{glob}` is not a valid pattern: {e}"));
-                    return None;
-                }
+                let glob = self.media_glob(v, media, "newest")?;
                 let max_age = f.get("max_age").and_then(|d| self.duration(d, "max_age"));
-                Source::Newest {
-                    glob: media.join(glob).to_string_lossy().into_owned(),
-                    max_age,
-                }
+                Source::Newest { glob, max_age }
             }
             "playlist" => {
                 let entries = match &v.value {
@@ -1634,14 +1650,7 @@ impl Cx<'_> {
                                 .collect(),
                         )
                     }
-                    _ => {
-                        let g = self.text(v, "playlist")?;
-                        if let Err(e) = glob::Pattern::new(&g) {
-                            self.err(v, format!("playlist `{g}` is not a valid pattern: {e}"));
-                            return None;
-                        }
-                        PlaylistEntries::Glob(media.join(g).to_string_lossy().into_owned())
-                    }
+                    _ => PlaylistEntries::Glob(self.media_glob(v, media, "playlist")?),
                 };
                 let order = f
                     .get("order")

@@ -312,6 +312,18 @@ const CASES: &[Case] = &[
         expect: &[("station.yaml", 10, "must start with mqtt:// or mqtts://", true)],
     },
     Case {
+        name: "newest-outside-media",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    zones: all\n    items:\n      - newest: /home/operator/**/*.mp3\n")],
+        expect: &[(P, 6, "must be a pattern under the media directory", true)],
+    },
+    Case {
+        name: "cron-every-second",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: nhac\n    cron: \"* * 8 * * *\"\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 2, "starts 3600 times a day", true)],
+    },
+    Case {
         name: "emergency-in-quiet-hours-is-fine",
         station: None,
         files: &[("a.yaml", "programs:\n  - id: canh-bao-lu\n    at: \"03:00\"\n    priority: emergency\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
