@@ -169,7 +169,9 @@ pub fn probe_lengths(config: &Config, probe: &dyn MediaProbe) -> Lengths {
 }
 
 fn hm(t: &DateTime<Tz>) -> String {
-    t.format("%H:%M").to_string()
+    // Hot in year-long agendas: chrono's format() parses its pattern each call.
+    use chrono::Timelike;
+    format!("{:02}:{:02}", t.hour(), t.minute())
 }
 
 fn to_std(d: TimeDelta) -> Duration {

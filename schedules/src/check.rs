@@ -41,7 +41,11 @@ pub fn check_dir(dir: &Path, probe: &dyn MediaProbe, today: Option<NaiveDate>) -
                     .with_timezone(&config.station.timezone)
                     .date_naive()
             });
-            overlaps(&config, &lengths, today, &mut diags);
+            // Overlaps need the agenda: only worth it (and only bounded) for a
+            // configuration that is otherwise valid.
+            if diags.is_valid() {
+                overlaps(&config, &lengths, today, &mut diags);
+            }
             Some(config)
         }
         None => None,
