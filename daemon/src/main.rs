@@ -10,16 +10,19 @@
 mod agenda;
 mod airtime;
 mod audio_cmds;
+mod boards;
 mod check;
 mod cli;
 mod clock;
 mod engine;
+mod mqtt;
 mod probe;
 mod report;
 mod run;
 mod scheduler;
 mod schema;
 mod simulate;
+mod zones;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,1 @@
+//! LED boards: slogan rotation, now playing, emergencies, per-preset payloads.

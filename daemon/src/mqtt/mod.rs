@@ -1,0 +1,29 @@
+//! MQTT: the link to the broker (one task owns the rumqttc event loop), the
+//! retained status, the airtime feed, and the messages that boards and zone
+//! relays need (built by `boards` and `zones`, sent here).
+
+/// One message to publish. Nothing sent to a device is retained.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Publish {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    /// 0 or 1.
+    pub qos: u8,
+    pub retain: bool,
+}
+
+impl Publish {
+    /// A QoS 0, not retained message to a device.
+    pub fn device(topic: impl Into<String>, payload: impl Into<Vec<u8>>) -> Publish {
+        Publish {
+            topic: topic.into(),
+            payload: payload.into(),
+            qos: 0,
+            retain: false,
+        }
+    }
+
+    pub fn payload_str(&self) -> &str {
+        std::str::from_utf8(&self.payload).unwrap_or("")
+    }
+}

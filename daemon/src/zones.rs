@@ -1,0 +1,1 @@
+//! Zones: amplifier relays switched on before sound (preroll) and off after (hold).
