@@ -43,6 +43,18 @@ fn thread_ticks() -> std::collections::BTreeMap<String, u64> {
     out
 }
 
+fn print_threads(what: &str, before: &std::collections::BTreeMap<String, u64>, secs: f64) {
+    let parts: Vec<String> = thread_ticks()
+        .into_iter()
+        .filter_map(|(name, ticks)| {
+            let b = before.get(&name).copied().unwrap_or(0);
+            // Ticks are 10 ms: ticks/secs is a percentage of one core.
+            (ticks > b).then(|| format!("{name} {:.2} %", (ticks - b) as f64 / secs))
+        })
+        .collect();
+    println!("  {what}, by thread: {}", parts.join(", "));
+}
+
 fn make_mp3(dir: &Path) -> PathBuf {
     let wav = dir.join("music.wav");
     let mp3 = dir.join("music.mp3");
@@ -104,22 +116,17 @@ fn main() {
     let deck = Deck::open(&OutputSpec::Device("default".into()), DeckConfig::default()).unwrap();
     // Idle deck (silence to the card) as a baseline.
     std::thread::sleep(Duration::from_secs(1));
-    let (c0, t0) = (cpu_time(), Instant::now());
-    std::thread::sleep(Duration::from_secs(5));
+    let (c0, t0, th0) = (cpu_time(), Instant::now(), thread_ticks());
+    std::thread::sleep(Duration::from_secs(10));
     let idle = (cpu_time() - c0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
+    print_threads("idle deck", &th0, t0.elapsed().as_secs_f64());
 
     let music = deck.play(Item::new(Media::file(&mp3), Priority::Normal));
     std::thread::sleep(Duration::from_secs(1));
     let (c0, t0, th0) = (cpu_time(), Instant::now(), thread_ticks());
     std::thread::sleep(Duration::from_secs(20));
     let playing = (cpu_time() - c0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
-    let secs = t0.elapsed().as_secs_f64();
-    for (name, ticks) in thread_ticks() {
-        let before = th0.get(&name).copied().unwrap_or(0);
-        if ticks > before {
-            println!("  thread {name}: {:.2} %", (ticks - before) as f64 / secs);
-        }
-    }
+    print_threads("playing", &th0, t0.elapsed().as_secs_f64());
     println!("cpu, 48 kHz stereo 192 kbit/s MP3 on device:default: {playing:.2} % of one core (idle deck {idle:.2} %)");
 
     // Preemption: an emergency tone over the music, 15 times.

@@ -142,6 +142,9 @@ struct Errors {
 }
 type Failure = Arc<Mutex<Errors>>;
 
+/// Lets the card's callback wake the thread that writes to it.
+type Waker = Arc<std::sync::OnceLock<std::thread::Thread>>;
+
 struct Live {
     _stream: cpal::Stream,
     ring: rtrb::Producer<f32>,
@@ -157,6 +160,9 @@ pub(crate) struct DeviceOutput {
     played: Arc<AtomicU64>,
     /// Last known delay from callback to the speaker, in nanoseconds.
     latency_ns: Arc<AtomicU64>,
+    /// The thread that writes (the deck's); the callback wakes it when it
+    /// has drained a period, instead of the writer polling.
+    writer: Waker,
     /// Frames handed to `write`.
     written: u64,
     down: Option<Down>,
@@ -173,7 +179,8 @@ impl DeviceOutput {
     pub fn open(name: &str, events: Sender<DeckEvent>) -> Result<Self, OutputError> {
         let played = Arc::new(AtomicU64::new(0));
         let latency_ns = Arc::new(AtomicU64::new(0));
-        let live = open_stream(name, played.clone(), latency_ns.clone())?;
+        let writer: Waker = Arc::default();
+        let live = open_stream(name, played.clone(), latency_ns.clone(), writer.clone())?;
         Ok(DeviceOutput {
             name: name.to_string(),
             live: Some(live),
@@ -181,6 +188,7 @@ impl DeviceOutput {
             started_at: SystemTime::now(),
             played,
             latency_ns,
+            writer,
             written: 0,
             down: None,
         })
@@ -200,6 +208,7 @@ impl DeviceOutput {
                     started_at: SystemTime::now(),
                     played: Arc::new(AtomicU64::new(0)),
                     latency_ns: Arc::new(AtomicU64::new(0)),
+                    writer: Arc::default(),
                     written: 0,
                     down: None,
                 };
@@ -241,7 +250,12 @@ impl DeviceOutput {
         self.played.fetch_add(frames as u64, Ordering::Relaxed);
         self.written += frames as u64;
         if Instant::now() >= down.next_retry {
-            match open_stream(&self.name, self.played.clone(), self.latency_ns.clone()) {
+            match open_stream(
+                &self.name,
+                self.played.clone(),
+                self.latency_ns.clone(),
+                self.writer.clone(),
+            ) {
                 Ok(live) => {
                     let gap = down.since.elapsed();
                     tracing::info!(
@@ -295,11 +309,10 @@ impl Output for DeviceOutput {
                     self.write_down(frames);
                     return;
                 }
-                // Sleep until about the space we need has drained, rather
-                // than spinning: the callback takes whole periods at a time.
-                let missing = (rest.len() / CHANNELS) as u64;
-                let wait = Duration::from_micros(missing * 1_000_000 / RATE as u64);
-                std::thread::sleep(wait.clamp(Duration::from_millis(1), Duration::from_millis(10)));
+                // Wait for the callback to drain a period (it wakes us);
+                // the timeout only bounds a missed wake-up.
+                let _ = self.writer.set(std::thread::current());
+                std::thread::park_timeout(Duration::from_millis(20));
                 continue;
             }
             if let Ok(mut chunk) = live.ring.write_chunk_uninit(n) {
@@ -341,6 +354,7 @@ fn open_stream(
     name: &str,
     played: Arc<AtomicU64>,
     latency_ns: Arc<AtomicU64>,
+    writer: Waker,
 ) -> Result<Live, OutputError> {
     let device = find_device(name, true)?;
     let err = |reason: String| OutputError::Device {
@@ -394,6 +408,7 @@ fn open_stream(
             failure.clone(),
             played,
             latency_ns,
+            writer,
         ),
         SampleFormat::I32 => build::<i32>(
             &device,
@@ -402,6 +417,7 @@ fn open_stream(
             failure.clone(),
             played,
             latency_ns,
+            writer,
         ),
         _ => build::<f32>(
             &device,
@@ -410,6 +426,7 @@ fn open_stream(
             failure.clone(),
             played,
             latency_ns,
+            writer,
         ),
     }
     .map_err(|e| err(format!("cannot open: {e}")))?;
@@ -431,6 +448,7 @@ fn build<T: SizedSample + FromSample<f32>>(
     failure: Failure,
     played: Arc<AtomicU64>,
     latency_ns: Arc<AtomicU64>,
+    writer: Waker,
 ) -> Result<cpal::Stream, cpal::Error> {
     let mut promoted = false;
     device.build_output_stream::<T, _, _>(
@@ -450,6 +468,9 @@ fn build<T: SizedSample + FromSample<f32>>(
             }
             // cpal zero-fills the buffer: an underrun is silence, never stale audio.
             played.fetch_add((n / CHANNELS) as u64, Ordering::Relaxed);
+            if let Some(t) = writer.get() {
+                t.unpark();
+            }
             let ts = info.timestamp();
             if let Some(d) = ts.playback.checked_duration_since(ts.callback) {
                 latency_ns.store(d.as_nanos() as u64, Ordering::Relaxed);
