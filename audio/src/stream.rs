@@ -280,6 +280,10 @@ fn relay_thread(url: &str, mut ring: rtrb::Producer<f32>, shared: &Shared) {
         .timeout_recv_response(Some(Duration::from_secs(10)))
         // A server that stops sending for this long counts as a drop.
         .timeout_per_read(Some(Duration::from_secs(5)))
+        // Each (re)connection is fresh: a pooled socket the server already
+        // closed (after a playlist, say) would cost a failed attempt.
+        .max_idle_connections(0)
+        .max_idle_connections_per_host(0)
         .build()
         .into();
     let mut backoff = FIRST_RETRY;

@@ -108,7 +108,7 @@ fn serve(
         let body = format!("#EXTM3U\n#EXTINF:-1,VOV test\nhttp://127.0.0.1:{port}/stream\n");
         let _ = write!(
             stream,
-            "HTTP/1.1 200 OK\r\nContent-Type: audio/x-mpegurl\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "HTTP/1.1 200 OK\r\nContent-Type: audio/x-mpegurl\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
         return;
