@@ -210,6 +210,17 @@ impl Source for StreamSource {
         }
         match self.state {
             RelayState::Relaying => {
+                // A server whose clock runs fast slowly fills the ring: drop
+                // back to a second behind live now and then (a rare jump)
+                // rather than drifting minutes behind.
+                if self.buffered_frames()
+                    > duration_to_frames(MAX_LAG) + duration_to_frames(PREBUFFER)
+                {
+                    let excess = self.buffered_frames() - duration_to_frames(MAX_LAG) / 2;
+                    let mut skip = vec![0f32; excess as usize * CHANNELS];
+                    self.read_pcm(&mut skip);
+                    tracing::debug!("relay {}: {excess} frames behind live dropped", self.url);
+                }
                 let got = self.read_pcm(out);
                 scale(&mut out[..got * CHANNELS], self.volume);
                 self.measure(&out[..got * CHANNELS]);
