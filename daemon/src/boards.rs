@@ -1,1 +1,0 @@
-//! LED boards: slogan rotation, now playing, emergencies, per-preset payloads.
