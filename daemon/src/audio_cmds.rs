@@ -37,8 +37,13 @@ pub struct DevicesArgs {
 pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
     // Station outputs come from station.yaml once the daemon wires it; until
     // then a sound check goes to the default sound card unless told otherwise.
-    let spec: OutputSpec = match &args.output {
-        Some(s) => s.parse()?,
+    let spec: OutputSpec = match args.output.as_deref().map(str::parse) {
+        Some(Ok(spec)) => spec,
+        Some(Err(e)) => {
+            // A malformed --output is a usage error (SPEC 5: exit 2).
+            eprintln!("loa play: {e}");
+            return Ok(ExitCode::from(2));
+        }
         None => OutputSpec::Device("default".into()),
     };
     // Unreadable files are reported when their turn comes.
@@ -136,21 +141,38 @@ pub fn devices(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
         .max()
         .unwrap_or(10)
         .max(10);
+    // Sound cards first (what a station plugs in), then ALSA's plugins
+    // (resamplers, mixers...), which are accepted but rarely what is wanted.
+    let is_card = |name: &str| {
+        name == "default"
+            || [
+                "plughw:",
+                "hw:",
+                "sysdefault:",
+                "front:",
+                "dsnoop:",
+                "dmix:",
+            ]
+            .iter()
+            .any(|p| name.starts_with(p))
+    };
     for (title, want_output) in [
         ("Outputs (station.yaml outputs: \"device:NAME\")", true),
         ("Inputs (schedule items: live: { input: NAME })", false),
     ] {
         println!("{title}");
-        let mut any = false;
-        for d in devices
+        let list: Vec<_> = devices
             .iter()
             .filter(|d| if want_output { d.output } else { d.input })
-        {
-            any = true;
-            println!("  {:width$}  {}", d.name, d.description);
-        }
-        if !any {
+            .collect();
+        if list.is_empty() {
             println!("  (none)");
+        }
+        for card in [true, false] {
+            for d in list.iter().filter(|d| is_card(&d.name) == card) {
+                let note = if card { "" } else { "  [ALSA plugin]" };
+                println!("  {:width$}  {}{note}", d.name, d.description);
+            }
         }
     }
     println!("Prefer stable names such as plughw:CARD=Device,DEV=0 over numbered ones.");
