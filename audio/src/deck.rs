@@ -242,7 +242,8 @@ impl DeckCore {
                 for (piece, reason) in prepared.failures {
                     self.emit_failed_piece(id, piece, reason, now);
                 }
-                if self.stopped_early.remove(&id) {
+                if self.stopped_early.remove(&id) || prepared.source.is_empty() {
+                    self.ends_early.remove(&id);
                     self.emit(DeckEvent::ItemEnded {
                         item: id,
                         outcome: Outcome::NotAired,

@@ -140,8 +140,9 @@ where
 
 impl Source for LiveSource {
     fn render(&mut self, out: &mut [f32], audible: bool, log: &mut PieceLog) -> Rendered {
-        // Wait for a little audio before reading, so the ring absorbs jitter.
-        if !self.primed && self.ring.slots() < RING_FRAMES {
+        // Wait until the ring is half full (100 ms) before reading, so it
+        // absorbs the capture card's jitter.
+        if !self.primed && self.ring.slots() < RING_FRAMES * CHANNELS / 2 {
             out.fill(0.0);
         } else {
             self.primed = true;

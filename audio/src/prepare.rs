@@ -287,4 +287,7 @@ impl Source for Finished {
         }
     }
     fn close(&mut self, _outcome: &Outcome, _offset: usize, _log: &mut PieceLog) {}
+    fn is_empty(&self) -> bool {
+        true
+    }
 }

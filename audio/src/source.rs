@@ -53,6 +53,11 @@ pub(crate) trait Source: Send {
     }
     /// The deck ends the item: close the open piece with `outcome`.
     fn close(&mut self, outcome: &Outcome, offset: usize, log: &mut PieceLog);
+    /// Nothing to air at all (joined after its end): the deck drops it
+    /// without disturbing what airs.
+    fn is_empty(&self) -> bool {
+        false
+    }
 }
 
 /// Follows the open piece of a source: when it first sounded and for how long.

@@ -540,3 +540,19 @@ fn a_hard_end_moved_later_during_its_fade_brings_the_sound_back() {
     let events = drain(&deck);
     assert_eq!(item_end(&events, id), (Outcome::Cut, at(192_000)));
 }
+
+#[test]
+fn joining_after_the_end_airs_nothing_and_disturbs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f.wav");
+    coded_wav(&f, 1, 48_000);
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    deck.play(Item::new(Media::file(&f), Priority::Filler));
+    deck.advance(Duration::from_millis(100));
+    let late = deck
+        .play(Item::new(Media::file(&f), Priority::Emergency).from_offset(Duration::from_secs(5)));
+    deck.run_until_idle(Duration::from_secs(2));
+    deck.flush();
+    assert_run(&read_wav(&out), 0, 48_000, 1, 0);
+    assert_eq!(item_end(&drain(&deck), late).0, Outcome::NotAired);
+}
