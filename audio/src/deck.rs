@@ -509,7 +509,7 @@ impl DeckCore {
                 continue;
             }
             let buf = &mut self.scratch[..span * CHANNELS];
-            let r = e.source.render(buf, audible, &mut self.log);
+            let r = render_guarded(e, buf, audible, &mut self.log);
             ran.push(e.id);
             if audible {
                 e.gain.mix(buf, &mut self.mix[out.clone()]);
@@ -542,7 +542,7 @@ impl DeckCore {
             }
             let e = &mut self.entries[i];
             let buf = &mut self.scratch[off * CHANNELS..span * CHANNELS];
-            let r = e.source.render(buf, true, &mut self.log);
+            let r = render_guarded(e, buf, true, &mut self.log);
             e.gain.mix(
                 buf,
                 &mut self.mix[(at + off) * CHANNELS..(at + span) * CHANNELS],
@@ -580,7 +580,17 @@ fn prepare_command(
     loudness: &Arc<Loudness>,
     background: bool,
 ) -> Command {
-    match prepare(item, config, loudness, background) {
+    // A decoder bug met while preparing fails the item, not the deck.
+    let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        prepare(item, config, loudness, background)
+    }))
+    .unwrap_or_else(|_| {
+        Err(crate::prepare::PrepFailure {
+            failures: Vec::new(),
+            reason: "the decoder crashed on this media (a bug; please report the file)".into(),
+        })
+    });
+    match prepared {
         Ok(prepared) => Command::Add {
             id,
             priority: item.priority,
@@ -593,6 +603,26 @@ fn prepare_command(
             failures: f.failures,
             reason: f.reason,
         },
+    }
+}
+
+/// Renders an entry's source; a panic inside it (a decoder bug on a
+/// malformed file) ends that item as failed instead of killing the deck.
+fn render_guarded(e: &mut Entry, buf: &mut [f32], audible: bool, log: &mut PieceLog) -> Rendered {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        e.source.render(buf, audible, log)
+    })) {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::error!("{}: the source crashed; ending it", e.id);
+            buf.fill(0.0);
+            Rendered::Ended {
+                frames: 0,
+                outcome: Outcome::Failed(
+                    "the decoder crashed on this media (a bug; please report the file)".into(),
+                ),
+            }
+        }
     }
 }
 
@@ -857,5 +887,50 @@ impl VirtualDeck {
     /// Writes the WAV header; the deck can go on afterwards.
     pub fn flush(&mut self) {
         self.core.output.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source with a bug: it panics after a while.
+    struct Crashing(u32);
+
+    impl Source for Crashing {
+        fn render(&mut self, out: &mut [f32], _audible: bool, _log: &mut PieceLog) -> Rendered {
+            self.0 += 1;
+            assert!(self.0 < 3, "decoder bug");
+            out.fill(0.25);
+            Rendered::More
+        }
+        fn close(&mut self, _outcome: &Outcome, _offset: usize, _log: &mut PieceLog) {}
+    }
+
+    #[test]
+    fn a_crashing_source_fails_its_item_and_the_deck_plays_on() {
+        let (tx, rx) = channel();
+        let epoch = SystemTime::UNIX_EPOCH;
+        let output = open_output(&OutputSpec::Null, Clock::Virtual { epoch }, tx.clone()).unwrap();
+        let mut core = DeckCore::new(output, tx, &DeckConfig::default());
+        core.handle(Command::Add {
+            id: ItemId(1),
+            priority: Priority::Normal,
+            start_at: None,
+            end_at: None,
+            prepared: Prepared {
+                source: Box::new(Crashing(0)),
+                failures: Vec::new(),
+            },
+        });
+        for _ in 0..10 {
+            core.render_block(BLOCK);
+        }
+        let events: Vec<DeckEvent> = rx.try_iter().collect();
+        assert!(
+            matches!(&events[..], [DeckEvent::ItemEnded { item: ItemId(1), outcome: Outcome::Failed(r), .. }] if r.contains("crashed")),
+            "{events:?}"
+        );
+        assert_eq!(core.frame, 10 * BLOCK as u64);
     }
 }
