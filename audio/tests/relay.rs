@@ -258,11 +258,12 @@ fn relay_reconnects_covers_drops_and_silence_with_the_fallback_and_rejoins() {
     // (silent, for at most the silence window), the fallback again, and the
     // relay's sound at the end.
     let first_t = line.find('T').expect("the relay aired");
-    assert!(first_t < 10, "the relay aired at once: {line}");
-    let t_run_end = line.find('F').expect("the fallback aired");
+    // While it connects the fallback may cover a moment; then it relays.
+    assert!(first_t < 50, "the relay aired within a second: {line}");
+    let t_run_end = first_t + line[first_t..].find('F').expect("the fallback aired");
     // ~3 s relayed plus the second it had buffered (the '?' are the seams
     // between copies of the test MP3).
-    let relayed = line[..t_run_end].matches('T').count();
+    let relayed = line[first_t..t_run_end].matches('T').count();
     assert!(relayed > 150, "relay aired ~4 s before the drop: {line}");
     let after_drop = &line[t_run_end..];
     // Back with silence: relayed for the 1 s window, then the fallback again.
