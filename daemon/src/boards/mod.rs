@@ -66,6 +66,8 @@ pub const SLOGAN_COLOR: &str = "#FFFFFF";
 /// Colour of a program title.
 pub const NOW_PLAYING_COLOR: &str = "#FFFFFF";
 
+/// The longest stretch of missed wakeups replayed at their own instants.
+const CATCH_UP: TimeDelta = TimeDelta::days(1);
 /// How far ahead the `json` preset's `until` looks for the end of a slogan.
 const UNTIL_HORIZON: TimeDelta = TimeDelta::days(8);
 
@@ -140,6 +142,10 @@ struct Rotation {
     current: Option<usize>,
     /// End of the current slot.
     slot_end: DateTime<Utc>,
+    /// The instant of the last decision.
+    decided_at: DateTime<Utc>,
+    /// Covered by a program title or an emergency at the last decision.
+    paused: bool,
 }
 
 impl Rotation {
@@ -149,7 +155,43 @@ impl Rotation {
             slogans,
             current: None,
             slot_end: DateTime::<Utc>::MIN_UTC,
+            decided_at: DateTime::<Utc>::MIN_UTC,
+            paused: false,
         }
+    }
+
+    /// Brings the rotation to `now`. Changes that fell due since the last
+    /// decision are replayed at their own instants, so slots and `every` keep
+    /// exact boundaries however late the caller wakes (a jump of more than
+    /// [`CATCH_UP`] starts afresh at `now`). Time spent paused is skipped.
+    /// When the clock went back, the plan moves back with it.
+    fn advance(&mut self, rules: &[Rule], tz: Tz, now: DateTime<Utc>, covered: bool) {
+        if covered || self.paused {
+            self.decided_at = now;
+        }
+        self.paused = covered;
+        if covered {
+            return;
+        }
+        if now < self.decided_at {
+            let shift = now - self.decided_at;
+            let back = |t: DateTime<Utc>| {
+                t.checked_add_signed(shift)
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC)
+            };
+            self.slot_end = back(self.slot_end);
+            for due in self.next_due.iter_mut().flatten() {
+                *due = back(*due);
+            }
+        } else if now - self.decided_at <= CATCH_UP {
+            let mut t = self.decided_at;
+            while let Some(next) = self.next_change(rules, tz, t).filter(|n| *n < now) {
+                self.decide(rules, tz, next);
+                t = next;
+            }
+        }
+        self.decide(rules, tz, now);
+        self.decided_at = now;
     }
 
     /// Applies the rotation rules at `now`.
@@ -318,6 +360,8 @@ impl Boards {
                     rot.slot_end = old.rotation.slot_end;
                 }
             }
+            rot.decided_at = old.rotation.decided_at;
+            rot.paused = old.rotation.paused;
         }
         *self = fresh;
         out.extend(self.settle(now));
@@ -454,12 +498,16 @@ impl Boards {
     fn settle(&mut self, now: DateTime<Utc>) -> Vec<Publish> {
         let mut out = Vec::new();
         for i in 0..self.boards.len() {
-            if !self.covered(i) {
-                let rules = &self.rules;
-                self.boards[i].rotation.decide(rules, self.tz, now);
-            }
+            let covered = self.covered(i);
+            let rules = &self.rules;
+            self.boards[i]
+                .rotation
+                .advance(rules, self.tz, now, covered);
             let new = self.render(i, now);
             let b = &mut self.boards[i];
+            if b.app_sent_at.is_some_and(|at| at > now) {
+                b.app_sent_at = None; // the clock went back: refresh now
+            }
             let mut sent = preset::changes(&b.board, b.sent.as_deref(), &new);
             if b.board.preset == BoardPreset::Awtrix {
                 // new[0] is always the app; it carries text unless its payload is empty.

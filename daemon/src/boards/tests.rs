@@ -517,6 +517,60 @@ slogans:
     );
 }
 
+const TWO: &str = r#"
+slogans:
+  - id: a
+    boards: [tx]
+    text: "A"
+    every: 2m
+  - id: b
+    boards: [tx]
+    text: "B"
+    every: 2m
+"#;
+
+#[test]
+fn late_wakeups_do_not_shift_the_rotation() {
+    let late = TimeDelta::milliseconds(250);
+    let mut b = Boards::new(&config(STATION, TWO));
+    b.tick(at(8, 0, 0));
+    let mut changes = Vec::new();
+    while let Some(t) = b.next_wakeup().filter(|t| *t < at(9, 0, 0)) {
+        // The caller always wakes a little late; the plan stays on the second.
+        assert_eq!(t.timestamp_subsec_millis(), 0, "{t}");
+        let before = shows(&b, "tx");
+        b.tick(t + late);
+        if shows(&b, "tx") != before {
+            changes.push(t);
+        }
+    }
+    assert_eq!(
+        changes[..4],
+        [at(8, 0, 30), at(8, 2, 0), at(8, 2, 30), at(8, 4, 0)]
+    );
+    // B at 08:00:30 + 2k min (30 times), A at 08:02 + 2k min (29 times).
+    assert_eq!(changes.len(), 59);
+    // A wakeup missed altogether is replayed at its own instant.
+    let mut b = Boards::new(&config(STATION, TWO));
+    b.tick(at(8, 0, 0));
+    b.tick(at(8, 2, 10)); // missed 08:00:30 (B) and 08:02:00 (A)
+    assert_eq!(shows(&b, "tx"), "A");
+    assert_eq!(b.next_wakeup(), Some(at(8, 2, 30)));
+}
+
+#[test]
+fn a_clock_stepped_back_moves_the_plan_back() {
+    let mut b = Boards::new(&config(STATION, TWO));
+    b.tick(at(8, 0, 0));
+    assert_eq!(shows(&b, "tx"), "A");
+    // An NTP step of an hour back: the slot still ends 30 s after it began.
+    let out = b.tick(at(7, 0, 0));
+    assert!(out.iter().any(|p| p.topic == "awtrix_cong/custom/loa") || out.is_empty());
+    assert_eq!(b.next_wakeup(), Some(at(7, 0, 30)));
+    b.tick(at(7, 0, 30));
+    assert_eq!(shows(&b, "tx"), "B");
+}
+
 #[test]
 fn the_example_station_over_a_monday() {
     let mut b = Boards::new(&example());
