@@ -119,3 +119,74 @@ fn aac_in_m4a_has_its_length_and_airs() {
     let peak = mid.iter().map(|f| f.0.abs()).max().unwrap();
     assert!(peak > 12_000, "peak {peak}");
 }
+
+#[test]
+fn mp3_without_a_header_frame_count_still_has_a_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = fixture(dir.path(), "wav", "2");
+    let mp3 = dir.path().join("raw.mp3");
+    // -t: no Xing/Info frame, as many stream rips and old encoders write.
+    assert!(Command::new("lame")
+        .args(["--quiet", "-t", "-b", "128"])
+        .arg(&wav)
+        .arg(&mp3)
+        .status()
+        .unwrap()
+        .success());
+    let len = media_length(&mp3).unwrap();
+    // Without the header, encoder delay and padding count (< 0.1 s).
+    assert!((2.0..2.1).contains(&len.as_secs_f64()), "{len:?}");
+}
+
+#[test]
+fn an_mp3_album_split_in_two_plays_without_a_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.wav");
+    assert!(Command::new("sox")
+        .args(["-n", "-r", "48000", "-c", "2", "-b", "16"])
+        .arg(&whole)
+        .args(["synth", "2", "sine", "500", "vol", "0.5"])
+        .status()
+        .unwrap()
+        .success());
+    let mut parts: Vec<PathBuf> = Vec::new();
+    for (i, (start, len)) in [("0", "1"), ("1", "1")].iter().enumerate() {
+        let wav = dir.path().join(format!("part{i}.wav"));
+        assert!(Command::new("sox")
+            .arg(&whole)
+            .arg(&wav)
+            .args(["trim", start, len])
+            .status()
+            .unwrap()
+            .success());
+        let mp3 = dir.path().join(format!("part{i}.mp3"));
+        assert!(Command::new("lame")
+            .args(["--quiet", "-b", "192"])
+            .arg(&wav)
+            .arg(&mp3)
+            .status()
+            .unwrap()
+            .success());
+        parts.push(mp3);
+    }
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    deck.play(Item::new(
+        Media::Files {
+            paths: parts,
+            order: loa_audio::Order::Sequential,
+        },
+        Priority::Normal,
+    ));
+    deck.run_until_idle(Duration::from_secs(5));
+    deck.flush();
+    let frames = read_wav(&out);
+    let sounding = frames.iter().rposition(|f| f.0 != 0).unwrap() as f64 / 48_000.0;
+    assert!((sounding - 2.0).abs() < 0.02, "{sounding} s aired");
+    // Every millisecond from 10 ms to 1.95 s carries the sine: the encoder
+    // delay and padding at the junction were trimmed, not aired as silence.
+    for ms in 10..1_950 {
+        let w = &frames[ms * 48..(ms + 1) * 48];
+        let peak = w.iter().map(|f| f.0.unsigned_abs()).max().unwrap();
+        assert!(peak > 8_000, "a dip at {ms} ms (peak {peak})");
+    }
+}
