@@ -27,8 +27,15 @@
 //!   pauses; afterwards it resumes where it was (the covered slogan, if still
 //!   active and nothing else is due).
 //!
-//! AWTRIX boards drop Loa's app by themselves if Loa stops: the app is sent
-//! with `lifetime` [`AWTRIX_LIFETIME`] and sent again every [`AWTRIX_REFRESH`].
+//! - Timing is exact: decisions happen at the planned instants (slot ends,
+//!   `every`, window edges), and a caller that wakes late, or not at all for
+//!   a while, gets them replayed at their own instants, so the plan never
+//!   drifts. The `json` preset's `until` is the plan run ahead.
+//!
+//! Messages: a board's state renders to the list of messages that put it
+//! there; only those that changed are sent, [`Boards::republish`] sends the
+//! whole list. AWTRIX boards drop Loa's app by themselves if Loa stops: it is
+//! sent with `lifetime` [`AWTRIX_LIFETIME`] and again every [`AWTRIX_REFRESH`].
 
 // The MQTT task (issue 5) is wired in separately; until then the API is
 // exercised by the tests only.
@@ -275,9 +282,9 @@ impl Boards {
             .map(|s| Rule {
                 id: s.id.clone(),
                 text: s.text.clone(),
-                between: s.between.clone(),
+                between: s.between,
                 days: s.days,
-                dates: s.dates.clone(),
+                dates: s.dates,
                 every: s
                     .every
                     .and_then(|e| TimeDelta::from_std(e).ok())
@@ -295,7 +302,7 @@ impl Boards {
                     .slogans
                     .iter()
                     .enumerate()
-                    .filter(|(_, s)| s.boards.iter().any(|id| *id == b.id))
+                    .filter(|(_, s)| s.boards.contains(&b.id))
                     .map(|(i, _)| i)
                     .collect();
                 BoardState {

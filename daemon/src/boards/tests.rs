@@ -115,13 +115,13 @@ fn shows(b: &Boards, board: &str) -> String {
     b.current()[board].clone()
 }
 
+/// (instant, text) pairs and (instant, message) pairs.
+type Changes = Vec<(DateTime<Utc>, String)>;
+type Sent = Vec<(DateTime<Utc>, Publish)>;
+
 /// Ticks at every wakeup up to `end`, returning each (instant, text) at which
 /// `board` changed what it shows, and every message sent.
-fn run_until(
-    b: &mut Boards,
-    board: &str,
-    end: DateTime<Utc>,
-) -> (Vec<(DateTime<Utc>, String)>, Vec<(DateTime<Utc>, Publish)>) {
+fn run_until(b: &mut Boards, board: &str, end: DateTime<Utc>) -> (Changes, Sent) {
     let mut changes = Vec::new();
     let mut sent = Vec::new();
     let mut last = shows(b, board);
