@@ -332,31 +332,28 @@ fn relay_thread(url: &str, mut ring: rtrb::Producer<f32>, shared: &Shared) {
     }
 }
 
-/// One connection: resolve playlists, then decode into the ring until the
-/// stream ends or fails.
-fn relay_once(
-    agent: &ureq::Agent,
-    url: &str,
-    ring: &mut rtrb::Producer<f32>,
-    shared: &Shared,
-) -> Result<(), String> {
+/// The audio body of a relay and its content type.
+type Body = (Box<dyn Read + Send + Sync>, String);
+
+/// Connects to `url`, resolving .m3u/.pls playlists (a few levels deep).
+fn connect(agent: &ureq::Agent, url: &str) -> Result<Body, String> {
     let mut url = url.to_string();
-    let mut response = None;
-    // A playlist may point at another playlist; follow a few.
     for _ in 0..4 {
-        let resp = agent
-            .get(&url)
-            .header("Icy-MetaData", "0")
-            .call()
-            .map_err(|e| format!("cannot connect: {e}"))?;
+        let resp = match agent.get(&url).header("Icy-MetaData", "0").call() {
+            Ok(r) => r,
+            // Shoutcast v1 answers "ICY 200 OK", which is not HTTP.
+            Err(ureq::Error::Protocol(_)) if url.starts_with("http://") => {
+                return icy_connect(&url);
+            }
+            Err(e) => return Err(format!("cannot connect: {e}")),
+        };
         let ctype = content_type(&resp);
         let lower = url.to_ascii_lowercase();
         let path = lower.split(['?', '#']).next().unwrap_or("");
         let is_pls = ctype.contains("scpls") || path.ends_with(".pls");
         let is_m3u = ctype.contains("mpegurl") || path.ends_with(".m3u") || path.ends_with(".m3u8");
         if !(is_pls || is_m3u) {
-            response = Some(resp);
-            break;
+            return Ok((Box::new(resp.into_body().into_reader()), ctype));
         }
         let mut text = String::new();
         resp.into_body()
@@ -366,9 +363,75 @@ fn relay_once(
             .map_err(|e| format!("cannot read playlist: {e}"))?;
         url = playlist_entry(&text, is_pls).ok_or("the playlist names no stream URL")?;
     }
-    let resp = response.ok_or("too many nested playlists")?;
+    Err("too many nested playlists".into())
+}
+
+/// A plain HTTP/1.0 request over TCP, for servers whose status line is
+/// "ICY 200 OK" (Shoutcast v1).
+fn icy_connect(url: &str) -> Result<Body, String> {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    let rest = url.strip_prefix("http://").ok_or("not an http:// URL")?;
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let with_port = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:80")
+    };
+    let addr = with_port
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("cannot resolve {host}"))?;
+    let mut sock = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let _ = sock.set_read_timeout(Some(Duration::from_secs(5)));
+    write!(
+        sock,
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nIcy-MetaData: 0\r\nUser-Agent: loa\r\n\r\n"
+    )
+    .map_err(|e| format!("cannot send the request: {e}"))?;
+    let mut reader = BufReader::new(sock);
+    let mut status = String::new();
+    reader
+        .read_line(&mut status)
+        .map_err(|e| format!("no answer: {e}"))?;
+    let code = status.split_whitespace().nth(1).unwrap_or("");
+    if code != "200" {
+        return Err(format!("the server answered `{}`", status.trim()));
+    }
+    let mut ctype = String::new();
+    for _ in 0..100 {
+        let mut line = String::new();
+        reader
+            .read_line(&mut line)
+            .map_err(|e| format!("bad answer: {e}"))?;
+        let line = line.trim();
+        if line.is_empty() {
+            return Ok((Box::new(reader), ctype));
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.trim().eq_ignore_ascii_case("content-type") {
+                ctype = v.trim().to_ascii_lowercase();
+            }
+        }
+    }
+    Err("the server's headers never end".into())
+}
+
+/// One connection: resolve playlists, then decode into the ring until the
+/// stream ends or fails.
+fn relay_once(
+    agent: &ureq::Agent,
+    url: &str,
+    ring: &mut rtrb::Producer<f32>,
+    shared: &Shared,
+) -> Result<(), String> {
+    let (reader, ctype) = connect(agent, url)?;
     let mut hint = Hint::new();
-    let ctype = content_type(&resp);
     if ctype.contains("mpeg") || ctype.contains("mp3") {
         hint.with_extension("mp3");
     } else if ctype.contains("aac") {
@@ -376,7 +439,6 @@ fn relay_once(
     } else if ctype.contains("ogg") {
         hint.with_extension("ogg");
     }
-    let reader = resp.into_body().into_reader();
     let mss = MediaSourceStream::new(Box::new(ReadOnlySource::new(reader)), Default::default());
     let probed = symphonia::default::get_probe()
         .format(&hint, mss, &Default::default(), &Default::default())

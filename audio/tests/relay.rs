@@ -295,3 +295,49 @@ fn relay_reconnects_covers_drops_and_silence_with_the_fallback_and_rejoins() {
         "reconnected"
     );
 }
+
+#[test]
+fn a_shoutcast_v1_server_answering_icy_200_is_relayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let tone = mp3(dir.path(), "tone", &["sine", "440", "vol", "0.5"]);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+            }
+            let _ = stream
+                .write_all(b"ICY 200 OK\r\nicy-name: VOV test\r\ncontent-type: audio/mpeg\r\n\r\n");
+            // 2 s of tone at about real time, then the server hangs up.
+            for chunk in tone.chunks(1_600) {
+                if stream.write_all(chunk).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
+    let out = dir.path().join("icy.wav");
+    let deck = Deck::open(&OutputSpec::Wav(out.clone()), DeckConfig::default()).unwrap();
+    let id = deck.play(Item::new(
+        Media::Stream {
+            url: format!("http://127.0.0.1:{port}/;stream.mp3"),
+            fallback: vec![],
+        },
+        Priority::Normal,
+    ));
+    std::thread::sleep(Duration::from_millis(2500));
+    deck.stop(id);
+    std::thread::sleep(Duration::from_millis(300));
+    deck.close();
+    let line = timeline(&read_wav(&out));
+    assert!(
+        line.matches('T').count() > 60,
+        "the tone was relayed: {line}"
+    );
+}
