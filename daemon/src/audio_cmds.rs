@@ -5,6 +5,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+
+/// Prints a line to stdout; a closed pipe (`loa devices | head`) is not an error.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 use loa_audio::{Deck, DeckConfig, DeckEvent, Item, Media, Order, Outcome, OutputSpec, Priority};
 
 /// Arguments of `loa play`.
@@ -13,10 +21,13 @@ pub struct PlayArgs {
     /// Configuration directory (its station.yaml names the outputs).
     #[arg(long, env = "LOA_CONFIG", default_value = "/etc/loa")]
     pub config: std::path::PathBuf,
-    /// Where to play: device:NAME, wav:PATH or null (default: device:default).
+    /// Where to play: device:NAME, wav:PATH, null, or the name of one of the
+    /// station's outputs (default: the station's first output, or
+    /// device:default without a station).
     #[arg(long)]
     pub output: Option<String>,
-    /// Normalise each file toward this loudness in LUFS (e.g. -16), as on air.
+    /// Normalise each file toward this loudness in LUFS (e.g. -16); default:
+    /// the station's policy.loudness.
     #[arg(long, allow_hyphen_values = true)]
     pub loudness: Option<f64>,
     /// Audio files to play, in order, gaplessly.
@@ -35,17 +46,35 @@ pub struct DevicesArgs {
 /// Plays the files on the output and reports each as it airs; exit 1 when a
 /// file could not be played.
 pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
-    // Station outputs come from station.yaml once the daemon wires it; until
-    // then a sound check goes to the default sound card unless told otherwise.
-    let spec: OutputSpec = match args.output.as_deref().map(str::parse) {
-        Some(Ok(spec)) => spec,
-        Some(Err(e)) => {
-            // A malformed --output is a usage error (SPEC 5: exit 2).
-            eprintln!("loa play: {e}");
-            return Ok(ExitCode::from(2));
-        }
-        None => OutputSpec::Device("default".into()),
+    // The station's outputs, when its configuration reads: `--output` may
+    // name one, and without `--output` the first one is used, at the
+    // station's loudness and volume. Without a station: the default card.
+    let station = loa_schedules::load_dir(&args.config)
+        .config
+        .map(|c| c.station);
+    let by_name = |name: &str| {
+        station
+            .as_ref()
+            .and_then(|s| s.outputs.iter().find(|o| o.name == name))
+            .map(|o| audio_spec(&o.spec))
     };
+    let spec: OutputSpec = match args.output.as_deref() {
+        Some(text) => match (text.parse::<OutputSpec>(), by_name(text)) {
+            (Ok(spec), _) => spec,
+            (Err(_), Some(spec)) => spec,
+            (Err(e), None) => {
+                // A malformed --output is a usage error (SPEC 5: exit 2).
+                eprintln!("loa play: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => station
+            .as_ref()
+            .and_then(|s| s.outputs.first())
+            .map(|o| audio_spec(&o.spec))
+            .unwrap_or_else(|| OutputSpec::Device("default".into())),
+    };
+    let policy = station.as_ref().map(|s| &s.policy);
     // Unreadable files are reported when their turn comes.
     let lengths: Duration = args
         .files
@@ -53,11 +82,12 @@ pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
         .filter_map(|f| loa_audio::media_length(f).ok())
         .sum();
     let config = DeckConfig {
-        loudness_target: args.loudness,
+        loudness_target: args.loudness.or(policy.and_then(|p| p.loudness)),
+        volume: policy.map(|p| p.volume).unwrap_or(1.0),
         ..Default::default()
     };
     let deck = Deck::open(&spec, config)?;
-    println!(
+    say!(
         "playing {} file(s), {:.1} s, on {spec}",
         args.files.len(),
         lengths.as_secs_f64()
@@ -75,7 +105,7 @@ pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("loa play: the output stopped responding");
         };
         match event {
-            DeckEvent::Started { piece, .. } => println!("▶ {}", piece.source),
+            DeckEvent::Started { piece, .. } => say!("▶ {}", piece.source),
             DeckEvent::Ended {
                 piece,
                 outcome,
@@ -88,7 +118,7 @@ pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
                         failed = true;
                         eprintln!("loa play: {}: {reason}", piece.source);
                     }
-                    o => println!("■ {} {} after {secs:.1} s", piece.source, o.as_str()),
+                    o => say!("■ {} {} after {secs:.1} s", piece.source, o.as_str()),
                 }
             }
             DeckEvent::OutputFailed { reason, .. } => {
@@ -119,6 +149,14 @@ pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+fn audio_spec(spec: &loa_schedules::OutputSpec) -> OutputSpec {
+    match spec {
+        loa_schedules::OutputSpec::Device(d) => OutputSpec::Device(d.clone()),
+        loa_schedules::OutputSpec::Wav(p) => OutputSpec::Wav(p.clone()),
+        loa_schedules::OutputSpec::Null => OutputSpec::Null,
+    }
+}
+
 /// Lists output and input devices with the names `device:` and `live:` accept.
 pub fn devices(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
     let devices = loa_audio::list_devices()?;
@@ -132,7 +170,7 @@ pub fn devices(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(list));
+        say!("{}", serde_json::Value::Array(list));
         return Ok(ExitCode::SUCCESS);
     }
     let width = devices
@@ -160,21 +198,21 @@ pub fn devices(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
         ("Outputs (station.yaml outputs: \"device:NAME\")", true),
         ("Inputs (schedule items: live: { input: NAME })", false),
     ] {
-        println!("{title}");
+        say!("{title}");
         let list: Vec<_> = devices
             .iter()
             .filter(|d| if want_output { d.output } else { d.input })
             .collect();
         if list.is_empty() {
-            println!("  (none)");
+            say!("  (none)");
         }
         for card in [true, false] {
             for d in list.iter().filter(|d| is_card(&d.name) == card) {
                 let note = if card { "" } else { "  [ALSA plugin]" };
-                println!("  {:width$}  {}{note}", d.name, d.description);
+                say!("  {:width$}  {}{note}", d.name, d.description);
             }
         }
     }
-    println!("Prefer stable names such as plughw:CARD=Device,DEV=0 over numbered ones.");
+    say!("Prefer stable names such as plughw:CARD=Device,DEV=0 over numbered ones.");
     Ok(ExitCode::SUCCESS)
 }
