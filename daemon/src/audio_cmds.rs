@@ -52,6 +52,12 @@ pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
     let station = loa_schedules::load_dir(&args.config)
         .config
         .map(|c| c.station);
+    if station.is_none() && args.config.join("station.yaml").exists() {
+        eprintln!(
+            "loa play: {} has errors (see `loa check`); its outputs are not used",
+            args.config.join("station.yaml").display()
+        );
+    }
     let by_name = |name: &str| {
         station
             .as_ref()
