@@ -1,1 +1,0 @@
-//! Zones: amplifier relays switched on before sound (preroll) and off after (hold).

@@ -1,0 +1,334 @@
+//! Zones: amplifier relays switched on before sound (preroll) and off after
+//! (hold).
+//!
+//! The scheduler says when sound starts and ends on which zones; this module
+//! turns that into the moments each relay must switch, composes overlapping
+//! demands (a zone stays on until the last one releases it), builds the
+//! preset's MQTT message on every change of wanted state, and watches the
+//! devices' state reports: a relay that does not confirm within
+//! [`CONFIRM_WITHIN`] is a fault, logged once and shown in status.
+//!
+//! Pure: time is an input (`now`, `at`), nothing here reads a clock or does I/O.
+
+mod preset;
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use loa_schedules::{Config, Relay};
+use tracing::{debug, info, warn};
+
+use crate::mqtt::Publish;
+
+/// How long a device has to report the state it was switched to.
+pub const CONFIRM_WITHIN: TimeDelta = TimeDelta::seconds(5);
+
+/// Every zone of the station, in station.yaml order, and what is wanted of it.
+pub struct Zones {
+    zones: Vec<Zone>,
+    /// `src` of RPC requests (Shelly answers to `<src>/rpc`): the MQTT client id.
+    src: String,
+    /// Id of the next RPC request.
+    rpc_id: AtomicU32,
+}
+
+struct Zone {
+    id: String,
+    relay: Option<Relay>,
+    preroll: TimeDelta,
+    hold: TimeDelta,
+    /// Why the zone must be on: one entry per `sound_from` not yet released.
+    demands: Vec<Demand>,
+    /// The state last commanded (without a relay: the logical state).
+    on: bool,
+    watch: Watch,
+}
+
+/// The zone must be on over [from, until); `until: None` while sound goes on.
+#[derive(Clone, Copy, Debug)]
+struct Demand {
+    from: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+}
+
+impl Demand {
+    fn covers(&self, t: DateTime<Utc>) -> bool {
+        self.from <= t && self.until.is_none_or(|u| t < u)
+    }
+}
+
+/// What the device says of its relay.
+#[derive(Default)]
+struct Watch {
+    reported: Option<bool>,
+    /// When the relay must have reported the commanded state.
+    check_at: Option<DateTime<Utc>>,
+    fault: bool,
+}
+
+impl Zones {
+    pub fn new(config: &Config) -> Zones {
+        let station = &config.station;
+        let src = station
+            .mqtt
+            .as_ref()
+            .map(|m| m.client_id.clone())
+            .unwrap_or_else(|| format!("loa-{}", station.id));
+        Zones {
+            zones: station.zones.iter().map(Zone::new).collect(),
+            src,
+            rpc_id: AtomicU32::new(1),
+        }
+    }
+
+    /// Applies a reloaded configuration. Demands on zones that remain carry
+    /// over (new preroll and hold apply to later demands); a removed zone's
+    /// relay, or a zone's former relay, is switched off if it was on; a new
+    /// relay gets the zone's current state.
+    pub fn reload(&mut self, config: &Config, now: DateTime<Utc>) -> Vec<Publish> {
+        let mut out = Vec::new();
+        let mut old: Vec<Zone> = std::mem::take(&mut self.zones);
+        for zc in &config.station.zones {
+            let mut z = Zone::new(zc);
+            if let Some(i) = old.iter().position(|o| o.id == zc.id) {
+                let o = old.swap_remove(i);
+                z.demands = o.demands;
+                z.on = o.on;
+                if o.relay == z.relay {
+                    z.watch = o.watch;
+                } else {
+                    if let (true, Some(r)) = (o.on, &o.relay) {
+                        out.push(self.command(r, false));
+                    }
+                    if let (true, Some(r)) = (z.on, &z.relay) {
+                        out.push(self.command(r, true));
+                        z.arm(now);
+                    }
+                }
+            }
+            self.zones.push(z);
+        }
+        for o in old {
+            if let (true, Some(r)) = (o.on, &o.relay) {
+                info!(zone = %o.id, "zone removed from station.yaml: its relay is switched off");
+                out.push(self.command(r, false));
+            }
+        }
+        out
+    }
+
+    /// Sound will start on these zones at `at`: each zone switches on at
+    /// `at - its preroll` (at once if that is past).
+    ///
+    /// Each call is one demand per zone, held until one `silent_from` releases
+    /// it or a `mute` cuts it: an item resumed after a mute calls it again, an
+    /// item that kept sounding through a preemption does not.
+    pub fn sound_from(&mut self, zones: &[String], at: DateTime<Utc>) {
+        for z in self.each(zones) {
+            z.demands.push(Demand {
+                from: at - z.preroll,
+                until: None,
+            });
+        }
+    }
+
+    /// Sound on these zones ended at `at`: each switches off at `at + its
+    /// hold`, unless another demand wants it on by then.
+    pub fn silent_from(&mut self, zones: &[String], at: DateTime<Utc>) {
+        for z in self.each(zones) {
+            // Release the latest open demand: a demand cancelled before it
+            // began is then the one released, and for demands that all began
+            // the choice does not change when the zone is on.
+            let Some(i) = z
+                .demands
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.until.is_none())
+                .max_by_key(|(_, d)| d.from)
+                .map(|(i, _)| i)
+            else {
+                debug!(zone = %z.id, "silent_from without sound on the zone (muted?): ignored");
+                continue;
+            };
+            if at <= z.demands[i].from {
+                z.demands.remove(i);
+            } else {
+                z.demands[i].until = Some(at + z.hold);
+            }
+        }
+    }
+
+    /// These zones must be off from `at` without hold (a higher item on their
+    /// output does not target them). Every demand so far is cut at `at`; a
+    /// later `sound_from` switches the zone on again.
+    pub fn mute(&mut self, zones: &[String], at: DateTime<Utc>) {
+        for z in self.each(zones) {
+            z.demands.retain_mut(|d| {
+                d.until = Some(d.until.map_or(at, |u| u.min(at)));
+                d.from < at
+            });
+        }
+    }
+
+    /// Switching due at `now`, and faults of relays that did not confirm.
+    pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<Publish> {
+        let mut out = Vec::new();
+        for i in 0..self.zones.len() {
+            let z = &mut self.zones[i];
+            if z.watch.check_at.is_some_and(|c| c <= now) {
+                z.watch.check_at = None;
+                if z.watch.reported != Some(z.on) && !z.watch.fault {
+                    z.watch.fault = true;
+                    warn!(
+                        zone = %z.id,
+                        "the relay of zone `{}` did not switch {}: no report of it within {} s; check the device and its MQTT link",
+                        z.id,
+                        if z.on { "on" } else { "off" },
+                        CONFIRM_WITHIN.num_seconds()
+                    );
+                }
+            }
+            let wanted = z.wanted(now);
+            z.demands.retain(|d| d.until.is_none_or(|u| u > now));
+            if wanted == z.on {
+                continue;
+            }
+            z.on = wanted;
+            debug!(zone = %z.id, on = wanted, "zone switched");
+            if let Some(relay) = z.relay.clone() {
+                z.arm(now);
+                out.push(self.command(&relay, wanted));
+            }
+        }
+        out
+    }
+
+    /// When `tick` has something to do next (possibly already past).
+    pub fn next_wakeup(&self) -> Option<DateTime<Utc>> {
+        self.zones
+            .iter()
+            .flat_map(|z| {
+                let mut bounds: Vec<DateTime<Utc>> = z
+                    .demands
+                    .iter()
+                    .flat_map(|d| std::iter::once(d.from).chain(d.until))
+                    .collect();
+                bounds.sort();
+                let change = bounds.into_iter().find(|&b| z.wanted(b) != z.on);
+                change.into_iter().chain(z.watch.check_at)
+            })
+            .min()
+    }
+
+    /// Topics where devices report their state (to subscribe on every ConnAck).
+    pub fn subscriptions(&self) -> Vec<String> {
+        let mut topics: Vec<String> = Vec::new();
+        for r in self.zones.iter().filter_map(|z| z.relay.as_ref()) {
+            for t in preset::state_topics(r) {
+                if !topics.contains(&t) {
+                    topics.push(t);
+                }
+            }
+        }
+        topics
+    }
+
+    /// A device's state report. A report of the commanded state clears a
+    /// fault; any other starts the [`CONFIRM_WITHIN`] grace period (the
+    /// relay was switched by hand, or the device restarted).
+    pub fn on_message(&mut self, topic: &str, payload: &[u8], now: DateTime<Utc>) {
+        for z in &mut self.zones {
+            let Some(state) = z
+                .relay
+                .as_ref()
+                .and_then(|r| preset::read_report(r, topic, payload))
+            else {
+                continue;
+            };
+            z.watch.reported = Some(state);
+            if state == z.on {
+                z.watch.check_at = None;
+                if z.watch.fault {
+                    z.watch.fault = false;
+                    info!(zone = %z.id, "the relay of zone `{}` reports {} again", z.id, if state { "on" } else { "off" });
+                }
+            } else if z.watch.check_at.is_none() && !z.watch.fault {
+                z.watch.check_at = Some(now + CONFIRM_WITHIN);
+            }
+        }
+    }
+
+    /// The commands that put every relay in its current wanted state (after a
+    /// reconnect, and at start-up: every relay off).
+    pub fn republish(&self) -> Vec<Publish> {
+        self.zones
+            .iter()
+            .filter_map(|z| z.relay.as_ref().map(|r| self.command(r, z.on)))
+            .collect()
+    }
+
+    /// zone id -> "on" | "off" | "fault", in station.yaml order (zones
+    /// without relay: their logical state).
+    pub fn states(&self) -> Vec<(String, &'static str)> {
+        self.zones
+            .iter()
+            .map(|z| {
+                let s = match (z.watch.fault, z.on) {
+                    (true, _) => "fault",
+                    (false, true) => "on",
+                    (false, false) => "off",
+                };
+                (z.id.clone(), s)
+            })
+            .collect()
+    }
+
+    fn command(&self, relay: &Relay, on: bool) -> Publish {
+        let id = match relay {
+            Relay::Shelly { .. } => self.rpc_id.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
+        preset::command(relay, on, &self.src, id)
+    }
+
+    /// The known zones among `ids` (an unknown id is ignored: the scheduler
+    /// only names zones of the configuration it was given).
+    fn each<'a>(&'a mut self, ids: &'a [String]) -> impl Iterator<Item = &'a mut Zone> + 'a {
+        self.zones.iter_mut().filter(move |z| ids.contains(&z.id))
+    }
+}
+
+impl Zone {
+    fn new(z: &loa_schedules::Zone) -> Zone {
+        Zone {
+            id: z.id.clone(),
+            relay: z.relay.clone(),
+            preroll: delta(z.preroll),
+            hold: delta(z.hold),
+            demands: Vec::new(),
+            on: false,
+            watch: Watch::default(),
+        }
+    }
+
+    fn wanted(&self, t: DateTime<Utc>) -> bool {
+        self.demands.iter().any(|d| d.covers(t))
+    }
+
+    /// A command was sent at `now`: expect a report, if the device gives any.
+    fn arm(&mut self, now: DateTime<Utc>) {
+        if self.relay.as_ref().is_some_and(preset::reports) {
+            self.watch.check_at = Some(now + CONFIRM_WITHIN);
+        }
+    }
+}
+
+/// A configured preroll or hold as a time span, bounded to a day so that
+/// instant arithmetic cannot overflow.
+fn delta(d: std::time::Duration) -> TimeDelta {
+    TimeDelta::from_std(d)
+        .unwrap_or(TimeDelta::MAX)
+        .min(TimeDelta::days(1))
+}
