@@ -629,3 +629,25 @@ fn reload_switches_off_a_removed_zone_and_keeps_the_others() {
         vec![m("cmnd/amp-thon/POWER3", "OFF")]
     );
 }
+
+#[test]
+fn cancelling_a_later_item_does_not_release_the_one_sounding() {
+    let mut z = zones();
+    let zone = ids(&["thon-2"]);
+    z.sound_from(&zone, t(10.0)); // A, sounding from t(10)
+    z.sound_from(&zone, t(500.0)); // B, planned for t(500)
+    let mut sent = run(&mut z, 0.0, 100.0);
+    z.silent_from(&zone, t(100.0)); // B is cancelled; A goes on
+    sent.extend(run(&mut z, 100.0, 600.0));
+    assert_eq!(state(&z, "thon-2"), "on");
+    z.silent_from(&zone, t(600.0)); // A ends
+    sent.extend(run(&mut z, 600.0, 700.0));
+    let topic = "cmnd/amp-thon/POWER2".to_owned();
+    assert_eq!(
+        sent,
+        vec![
+            (t(7.0), topic.clone(), "ON".into()),
+            (t(630.0), topic, "OFF".into()),
+        ]
+    );
+}
