@@ -651,3 +651,56 @@ fn cancelling_a_later_item_does_not_release_the_one_sounding() {
         ]
     );
 }
+
+/// Log lines written while `f` runs.
+fn logged(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = buf.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn a_fault_is_logged_once_and_again_only_after_recovery() {
+    let mut z = zones();
+    let zone = ids(&["thon-2"]);
+    let log = logged(|| {
+        z.sound_from(&zone, t(10.0));
+        z.tick(t(7.0));
+        z.tick(t(12.0)); // fault: no report
+        z.silent_from(&zone, t(20.0));
+        z.tick(t(50.0)); // OFF sent, still no report
+        z.tick(t(55.0));
+        z.tick(t(60.0));
+    });
+    assert_eq!(log.matches("did not switch").count(), 1, "{log}");
+    assert!(log.contains("WARN"), "{log}");
+    assert!(log.contains("`thon-2` did not switch on"), "{log}");
+    assert_eq!(state(&z, "thon-2"), "fault");
+    let log = logged(|| {
+        z.on_message("stat/amp-thon/POWER2", b"OFF", t(61.0));
+        z.sound_from(&zone, t(103.0));
+        z.tick(t(100.0)); // ON sent; the device stays silent again
+        z.tick(t(105.0));
+    });
+    assert!(log.contains("`thon-2` reports off again"), "{log}");
+    assert_eq!(log.matches("did not switch on").count(), 1, "{log}");
+    assert_eq!(state(&z, "thon-2"), "fault");
+}
