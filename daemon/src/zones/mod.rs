@@ -138,9 +138,9 @@ impl Zones {
     /// hold`, unless another demand wants it on by then.
     pub fn silent_from(&mut self, zones: &[String], at: DateTime<Utc>) {
         for z in self.each(zones) {
-            // Release the latest open demand: a demand cancelled before it
-            // began is then the one released, and for demands that all began
-            // the choice does not change when the zone is on.
+            // Release the open demand that starts last: an item cancelled
+            // before its sound began then leaves a sounding one in force, and
+            // among demands that all began the choice changes nothing.
             let Some(i) = z
                 .demands
                 .iter()
