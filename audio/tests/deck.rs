@@ -556,3 +556,28 @@ fn joining_after_the_end_airs_nothing_and_disturbs_nothing() {
     assert_run(&read_wav(&out), 0, 48_000, 1, 0);
     assert_eq!(item_end(&drain(&deck), late).0, Outcome::NotAired);
 }
+
+#[test]
+fn program_and_master_volume_scale_what_airs() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f.wav");
+    coded_wav(&f, 1, 96_000);
+    let (mut deck, out) = wav_deck(
+        dir.path(),
+        DeckConfig {
+            volume: 0.5,
+            ..Default::default()
+        },
+    );
+    deck.play(Item::new(Media::file(&f), Priority::Normal).with_volume(0.5));
+    deck.advance(Duration::from_secs(1));
+    // The operator turns the master up at 1 s: a short ramp, then full.
+    deck.set_volume(1.0);
+    deck.run_until_idle(Duration::from_secs(3));
+    deck.flush();
+    let frames = read_wav(&out);
+    // 0.5 x 0.5 for the first second, 0.5 after.
+    let ratio = |i: usize| frames[i].0 as f64 / (i % 30_000) as f64;
+    assert!((ratio(20_000) - 0.25).abs() < 0.001, "{}", ratio(20_000));
+    assert!((ratio(70_000) - 0.5).abs() < 0.001, "{}", ratio(70_000));
+}
