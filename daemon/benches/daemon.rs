@@ -27,6 +27,86 @@ fn rss_kib(pid: u32) -> Option<u64> {
 fn main() {
     start_accuracy_and_memory();
     simulate_a_year();
+    mqtt_timing();
+}
+
+/// Over 20 scheduled starts: the relay's ON (due at start - preroll) and the
+/// board's now-playing text (due at start), as a subscriber sees them.
+fn mqtt_timing() {
+    let broker = loa_e2e::Broker::start();
+    let all = broker.subscribe("#");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("schedules")).unwrap();
+    std::fs::write(
+        d.join("station.yaml"),
+        format!(
+            "station: {{ id: bench, name: Bench, timezone: Asia/Ho_Chi_Minh }}\npaths: {{ media: media, state: state }}\noutputs: {{ main: \"null\" }}\nzones:\n  z:\n    output: main\n    relay: {{ preset: tasmota, topic: amp, channel: 1 }}\n    preroll: 2s\n    hold: 1s\nboards:\n  b: {{ preset: awtrix, topic: board, show_now_playing: true }}\nmqtt: {{ url: \"{}\" }}\npolicy: {{ loudness: null }}\n",
+            broker.url()
+        ),
+    )
+    .unwrap();
+    let first = Utc::now() + TimeDelta::seconds(8);
+    let first = first - TimeDelta::nanoseconds(first.timestamp_subsec_nanos() as i64);
+    let n = 20;
+    let mut programs = String::from("programs:\n");
+    let mut starts = Vec::new();
+    for i in 0..n {
+        let t = first + TimeDelta::seconds(5 * i);
+        starts.push(t.timestamp_millis() as f64 / 1000.0);
+        let local = t
+            .with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
+            .format("%H:%M:%S");
+        programs.push_str(&format!(
+            "  - id: p{i}\n    title: \"Program {i}\"\n    at: \"{local}\"\n    zones: all\n    items: [{{ tone: {{ hz: 1000, for: 1s }} }}]\n"
+        ));
+    }
+    std::fs::write(d.join("schedules/bench.yaml"), programs).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["run", "--config", d.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = starts[starts.len() - 1] + 3.0;
+    while (Utc::now().timestamp_millis() as f64 / 1000.0) < end {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let msgs = all.messages();
+    let mut relay = Vec::new();
+    let mut board = Vec::new();
+    for (i, s) in starts.iter().enumerate() {
+        if let Some((t, _, _)) = msgs
+            .iter()
+            .find(|(t, tp, p)| tp == "cmnd/amp/POWER1" && p == "ON" && (*t - (s - 2.0)).abs() < 1.5)
+        {
+            relay.push((t - (s - 2.0)) * 1000.0);
+        }
+        let title = format!("Program {i}");
+        if let Some((t, _, _)) = msgs
+            .iter()
+            .find(|(_, tp, p)| tp == "board/custom/loa" && p.contains(&title))
+        {
+            board.push((t - s) * 1000.0);
+        }
+    }
+    let stats = |v: &mut Vec<f64>| {
+        let mut a: Vec<f64> = v.iter().map(|x| x.abs()).collect();
+        a.sort_by(f64::total_cmp);
+        (
+            v.len(),
+            a.get(a.len() / 2).copied().unwrap_or(f64::NAN),
+            a.last().copied().unwrap_or(f64::NAN),
+        )
+    };
+    let (nr, mr, xr) = stats(&mut relay);
+    let (nb, mb, xb) = stats(&mut board);
+    println!("relay ON vs start - preroll, {nr} of {n} starts: median {mr:.1} ms, max {xr:.1} ms");
+    println!("board now-playing vs start, {nb} of {n} starts: median {mb:.1} ms, max {xb:.1} ms");
 }
 
 fn start_accuracy_and_memory() {

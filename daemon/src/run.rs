@@ -23,6 +23,7 @@ use tracing::{error, info, warn};
 use crate::airtime::AirtimeLog;
 use crate::clock::{Clock, WallClock};
 use crate::engine::Engine;
+use crate::mqtt::bus::Bus;
 use crate::scheduler::Scheduler;
 
 /// Arguments of `loa run`.
@@ -221,6 +222,10 @@ async fn serve(
     let mut reload_at: Option<tokio::time::Instant> = None;
     let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
     let mut last_watchdog = tokio::time::Instant::now();
+    let mut bus = Bus::new(sched.config());
+    if bus.has_link() {
+        sched.log().enable_feed();
+    }
     notify(&[sd_notify::NotifyState::Ready]);
     let mut last_status = String::new();
     info!("on air");
@@ -229,6 +234,7 @@ async fn serve(
         sched.tick(clock.now(), clock.mono());
         let ev = sched.engine.take_events();
         sched.handle(ev);
+        bus.follow(sched, clock.now());
 
         let status = status_line(sched);
         if status != last_status {
@@ -249,8 +255,10 @@ async fn serve(
         } else {
             Duration::from_millis(20)
         };
-        let until_next = sched
-            .next_wakeup()
+        let until_next = [sched.next_wakeup(), bus.next_wakeup()]
+            .into_iter()
+            .flatten()
+            .min()
             .map(|t| (t - clock.now()).to_std().unwrap_or_default())
             .unwrap_or(cap)
             .min(cap);
@@ -262,7 +270,8 @@ async fn serve(
             _ = tokio::time::sleep_until(deadline) => {}
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => { info!("SIGHUP: reloading"); reload(sched, dir, overrides); }
+            _ = hup.recv() => { info!("SIGHUP: reloading"); reload(sched, &mut bus, dir, overrides); }
+            Some(m) = bus.recv() => bus.on_link(m, clock.now()),
             Some(()) = changed_rx.recv() => {
                 // Editors write in several steps: wait for them to settle.
                 reload_at = Some(tokio::time::Instant::now() + Duration::from_millis(500));
@@ -272,7 +281,7 @@ async fn serve(
             reload_at = None;
             while changed_rx.try_recv().is_ok() {}
             info!("the configuration changed on disk: reloading");
-            reload(sched, dir, overrides);
+            reload(sched, &mut bus, dir, overrides);
         }
     }
 
@@ -286,6 +295,8 @@ async fn serve(
         sched.handle(ev);
     }
     sched.close_rows(clock.now(), "shutdown");
+    bus.follow(sched, clock.now());
+    bus.shutdown(clock.now()).await;
     info!("stopped");
     Ok(())
 }
@@ -309,7 +320,7 @@ fn status_line(sched: &Scheduler<Decks>) -> String {
     }
 }
 
-fn reload(sched: &mut Scheduler<Decks>, dir: &Path, overrides: &[String]) {
+fn reload(sched: &mut Scheduler<Decks>, bus: &mut Bus, dir: &Path, overrides: &[String]) {
     match load(dir) {
         Ok((mut config, lengths)) => {
             if let Err(e) = apply_overrides(&mut config, overrides) {
@@ -328,6 +339,7 @@ fn reload(sched: &mut Scheduler<Decks>, dir: &Path, overrides: &[String]) {
                 config.programs.len(),
                 config.slogans.len()
             );
+            bus.reload(&config, Utc::now());
             sched.reload(Arc::new(config), lengths, Utc::now());
         }
         Err(n) => {

@@ -28,8 +28,41 @@ use crate::clock::{from_system, to_system};
 use crate::engine::{estimated_speech, Engine};
 
 /// How far ahead an item goes to its deck: time to open files, resolve
-/// globs and render TTS before the scheduled sample.
+/// globs and render TTS before the scheduled sample. Longer when a zone's
+/// relay needs a longer preroll.
 pub const LEAD: Duration = Duration::from_secs(3);
+
+/// Switching a zone's amplifier, as the scheduler decides it (the zones
+/// module turns these into relay commands with preroll and hold).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ZoneNote {
+    /// Sound starts on these zones at `at`.
+    Sound {
+        zones: Vec<String>,
+        at: DateTime<Utc>,
+    },
+    /// Sound on these zones ended at `at`.
+    Silent {
+        zones: Vec<String>,
+        at: DateTime<Utc>,
+    },
+    /// A higher item that does not target these zones takes their output at `at`.
+    Mute {
+        zones: Vec<String>,
+        at: DateTime<Utc>,
+    },
+}
+
+fn lead_for(config: &Config) -> Duration {
+    let preroll = config
+        .station
+        .zones
+        .iter()
+        .map(|z| z.preroll)
+        .max()
+        .unwrap_or_default();
+    LEAD.max(preroll + Duration::from_secs(1))
+}
 /// A wall-clock jump bigger than this (against the monotonic clock) is a step.
 const STEP: TimeDelta = TimeDelta::seconds(2);
 /// Open rows save their aired time this often.
@@ -115,6 +148,8 @@ struct Run {
     rows: HashMap<(ItemId, String), OpenRow>,
     /// Detail for rows cut by a stop (shutdown, reload...).
     stop_reason: Option<String>,
+    /// Zones this run holds on (a `ZoneNote::Sound` not yet released).
+    demand: Vec<String>,
 }
 
 /// An occurrence waiting (`if_busy: wait`) for an equal one to end.
@@ -150,6 +185,8 @@ pub struct Scheduler<E: Engine> {
     deferred: Vec<(Program, DateTime<Utc>)>,
     /// The time of the last tick.
     now: DateTime<Utc>,
+    lead: Duration,
+    zone_notes: Vec<ZoneNote>,
     next_progress: Option<DateTime<Utc>>,
     /// Save aired time of open rows every 5 s (off in simulation: no crash to survive).
     pub save_progress: bool,
@@ -166,6 +203,7 @@ impl<E: Engine> Scheduler<E> {
         probe: Box<dyn Fn(&Path) -> Result<Duration, String>>,
     ) -> Self {
         let tz = config.station.timezone;
+        let lead = lead_for(&config);
         Scheduler {
             config,
             lengths,
@@ -179,6 +217,8 @@ impl<E: Engine> Scheduler<E> {
             waiting: Vec::new(),
             deferred: Vec::new(),
             now: DateTime::<Utc>::MIN_UTC,
+            lead,
+            zone_notes: Vec::new(),
             next_progress: None,
             save_progress: true,
             probe,
@@ -261,7 +301,7 @@ impl<E: Engine> Scheduler<E> {
                 self.deferred.push((p, t));
             }
         }
-        let horizon = now + delta(LEAD);
+        let horizon = now + delta(self.lead);
         if horizon > cursor {
             self.fire_due(cursor, horizon, now, first, stepped);
             self.cursor = Some(horizon);
@@ -286,7 +326,7 @@ impl<E: Engine> Scheduler<E> {
             |t: DateTime<Utc>| next = Some(next.map_or(t, |n: DateTime<Utc>| n.min(t)));
         for p in &self.config.programs {
             if let Some(t) = p.occurs.next_after(self.tz, after, 3000) {
-                consider(t.with_timezone(&Utc) - delta(LEAD));
+                consider(t.with_timezone(&Utc) - delta(self.lead));
             }
         }
         for w in &self.waiting {
@@ -517,9 +557,80 @@ impl<E: Engine> Scheduler<E> {
             deck_items: Vec::new(),
             rows: HashMap::new(),
             stop_reason: None,
+            demand: Vec::new(),
         };
         self.submit(&mut run, start, item_offset);
+        // Zones: on before the sound when it will air at once; zones of
+        // lower items on these outputs that this one does not target fall
+        // silent while it airs.
+        let higher = self.runs.iter().any(|r| {
+            r.program.priority > run.program.priority
+                && r.outputs.iter().any(|o| run.outputs.contains(o))
+        });
+        if !higher {
+            run.demand = run.program.zones.clone();
+            self.zone_notes.push(ZoneNote::Sound {
+                zones: run.demand.clone(),
+                at: start,
+            });
+            let mut muted: Vec<String> = Vec::new();
+            for r in self.runs.iter_mut().filter(|r| {
+                r.program.priority <= run.program.priority
+                    && r.outputs.iter().any(|o| run.outputs.contains(o))
+            }) {
+                let (gone, kept): (Vec<String>, Vec<String>) = r
+                    .demand
+                    .drain(..)
+                    .partition(|z| !run.program.zones.contains(z));
+                r.demand = kept;
+                muted.extend(gone);
+            }
+            if !muted.is_empty() {
+                self.zone_notes.push(ZoneNote::Mute {
+                    zones: muted,
+                    at: start,
+                });
+            }
+        }
         self.runs.push(run);
+    }
+
+    /// Zone switching decided since the last call.
+    pub fn take_zone_notes(&mut self) -> Vec<ZoneNote> {
+        std::mem::take(&mut self.zone_notes)
+    }
+
+    /// After a run ended at `at`: its zones fall silent, and what resumes on
+    /// its outputs sounds again.
+    fn zones_after(&mut self, ended: &Run, at: DateTime<Utc>) {
+        if !ended.demand.is_empty() {
+            self.zone_notes.push(ZoneNote::Silent {
+                zones: ended.demand.clone(),
+                at,
+            });
+        }
+        let outputs = &ended.outputs;
+        let top = self
+            .runs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.outputs.iter().any(|o| outputs.contains(o)))
+            .max_by_key(|(_, r)| r.program.priority)
+            .map(|(i, _)| i);
+        if let Some(i) = top {
+            let r = &mut self.runs[i];
+            let missing: Vec<String> = r
+                .program
+                .zones
+                .iter()
+                .filter(|z| !r.demand.contains(z))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                r.demand.extend(missing.iter().cloned());
+                self.zone_notes.push(ZoneNote::Sound { zones: missing, at });
+            }
+        }
     }
 
     /// The outputs a program's zones are on.
@@ -824,6 +935,7 @@ impl<E: Engine> Scheduler<E> {
             }
         }
         let run = self.runs.remove(ri);
+        self.zones_after(&run, at);
         // Open rows of this item that the deck did not close (should not happen).
         for row in run.rows.values() {
             let local = self.local(at);
@@ -883,6 +995,7 @@ impl<E: Engine> Scheduler<E> {
         self.waiting.retain(|w| ids.contains(w.program.id.as_str()));
         self.deferred.retain(|(p, _)| ids.contains(p.id.as_str()));
         self.tz = config.station.timezone;
+        self.lead = lead_for(&config);
         self.config = config;
         self.lengths = lengths;
         let _ = now;

@@ -495,3 +495,80 @@ fn programs_two_seconds_apart_each_start_on_their_second() {
         assert_eq!(r.outcome, "completed");
     }
 }
+
+/// The zone notes, replayed into the real zones module, leave every zone
+/// as a station wants it: on while something targets it, off otherwise.
+#[test]
+fn zone_notes_follow_preemption_and_release_every_demand() {
+    let mut s = station(
+        "programs:
+  - id: tin
+    at: \"10:00\"
+    zones: all
+    items: [{ file: 20m.mp3 }]
+  - id: thong-bao
+    at: \"10:05\"
+    priority: emergency
+    zones: [thon-1]
+    items: [{ file: 5m.mp3 }]
+  - id: nho
+    at: \"10:06\"
+    priority: filler
+    zones: [thon-2]
+    duration: 40m
+    items: [{ file: 5m.mp3 }]
+",
+        at(9, 0),
+    );
+    let mut notes = Vec::new();
+    let mut t = at(9, 0);
+    while t < at(11, 0) {
+        t += TimeDelta::seconds(30);
+        s.run_until(t);
+        notes.extend(s.sched.take_zone_notes());
+    }
+    let config = s.sched.config().clone();
+    let mut zones = crate::zones::Zones::new(&config);
+    let state_at = |zones: &mut crate::zones::Zones, notes: &[ZoneNote], when: DateTime<Utc>| {
+        for n in notes {
+            match n {
+                ZoneNote::Sound { zones: z, at } if *at <= when + TimeDelta::seconds(5) => {
+                    zones.sound_from(z, *at)
+                }
+                ZoneNote::Silent { zones: z, at } if *at <= when => zones.silent_from(z, *at),
+                ZoneNote::Mute { zones: z, at } if *at <= when => zones.mute(z, *at),
+                _ => {}
+            }
+        }
+        zones.tick(when);
+        zones.states()
+    };
+    let on = |st: &[(String, &'static str)], z: &str| st.iter().find(|(id, _)| id == z).unwrap().1;
+    let st = state_at(&mut zones, &notes, at(10, 2));
+    assert_eq!(
+        (on(&st, "thon-1"), on(&st, "thon-2")),
+        ("on", "on"),
+        "{notes:#?}"
+    );
+    let mut zones = crate::zones::Zones::new(&config);
+    let st = state_at(&mut zones, &notes, at(10, 7));
+    assert_eq!(
+        (on(&st, "thon-1"), on(&st, "thon-2")),
+        ("on", "off"),
+        "the emergency does not target thon-2: {notes:#?}"
+    );
+    let mut zones = crate::zones::Zones::new(&config);
+    let st = state_at(&mut zones, &notes, at(10, 12));
+    assert_eq!(
+        (on(&st, "thon-1"), on(&st, "thon-2")),
+        ("on", "on"),
+        "`tin` resumed on all zones: {notes:#?}"
+    );
+    let mut zones = crate::zones::Zones::new(&config);
+    let st = state_at(&mut zones, &notes, at(10, 59));
+    assert_eq!(
+        (on(&st, "thon-1"), on(&st, "thon-2")),
+        ("off", "off"),
+        "every demand released: {notes:#?}"
+    );
+}

@@ -2,6 +2,7 @@
 //! binary (Cargo passes its path as CARGO_BIN_EXE_loa to each test target)
 //! against configuration directories made here.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -205,5 +206,186 @@ impl Aired {
             }
         }
         None
+    }
+}
+
+/// A real mosquitto on a free loopback port, started for a test (and
+/// stopped when dropped). `stop()` and `start_again()` simulate an outage.
+pub struct Broker {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
+
+impl Broker {
+    pub fn start() -> Broker {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut b = Broker {
+            port: free_port(),
+            dir,
+            child: None,
+        };
+        b.start_again();
+        b
+    }
+
+    /// (Re)starts mosquitto on the same port and waits until it accepts.
+    pub fn start_again(&mut self) {
+        let conf = self.dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\n",
+                self.port
+            ),
+        )
+        .expect("write mosquitto.conf");
+        let mosquitto = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("mosquitto is installed (scripts/install-deps)");
+        let child = Command::new(mosquitto)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("mosquitto starts");
+        self.child = Some(child);
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < until {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("mosquitto did not listen on port {}", self.port);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// A fake relay device: answers every command on `cmd_topic` with the
+    /// same payload on `state_topic` (as Tasmota's stat/.../POWERn and
+    /// ESPHome's .../state do), until dropped.
+    pub fn fake_device(&self, cmd_topic: &str, state_topic: &str) -> FakeDevice {
+        let script = format!(
+            "mosquitto_sub -h 127.0.0.1 -p {p} -t '{cmd_topic}' | while read -r m; do mosquitto_pub -h 127.0.0.1 -p {p} -t '{state_topic}' -m \"$m\"; done",
+            p = self.port
+        );
+        let child = Command::new("sh")
+            .args(["-c", &script])
+            .process_group(0)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("sh runs");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        FakeDevice { child }
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// A subscriber (mosquitto_sub) recording every message on `topic` with
+    /// its arrival time, until dropped.
+    pub fn subscribe(&self, topic: &str) -> Subscriber {
+        let out = self.dir.path().join(format!("sub-{}.log", free_port()));
+        let file = std::fs::File::create(&out).expect("sub log");
+        let child = Command::new("mosquitto_sub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-v",
+                "-q",
+                "1",
+                "-t",
+                topic,
+            ])
+            .args(["-F", "%U %t %p"])
+            .stdout(file)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("mosquitto_sub starts");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Subscriber { child, out }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A fake device's process group, killed when dropped.
+pub struct FakeDevice {
+    child: std::process::Child,
+}
+
+impl Drop for FakeDevice {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a `mosquitto_sub` saw: (unix time in seconds, topic, payload).
+pub struct Subscriber {
+    child: std::process::Child,
+    out: PathBuf,
+}
+
+impl Subscriber {
+    pub fn messages(&self) -> Vec<(f64, String, String)> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let mut it = l.splitn(3, ' ');
+                let t: f64 = it.next()?.parse().ok()?;
+                Some((
+                    t,
+                    it.next()?.to_string(),
+                    it.next().unwrap_or("").to_string(),
+                ))
+            })
+            .collect()
+    }
+
+    /// Waits until `pred` holds for the messages (or panics after `secs`).
+    pub fn wait_for(&self, what: &str, secs: u64, pred: impl Fn(&[(f64, String, String)]) -> bool) {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < until {
+            if pred(&self.messages()) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{what}: not seen in {secs} s; got {:#?}", self.messages());
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -2,6 +2,9 @@
 //! retained status, the airtime feed, and the messages that boards and zone
 //! relays need (built by `boards` and `zones`, sent here).
 
+pub mod bus;
+pub mod link;
+
 /// One message to publish. Nothing sent to a device is retained.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Publish {

@@ -1,0 +1,372 @@
+//! The link to the broker: one task owns the rumqttc event loop.
+//!
+//! rumqttc has no backoff of its own (after a drop, `poll()` fails at once,
+//! forever), so the task sleeps with exponential backoff and jitter (250 ms
+//! up to 30 s) between attempts, starting each attempt with a fresh client.
+//! On every ConnAck it subscribes again, publishes the retained status and
+//! tells the daemon, which republishes boards and relays. Finished airtime
+//! rows go out from the durable outbox (SQLite), oldest first, and leave it
+//! only when the broker acknowledges them (QoS 1). Nothing here blocks the
+//! scheduler: it talks to this task over channels.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS, Transport};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tracing::{info, warn};
+
+use super::Publish;
+use crate::airtime::Outbox;
+
+/// What the daemon asks of the link.
+#[derive(Debug)]
+pub enum ToLink {
+    /// A message for a device (dropped while the broker is away: the
+    /// daemon republishes current state on reconnect).
+    Publish(Publish),
+    /// The retained status document (kept, re-sent on every ConnAck).
+    Status(serde_json::Value),
+    /// Topics to subscribe to (device state reports), on every ConnAck.
+    Subscriptions(Vec<String>),
+    /// Rows were queued in the outbox.
+    Airtime,
+    /// Publish the offline status and disconnect.
+    Shutdown,
+}
+
+/// What the link tells the daemon.
+#[derive(Debug)]
+pub enum FromLink {
+    Connected,
+    Disconnected,
+    Message { topic: String, payload: Vec<u8> },
+}
+
+/// How to reach the broker (from station.yaml's `mqtt`).
+#[derive(Clone, Debug)]
+pub struct LinkConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    pub prefix: String,
+    pub db: PathBuf,
+}
+
+impl LinkConfig {
+    pub fn from_station(m: &loa_schedules::Mqtt, db: PathBuf) -> LinkConfig {
+        LinkConfig {
+            host: m.host.clone(),
+            port: m.port,
+            tls: m.tls,
+            client_id: m.client_id.clone(),
+            username: m.username.clone(),
+            password_file: m.password_file.clone(),
+            ca_file: m.ca_file.clone(),
+            prefix: m.prefix.clone(),
+            db,
+        }
+    }
+
+    fn status_topic(&self) -> String {
+        format!("{}/status", self.prefix)
+    }
+}
+
+const AIRTIME_WINDOW: usize = 20;
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// What a QoS 1 or 0 publish was, in the order the event loop sends them
+/// (it numbers them as it goes; we learn each packet id from Outgoing).
+enum Sent {
+    Airtime(i64),
+    Other,
+}
+
+fn options(c: &LinkConfig) -> anyhow::Result<MqttOptions> {
+    let mut o = MqttOptions::new(&c.client_id, &c.host, c.port);
+    o.set_keep_alive(Duration::from_secs(15));
+    o.set_clean_session(true);
+    o.set_last_will(LastWill::new(
+        c.status_topic(),
+        r#"{"state":"offline"}"#,
+        QoS::AtLeastOnce,
+        true,
+    ));
+    if let Some(user) = &c.username {
+        let pass = match &c.password_file {
+            Some(f) => std::fs::read_to_string(f)
+                .map_err(|e| anyhow::anyhow!("mqtt password_file {}: {e}", f.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+            None => String::new(),
+        };
+        o.set_credentials(user, pass);
+    }
+    if c.tls {
+        o.set_transport(Transport::tls_with_config(tls_config(c)?.into()));
+    }
+    Ok(o)
+}
+
+fn tls_config(c: &LinkConfig) -> anyhow::Result<rustls::ClientConfig> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    match &c.ca_file {
+        Some(f) => {
+            let pem = std::fs::read(f)
+                .map_err(|e| anyhow::anyhow!("mqtt ca_file {}: {e}", f.display()))?;
+            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+                let cert =
+                    cert.map_err(|e| anyhow::anyhow!("mqtt ca_file {}: {e}", f.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| anyhow::anyhow!("mqtt ca_file {}: {e}", f.display()))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            for cert in found.certs {
+                let _ = roots.add(cert);
+            }
+            if roots.is_empty() {
+                anyhow::bail!("mqtts: no system CA certificates found; set mqtt.ca_file");
+            }
+        }
+    }
+    Ok(rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// Runs the link until `ToLink::Shutdown` or the daemon drops its sender.
+pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: UnboundedSender<FromLink>) {
+    let outbox = match Outbox::open(&c.db) {
+        Ok(o) => Some(o),
+        Err(e) => {
+            warn!(
+                "mqtt: cannot open the airtime outbox in {}: {e}; the airtime feed is off",
+                c.db.display()
+            );
+            None
+        }
+    };
+    let mut status: Option<serde_json::Value> = None;
+    let mut subs: Vec<String> = Vec::new();
+    let mut backoff = BACKOFF_MIN;
+    let mut failures = 0u32;
+    loop {
+        let opts = match options(&c) {
+            Ok(o) => o,
+            Err(e) => {
+                warn!("{e:#}; MQTT is off until this is fixed and loa restarts");
+                // Keep draining so the daemon never blocks on us.
+                while let Some(m) = rx.recv().await {
+                    if matches!(m, ToLink::Shutdown) {
+                        return;
+                    }
+                }
+                return;
+            }
+        };
+        let (client, mut events) = AsyncClient::new(opts, 256);
+        let mut connected = false;
+        let mut sent: VecDeque<Sent> = VecDeque::new();
+        let mut inflight: HashMap<u16, i64> = HashMap::new();
+        let mut airtime_inflight = 0usize;
+        let mut sent_upto = 0i64;
+        let broke: Option<String> = loop {
+            tokio::select! {
+                ev = events.poll() => match ev {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        connected = true;
+                        if failures > 0 {
+                            info!("mqtt: connected to {}:{} again", c.host, c.port);
+                        } else {
+                            info!("mqtt: connected to {}:{}", c.host, c.port);
+                        }
+                        failures = 0;
+                        backoff = BACKOFF_MIN;
+                        for t in &subs {
+                            let _ = client.try_subscribe(t.clone(), QoS::AtLeastOnce);
+                        }
+                        if let Some(s) = &status {
+                            publish(&client, &mut sent, &c.status_topic(), QoS::AtLeastOnce, true, s.to_string().into_bytes());
+                        }
+                        let _ = tx.send(FromLink::Connected);
+                        feed(&client, &c, outbox.as_ref(), &mut sent, &mut sent_upto, &mut airtime_inflight);
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        if !p.retain {
+                            let _ = tx.send(FromLink::Message { topic: p.topic.clone(), payload: p.payload.to_vec() });
+                        }
+                    }
+                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                        if let Some(Sent::Airtime(id)) = sent.pop_front() {
+                            inflight.insert(pkid, id);
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                        if let Some(id) = inflight.remove(&ack.pkid) {
+                            if let Some(o) = &outbox {
+                                if let Err(e) = o.ack(id) {
+                                    warn!("mqtt: airtime outbox: {e}");
+                                }
+                            }
+                            airtime_inflight = airtime_inflight.saturating_sub(1);
+                            feed(&client, &c, outbox.as_ref(), &mut sent, &mut sent_upto, &mut airtime_inflight);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => break Some(e.to_string()),
+                },
+                m = rx.recv() => match m {
+                    None | Some(ToLink::Shutdown) => {
+                        if connected {
+                            let _ = client.try_publish(c.status_topic(), QoS::AtLeastOnce, true, r#"{"state":"offline"}"#);
+                            let _ = client.try_disconnect();
+                            // Let the event loop send them (bounded).
+                            let _ = tokio::time::timeout(Duration::from_millis(500), async {
+                                while let Ok(ev) = events.poll().await {
+                                    if matches!(ev, Event::Outgoing(Outgoing::Disconnect)) { break; }
+                                }
+                            }).await;
+                        }
+                        return;
+                    }
+                    Some(ToLink::Publish(p)) => {
+                        if connected {
+                            let qos = if p.qos >= 1 { QoS::AtLeastOnce } else { QoS::AtMostOnce };
+                            publish(&client, &mut sent, &p.topic, qos, p.retain, p.payload);
+                        }
+                    }
+                    Some(ToLink::Status(s)) => {
+                        if connected {
+                            publish(&client, &mut sent, &c.status_topic(), QoS::AtLeastOnce, true, s.to_string().into_bytes());
+                        }
+                        status = Some(s);
+                    }
+                    Some(ToLink::Subscriptions(list)) => {
+                        if connected {
+                            for t in list.iter().filter(|t| !subs.contains(t)) {
+                                let _ = client.try_subscribe(t.clone(), QoS::AtLeastOnce);
+                            }
+                        }
+                        subs = list;
+                    }
+                    Some(ToLink::Airtime) => {
+                        if connected {
+                            feed(&client, &c, outbox.as_ref(), &mut sent, &mut sent_upto, &mut airtime_inflight);
+                        }
+                    }
+                },
+            }
+        };
+        // The connection failed or dropped: log once per outage, back off.
+        if connected || failures == 0 {
+            warn!(
+                "mqtt: broker {}:{} unreachable ({}); schedules keep airing, retrying with backoff",
+                c.host,
+                c.port,
+                broke.unwrap_or_default()
+            );
+            let _ = tx.send(FromLink::Disconnected);
+        }
+        failures += 1;
+        drop(client);
+        drop(events);
+        let jitter = 0.8 + fastrand::f64() * 0.4;
+        let wait = backoff.mul_f64(jitter);
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+        let until = tokio::time::Instant::now() + wait;
+        // While away: keep the latest status and subscriptions, drop device
+        // messages (current state is republished on reconnect).
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => break,
+                m = rx.recv() => match m {
+                    None | Some(ToLink::Shutdown) => return,
+                    Some(ToLink::Status(s)) => status = Some(s),
+                    Some(ToLink::Subscriptions(l)) => subs = l,
+                    Some(_) => {}
+                },
+            }
+        }
+    }
+}
+
+fn publish(
+    client: &AsyncClient,
+    sent: &mut VecDeque<Sent>,
+    topic: &str,
+    qos: QoS,
+    retain: bool,
+    payload: Vec<u8>,
+) {
+    if client.try_publish(topic, qos, retain, payload).is_ok() {
+        sent.push_back(Sent::Other);
+    }
+}
+
+/// Sends queued airtime rows, oldest first, keeping a window in flight.
+fn feed(
+    client: &AsyncClient,
+    c: &LinkConfig,
+    outbox: Option<&Outbox>,
+    sent: &mut VecDeque<Sent>,
+    sent_upto: &mut i64,
+    inflight: &mut usize,
+) {
+    let Some(o) = outbox else { return };
+    if *inflight >= AIRTIME_WINDOW {
+        return;
+    }
+    let rows = match o.pending(*sent_upto, AIRTIME_WINDOW - *inflight) {
+        Ok(r) => r,
+        Err(e) => {
+            warn!("mqtt: airtime outbox: {e}");
+            return;
+        }
+    };
+    let topic = format!("{}/airtime", c.prefix);
+    for (id, row) in rows {
+        if client
+            .try_publish(topic.clone(), QoS::AtLeastOnce, false, row.to_string())
+            .is_err()
+        {
+            return; // the request queue is full: the next ack sends more
+        }
+        sent.push_back(Sent::Airtime(id));
+        *sent_upto = id;
+        *inflight += 1;
+    }
+}
+
+/// The link's handle in the daemon.
+pub struct Link {
+    pub tx: UnboundedSender<ToLink>,
+    pub rx: UnboundedReceiver<FromLink>,
+}
+
+impl Link {
+    /// Spawns the link task on the current runtime.
+    pub fn spawn(c: LinkConfig) -> Link {
+        let (to_tx, to_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (from_tx, from_rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(run(c, to_rx, from_tx));
+        Link {
+            tx: to_tx,
+            rx: from_rx,
+        }
+    }
+
+    pub fn send(&self, m: ToLink) {
+        let _ = self.tx.send(m);
+    }
+}
