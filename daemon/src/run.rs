@@ -151,6 +151,38 @@ fn audio_spec(spec: &OutputSpec) -> loa_audio::OutputSpec {
     }
 }
 
+/// Measures the loudness of every file the schedule names, in the
+/// background, so that no first airing waits for its measurement.
+fn warm_loudness(decks: &[Deck], config: &Config) {
+    if config.station.policy.loudness.is_none() {
+        return;
+    }
+    let mut files: Vec<PathBuf> = Vec::new();
+    for p in &config.programs {
+        for item in &p.items {
+            match &item.source {
+                loa_schedules::Source::File(f) => files.push(f.clone()),
+                loa_schedules::Source::Playlist { entries, .. } => {
+                    files.extend(loa_schedules::agenda::playlist_files(entries))
+                }
+                loa_schedules::Source::Stream { fallback, .. } => {
+                    files.extend(fallback.iter().cloned())
+                }
+                _ => {}
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    for d in decks {
+        let meter = d.loudness();
+        let files = files.clone();
+        let _ = std::thread::Builder::new()
+            .name("loa-loudness".into())
+            .spawn(move || meter.warm(files.iter().map(PathBuf::as_path)));
+    }
+}
+
 fn notify(state: &[sd_notify::NotifyState]) {
     let _ = sd_notify::notify(state);
 }
@@ -179,11 +211,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     let mut decks = Vec::new();
     for o in &config.station.outputs {
-        let deck = Deck::open(&audio_spec(&o.spec), deck_config(&config))
+        // A sound card missing at boot (USB) must not stop the station:
+        // the deck starts and keeps reopening it, reporting the gap.
+        let deck = Deck::open_retrying(&audio_spec(&o.spec), deck_config(&config))
             .with_context(|| format!("output `{}` ({})", o.name, o.spec))?;
         info!("output `{}` open: {}", o.name, o.spec);
         decks.push(deck);
     }
+    warm_loudness(&decks, &config);
     let config = Arc::new(config);
     info!(
         "{}: {} programs, {} zones, time zone {}",

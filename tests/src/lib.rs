@@ -340,8 +340,9 @@ pub struct FakeDevice {
 
 impl Drop for FakeDevice {
     fn drop(&mut self) {
+        // The whole pipeline: sh and its mosquitto_sub/mosquitto_pub.
         let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.child.id())])
+            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
             .status();
         let _ = self.child.wait();
     }
