@@ -23,6 +23,9 @@ pub struct Bus {
     /// What the boards were last told airs: (title, emergency).
     shown: Option<(String, bool)>,
     status: serde_json::Value,
+    /// Home Assistant discovery messages (retained: they describe Loa's own
+    /// status topic to Home Assistant, not commands to a device).
+    discovery: Vec<Publish>,
 }
 
 impl Bus {
@@ -44,6 +47,7 @@ impl Bus {
             zones,
             shown: None,
             status: serde_json::Value::Null,
+            discovery: discovery(config),
         }
     }
 
@@ -133,6 +137,7 @@ impl Bus {
                 // Boards get their current text again; relays their state.
                 let mut out = self.boards.republish(now);
                 out.extend(self.zones.republish());
+                out.extend(self.discovery.iter().cloned());
                 self.send(out);
             }
             FromLink::Disconnected => {}
@@ -141,6 +146,7 @@ impl Bus {
     }
 
     pub fn reload(&mut self, config: &Config, now: DateTime<Utc>) {
+        self.discovery = discovery(config);
         let mut out = self.boards.reload(config, now);
         out.extend(self.zones.reload(config, now));
         self.send(out);
@@ -191,4 +197,106 @@ pub fn status_document<E: Engine>(
         "next": next,
         "zones": zone_states,
     })
+}
+
+/// Home Assistant MQTT discovery (`mqtt.homeassistant: true`): the station's
+/// now-playing as a sensor and each zone as a binary sensor, all available
+/// while `P/status` says online.
+pub fn discovery(config: &Config) -> Vec<Publish> {
+    let Some(m) = config.station.mqtt.as_ref().filter(|m| m.homeassistant) else {
+        return Vec::new();
+    };
+    let st = &config.station;
+    let status = format!("{}/status", m.prefix);
+    let device = serde_json::json!({
+        "identifiers": [format!("loa-{}", st.id)],
+        "name": st.name,
+        "manufacturer": "Loa",
+        "model": "commune broadcast scheduler",
+        "sw_version": env!("CARGO_PKG_VERSION"),
+    });
+    let availability = serde_json::json!({
+        "topic": status,
+        "value_template": "{{ value_json.state }}",
+        "payload_available": "online",
+        "payload_not_available": "offline",
+    });
+    let retained = |topic: String, v: serde_json::Value| Publish {
+        topic,
+        payload: v.to_string().into_bytes(),
+        qos: 1,
+        retain: true,
+    };
+    let mut out = vec![retained(
+        format!(
+            "homeassistant/sensor/loa_{}/now_playing/config",
+            st.id.replace('-', "_")
+        ),
+        serde_json::json!({
+            "name": "Now playing",
+            "unique_id": format!("loa_{}_now_playing", st.id),
+            "state_topic": status,
+            "value_template": "{{ value_json.now.title if value_json.now else 'idle' }}",
+            "json_attributes_topic": status,
+            "json_attributes_template": "{{ {'next': value_json.next, 'priority': (value_json.now.priority if value_json.now else none)} | tojson }}",
+            "availability": [availability],
+            "device": device,
+            "icon": "mdi:bullhorn",
+        }),
+    )];
+    for z in &st.zones {
+        out.push(retained(
+            format!(
+                "homeassistant/binary_sensor/loa_{}/zone_{}/config",
+                st.id.replace('-', "_"),
+                z.id.replace('-', "_")
+            ),
+            serde_json::json!({
+                "name": z.name,
+                "unique_id": format!("loa_{}_zone_{}", st.id, z.id),
+                "state_topic": status,
+                "value_template": format!("{{{{ 'ON' if value_json.zones['{}'] == 'on' else 'OFF' }}}}", z.id),
+                "device_class": "sound",
+                "availability": [availability.clone()],
+                "device": device.clone(),
+            }),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_assistant_discovery_describes_now_playing_and_every_zone() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schedules/examples/au-lau");
+        let mut config = loa_schedules::load_dir(&dir)
+            .config
+            .expect("the example station loads");
+        assert!(discovery(&config).is_empty(), "off unless asked for");
+        config.station.mqtt.as_mut().unwrap().homeassistant = true;
+        let d = discovery(&config);
+        assert_eq!(d.len(), 1 + config.station.zones.len());
+        assert_eq!(
+            d[0].topic,
+            "homeassistant/sensor/loa_au_lau/now_playing/config"
+        );
+        assert!(d.iter().all(|p| p.retain && p.qos == 1));
+        let v: serde_json::Value = serde_json::from_slice(&d[0].payload).unwrap();
+        assert_eq!(v["state_topic"], "loa/au-lau/status");
+        assert_eq!(v["availability"][0]["payload_available"], "online");
+        let z: serde_json::Value = serde_json::from_slice(&d[1].payload).unwrap();
+        assert_eq!(
+            d[1].topic,
+            "homeassistant/binary_sensor/loa_au_lau/zone_thon_1/config"
+        );
+        assert_eq!(
+            z["value_template"],
+            "{{ 'ON' if value_json.zones['thon-1'] == 'on' else 'OFF' }}"
+        );
+        assert_eq!(z["name"], "Thôn 1 (trung tâm xã)");
+    }
 }
