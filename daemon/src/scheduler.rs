@@ -125,6 +125,35 @@ pub fn media_of(source: &Source) -> Media {
     }
 }
 
+/// Who asked for a run: the schedule, or someone over MQTT or at the PC.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origin {
+    Schedule,
+    /// An announcement: its id, and who asked (key id or Unix user).
+    Announcement {
+        id: String,
+        trigger: Trigger,
+        requested_by: String,
+        /// Dropped if still waiting behind a higher item at this instant.
+        expires: DateTime<Utc>,
+    },
+}
+
+/// One thing a run plays, in order.
+#[derive(Clone, Debug)]
+pub struct RunItem {
+    pub media: Media,
+    /// `source_kind` and `source` of its airtime rows.
+    pub kind: String,
+    pub source: String,
+    /// How long it plays, when known.
+    pub length: Option<Duration>,
+    /// Relays and live input: joined live, never seeked.
+    pub endless: bool,
+    /// Silence before it (an announcement's repeats are 2 s apart).
+    pub gap_before: Duration,
+}
+
 /// An open airtime row.
 struct OpenRow {
     id: i64,
@@ -150,6 +179,10 @@ struct Run {
     stop_reason: Option<String>,
     /// Zones this run holds on (a `ZoneNote::Sound` not yet released).
     demand: Vec<String>,
+    items: Vec<RunItem>,
+    origin: Origin,
+    /// A row has started (an announcement's `started` ack is sent once).
+    sounded: bool,
 }
 
 /// An occurrence waiting (`if_busy: wait`) for an equal one to end.
@@ -158,6 +191,47 @@ struct Waiting {
     scheduled: DateTime<Utc>,
     deadline: DateTime<Utc>,
     blocker: String,
+}
+
+/// An announcement to air now, from MQTT or the PC (SPEC section 4 rule 4):
+/// the chime once, then the item `repeat` times, 2 s apart.
+#[derive(Clone, Debug)]
+pub struct Announce {
+    pub id: String,
+    pub title: String,
+    pub priority: Priority,
+    /// Zone ids, station.yaml order.
+    pub zones: Vec<String>,
+    pub media: Media,
+    /// `source_kind` and `source` of its rows.
+    pub kind: String,
+    pub source: String,
+    /// How long the item plays (a stream's duration), when known.
+    pub length: Option<Duration>,
+    pub repeat: u32,
+    pub trigger: Trigger,
+    pub requested_by: String,
+    /// Still waiting behind a higher item at this instant: dropped.
+    pub expires: DateTime<Utc>,
+    /// The chime (built in, or policy.chime's file).
+    pub chime: Media,
+}
+
+/// What became of an announcement, for its acks.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnnouncementNote {
+    Started {
+        id: String,
+    },
+    Done {
+        id: String,
+        reason: Option<String>,
+    },
+    Failed {
+        id: String,
+        code: &'static str,
+        reason: String,
+    },
 }
 
 /// Counts for a simulation summary.
@@ -187,6 +261,7 @@ pub struct Scheduler<E: Engine> {
     now: DateTime<Utc>,
     lead: Duration,
     zone_notes: Vec<ZoneNote>,
+    announcement_notes: Vec<AnnouncementNote>,
     next_progress: Option<DateTime<Utc>>,
     /// Save aired time of open rows every 5 s (off in simulation: no crash to survive).
     pub save_progress: bool,
@@ -219,6 +294,7 @@ impl<E: Engine> Scheduler<E> {
             now: DateTime::<Utc>::MIN_UTC,
             lead,
             zone_notes: Vec::new(),
+            announcement_notes: Vec::new(),
             next_progress: None,
             save_progress: true,
             probe,
@@ -311,6 +387,7 @@ impl<E: Engine> Scheduler<E> {
         while self.fired.first().is_some_and(|(t, _)| *t < keep_from) {
             self.fired.pop_first();
         }
+        self.expire_announcements(now);
         self.start_waiting(now);
         if self.next_progress.is_some_and(|t| t <= now) {
             self.save_progress(now);
@@ -401,8 +478,10 @@ impl<E: Engine> Scheduler<E> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn row_for(
         &self,
+        origin: &Origin,
         p: &Program,
         scheduled: DateTime<Utc>,
         started: DateTime<Utc>,
@@ -410,14 +489,22 @@ impl<E: Engine> Scheduler<E> {
         source: String,
         planned_ms: u64,
     ) -> NewRow {
+        let (program_id, trigger, requested_by) = match origin {
+            Origin::Schedule => (Some(p.id.clone()), Trigger::Schedule, None),
+            Origin::Announcement {
+                trigger,
+                requested_by,
+                ..
+            } => (None, *trigger, Some(requested_by.clone())),
+        };
         NewRow {
-            program_id: Some(p.id.clone()),
+            program_id,
             title: p.title.clone(),
             category: p.category.clone(),
             source_kind: kind.to_string(),
             source,
-            trigger: Trigger::Schedule,
-            requested_by: None,
+            trigger,
+            requested_by,
             priority: p.priority,
             zones: p.zones.clone(),
             scheduled_at: Some(self.local(scheduled)),
@@ -426,42 +513,50 @@ impl<E: Engine> Scheduler<E> {
         }
     }
 
-    /// The planned length of a program item, when known.
-    fn planned(&self, source: &Source, end: Option<DateTime<Utc>>, at: DateTime<Utc>) -> u64 {
-        match source {
-            Source::File(p) => (self.probe)(p).map(|d| d.as_millis() as u64).unwrap_or(0),
-            Source::Tts { text, .. } => estimated_speech(text).as_millis() as u64,
-            Source::Silence(d) | Source::Tone { length: d, .. } => d.as_millis() as u64,
-            Source::Stream { .. } | Source::Live { .. } => end.map(|e| ms(e - at)).unwrap_or(0),
-            Source::Newest { glob, .. } => loa_schedules::agenda::newest_match(glob)
-                .and_then(|f| (self.probe)(&f).ok())
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0),
-            Source::Playlist { .. } => 0,
-        }
+    /// What a program plays, item by item, as the decks take it.
+    fn items_of(&self, p: &Program) -> Vec<RunItem> {
+        let probe = ProbeFn(&*self.probe);
+        p.items
+            .iter()
+            .map(|item| RunItem {
+                media: media_of(&item.source),
+                kind: item.source.kind().to_string(),
+                source: source_text(&item.source),
+                length: match loa_schedules::agenda::item_length(&item.source, &probe) {
+                    Length::Known(d) => Some(d),
+                    _ => None,
+                },
+                endless: item.source.is_endless(),
+                gap_before: Duration::ZERO,
+            })
+            .collect()
     }
 
     /// Skipped rows, one per item of the program.
     fn skip(&mut self, p: &Program, scheduled: DateTime<Utc>, now: DateTime<Utc>, why: &str) {
-        self.skip_items(p, 0, scheduled, now, why);
+        let items = self.items_of(p);
+        self.skip_items(&Origin::Schedule, p, &items, scheduled, now, why);
     }
 
     fn skip_items(
         &mut self,
+        origin: &Origin,
         p: &Program,
-        from_item: usize,
+        items: &[RunItem],
         scheduled: DateTime<Utc>,
         now: DateTime<Utc>,
         why: &str,
     ) {
-        for item in &p.items[from_item.min(p.items.len())..] {
+        for item in items {
+            let planned = item.length.map_or(0, |d| d.as_millis() as u64);
             let row = self.row_for(
+                origin,
                 p,
                 scheduled,
                 now,
-                item.source.kind(),
-                source_text(&item.source),
-                self.planned(&item.source, None, now),
+                &item.kind,
+                item.source.clone(),
+                planned,
             );
             let local = self.local(now);
             if let Err(e) = self.log.record(&row, local, 0, Outcome::Skipped, Some(why)) {
@@ -543,8 +638,9 @@ impl<E: Engine> Scheduler<E> {
             }
         }
         // Joining late: which item, and how far into it.
-        let (item, item_offset) = self.seek(&p, offset);
-        if item >= p.items.len() {
+        let items = self.items_of(&p);
+        let (item, item_offset) = seek(&items, p.looped, offset);
+        if item >= items.len() {
             return; // its items were all over before now: nothing to join
         }
         let mut run = Run {
@@ -558,41 +654,193 @@ impl<E: Engine> Scheduler<E> {
             rows: HashMap::new(),
             stop_reason: None,
             demand: Vec::new(),
+            items,
+            origin: Origin::Schedule,
+            sounded: false,
         };
         self.submit(&mut run, start, item_offset);
-        // Zones: on before the sound when it will air at once; zones of
-        // lower items on these outputs that this one does not target fall
-        // silent while it airs.
+        self.claim_zones(&mut run, start);
+        self.runs.push(run);
+    }
+
+    /// Airs an announcement from `start` (the caller has waited for the
+    /// relays' preroll): at its priority on its zones' outputs, preempting
+    /// lower items and, as an operator asking now expects, equal ones.
+    pub fn announce(&mut self, a: Announce, start: DateTime<Utc>) {
+        let mut items = vec![RunItem {
+            media: a.chime.clone(),
+            kind: "chime".into(),
+            source: match &a.chime {
+                Media::Files { paths, .. } => paths
+                    .first()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                _ => "builtin".into(),
+            },
+            length: None,
+            endless: false,
+            gap_before: Duration::ZERO,
+        }];
+        for i in 0..a.repeat.max(1) {
+            items.push(RunItem {
+                media: a.media.clone(),
+                kind: a.kind.clone(),
+                source: a.source.clone(),
+                length: a.length,
+                endless: false,
+                gap_before: if i == 0 {
+                    Duration::ZERO
+                } else {
+                    Duration::from_secs(2)
+                },
+            });
+        }
+        let streamed = matches!(a.media, Media::Stream { .. });
+        // A stream's hard end: the chime, then each repeat's duration and gaps.
+        let end = streamed.then(|| {
+            let each = a.length.unwrap_or(Duration::from_secs(60));
+            start
+                + delta(crate::engine::SIM_CHIME + Duration::from_secs(1))
+                + delta(
+                    each * a.repeat.max(1) + Duration::from_secs(2) * a.repeat.saturating_sub(1),
+                )
+        });
+        let program = Program {
+            id: a.id.clone(),
+            title: a.title.clone(),
+            category: "announcement".into(),
+            occurs: loa_schedules::Occurrences {
+                recurrence: loa_schedules::Recurrence::Daily {
+                    at: chrono::NaiveTime::MIN,
+                    days: loa_schedules::DaySet::empty(),
+                },
+                dates: Default::default(),
+                except: Default::default(),
+            },
+            zones: a.zones.clone(),
+            priority: a.priority,
+            duration: None,
+            if_busy: IfBusy::Preempt,
+            late_start: None,
+            volume: 1.0,
+            looped: false,
+            approved_by: None,
+            items: Vec::new(),
+            loc: self
+                .config
+                .programs
+                .first()
+                .map(|p| p.loc.clone())
+                .unwrap_or_else(|| loa_schedules::Loc {
+                    file: "".into(),
+                    pos: Default::default(),
+                }),
+        };
+        let outputs = self.outputs_of(&program);
+        let mut run = Run {
+            program,
+            scheduled: start,
+            outputs,
+            end,
+            end_reason: "its duration ended".into(),
+            item: 0,
+            deck_items: Vec::new(),
+            rows: HashMap::new(),
+            stop_reason: None,
+            demand: Vec::new(),
+            items,
+            origin: Origin::Announcement {
+                id: a.id,
+                trigger: a.trigger,
+                requested_by: a.requested_by,
+                expires: a.expires,
+            },
+            sounded: false,
+        };
+        self.submit(&mut run, start, Duration::ZERO);
+        self.claim_zones(&mut run, start);
+        self.runs.push(run);
+    }
+
+    /// Stops announcements (`target` None: all of them); returns their ids.
+    pub fn stop_announcements(&mut self, target: Option<&str>, reason: &str) -> Vec<String> {
+        let mut stopped = Vec::new();
+        let mut items = Vec::new();
+        for r in &mut self.runs {
+            if let Origin::Announcement { id, .. } = &r.origin {
+                if target.is_none_or(|t| t == id) {
+                    r.stop_reason = Some(reason.to_string());
+                    stopped.push(id.clone());
+                    items.extend(r.deck_items.iter().copied());
+                }
+            }
+        }
+        for (o, id) in items {
+            self.engine.stop(o, id);
+        }
+        stopped
+    }
+
+    /// Announcement acks decided since the last call.
+    pub fn take_announcement_notes(&mut self) -> Vec<AnnouncementNote> {
+        std::mem::take(&mut self.announcement_notes)
+    }
+
+    /// Announcements still waiting behind a higher item when they expire are dropped.
+    fn expire_announcements(&mut self, now: DateTime<Utc>) {
+        let mut items = Vec::new();
+        for r in &mut self.runs {
+            if let Origin::Announcement { id, expires, .. } = &r.origin {
+                if !r.sounded && *expires <= now && r.stop_reason.is_none() {
+                    r.stop_reason = Some("expired while waiting behind a higher item".into());
+                    self.announcement_notes.push(AnnouncementNote::Failed {
+                        id: id.clone(),
+                        code: "expired",
+                        reason: "its exp passed while it waited behind a higher item".into(),
+                    });
+                    items.extend(r.deck_items.iter().copied());
+                }
+            }
+        }
+        for (o, id) in items {
+            self.engine.stop(o, id);
+        }
+    }
+
+    /// Zones: on before the sound when `run` will air at once; zones of
+    /// lower items on its outputs that it does not target fall silent while
+    /// it airs.
+    fn claim_zones(&mut self, run: &mut Run, start: DateTime<Utc>) {
         let higher = self.runs.iter().any(|r| {
             r.program.priority > run.program.priority
                 && r.outputs.iter().any(|o| run.outputs.contains(o))
         });
-        if !higher {
-            run.demand = run.program.zones.clone();
-            self.zone_notes.push(ZoneNote::Sound {
-                zones: run.demand.clone(),
+        if higher {
+            return;
+        }
+        run.demand = run.program.zones.clone();
+        self.zone_notes.push(ZoneNote::Sound {
+            zones: run.demand.clone(),
+            at: start,
+        });
+        let mut muted: Vec<String> = Vec::new();
+        for r in self.runs.iter_mut().filter(|r| {
+            r.program.priority <= run.program.priority
+                && r.outputs.iter().any(|o| run.outputs.contains(o))
+        }) {
+            let (gone, kept): (Vec<String>, Vec<String>) = r
+                .demand
+                .drain(..)
+                .partition(|z| !run.program.zones.contains(z));
+            r.demand = kept;
+            muted.extend(gone);
+        }
+        if !muted.is_empty() {
+            self.zone_notes.push(ZoneNote::Mute {
+                zones: muted,
                 at: start,
             });
-            let mut muted: Vec<String> = Vec::new();
-            for r in self.runs.iter_mut().filter(|r| {
-                r.program.priority <= run.program.priority
-                    && r.outputs.iter().any(|o| run.outputs.contains(o))
-            }) {
-                let (gone, kept): (Vec<String>, Vec<String>) = r
-                    .demand
-                    .drain(..)
-                    .partition(|z| !run.program.zones.contains(z));
-                r.demand = kept;
-                muted.extend(gone);
-            }
-            if !muted.is_empty() {
-                self.zone_notes.push(ZoneNote::Mute {
-                    zones: muted,
-                    at: start,
-                });
-            }
         }
-        self.runs.push(run);
     }
 
     /// Zone switching decided since the last call.
@@ -654,32 +902,10 @@ impl<E: Engine> Scheduler<E> {
         self.equal_blocker(p).is_some()
     }
 
-    /// The item and the offset in it that `offset` into a program reaches.
-    fn seek(&self, p: &Program, offset: Duration) -> (usize, Duration) {
-        let mut left = offset;
-        for (i, item) in p.items.iter().enumerate() {
-            if item.source.is_endless() {
-                return (i, Duration::ZERO); // relays and live input are joined live
-            }
-            let len = match loa_schedules::agenda::item_length(&item.source, &ProbeFn(&*self.probe))
-            {
-                Length::Known(d) => d,
-                _ => return (i, left),
-            };
-            if left < len {
-                return (i, left);
-            }
-            left -= len;
-        }
-        if p.looped {
-            return (0, Duration::ZERO);
-        }
-        (p.items.len(), Duration::ZERO)
-    }
-
     fn submit(&mut self, run: &mut Run, start: DateTime<Utc>, offset: Duration) {
-        let source = &run.program.items[run.item].source;
-        let mut item = Item::new(media_of(source), deck_priority(run.program.priority))
+        let next = &run.items[run.item];
+        let start = start + delta(next.gap_before);
+        let mut item = Item::new(next.media.clone(), deck_priority(run.program.priority))
             .starting_at(to_system(start))
             .from_offset(offset)
             .with_volume(run.program.volume);
@@ -767,18 +993,21 @@ impl<E: Engine> Scheduler<E> {
                 DeckEvent::Started { piece, at, .. } if primary => {
                     let at = from_system(at);
                     let r = &self.runs[ri];
-                    let source = &r.program.items[r.item].source;
-                    let planned = match source {
-                        Source::Playlist { .. } | Source::Newest { .. }
-                            if piece.kind == loa_audio::SourceKind::File =>
-                        {
-                            (self.probe)(Path::new(&piece.source))
-                                .map(|d| d.as_millis() as u64)
-                                .unwrap_or(0)
-                        }
-                        _ => self.planned(source, r.end, at),
+                    let item = &r.items[r.item];
+                    // A playlist's file, a relay's window, or the item's length.
+                    let planned = if item.endless {
+                        r.end.map_or(0, |e| ms(e - at))
+                    } else if piece.kind == loa_audio::SourceKind::File
+                        && piece.source != item.source
+                    {
+                        (self.probe)(Path::new(&piece.source))
+                            .map(|d| d.as_millis() as u64)
+                            .unwrap_or(0)
+                    } else {
+                        item.length.map_or(0, |d| d.as_millis() as u64)
                     };
                     let row = self.row_for(
+                        &r.origin,
                         &r.program,
                         r.scheduled,
                         at,
@@ -786,6 +1015,13 @@ impl<E: Engine> Scheduler<E> {
                         piece.source.clone(),
                         planned,
                     );
+                    if !self.runs[ri].sounded {
+                        self.runs[ri].sounded = true;
+                        if let Origin::Announcement { id, .. } = &self.runs[ri].origin {
+                            self.announcement_notes
+                                .push(AnnouncementNote::Started { id: id.clone() });
+                        }
+                    }
                     match self.log.start(&row) {
                         Ok(id) => {
                             self.stats.rows += 1;
@@ -828,6 +1064,7 @@ impl<E: Engine> Scheduler<E> {
                             // Ended without a start: it never sounded (a missing file...).
                             let r = &self.runs[ri];
                             let row = self.row_for(
+                                &r.origin,
                                 &r.program,
                                 r.scheduled,
                                 at_utc,
@@ -924,10 +1161,10 @@ impl<E: Engine> Scheduler<E> {
         let r = &mut self.runs[ri];
         if go_on {
             r.item += 1;
-            if r.item >= r.program.items.len() && r.program.looped {
+            if r.item >= r.items.len() && r.program.looped {
                 r.item = 0;
             }
-            if r.item < r.program.items.len() {
+            if r.item < r.items.len() {
                 let mut run = self.runs.remove(ri);
                 self.submit(&mut run, at, Duration::ZERO);
                 self.runs.push(run);
@@ -936,6 +1173,39 @@ impl<E: Engine> Scheduler<E> {
         }
         let run = self.runs.remove(ri);
         self.zones_after(&run, at);
+        if let Origin::Announcement { id, .. } = &run.origin {
+            let note = match (&outcome, &run.stop_reason) {
+                (_, Some(r)) if r.starts_with("expired") => None, // already failed: expired
+                (DeckOutcome::Completed, None) => Some(AnnouncementNote::Done {
+                    id: id.clone(),
+                    reason: None,
+                }),
+                (_, Some(r)) if run.sounded => Some(AnnouncementNote::Done {
+                    id: id.clone(),
+                    reason: Some(r.clone()),
+                }),
+                (_, Some(r)) => Some(AnnouncementNote::Failed {
+                    id: id.clone(),
+                    code: "stopped",
+                    reason: r.clone(),
+                }),
+                (DeckOutcome::Failed(why), None) => Some(AnnouncementNote::Failed {
+                    id: id.clone(),
+                    code: "failed",
+                    reason: why.clone(),
+                }),
+                (DeckOutcome::Cut, None) => Some(AnnouncementNote::Done {
+                    id: id.clone(),
+                    reason: Some(run.end_reason.clone()),
+                }),
+                (_, None) => Some(AnnouncementNote::Failed {
+                    id: id.clone(),
+                    code: "preempted",
+                    reason: "a higher item held its output".into(),
+                }),
+            };
+            self.announcement_notes.extend(note);
+        }
         // Open rows of this item that the deck did not close (should not happen).
         for row in run.rows.values() {
             let local = self.local(at);
@@ -964,7 +1234,8 @@ impl<E: Engine> Scheduler<E> {
                 run.item + 1
             };
             if !run.program.looped {
-                self.skip_items(&run.program, from, run.scheduled, at, &why);
+                let rest = &run.items[from.min(run.items.len())..];
+                self.skip_items(&run.origin, &run.program, rest, run.scheduled, at, &why);
             }
         }
         let _ = item_id;
@@ -1070,6 +1341,27 @@ impl<E: Engine> Scheduler<E> {
     pub fn is_idle(&self) -> bool {
         self.runs.is_empty() && self.waiting.is_empty() && self.deferred.is_empty()
     }
+}
+
+/// The item and the offset in it that `offset` into a run reaches.
+fn seek(items: &[RunItem], looped: bool, offset: Duration) -> (usize, Duration) {
+    let mut left = offset;
+    for (i, item) in items.iter().enumerate() {
+        if item.endless {
+            return (i, Duration::ZERO); // relays and live input are joined live
+        }
+        let Some(len) = item.length else {
+            return (i, left);
+        };
+        if left < len {
+            return (i, left);
+        }
+        left -= len;
+    }
+    if looped {
+        return (0, Duration::ZERO);
+    }
+    (items.len(), Duration::ZERO)
 }
 
 /// A `MediaProbe` over the scheduler's probe closure.

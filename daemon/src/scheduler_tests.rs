@@ -14,6 +14,8 @@ use crate::airtime::AirtimeLog;
 use crate::clock::{to_system, Clock, VirtualClock};
 use crate::engine::{SimEngine, VirtualEngine};
 use crate::simulate::run_virtual;
+use loa_audio::Media;
+use loa_schedules::Priority;
 
 const STATION: &str = r#"station:
   id: test
@@ -570,5 +572,214 @@ fn zone_notes_follow_preemption_and_release_every_demand() {
         (on(&st, "thon-1"), on(&st, "thon-2")),
         ("off", "off"),
         "every demand released: {notes:#?}"
+    );
+}
+
+fn announcement(
+    id: &str,
+    priority: Priority,
+    zones: &[&str],
+    repeat: u32,
+    expires: DateTime<Utc>,
+) -> Announce {
+    Announce {
+        id: id.into(),
+        title: "Bão số 5".into(),
+        priority,
+        zones: zones.iter().map(|z| z.to_string()).collect(),
+        media: Media::file("5m.mp3"),
+        kind: "file".into(),
+        source: "5m.mp3".into(),
+        length: Some(Duration::from_secs(300)),
+        repeat,
+        trigger: crate::airtime::Trigger::Mqtt,
+        requested_by: "chu-tich-xa".into(),
+        expires,
+        chime: Media::Chime,
+    }
+}
+
+#[derive(Debug)]
+struct ARow {
+    program: Option<String>,
+    kind: String,
+    trigger: String,
+    requested_by: Option<String>,
+    category: String,
+    started: String,
+    outcome: String,
+    scheduled: Option<String>,
+}
+
+fn announcement_rows(s: &Station) -> Vec<ARow> {
+    let c = rusqlite::Connection::open(s.dir.path().join("airtime.sqlite")).unwrap();
+    let mut st = c
+        .prepare(r#"SELECT program_id, source_kind, "trigger", requested_by, category, started_at, outcome, scheduled_at FROM airtime WHERE category = 'announcement' ORDER BY id"#)
+        .unwrap();
+    st.query_map([], |r| {
+        Ok(ARow {
+            program: r.get(0)?,
+            kind: r.get(1)?,
+            trigger: r.get(2)?,
+            requested_by: r.get(3)?,
+            category: r.get(4)?,
+            started: r.get(5)?,
+            outcome: r.get(6)?,
+            scheduled: r.get(7)?,
+        })
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+#[test]
+fn an_emergency_announcement_preempts_the_program_which_resumes_after() {
+    let mut s = station(
+        "programs:
+  - id: tin
+    at: \"10:00\"
+    zones: all
+    items: [{ file: 40m.mp3 }]
+",
+        at(9, 0),
+    );
+    s.run_until(at(10, 10));
+    let now = s.clock.now();
+    s.sched.announce(
+        announcement(
+            "a1b2c3d4",
+            Priority::Emergency,
+            &["thon-1"],
+            2,
+            now + TimeDelta::minutes(10),
+        ),
+        now,
+    );
+    s.run_until(at(11, 30));
+    let rows = announcement_rows(&s);
+    let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(kinds, ["chime", "file", "file"], "{rows:#?}");
+    for r in &rows {
+        assert_eq!(
+            (
+                r.program.as_deref(),
+                r.trigger.as_str(),
+                r.requested_by.as_deref()
+            ),
+            (None, "mqtt", Some("chu-tich-xa"))
+        );
+        assert_eq!(
+            (r.category.as_str(), r.outcome.as_str()),
+            ("announcement", "completed")
+        );
+        assert_eq!(
+            r.scheduled, rows[0].scheduled,
+            "one announcement: one scheduled_at"
+        );
+    }
+    assert_eq!(rows[0].started, "2026-11-23T10:10:00.000+07:00");
+    // chime 2.5 s, 5 min, 2 s apart, 5 min
+    assert_eq!(rows[2].started, "2026-11-23T10:15:04.500+07:00");
+    let tin = s.rows_of("tin");
+    assert_eq!(tin.len(), 1);
+    assert_eq!(
+        (tin[0].outcome.as_str(), tin[0].aired_s),
+        ("completed", 2400),
+        "resumed where it paused"
+    );
+    let notes = s.sched.take_announcement_notes();
+    assert_eq!(
+        notes,
+        [
+            AnnouncementNote::Started {
+                id: "a1b2c3d4".into()
+            },
+            AnnouncementNote::Done {
+                id: "a1b2c3d4".into(),
+                reason: None
+            }
+        ]
+    );
+}
+
+#[test]
+fn an_announcement_that_expires_behind_a_higher_item_is_dropped() {
+    let mut s = station(
+        "programs:
+  - id: khan
+    at: \"10:00\"
+    priority: emergency
+    zones: all
+    items: [{ file: 20m.mp3 }]
+",
+        at(9, 0),
+    );
+    s.run_until(at(10, 5));
+    let now = s.clock.now();
+    s.sched.announce(
+        announcement(
+            "late0001",
+            Priority::Normal,
+            &["thon-1", "thon-2"],
+            1,
+            now + TimeDelta::minutes(5),
+        ),
+        now,
+    );
+    s.run_until(at(11, 0));
+    // It was accepted, so the log book says it never aired: skipped rows.
+    let rows = announcement_rows(&s);
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r.outcome == "skipped"),
+        "nothing aired: {rows:#?}"
+    );
+    let notes = s.sched.take_announcement_notes();
+    assert!(
+        matches!(
+            &notes[..],
+            [AnnouncementNote::Failed {
+                code: "expired",
+                ..
+            }]
+        ),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn a_stop_ends_an_announcement_early() {
+    let mut s = station("programs: []\n", at(9, 0));
+    s.run_until(at(9, 1));
+    let now = s.clock.now();
+    s.sched.announce(
+        announcement(
+            "stopme01",
+            Priority::Priority,
+            &["thon-1"],
+            3,
+            now + TimeDelta::minutes(5),
+        ),
+        now,
+    );
+    s.run_until(at(9, 3));
+    assert_eq!(
+        s.sched
+            .stop_announcements(Some("stopme01"), "stopped by chu-tich-xa"),
+        ["stopme01"]
+    );
+    s.run_until(at(9, 30));
+    let rows = announcement_rows(&s);
+    assert_eq!(
+        rows.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(),
+        ["completed", "cut", "skipped", "skipped"]
+    );
+    let notes = s.sched.take_announcement_notes();
+    assert_eq!(
+        notes.last(),
+        Some(&AnnouncementNote::Done {
+            id: "stopme01".into(),
+            reason: Some("stopped by chu-tich-xa".into())
+        })
     );
 }
