@@ -347,3 +347,32 @@ fn a_simulated_week_counts_every_occurrence() {
         .unwrap();
     assert_eq!(relay_ms, 14 * 30 * 60 * 1000);
 }
+
+#[test]
+fn an_edited_schedule_file_is_picked_up_without_a_signal() {
+    let (a, a_ms) = local_in(8);
+    let dir = station("programs: []\n");
+    let wav = dir.path().join("out.wav");
+    let d = Daemon::start(
+        BIN,
+        dir.path(),
+        &["--output", &format!("main=wav:{}", wav.display())],
+    );
+    d.wait_for_log("on air", 10);
+    // The operator saves a new program (as an editor does: write, then rename).
+    let tmp = dir.path().join("schedules/.b.yaml.swp");
+    std::fs::write(
+        &tmp,
+        format!("programs:\n  - id: moi\n    at: \"{a}\"\n    zones: all\n    items:\n      - tone: {{ hz: 900, for: 1s }}\n"),
+    )
+    .unwrap();
+    std::fs::rename(&tmp, dir.path().join("schedules/b.yaml")).unwrap();
+    d.wait_for_log("reloaded: 1 programs", 10);
+    sleep_until_ms(a_ms + 2_000);
+    let (status, _) = d.stop();
+    assert!(status.success());
+    let rows = rows(dir.path());
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0].outcome, "completed");
+    assert_eq!(ms_of(rows[0].scheduled_at.as_deref().unwrap()), a_ms);
+}
