@@ -1,0 +1,838 @@
+//! Remote commands (SPEC section 6): the signed envelopes that arrive on
+//! `P/cmd/{announce,stop,reload}` and `loa/group/<g>/cmd/...`, verified
+//! against the public keys of station.yaml's `remote:` before anything airs,
+//! and the acks that answer them. The station holds public keys only; the
+//! signing side (`sign`) serves `loa announce` and the tests.
+//!
+//! [`Gate::check`] refuses, in this order (cheap and key-independent first,
+//! nothing about the station's state told before the signature holds):
+//! 1. `malformed`: over 64 KiB, not JSON, an envelope without kid/sig/body,
+//!    a body that is not a JSON object;
+//! 2. `retained`;
+//! 3. `unknown_key`; 4. `bad_signature` (strict Ed25519 over the body's
+//!    bytes exactly as received; the signature in padded, canonical base64);
+//! 5. `malformed` again for a signed body missing a field or with a bad value;
+//! 6. `wrong_target` (`to` or `cmd` not matching the topic);
+//! 7. `clock_skew`; 8. `expired`; 9. `replay`;
+//! 10. `not_allowed`; 11. `no_zone`; 12. `bad_file`; 13. `quiet_hours`;
+//! 14. `rate_limited`.
+//!
+//! Only a command that passes them all is remembered as seen and counted for
+//! the key's rate; a refused one may be fixed and sent again.
+//!
+//! The ack of a refusal goes to `P/ack/<id>` whenever the body carries a
+//! well-formed id, even before the signature is checked, so that a sender
+//! using the wrong key hears why; such an ack proves nothing about who sent
+//! the command (anyone who may publish commands can provoke one).
+//!
+//! Rights: a key announces at the levels in its `may` and on its zones only;
+//! `zones: "all"` from a key limited to some zones means all of its zones.
+//! A stop needs the `stop` right, and a key may stop only what it could have
+//! started ([`Gate::may_stop`], applied by the scheduler which knows what the
+//! target is); `target: "all"` needs a key that could have started anything
+//! that airs: every zone and the `emergency` right (filler is not asked for).
+
+mod seen;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use loa_schedules::{parse_duration, DailyWindow, Priority, RateLimit, RemoteKey, Right, Station};
+use serde_json::{json, Map, Value};
+
+use crate::mqtt::Publish;
+use seen::Seen;
+
+/// A command's payload may not be longer than this.
+pub const MAX_PAYLOAD: usize = 64 * 1024;
+/// A text is spoken whole or not at all (the TTS limit of SPEC section 2).
+const MAX_TEXT_CHARS: usize = 2000;
+const MAX_REPEAT: u32 = 20;
+const TITLE_CHARS: usize = 80;
+
+/// Padded RFC 4648 base64, decoding only the canonical form (padding
+/// required, no stray bits), so one signature has exactly one spelling.
+pub const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_encode_padding(true)
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireCanonical),
+);
+
+/// A verified command.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cmd {
+    Announce(Announcement),
+    Stop { target: StopTarget },
+    Reload,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopTarget {
+    /// An announcement's id.
+    Id(String),
+    All,
+}
+
+/// An announcement that passed every check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Announcement {
+    pub id: String,
+    pub kid: String,
+    pub priority: Priority,
+    /// Zone ids in station.yaml order.
+    pub zones: Vec<String>,
+    pub what: What,
+    /// For boards and the airtime log: as given, or the first 80 characters
+    /// of the text, the file name or the stream address.
+    pub title: String,
+    pub repeat: u32,
+    pub exp: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum What {
+    /// Spoken with the TTS engine.
+    Text(String),
+    /// Canonical, inside paths.media.
+    File(PathBuf),
+    Stream {
+        url: String,
+        duration: Duration,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verified {
+    pub id: String,
+    pub kid: String,
+    pub cmd: Cmd,
+    /// The group when it came on `loa/group/<g>/cmd/...` (acks go there too).
+    pub group: Option<String>,
+}
+
+/// Why a command was refused; `code` is one of SPEC section 6's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The command's id when a well-formed one could be read.
+    pub id: Option<String>,
+    pub code: &'static str,
+    pub reason: String,
+    pub group: Option<String>,
+}
+
+/// Cannot open the seen-command store.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot keep remote command ids in {path}: {source}")]
+pub struct GateError {
+    path: PathBuf,
+    source: rusqlite::Error,
+}
+
+/// Rights and keys as of the last (re)load.
+struct Rules {
+    station_id: String,
+    prefix: Option<String>,
+    groups: Vec<String>,
+    zones: Vec<String>,
+    media: PathBuf,
+    timezone: Tz,
+    quiet_hours: Option<DailyWindow>,
+    max_skew: Duration,
+    rate_limit: RateLimit,
+    keys: Vec<RemoteKey>,
+}
+
+impl Rules {
+    fn of(s: &Station) -> Rules {
+        Rules {
+            station_id: s.id.clone(),
+            prefix: s.mqtt.as_ref().map(|m| m.prefix.clone()),
+            groups: s
+                .mqtt
+                .as_ref()
+                .map(|m| m.groups.clone())
+                .unwrap_or_default(),
+            zones: s.zones.iter().map(|z| z.id.clone()).collect(),
+            media: s.paths.media.clone(),
+            timezone: s.timezone,
+            quiet_hours: s.policy.quiet_hours,
+            max_skew: s.remote.max_skew,
+            rate_limit: s.remote.rate_limit,
+            keys: s.remote.keys.clone(),
+        }
+    }
+
+    fn key(&self, kid: &str) -> Option<&RemoteKey> {
+        self.keys.iter().find(|k| k.id == kid)
+    }
+}
+
+/// Verifies remote commands: the keys and rights from station.yaml, the ids
+/// already obeyed (in SQLite, across restarts) and each key's recent rate.
+pub struct Gate {
+    rules: Rules,
+    seen: Seen,
+    /// Per key: when its recent verified commands came.
+    recent: std::collections::HashMap<String, std::collections::VecDeque<DateTime<Utc>>>,
+}
+
+impl Gate {
+    /// `db` is the airtime database (paths.state/airtime.sqlite); the ids
+    /// live in its table `seen_commands`.
+    pub fn open(station: &Station, db: &Path) -> Result<Gate, GateError> {
+        let seen = Seen::open(db).map_err(|source| GateError {
+            path: db.to_path_buf(),
+            source,
+        })?;
+        Ok(Gate {
+            rules: Rules::of(station),
+            seen,
+            recent: Default::default(),
+        })
+    }
+
+    /// Takes the keys, rights and policy of a reloaded configuration; a
+    /// revoked key is refused from this moment.
+    pub fn reload(&mut self, station: &Station) {
+        self.rules = Rules::of(station);
+        let rules = &self.rules;
+        self.recent.retain(|kid, _| rules.key(kid).is_some());
+    }
+
+    /// The topics to subscribe to: `P/cmd/{announce,stop,reload}` and the
+    /// same under `loa/group/<g>/` for each group (none without `mqtt`).
+    pub fn topics(&self) -> Vec<String> {
+        let Some(prefix) = &self.rules.prefix else {
+            return Vec::new();
+        };
+        let mut bases = vec![prefix.clone()];
+        bases.extend(self.rules.groups.iter().map(|g| format!("loa/group/{g}")));
+        bases
+            .iter()
+            .flat_map(|b| CMDS.iter().map(move |c| format!("{b}/cmd/{c}")))
+            .collect()
+    }
+
+    /// Whether key `kid` may stop an announcement of this priority on these
+    /// zones: it needs the stop right and could have started it.
+    pub fn may_stop(&self, kid: &str, priority: Priority, zones: &[String]) -> bool {
+        let Some(key) = self.rules.key(kid) else {
+            return false;
+        };
+        key.may.contains(&Right::Stop)
+            && key.may.contains(&Right::Announce(priority))
+            && match &key.zones {
+                None => true,
+                Some(mine) => zones.iter().all(|z| mine.contains(z)),
+            }
+    }
+
+    /// Verifies one message (SPEC section 6) received on `topic`. See the
+    /// module doc for the order of the checks.
+    pub fn check(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        retained: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Verified, Refusal> {
+        self.seen.prune(now, self.rules.max_skew.saturating_mul(2));
+        let (group, topic_cmd) = self.route(topic);
+        let refuse = |id: Option<&str>, code: &'static str, reason: String| Refusal {
+            id: id.map(str::to_string),
+            code,
+            reason,
+            group: group.clone(),
+        };
+        if payload.len() > MAX_PAYLOAD {
+            return Err(refuse(
+                None,
+                "malformed",
+                format!(
+                    "the command is {} bytes; at most {MAX_PAYLOAD} are read",
+                    payload.len()
+                ),
+            ));
+        }
+        let env = match Envelope::parse(payload) {
+            Ok(e) => e,
+            Err(reason) => return Err(refuse(None, "malformed", reason)),
+        };
+        let id = env.claimed_id.as_deref();
+        if retained {
+            return Err(refuse(
+                id,
+                "retained",
+                "a retained message is never obeyed: publish commands without the retain flag"
+                    .into(),
+            ));
+        }
+        let Some(key) = self.rules.key(&env.kid) else {
+            return Err(refuse(
+                id,
+                "unknown_key",
+                format!("key `{}` is not in this station's remote.keys", env.kid),
+            ));
+        };
+        if let Err(reason) = verify(&key.public_key, &env.sig, env.body.as_bytes()) {
+            return Err(refuse(id, "bad_signature", reason));
+        }
+        let body = match Body::parse(&env.body_json) {
+            Ok(b) => b,
+            Err(reason) => return Err(refuse(id, "malformed", reason)),
+        };
+        let id = Some(body.id.as_str());
+        // The topic it came on must be the one it was signed for.
+        let expected_to = match &group {
+            Some(g) => format!("group:{g}"),
+            None => format!("station:{}", self.rules.station_id),
+        };
+        if topic_cmd.is_none() {
+            return Err(refuse(
+                id,
+                "wrong_target",
+                format!("`{topic}` is not a command topic of this station"),
+            ));
+        }
+        if body.to != expected_to {
+            return Err(refuse(
+                id,
+                "wrong_target",
+                format!(
+                    "the command is for `{}` but came on `{topic}` (for `{expected_to}`)",
+                    body.to
+                ),
+            ));
+        }
+        if Some(body.cmd) != topic_cmd {
+            return Err(refuse(
+                id,
+                "wrong_target",
+                format!("a `{}` command came on `{topic}`", body.cmd),
+            ));
+        }
+        let skew = self.rules.max_skew.as_secs() as i64;
+        let off = body.ts - now.timestamp();
+        if off.abs() > skew {
+            return Err(refuse(
+                id,
+                "clock_skew",
+                format!(
+                    "the command's time is {} s {} the station's clock; at most {skew} s are accepted (check both clocks)",
+                    off.abs(),
+                    if off > 0 { "ahead of" } else { "behind" }
+                ),
+            ));
+        }
+        if body.exp <= now.timestamp() {
+            return Err(refuse(
+                id,
+                "expired",
+                format!("the command expired {} s ago", now.timestamp() - body.exp),
+            ));
+        }
+        if self.seen.contains(&body.id) {
+            return Err(refuse(
+                id,
+                "replay",
+                format!("command {} was already received", body.id),
+            ));
+        }
+        let cmd = self
+            .command(key, &body, now)
+            .map_err(|(code, reason)| refuse(id, code, reason))?;
+        // Rate: per key, verified commands only.
+        let per = chrono::Duration::from_std(self.rules.rate_limit.per).unwrap_or_default();
+        let times = self.recent.entry(key.id.clone()).or_default();
+        while times.front().is_some_and(|t| *t <= now - per) {
+            times.pop_front();
+        }
+        if times.len() >= self.rules.rate_limit.count as usize {
+            return Err(refuse(
+                id,
+                "rate_limited",
+                format!(
+                    "key `{}` may send {} commands per {} s; try again later",
+                    key.id,
+                    self.rules.rate_limit.count,
+                    self.rules.rate_limit.per.as_secs()
+                ),
+            ));
+        }
+        times.push_back(now);
+        self.seen.insert(&body.id, now);
+        Ok(Verified {
+            id: body.id,
+            kid: env.kid,
+            cmd,
+            group,
+        })
+    }
+
+    /// (group, command) named by a topic of ours; command None when the
+    /// topic is not one of ours.
+    fn route(&self, topic: &str) -> (Option<String>, Option<&'static str>) {
+        let cmd_of = |rest: &str| CMDS.iter().copied().find(|c| *c == rest);
+        if let Some(prefix) = &self.rules.prefix {
+            if let Some(rest) = topic
+                .strip_prefix(prefix.as_str())
+                .and_then(|r| r.strip_prefix("/cmd/"))
+            {
+                return (None, cmd_of(rest));
+            }
+        }
+        if let Some((g, rest)) = topic
+            .strip_prefix("loa/group/")
+            .and_then(|r| r.split_once("/cmd/"))
+        {
+            if self.rules.groups.iter().any(|x| x == g) {
+                return (Some(g.to_string()), cmd_of(rest));
+            }
+        }
+        (None, None)
+    }
+
+    /// The rights, zone, file and policy checks of a signed body.
+    fn command(
+        &self,
+        key: &RemoteKey,
+        body: &Body,
+        now: DateTime<Utc>,
+    ) -> Result<Cmd, (&'static str, String)> {
+        let kid = &key.id;
+        match &body.detail {
+            Detail::Reload => {
+                if !key.may.contains(&Right::Reload) {
+                    return Err(("not_allowed", format!("key `{kid}` may not reload")));
+                }
+                Ok(Cmd::Reload)
+            }
+            Detail::Stop(target) => {
+                if !key.may.contains(&Right::Stop) {
+                    return Err(("not_allowed", format!("key `{kid}` may not stop")));
+                }
+                if *target == StopTarget::All
+                    && !(key.zones.is_none()
+                        && key.may.contains(&Right::Announce(Priority::Emergency)))
+                {
+                    return Err((
+                        "not_allowed",
+                        format!(
+                            "key `{kid}` may not stop all: that needs every zone and the emergency right"
+                        ),
+                    ));
+                }
+                Ok(Cmd::Stop {
+                    target: target.clone(),
+                })
+            }
+            Detail::Announce(a) => {
+                if !key.may.contains(&Right::Announce(a.priority)) {
+                    return Err((
+                        "not_allowed",
+                        format!("key `{kid}` may not announce at {}", a.priority),
+                    ));
+                }
+                let station = &self.rules.zones;
+                let zones: Vec<String> = match &a.zones {
+                    None => station
+                        .iter()
+                        .filter(|z| key.zones.as_ref().is_none_or(|mine| mine.contains(z)))
+                        .cloned()
+                        .collect(),
+                    Some(asked) => {
+                        // Zones of other stations (a group command) are dropped.
+                        let known: Vec<&String> =
+                            asked.iter().filter(|z| station.contains(z)).collect();
+                        if let Some(mine) = &key.zones {
+                            if let Some(z) = known.iter().find(|z| !mine.contains(z)) {
+                                return Err((
+                                    "not_allowed",
+                                    format!("key `{kid}` may not use zone `{z}`"),
+                                ));
+                            }
+                        }
+                        station
+                            .iter()
+                            .filter(|z| known.contains(z))
+                            .cloned()
+                            .collect()
+                    }
+                };
+                if zones.is_empty() {
+                    return Err((
+                        "no_zone",
+                        "none of the zones asked for is a zone of this station".into(),
+                    ));
+                }
+                let what = match &a.what {
+                    BodyWhat::File(f) => What::File(self.media_file(f)?),
+                    BodyWhat::Text(t) => What::Text(t.clone()),
+                    BodyWhat::Stream { url, duration } => What::Stream {
+                        url: url.clone(),
+                        duration: *duration,
+                    },
+                };
+                if a.priority < Priority::Emergency {
+                    if let Some(q) = &self.rules.quiet_hours {
+                        let local = now.with_timezone(&self.rules.timezone).time();
+                        if q.contains(local) {
+                            return Err((
+                                "quiet_hours",
+                                format!(
+                                    "only emergency announcements may sound in quiet hours ({})",
+                                    loa_schedules::load::fmt_window(q)
+                                ),
+                            ));
+                        }
+                    }
+                }
+                let title = match &a.title {
+                    Some(t) => t.clone(),
+                    None => match &what {
+                        What::Text(t) => t.chars().take(TITLE_CHARS).collect(),
+                        What::File(p) => p
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        What::Stream { url, .. } => url.chars().take(TITLE_CHARS).collect(),
+                    },
+                };
+                Ok(Cmd::Announce(Announcement {
+                    id: body.id.clone(),
+                    kid: kid.clone(),
+                    priority: a.priority,
+                    zones,
+                    what,
+                    title,
+                    repeat: a.repeat,
+                    exp: Utc.timestamp_opt(body.exp, 0).single().unwrap_or(now),
+                }))
+            }
+        }
+    }
+
+    /// The file, resolved against paths.media, if it lies inside it after
+    /// resolving symlinks.
+    fn media_file(&self, f: &str) -> Result<PathBuf, (&'static str, String)> {
+        let bad = |why: String| ("bad_file", why);
+        let media = self.rules.media.canonicalize().map_err(|e| {
+            bad(format!(
+                "the media directory {} is unusable: {e}",
+                self.rules.media.display()
+            ))
+        })?;
+        let path = self.rules.media.join(f);
+        let real = path
+            .canonicalize()
+            .map_err(|e| bad(format!("file `{f}`: {e}")))?;
+        if !real.starts_with(&media) {
+            return Err(bad(format!(
+                "file `{f}` is outside the media directory {}",
+                media.display()
+            )));
+        }
+        if !real.is_file() {
+            return Err(bad(format!("file `{f}` is not a regular file")));
+        }
+        Ok(real)
+    }
+}
+
+const CMDS: [&str; 3] = ["announce", "stop", "reload"];
+
+/// The envelope, with the body's claimed id read (unverified) for the ack.
+struct Envelope {
+    kid: String,
+    sig: String,
+    body: String,
+    body_json: Map<String, Value>,
+    claimed_id: Option<String>,
+}
+
+impl Envelope {
+    fn parse(payload: &[u8]) -> Result<Envelope, String> {
+        let v: Value =
+            serde_json::from_slice(payload).map_err(|e| format!("the message is not JSON: {e}"))?;
+        let Value::Object(env) = v else {
+            return Err("the message is not a JSON object {kid, sig, body}".into());
+        };
+        let field = |name: &str| match env.get(name) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(format!("envelope field `{name}` is not a string")),
+            None => Err(format!("the envelope has no `{name}`")),
+        };
+        let (kid, sig, body) = (field("kid")?, field("sig")?, field("body")?);
+        let body_json = match serde_json::from_str(&body) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => return Err("the body is not a JSON object".into()),
+            Err(e) => return Err(format!("the body is not JSON: {e}")),
+        };
+        let claimed_id = match body_json.get("id") {
+            Some(Value::String(s)) if valid_id(s) => Some(s.clone()),
+            _ => None,
+        };
+        Ok(Envelope {
+            kid,
+            sig,
+            body,
+            body_json,
+            claimed_id,
+        })
+    }
+}
+
+/// An id as SPEC section 6 allows: `[A-Za-z0-9_-]{8,64}` (safe in a topic).
+pub fn valid_id(s: &str) -> bool {
+    (8..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn verify(public_key: &[u8; 32], sig: &str, body: &[u8]) -> Result<(), String> {
+    let key = VerifyingKey::from_bytes(public_key).map_err(|_| {
+        "the key's public_key in station.yaml is not a valid Ed25519 key".to_string()
+    })?;
+    let bytes = BASE64
+        .decode(sig)
+        .map_err(|_| "`sig` is not padded base64".to_string())?;
+    let bytes: [u8; 64] = bytes
+        .try_into()
+        .map_err(|_| "`sig` is not 64 bytes long".to_string())?;
+    key.verify_strict(body, &Signature::from_bytes(&bytes))
+        .map_err(|_| "the signature does not match the body and the key".to_string())
+}
+
+/// A signed body, typed.
+struct Body {
+    id: String,
+    ts: i64,
+    exp: i64,
+    to: String,
+    cmd: &'static str,
+    detail: Detail,
+}
+
+enum Detail {
+    Announce(BodyAnnounce),
+    Stop(StopTarget),
+    Reload,
+}
+
+struct BodyAnnounce {
+    priority: Priority,
+    /// None = all.
+    zones: Option<Vec<String>>,
+    what: BodyWhat,
+    title: Option<String>,
+    repeat: u32,
+}
+
+enum BodyWhat {
+    Text(String),
+    File(String),
+    Stream { url: String, duration: Duration },
+}
+
+impl Body {
+    fn parse(b: &Map<String, Value>) -> Result<Body, String> {
+        let string = |name: &str| match b.get(name) {
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => Err(format!("body field `{name}` must be a string")),
+        };
+        let need =
+            |name: &str, v: Option<String>| v.ok_or_else(|| format!("the body has no `{name}`"));
+        let int = |name: &str| match b.get(name) {
+            Some(v) => v
+                .as_i64()
+                .ok_or_else(|| format!("body field `{name}` must be a whole number")),
+            None => Err(format!("the body has no `{name}`")),
+        };
+        if b.get("v").and_then(Value::as_i64) != Some(1) {
+            return Err("the body's `v` must be 1".into());
+        }
+        let id = need("id", string("id")?)?;
+        if !valid_id(&id) {
+            return Err(format!(
+                "id `{id}` must be 8 to 64 characters of A-Z a-z 0-9 _ -"
+            ));
+        }
+        let (ts, exp) = (int("ts")?, int("exp")?);
+        let to = need("to", string("to")?)?;
+        if !(to.starts_with("station:") || to.starts_with("group:")) {
+            return Err(format!(
+                "`to` must be station:<id> or group:<g>, not `{to}`"
+            ));
+        }
+        let cmd_text = need("cmd", string("cmd")?)?;
+        let Some(cmd) = CMDS.iter().copied().find(|c| *c == cmd_text) else {
+            return Err(format!(
+                "`cmd` must be announce, stop or reload, not `{cmd_text}`"
+            ));
+        };
+        let detail = match cmd {
+            "reload" => Detail::Reload,
+            "stop" => match need("target", string("target")?)?.as_str() {
+                "all" => Detail::Stop(StopTarget::All),
+                t if valid_id(t) => Detail::Stop(StopTarget::Id(t.to_string())),
+                t => return Err(format!("stop target `{t}` is neither `all` nor an id")),
+            },
+            _ => Detail::Announce(BodyAnnounce::parse(b, &string)?),
+        };
+        Ok(Body {
+            id,
+            ts,
+            exp,
+            to,
+            cmd,
+            detail,
+        })
+    }
+}
+
+impl BodyAnnounce {
+    fn parse(
+        b: &Map<String, Value>,
+        string: &dyn Fn(&str) -> Result<Option<String>, String>,
+    ) -> Result<BodyAnnounce, String> {
+        let p = string("priority")?.ok_or("the announcement has no `priority`")?;
+        let priority = Priority::parse(&p).ok_or_else(|| {
+            format!("priority `{p}` is not one of filler, normal, priority, emergency")
+        })?;
+        let zones = match b.get("zones") {
+            Some(Value::String(s)) if s == "all" => None,
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|z| z.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or("`zones` must be \"all\" or a list of zone ids")?,
+            ),
+            Some(_) => return Err("`zones` must be \"all\" or a list of zone ids".into()),
+            None => return Err("the announcement has no `zones`".into()),
+        };
+        let (text, file, stream) = (string("text")?, string("file")?, string("stream")?);
+        let what = match (text, file, stream) {
+            (Some(t), None, None) => {
+                if t.trim().is_empty() {
+                    return Err("`text` is empty".into());
+                }
+                if t.chars().count() > MAX_TEXT_CHARS {
+                    return Err(format!("`text` is longer than {MAX_TEXT_CHARS} characters"));
+                }
+                BodyWhat::Text(t)
+            }
+            (None, Some(f), None) => {
+                if f.is_empty() {
+                    return Err("`file` is empty".into());
+                }
+                BodyWhat::File(f)
+            }
+            (None, None, Some(url)) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
+                    return Err(format!(
+                        "stream `{url}` must be an http:// or https:// address"
+                    ));
+                }
+                let duration = match b.get("duration") {
+                    Some(Value::Number(n)) => n
+                        .as_u64()
+                        .filter(|s| *s > 0)
+                        .map(Duration::from_secs)
+                        .ok_or("`duration` must be a positive number of seconds or a duration such as 15m")?,
+                    Some(Value::String(s)) => parse_duration(s)?,
+                    _ => return Err("a stream needs a `duration`".into()),
+                };
+                if duration.is_zero() {
+                    return Err("`duration` must be longer than zero".into());
+                }
+                BodyWhat::Stream { url, duration }
+            }
+            _ => {
+                return Err("an announcement needs exactly one of `text`, `file`, `stream`".into())
+            }
+        };
+        let repeat = match b.get("repeat") {
+            None | Some(Value::Null) => 1,
+            Some(v) => v
+                .as_u64()
+                .filter(|r| (1..=MAX_REPEAT as u64).contains(r))
+                .ok_or(format!(
+                    "`repeat` must be a whole number from 1 to {MAX_REPEAT}"
+                ))? as u32,
+        };
+        Ok(BodyAnnounce {
+            priority,
+            zones,
+            what,
+            title: string("title")?.filter(|t| !t.trim().is_empty()),
+            repeat,
+        })
+    }
+}
+
+/// The acks for a command: `P/ack/<id>` (`P/ack/invalid` without a valid
+/// id), and `loa/group/<g>/ack/<id>` too for a group command; QoS 1, never
+/// retained; payload `{"id","station","status","code"?,"reason"?}`.
+pub fn acks(
+    prefix: &str,
+    station_id: &str,
+    id: Option<&str>,
+    group: Option<&str>,
+    status: &str,
+    code: Option<&str>,
+    reason: Option<&str>,
+) -> Vec<Publish> {
+    let id = id.filter(|i| valid_id(i));
+    let mut payload = json!({"id": id, "station": station_id, "status": status});
+    if let Some(c) = code {
+        payload["code"] = json!(c);
+    }
+    if let Some(r) = reason {
+        payload["reason"] = json!(r);
+    }
+    let payload = payload.to_string().into_bytes();
+    let leaf = id.unwrap_or("invalid");
+    let mut topics = vec![format!("{prefix}/ack/{leaf}")];
+    if let Some(g) = group {
+        topics.push(format!("loa/group/{g}/ack/{leaf}"));
+    }
+    topics
+        .into_iter()
+        .map(|topic| Publish {
+            topic,
+            payload: payload.clone(),
+            qos: 1,
+            retain: false,
+        })
+        .collect()
+}
+
+impl Refusal {
+    /// The `rejected` acks for this refusal.
+    pub fn acks(&self, prefix: &str, station_id: &str) -> Vec<Publish> {
+        acks(
+            prefix,
+            station_id,
+            self.id.as_deref(),
+            self.group.as_deref(),
+            "rejected",
+            Some(self.code),
+            Some(&self.reason),
+        )
+    }
+}
+
+/// The envelope (JSON text) carrying `body` signed with `key` as `kid`.
+pub fn sign(key: &SigningKey, kid: &str, body: &str) -> String {
+    let sig = key.sign(body.as_bytes());
+    json!({"kid": kid, "sig": BASE64.encode(sig.to_bytes()), "body": body}).to_string()
+}

@@ -1,0 +1,91 @@
+//! Command ids already obeyed, kept in the airtime database (table
+//! `seen_commands`) so that a replay is refused across restarts too. An id
+//! needs keeping only while its timestamp could still pass the skew check:
+//! rows older than twice `max_skew` are pruned.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection};
+
+pub struct Seen {
+    conn: Connection,
+    /// Also kept in memory, so a failing disk never lets a replay through
+    /// while the daemon runs.
+    recent: HashMap<String, i64>,
+    pruned_at: Option<DateTime<Utc>>,
+}
+
+impl Seen {
+    pub fn open(db: &Path) -> rusqlite::Result<Seen> {
+        if let Some(dir) = db.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(db)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // journal_mode answers with a row; pragma_update would reject that.
+        let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        // An accepted command must stay seen after a power cut.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS seen_commands (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL)",
+        )?;
+        Ok(Seen {
+            conn,
+            recent: HashMap::new(),
+            pruned_at: None,
+        })
+    }
+
+    /// Drops ids older than `keep` (at most once a minute).
+    pub fn prune(&mut self, now: DateTime<Utc>, keep: Duration) {
+        if self
+            .pruned_at
+            .is_some_and(|t| (now - t).num_seconds().abs() < 60)
+        {
+            return;
+        }
+        self.pruned_at = Some(now);
+        let before = now.timestamp() - keep.as_secs() as i64;
+        self.recent.retain(|_, at| *at >= before);
+        if let Err(e) = self.conn.execute(
+            "DELETE FROM seen_commands WHERE seen_at < ?1",
+            params![before],
+        ) {
+            tracing::warn!("remote: cannot prune seen command ids: {e}");
+        }
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        if self.recent.contains_key(id) {
+            return true;
+        }
+        match self.conn.query_row(
+            "SELECT 1 FROM seen_commands WHERE id = ?1",
+            params![id],
+            |_| Ok(()),
+        ) {
+            Ok(()) => true,
+            Err(rusqlite::Error::QueryReturnedNoRows) => false,
+            Err(e) => {
+                // Fail closed: an id that cannot be looked up counts as seen.
+                tracing::warn!("remote: cannot look up seen command ids: {e}");
+                true
+            }
+        }
+    }
+
+    pub fn insert(&mut self, id: &str, now: DateTime<Utc>) {
+        self.recent.insert(id.to_string(), now.timestamp());
+        if let Err(e) = self.conn.execute(
+            "INSERT OR REPLACE INTO seen_commands (id, seen_at) VALUES (?1, ?2)",
+            params![id, now.timestamp()],
+        ) {
+            tracing::warn!(
+                "remote: cannot record command id {id}: {e}; a replay after a restart would not be recognised"
+            );
+        }
+    }
+}
