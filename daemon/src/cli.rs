@@ -67,6 +67,22 @@ Examples:\n  loa simulate --from 2026-12-01 --days 31\n  loa report --db simulat
     Simulate(crate::simulate::SimulateArgs),
     /// The airtime report and the monthly log book (sổ nhật ký chương trình).
     Report(crate::report::ReportArgs),
+    /// New Ed25519 key for signed announcements: the private key to FILE, the public key line printed.
+    #[command(
+        after_help = "The private key (PKCS#8 PEM, mode 0600) stays with the sender; paste the printed\n\
+public_key line into station.yaml under remote: keys: <kid>: on every station it may command.\n\n\
+Examples:\n  loa keygen --out ~/.config/loa/chu-tich-xa.pem"
+    )]
+    Keygen(crate::keys_cmds::KeygenArgs),
+    /// Sign an announcement and send it over MQTT to the station (or a group).
+    #[command(
+        after_help = "The key id is the key file's name without extension unless --kid names it.\n\
+With --wait: prints each ack; exit 0 when done, 1 when rejected, failed or timed out.\n\n\
+Examples:\n  loa announce --key chu-tich-xa.pem --text \"Bão số 3 sắp đổ bộ\" --priority emergency --wait\n  \
+loa announce --key van-hoa.pem --file news/hop-dan.mp3 --zones thon-1,thon-2 --repeat 2\n  \
+loa announce --key chu-tich-xa.pem --group tuyen-hoa --stream https://radio.example/vov1 --duration 15m"
+    )]
+    Announce(crate::keys_cmds::AnnounceArgs),
 }
 
 /// `--config DIR`, shared by the commands that read a configuration.

@@ -15,6 +15,7 @@ mod check;
 mod cli;
 mod clock;
 mod engine;
+mod keys_cmds;
 mod mqtt;
 mod probe;
 // Verifies signed remote commands (SPEC 6); the scheduler obeys what passes.
@@ -42,6 +43,8 @@ fn main() -> ExitCode {
         cli::Command::Devices(args) => audio_cmds::devices(&args),
         cli::Command::Report(args) => report::run(&args),
         cli::Command::Simulate(args) => simulate::run(&args),
+        cli::Command::Keygen(args) => keys_cmds::keygen(&args),
+        cli::Command::Announce(args) => keys_cmds::announce(&args),
     };
     match result {
         Ok(code) => code,

@@ -115,7 +115,7 @@ fn options(c: &LinkConfig) -> anyhow::Result<MqttOptions> {
     Ok(o)
 }
 
-fn tls_config(c: &LinkConfig) -> anyhow::Result<rustls::ClientConfig> {
+pub(crate) fn tls_config(c: &LinkConfig) -> anyhow::Result<rustls::ClientConfig> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut roots = rustls::RootCertStore::empty();
     match &c.ca_file {
