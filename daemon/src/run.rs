@@ -23,7 +23,7 @@ use tracing::{error, info, warn};
 use crate::airtime::AirtimeLog;
 use crate::clock::{Clock, WallClock};
 use crate::engine::Engine;
-use crate::mqtt::bus::Bus;
+use crate::mqtt::bus::{Action, Bus};
 use crate::scheduler::Scheduler;
 
 /// Arguments of `loa run`.
@@ -305,8 +305,13 @@ async fn serve(
             _ = tokio::time::sleep_until(deadline) => {}
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => { info!("SIGHUP: reloading"); reload(sched, &mut bus, dir, overrides); }
-            Some(m) = bus.recv() => bus.on_link(m, clock.now()),
+            _ = hup.recv() => { info!("SIGHUP: reloading"); let _ = reload(sched, &mut bus, dir, overrides); }
+            Some(m) = bus.recv() => {
+                if let Some(Action::Reload { id, group }) = bus.on_link(m, sched, clock.now()) {
+                    let result = reload(sched, &mut bus, dir, overrides);
+                    bus.reloaded(&id, group.as_deref(), result);
+                }
+            }
             Some(()) = changed_rx.recv() => {
                 // Editors write in several steps: wait for them to settle.
                 reload_at = Some(tokio::time::Instant::now() + Duration::from_millis(500));
@@ -316,7 +321,7 @@ async fn serve(
             reload_at = None;
             while changed_rx.try_recv().is_ok() {}
             info!("the configuration changed on disk: reloading");
-            reload(sched, &mut bus, dir, overrides);
+            let _ = reload(sched, &mut bus, dir, overrides);
         }
     }
 
@@ -355,12 +360,17 @@ fn status_line(sched: &Scheduler<Decks>) -> String {
     }
 }
 
-fn reload(sched: &mut Scheduler<Decks>, bus: &mut Bus, dir: &Path, overrides: &[String]) {
+fn reload(
+    sched: &mut Scheduler<Decks>,
+    bus: &mut Bus,
+    dir: &Path,
+    overrides: &[String],
+) -> Result<(), String> {
     match load(dir) {
         Ok((mut config, lengths)) => {
             if let Err(e) = apply_overrides(&mut config, overrides) {
                 error!("reload refused: {e:#}; the last good schedule stays on air");
-                return;
+                return Err(format!("{e:#}"));
             }
             let old = sched.config().clone();
             if old.station.outputs != config.station.outputs
@@ -376,9 +386,11 @@ fn reload(sched: &mut Scheduler<Decks>, bus: &mut Bus, dir: &Path, overrides: &[
             );
             bus.reload(&config, Utc::now());
             sched.reload(Arc::new(config), lengths, Utc::now());
+            Ok(())
         }
         Err(n) => {
-            error!("reload refused: {n} error(s) (above); the last good schedule stays on air")
+            error!("reload refused: {n} error(s) (above); the last good schedule stays on air");
+            Err(format!("{n} error(s) in the configuration; the last good schedule stays on air (see `loa check`)"))
         }
     }
 }

@@ -6,18 +6,35 @@
 
 use std::collections::BTreeMap;
 
+use std::collections::HashMap;
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
-use loa_schedules::{Config, Priority};
+use loa_schedules::{Chime, Config, Priority};
+use tracing::{info, warn};
 
 use super::link::{FromLink, Link, LinkConfig, ToLink};
 use super::Publish;
 use crate::boards::Boards;
 use crate::engine::Engine;
-use crate::scheduler::{Scheduler, ZoneNote};
+use crate::remote::{self, Cmd, Gate, StopTarget, What};
+use crate::scheduler::{Announce, AnnouncementNote, Scheduler, ZoneNote};
 use crate::zones::Zones;
+
+/// What the daemon's loop must do for a remote command.
+pub enum Action {
+    /// `cmd/reload`: reload, then ack with the result.
+    Reload { id: String, group: Option<String> },
+}
 
 pub struct Bus {
     link: Option<Link>,
+    /// Verifies signed remote commands (with MQTT only).
+    gate: Option<Gate>,
+    /// The group an accepted announcement came through (acks go there too).
+    groups: HashMap<String, Option<String>>,
+    prefix: String,
+    station_id: String,
     pub boards: Boards,
     pub zones: Zones,
     /// What the boards were last told airs: (title, emergency).
@@ -38,16 +55,40 @@ impl Bus {
             ))
         });
         let zones = Zones::new(config);
-        if let Some(l) = &link {
-            l.send(ToLink::Subscriptions(zones.subscriptions()));
-        }
-        Bus {
+        let gate = link.as_ref().and_then(|_| {
+            let db = config.station.paths.state.join("airtime.sqlite");
+            Gate::open(&config.station, &db)
+                .map_err(|e| warn!("remote commands are off: {e}"))
+                .ok()
+        });
+        let bus = Bus {
             link,
+            gate,
+            groups: HashMap::new(),
+            prefix: config
+                .station
+                .mqtt
+                .as_ref()
+                .map(|m| m.prefix.clone())
+                .unwrap_or_default(),
+            station_id: config.station.id.clone(),
             boards: Boards::new(config),
             zones,
             shown: None,
             status: serde_json::Value::Null,
             discovery: discovery(config),
+        };
+        bus.subscribe();
+        bus
+    }
+
+    fn subscribe(&self) {
+        if let Some(l) = &self.link {
+            let mut topics = self.zones.subscriptions();
+            if let Some(g) = &self.gate {
+                topics.extend(g.topics());
+            }
+            l.send(ToLink::Subscriptions(topics));
         }
     }
 
@@ -73,6 +114,28 @@ impl Bus {
             }
         }
         let mut out = self.zones.tick(now);
+        for note in sched.take_announcement_notes() {
+            let (id, status, code, reason) = match &note {
+                AnnouncementNote::Started { id } => (id, "started", None, None),
+                AnnouncementNote::Done { id, reason } => (id, "done", None, reason.clone()),
+                AnnouncementNote::Failed { id, code, reason } => {
+                    (id, "failed", Some(*code), Some(reason.clone()))
+                }
+            };
+            let group = self.groups.get(id).cloned().flatten();
+            out.extend(remote::acks(
+                &self.prefix,
+                &self.station_id,
+                Some(id),
+                group.as_deref(),
+                status,
+                code,
+                reason.as_deref(),
+            ));
+            if status != "started" {
+                self.groups.remove(id);
+            }
+        }
 
         let airing = sched
             .now_airing()
@@ -131,7 +194,12 @@ impl Bus {
         }
     }
 
-    pub fn on_link(&mut self, m: FromLink, now: DateTime<Utc>) {
+    pub fn on_link<E: Engine>(
+        &mut self,
+        m: FromLink,
+        sched: &mut Scheduler<E>,
+        now: DateTime<Utc>,
+    ) -> Option<Action> {
         match m {
             FromLink::Connected => {
                 // Boards get their current text again; relays their state.
@@ -141,18 +209,143 @@ impl Bus {
                 self.send(out);
             }
             FromLink::Disconnected => {}
-            FromLink::Message { topic, payload } => self.zones.on_message(&topic, &payload, now),
+            FromLink::Message {
+                topic,
+                payload,
+                retain,
+            } => {
+                if self
+                    .gate
+                    .as_ref()
+                    .is_some_and(|g| g.topics().contains(&topic))
+                {
+                    return self.command(&topic, &payload, retain, sched, now);
+                }
+                self.zones.on_message(&topic, &payload, now);
+            }
         }
+        None
+    }
+
+    /// A remote command: verified, acked, carried out. A refused one plays nothing.
+    fn command<E: Engine>(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        retain: bool,
+        sched: &mut Scheduler<E>,
+        now: DateTime<Utc>,
+    ) -> Option<Action> {
+        let gate = self.gate.as_mut()?;
+        let v = match gate.check(topic, payload, retain, now) {
+            Ok(v) => v,
+            Err(r) => {
+                warn!(
+                    "remote command on {topic} refused ({}): {}",
+                    r.code, r.reason
+                );
+                self.send(r.acks(&self.prefix, &self.station_id));
+                return None;
+            }
+        };
+        let ack = |status: &str, reason: Option<&str>| {
+            remote::acks(
+                &self.prefix,
+                &self.station_id,
+                Some(&v.id),
+                v.group.as_deref(),
+                status,
+                None,
+                reason,
+            )
+        };
+        match v.cmd {
+            Cmd::Announce(a) => {
+                info!(
+                    "announcement {} from {} accepted: {} ({})",
+                    a.id, v.kid, a.title, a.priority
+                );
+                self.send(ack("accepted", None));
+                self.groups.insert(a.id.clone(), v.group.clone());
+                let wait = self.preroll_wait(sched.config(), &a.zones);
+                let announce = to_announce(a, &v.kid, sched.config());
+                sched.announce(announce, now + wait);
+                None
+            }
+            Cmd::Stop { target } => {
+                let reason = format!("stopped by {}", v.kid);
+                let stopped = match &target {
+                    StopTarget::Id(id) => sched.stop_announcements(Some(id), &reason),
+                    StopTarget::All => sched.stop_announcements(None, &reason),
+                };
+                info!(
+                    "stop from {}: {} announcement(s) stopped",
+                    v.kid,
+                    stopped.len()
+                );
+                let what = format!("{} announcement(s) stopped", stopped.len());
+                self.send(ack("done", Some(&what)));
+                None
+            }
+            Cmd::Reload => {
+                info!("reload requested by {}", v.kid);
+                self.send(ack("accepted", None));
+                Some(Action::Reload {
+                    id: v.id,
+                    group: v.group,
+                })
+            }
+        }
+    }
+
+    /// The reload's outcome, acked.
+    pub fn reloaded(&self, id: &str, group: Option<&str>, result: Result<(), String>) {
+        let out = match result {
+            Ok(()) => remote::acks(
+                &self.prefix,
+                &self.station_id,
+                Some(id),
+                group,
+                "done",
+                None,
+                None,
+            ),
+            Err(e) => remote::acks(
+                &self.prefix,
+                &self.station_id,
+                Some(id),
+                group,
+                "failed",
+                Some("invalid_config"),
+                Some(&e),
+            ),
+        };
+        self.send(out);
+    }
+
+    /// Audio waits for the largest preroll among the zones being switched on.
+    fn preroll_wait(&self, config: &Config, zones: &[String]) -> Duration {
+        let states = self.zones.states();
+        config
+            .station
+            .zones
+            .iter()
+            .filter(|z| zones.contains(&z.id) && z.relay.is_some())
+            .filter(|z| !states.iter().any(|(id, s)| *id == z.id && *s == "on"))
+            .map(|z| z.preroll)
+            .max()
+            .unwrap_or_default()
     }
 
     pub fn reload(&mut self, config: &Config, now: DateTime<Utc>) {
         self.discovery = discovery(config);
+        if let Some(g) = &mut self.gate {
+            g.reload(&config.station);
+        }
         let mut out = self.boards.reload(config, now);
         out.extend(self.zones.reload(config, now));
         self.send(out);
-        if let Some(l) = &self.link {
-            l.send(ToLink::Subscriptions(self.zones.subscriptions()));
-        }
+        self.subscribe();
     }
 
     /// Relays off, boards cleared of what aired, offline status, disconnect.
@@ -167,6 +360,53 @@ impl Bus {
             // Give the link a moment to flush (bounded; we exit either way).
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         }
+    }
+}
+
+/// A verified announcement as the scheduler airs it.
+fn to_announce(a: remote::Announcement, kid: &str, config: &Config) -> Announce {
+    let (media, kind, source, length) = match a.what {
+        What::Text(t) => (
+            loa_audio::Media::Tts {
+                text: t.clone(),
+                voice: None,
+            },
+            "tts",
+            t,
+            None,
+        ),
+        What::File(p) => {
+            let s = p.display().to_string();
+            (loa_audio::Media::file(p), "file", s, None)
+        }
+        What::Stream { url, duration } => (
+            loa_audio::Media::Stream {
+                url: url.clone(),
+                fallback: Vec::new(),
+            },
+            "stream",
+            url,
+            Some(duration),
+        ),
+    };
+    let chime = match &config.station.policy.chime {
+        Chime::File(p) if p.is_file() => loa_audio::Media::file(p.clone()),
+        _ => loa_audio::Media::Chime,
+    };
+    Announce {
+        id: a.id,
+        title: a.title,
+        priority: a.priority,
+        zones: a.zones,
+        media,
+        kind: kind.into(),
+        source,
+        length,
+        repeat: a.repeat,
+        trigger: crate::airtime::Trigger::Mqtt,
+        requested_by: kid.to_string(),
+        expires: a.exp,
+        chime,
     }
 }
 

@@ -41,7 +41,11 @@ pub enum ToLink {
 pub enum FromLink {
     Connected,
     Disconnected,
-    Message { topic: String, payload: Vec<u8> },
+    Message {
+        topic: String,
+        payload: Vec<u8>,
+        retain: bool,
+    },
 }
 
 /// How to reach the broker (from station.yaml's `mqtt`).
@@ -203,9 +207,8 @@ pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: Unbounded
                         feed(&client, &c, outbox.as_ref(), &mut sent, &mut sent_upto, &mut airtime_inflight);
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        if !p.retain {
-                            let _ = tx.send(FromLink::Message { topic: p.topic.clone(), payload: p.payload.to_vec() });
-                        }
+                        // Retained ones too: a retained command must be refused with an ack.
+                        let _ = tx.send(FromLink::Message { topic: p.topic.clone(), payload: p.payload.to_vec(), retain: p.retain });
                     }
                     Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
                         if let Some(Sent::Airtime(id)) = sent.pop_front() {

@@ -26,6 +26,7 @@ impl Publish {
         }
     }
 
+    #[cfg(test)]
     pub fn payload_str(&self) -> &str {
         std::str::from_utf8(&self.payload).unwrap_or("")
     }

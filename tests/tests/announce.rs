@@ -1,0 +1,347 @@
+//! Signed remote announcements against a real mosquitto and the real
+//! binary: an emergency during a scheduled program (preempted, resumed, the
+//! board shows the alert, the rows tell the story), every refusal with its
+//! ack and nothing aired, and a replay refused also after a restart.
+
+use std::process::Command;
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{TimeDelta, Utc};
+use ed25519_dalek::{Signer, SigningKey};
+use loa_e2e::{Broker, Daemon};
+
+const BIN: &str = env!("CARGO_BIN_EXE_loa");
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn station(broker: &Broker, schedule: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("schedules")).unwrap();
+    std::fs::create_dir_all(dir.path().join("media")).unwrap();
+    std::fs::write(
+        dir.path().join("station.yaml"),
+        format!(
+            r#"station: {{ id: e2e, name: "Đài thử", timezone: Asia/Ho_Chi_Minh }}
+paths: {{ media: media, state: state }}
+outputs: {{ main: "null" }}
+zones:
+  thon-1: {{ output: main }}
+  thon-2: {{ output: main }}
+boards:
+  cong: {{ preset: awtrix, topic: awtrix_cong, charset: ascii, show_now_playing: true }}
+mqtt: {{ url: {} }}
+policy: {{ loudness: null }}
+remote:
+  max_skew: 120s
+  keys:
+    chu-tich-xa:
+      public_key: "{}"
+      may: [normal, priority, emergency, stop, reload]
+      zones: all
+    van-hoa:
+      public_key: "{}"
+      may: [normal]
+      zones: [thon-2]
+"#,
+            broker.url(),
+            b64(key(1).verifying_key().as_bytes()),
+            b64(key(2).verifying_key().as_bytes()),
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("schedules/a.yaml"), schedule).unwrap();
+    dir
+}
+
+/// A signed envelope for `body` (a JSON object without v/ts/exp/to: filled in).
+fn envelope(k: &SigningKey, kid: &str, mut body: serde_json::Value) -> String {
+    let now = Utc::now().timestamp();
+    let b = body.as_object_mut().unwrap();
+    b.entry("v").or_insert(1.into());
+    b.entry("ts").or_insert(now.into());
+    b.entry("exp").or_insert((now + 300).into());
+    b.entry("to").or_insert("station:e2e".into());
+    let text = body.to_string();
+    let sig = k.sign(text.as_bytes());
+    serde_json::json!({"kid": kid, "sig": b64(&sig.to_bytes()), "body": text}).to_string()
+}
+
+fn publish(broker: &Broker, topic: &str, payload: &str, retain: bool) {
+    let mut c = Command::new("mosquitto_pub");
+    c.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &broker.port.to_string(),
+        "-q",
+        "1",
+        "-t",
+        topic,
+        "-m",
+        payload,
+    ]);
+    if retain {
+        c.arg("-r");
+    }
+    assert!(c.status().unwrap().success());
+}
+
+fn local_in(secs: i64) -> (String, f64) {
+    let t = Utc::now() + TimeDelta::seconds(secs);
+    let t = t - TimeDelta::nanoseconds(t.timestamp_subsec_nanos() as i64) + TimeDelta::seconds(1);
+    let local = t.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh);
+    (local.format("%H:%M:%S").to_string(), t.timestamp() as f64)
+}
+
+fn rows(
+    dir: &std::path::Path,
+) -> Vec<(
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    String,
+)> {
+    let c = rusqlite::Connection::open(dir.join("state/airtime.sqlite")).unwrap();
+    let mut st = c
+        .prepare(r#"SELECT program_id, title, "trigger", requested_by, source_kind, aired_ms, outcome FROM airtime ORDER BY id"#)
+        .unwrap();
+    st.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        ))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+fn acks_for(msgs: &[(f64, String, String)], id: &str) -> Vec<serde_json::Value> {
+    msgs.iter()
+        .filter(|(_, t, _)| t == &format!("loa/e2e/ack/{id}"))
+        .map(|(_, _, p)| serde_json::from_str(p).unwrap())
+        .collect()
+}
+
+#[test]
+fn an_emergency_preempts_the_program_takes_the_boards_and_is_logged() {
+    let broker = Broker::start();
+    let all = broker.subscribe("#");
+    let (a, a_s) = local_in(4);
+    let dir = station(
+        &broker,
+        &format!("programs:\n  - id: tin\n    title: \"Bản tin\"\n    at: \"{a}\"\n    zones: all\n    items:\n      - tone: {{ hz: 440, for: 20s }}\n"),
+    );
+    let d = Daemon::start(BIN, dir.path(), &[]);
+    d.wait_for_log("mqtt: connected", 10);
+    std::thread::sleep(Duration::from_secs_f64(
+        (a_s + 3.0 - Utc::now().timestamp() as f64).max(0.0),
+    ));
+    let env = envelope(
+        &key(1),
+        "chu-tich-xa",
+        serde_json::json!({"id": "bao-so-5-0001", "cmd": "announce", "priority": "emergency",
+            "zones": "all", "text": "Bão số 5 sắp đổ bộ", "repeat": 1}),
+    );
+    publish(&broker, "loa/e2e/cmd/announce", &env, false);
+    all.wait_for("accepted, started, done", 60, |m| {
+        let a = acks_for(m, "bao-so-5-0001");
+        a.iter().any(|v| v["status"] == "done")
+    });
+    let msgs = all.messages();
+    let statuses: Vec<String> = acks_for(&msgs, "bao-so-5-0001")
+        .iter()
+        .map(|v| v["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(statuses, ["accepted", "started", "done"]);
+    // The alert took the board, red, and left it after.
+    let notify = msgs
+        .iter()
+        .find(|(_, t, _)| t == "awtrix_cong/notify")
+        .expect("the alert on the board");
+    assert!(
+        notify.2.contains("Bao so 5") && notify.2.contains("#FF0000"),
+        "{notify:?}"
+    );
+    assert!(msgs
+        .iter()
+        .any(|(_, t, _)| t == "awtrix_cong/notify/dismiss"));
+    // Wait for the program to finish after resuming.
+    std::thread::sleep(Duration::from_secs_f64(
+        (a_s + 40.0 - Utc::now().timestamp() as f64).max(0.0),
+    ));
+    let (status, _) = d.stop();
+    assert!(status.success());
+    let rows = rows(dir.path());
+    let ann: Vec<_> = rows.iter().filter(|r| r.2 == "mqtt").collect();
+    assert_eq!(
+        ann.iter().map(|r| r.4.as_str()).collect::<Vec<_>>(),
+        ["chime", "tts"],
+        "{rows:#?}"
+    );
+    for r in &ann {
+        assert_eq!(
+            (r.0.as_deref(), r.3.as_deref(), r.6.as_str()),
+            (None, Some("chu-tich-xa"), "completed")
+        );
+    }
+    let tin: Vec<_> = rows
+        .iter()
+        .filter(|r| r.0.as_deref() == Some("tin"))
+        .collect();
+    assert_eq!(tin.len(), 1, "a pause keeps one row: {rows:#?}");
+    assert_eq!(tin[0].6, "completed");
+    assert!(
+        (tin[0].5 - 20_000).abs() < 100,
+        "the program resumed and aired all of its 20 s: {:?}",
+        tin[0]
+    );
+}
+
+#[test]
+fn every_refusal_is_acked_with_its_code_and_nothing_airs() {
+    let broker = Broker::start();
+    let all = broker.subscribe("loa/e2e/ack/#");
+    let dir = station(&broker, "programs: []\n");
+    std::fs::write(dir.path().join("media/ok.mp3"), b"").unwrap();
+    let now = Utc::now().timestamp();
+    let ann = |id: &str| serde_json::json!({"id": id, "cmd": "announce", "priority": "normal", "zones": "all", "text": format!("thử {id}")});
+    let mut cases: Vec<(&str, String, bool)> = Vec::new();
+    // bad signature: signed by another key
+    cases.push((
+        "bad_signature",
+        envelope(&key(9), "chu-tich-xa", ann("refuse-badsig1")),
+        false,
+    ));
+    cases.push((
+        "unknown_key",
+        envelope(&key(1), "ai-do", ann("refuse-unknown1")),
+        false,
+    ));
+    let mut skew = ann("refuse-skew001");
+    skew["ts"] = (now - 3600).into();
+    skew["exp"] = (now + 3600).into();
+    cases.push(("clock_skew", envelope(&key(1), "chu-tich-xa", skew), false));
+    let mut expired = ann("refuse-expired1");
+    expired["exp"] = (now - 10).into();
+    cases.push(("expired", envelope(&key(1), "chu-tich-xa", expired), false));
+    let mut other = ann("refuse-target01");
+    other["to"] = "station:xa-khac".into();
+    cases.push((
+        "wrong_target",
+        envelope(&key(1), "chu-tich-xa", other),
+        false,
+    ));
+    let mut emerg = ann("refuse-rights01");
+    emerg["priority"] = "emergency".into();
+    emerg["zones"] = serde_json::json!(["thon-2"]);
+    cases.push(("not_allowed", envelope(&key(2), "van-hoa", emerg), false));
+    let mut nozone = ann("refuse-nozone01");
+    nozone["zones"] = serde_json::json!(["thon-9"]);
+    cases.push(("no_zone", envelope(&key(1), "chu-tich-xa", nozone), false));
+    let mut badfile = ann("refuse-file0001");
+    badfile.as_object_mut().unwrap().remove("text");
+    badfile["file"] = "../../../etc/passwd".into();
+    cases.push(("bad_file", envelope(&key(1), "chu-tich-xa", badfile), false));
+    // A retained command waits on the broker and reaches the station when it
+    // subscribes (as after every reconnect), flagged retained.
+    let retained = envelope(&key(1), "chu-tich-xa", ann("refuse-retain01"));
+    publish(&broker, "loa/e2e/cmd/announce", &retained, true);
+    let d = Daemon::start(BIN, dir.path(), &[]);
+    d.wait_for_log("mqtt: connected", 10);
+    for (_, env, retain) in &cases {
+        publish(&broker, "loa/e2e/cmd/announce", env, *retain);
+    }
+    cases.push(("retained", retained, true));
+    publish(&broker, "loa/e2e/cmd/announce", "this is not JSON", false);
+    all.wait_for("every refusal acked", 30, |m| m.len() > cases.len());
+    let msgs = all.messages();
+    for (code, env, _) in &cases {
+        let body: serde_json::Value = serde_json::from_str(
+            serde_json::from_str::<serde_json::Value>(env).unwrap()["body"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let id = body["id"].as_str().unwrap();
+        let acks = acks_for(&msgs, id);
+        assert_eq!(acks.len(), 1, "{code}: {msgs:#?}");
+        assert_eq!(
+            (acks[0]["status"].as_str(), acks[0]["code"].as_str()),
+            (Some("rejected"), Some(*code)),
+            "{acks:?}"
+        );
+        assert!(acks[0]["reason"].as_str().is_some_and(|r| !r.is_empty()));
+    }
+    let invalid = acks_for(&msgs, "invalid");
+    assert!(
+        invalid.iter().any(|v| v["code"] == "malformed"),
+        "{msgs:#?}"
+    );
+    // A retained command stays on the broker: clear it.
+    publish(&broker, "loa/e2e/cmd/announce", "", true);
+    std::thread::sleep(Duration::from_secs(3));
+    let (status, _) = d.stop();
+    assert!(status.success());
+    assert!(
+        rows(dir.path()).is_empty(),
+        "nothing aired: {:#?}",
+        rows(dir.path())
+    );
+}
+
+#[test]
+fn a_replayed_command_is_refused_also_after_a_restart() {
+    let broker = Broker::start();
+    let all = broker.subscribe("loa/e2e/ack/#");
+    let dir = station(&broker, "programs: []\n");
+    let env = envelope(
+        &key(1),
+        "chu-tich-xa",
+        serde_json::json!({"id": "phat-lai-0001", "cmd": "announce", "priority": "normal", "zones": ["thon-1"], "text": "Họp thôn", "repeat": 1}),
+    );
+    let d = Daemon::start(BIN, dir.path(), &[]);
+    d.wait_for_log("mqtt: connected", 10);
+    publish(&broker, "loa/e2e/cmd/announce", &env, false);
+    all.wait_for("done", 30, |m| {
+        acks_for(m, "phat-lai-0001")
+            .iter()
+            .any(|v| v["status"] == "done")
+    });
+    publish(&broker, "loa/e2e/cmd/announce", &env, false);
+    all.wait_for("replay", 10, |m| {
+        acks_for(m, "phat-lai-0001")
+            .iter()
+            .any(|v| v["code"] == "replay")
+    });
+    drop(d);
+    let d = Daemon::start(BIN, dir.path(), &[]);
+    d.wait_for_log("mqtt: connected", 10);
+    publish(&broker, "loa/e2e/cmd/announce", &env, false);
+    all.wait_for("replay after restart", 10, |m| {
+        acks_for(m, "phat-lai-0001")
+            .iter()
+            .filter(|v| v["code"] == "replay")
+            .count()
+            == 2
+    });
+    let (status, _) = d.stop();
+    assert!(status.success());
+    let aired = rows(dir.path()).iter().filter(|r| r.4 == "tts").count();
+    assert_eq!(aired, 1, "aired once");
+}
