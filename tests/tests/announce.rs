@@ -22,13 +22,18 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 fn station(broker: &Broker, schedule: &str) -> tempfile::TempDir {
+    station_as(broker, "e2e", schedule)
+}
+
+/// A station `id` (prefix loa/<id>) in group tuyen-hoa.
+fn station_as(broker: &Broker, id: &str, schedule: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("schedules")).unwrap();
     std::fs::create_dir_all(dir.path().join("media")).unwrap();
     std::fs::write(
         dir.path().join("station.yaml"),
         format!(
-            r#"station: {{ id: e2e, name: "Đài thử", timezone: Asia/Ho_Chi_Minh }}
+            r#"station: {{ id: {id}, name: "Đài thử", timezone: Asia/Ho_Chi_Minh }}
 paths: {{ media: media, state: state }}
 outputs: {{ main: "null" }}
 zones:
@@ -36,7 +41,7 @@ zones:
   thon-2: {{ output: main }}
 boards:
   cong: {{ preset: awtrix, topic: awtrix_cong, charset: ascii, show_now_playing: true }}
-mqtt: {{ url: {} }}
+mqtt: {{ url: {}, groups: [tuyen-hoa] }}
 policy: {{ loudness: null }}
 remote:
   max_skew: 120s
@@ -344,4 +349,54 @@ fn a_replayed_command_is_refused_also_after_a_restart() {
     assert!(status.success());
     let aired = rows(dir.path()).iter().filter(|r| r.4 == "tts").count();
     assert_eq!(aired, 1, "aired once");
+}
+
+#[test]
+fn two_stations_in_a_group_both_air_a_group_announcement() {
+    let broker = Broker::start();
+    let all = broker.subscribe("loa/#");
+    let a = station_as(&broker, "xa-a", "programs: []\n");
+    let b = station_as(&broker, "xa-b", "programs: []\n");
+    let da = Daemon::start(BIN, a.path(), &[]);
+    let db = Daemon::start(BIN, b.path(), &[]);
+    da.wait_for_log("mqtt: connected", 10);
+    db.wait_for_log("mqtt: connected", 10);
+    let mut body = serde_json::json!({"id": "nhom-tuyen-hoa-1", "cmd": "announce", "priority": "priority",
+        "zones": "all", "text": "Thông báo chung của huyện", "repeat": 1});
+    body["to"] = "group:tuyen-hoa".into();
+    let env = envelope(&key(1), "chu-tich-xa", body);
+    publish(&broker, "loa/group/tuyen-hoa/cmd/announce", &env, false);
+    all.wait_for("both stations done", 60, |m| {
+        [
+            "loa/xa-a/ack/nhom-tuyen-hoa-1",
+            "loa/xa-b/ack/nhom-tuyen-hoa-1",
+        ]
+        .iter()
+        .all(|t| {
+            m.iter()
+                .any(|(_, topic, p)| topic == t && p.contains("\"done\""))
+        })
+    });
+    let msgs = all.messages();
+    let group_acks: Vec<_> = msgs
+        .iter()
+        .filter(|(_, t, p)| {
+            t == "loa/group/tuyen-hoa/ack/nhom-tuyen-hoa-1" && p.contains("\"done\"")
+        })
+        .collect();
+    assert_eq!(
+        group_acks.len(),
+        2,
+        "each station acks on the group topic too: {msgs:#?}"
+    );
+    drop(da);
+    drop(db);
+    for st in [&a, &b] {
+        let r = rows(st.path());
+        assert_eq!(
+            r.iter().map(|x| x.4.as_str()).collect::<Vec<_>>(),
+            ["chime", "tts"],
+            "{r:#?}"
+        );
+    }
 }
