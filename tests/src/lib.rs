@@ -390,3 +390,123 @@ impl Drop for Subscriber {
         let _ = self.child.wait();
     }
 }
+
+/// A real mosquitto with one TLS listener on a free loopback port that
+/// admits only `user` with `password` (a password_file made by
+/// mosquitto_passwd; no anonymous clients), stopped when dropped. It logs
+/// every connection (`log_text`), so a test can count a client's attempts.
+pub struct TlsBroker {
+    pub port: u16,
+    /// The CA the broker's certificate chains to (a copy).
+    pub ca: PathBuf,
+    user: String,
+    password: String,
+    dir: tempfile::TempDir,
+    log: PathBuf,
+    child: std::process::Child,
+}
+
+impl TlsBroker {
+    /// `ca`, `cert` and `key` are PEM files: the CA, the broker's
+    /// certificate and its private key.
+    pub fn start(ca: &Path, cert: &Path, key: &Path, user: &str, password: &str) -> TlsBroker {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        // mosquitto started as root drops to its own user before it reads
+        // the password file and the certificates: let it read copies.
+        let readable = |p: &Path| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        };
+        readable(d);
+        for (from, name) in [(ca, "ca.pem"), (cert, "server.pem"), (key, "server.key")] {
+            std::fs::copy(from, d.join(name)).expect("copy a PEM file");
+            readable(&d.join(name));
+        }
+        let passwd = d.join("passwd");
+        let ok = Command::new("mosquitto_passwd")
+            .args(["-b", "-c"])
+            .arg(&passwd)
+            .args([user, password])
+            .status()
+            .expect("mosquitto_passwd runs")
+            .success();
+        assert!(ok, "mosquitto_passwd failed");
+        readable(&passwd);
+        let port = free_port();
+        let conf = d.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "per_listener_settings false\nallow_anonymous false\npassword_file {pw}\n\
+                 persistence false\nlog_dest stderr\nlog_type all\n\
+                 listener {port} 127.0.0.1\ncafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n",
+                pw = passwd.display(),
+                d = d.display(),
+            ),
+        )
+        .expect("write mosquitto.conf");
+        let log = d.join("mosquitto.log");
+        let child = Command::new("/usr/sbin/mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("mosquitto log"))
+            .spawn()
+            .expect("mosquitto starts");
+        let b = TlsBroker {
+            port,
+            ca: d.join("ca.pem"),
+            user: user.to_string(),
+            password: password.to_string(),
+            dir,
+            log,
+            child,
+        };
+        // Ready when it says so (a probe connection would show in its log).
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < until {
+            if b.log_text().contains(" running") {
+                return b;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("mosquitto (TLS) did not start:\n{}", b.log_text());
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtts://127.0.0.1:{}", self.port)
+    }
+
+    /// What mosquitto logged so far (every connection and packet).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A subscriber over TLS (verifying the broker with its CA) with the
+    /// broker's user and password; as `Broker::subscribe`.
+    pub fn subscribe(&self, topic: &str) -> Subscriber {
+        let out = self.dir.path().join(format!("sub-{}.log", free_port()));
+        let file = std::fs::File::create(&out).expect("sub log");
+        let child = Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .arg("--cafile")
+            .arg(&self.ca)
+            .args(["-u", &self.user, "-P", &self.password])
+            .args(["-v", "-q", "1", "-t", topic])
+            .args(["-F", "%U %t %p"])
+            .stdout(file)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("mosquitto_sub starts");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Subscriber { child, out }
+    }
+}
+
+impl Drop for TlsBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -227,7 +227,7 @@ pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: Unbounded
                         }
                     }
                     Ok(_) => {}
-                    Err(e) => break Some(e.to_string()),
+                    Err(e) => break Some(why(&e)),
                 },
                 m = rx.recv() => match m {
                     None | Some(ToLink::Shutdown) => {
@@ -274,7 +274,7 @@ pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: Unbounded
         // The connection failed or dropped: log once per outage, back off.
         if connected || failures == 0 {
             warn!(
-                "mqtt: broker {}:{} unreachable ({}); schedules keep airing, retrying with backoff",
+                "mqtt: broker {}:{} {}; schedules keep airing, retrying with backoff",
                 c.host,
                 c.port,
                 broke.unwrap_or_default()
@@ -301,6 +301,22 @@ pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: Unbounded
                 },
             }
         }
+    }
+}
+
+/// Why an attempt failed, in words that point at what to fix: a broker
+/// that refuses the login or fails the TLS handshake is not unreachable.
+fn why(e: &rumqttc::ConnectionError) -> String {
+    use rumqttc::{ConnectReturnCode as Code, ConnectionError as E};
+    match e {
+        E::ConnectionRefused(Code::BadUserNamePassword | Code::NotAuthorized) => {
+            format!("refused the login ({e}); check mqtt.username and password_file")
+        }
+        E::ConnectionRefused(_) => format!("refused the connection ({e})"),
+        E::Tls(_) => format!(
+            "failed the TLS handshake ({e}); check mqtt.ca_file and the broker's certificate"
+        ),
+        _ => format!("unreachable ({e})"),
     }
 }
 
