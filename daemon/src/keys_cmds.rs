@@ -358,6 +358,12 @@ impl Acks {
 fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the key file {}", path.display()))?;
+    let key = SigningKey::from_pkcs8_pem(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not an Ed25519 private key in PKCS#8 PEM (as `loa keygen` writes): {e}",
+            path.display()
+        )
+    })?;
     if let Ok(m) = std::fs::metadata(path) {
         if m.permissions().mode() & 0o077 != 0 {
             eprintln!(
@@ -366,12 +372,7 @@ fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
             );
         }
     }
-    SigningKey::from_pkcs8_pem(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "{} is not an Ed25519 private key in PKCS#8 PEM (as `loa keygen` writes): {e}",
-            path.display()
-        )
-    })
+    Ok(key)
 }
 
 /// A fresh command id: 32 hex digits from the system's random source.

@@ -338,12 +338,25 @@ impl Gate {
                 format!("the command expired {} s ago", now.timestamp() - body.exp),
             ));
         }
-        if self.seen.contains(&body.id) {
-            return Err(refuse(
-                id,
-                "replay",
-                format!("command {} was already received", body.id),
-            ));
+        match self.seen.contains(&body.id) {
+            Ok(false) => {}
+            Ok(true) => {
+                return Err(refuse(
+                    id,
+                    "replay",
+                    format!("command {} was already received", body.id),
+                ))
+            }
+            Err(e) => {
+                return Err(refuse(
+                    id,
+                    "replay",
+                    format!(
+                        "cannot tell whether command {} was already received (seen_commands: {e}); refused to be safe",
+                        body.id
+                    ),
+                ))
+            }
         }
         let cmd = self
             .command(key, &body, now)

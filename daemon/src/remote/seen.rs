@@ -58,22 +58,20 @@ impl Seen {
         }
     }
 
-    pub fn contains(&self, id: &str) -> bool {
+    /// Whether `id` was seen; Err (the database's complaint) when that
+    /// cannot be known, which the gate treats as seen: it fails closed.
+    pub fn contains(&self, id: &str) -> Result<bool, String> {
         if self.recent.contains_key(id) {
-            return true;
+            return Ok(true);
         }
         match self.conn.query_row(
             "SELECT 1 FROM seen_commands WHERE id = ?1",
             params![id],
             |_| Ok(()),
         ) {
-            Ok(()) => true,
-            Err(rusqlite::Error::QueryReturnedNoRows) => false,
-            Err(e) => {
-                // Fail closed: an id that cannot be looked up counts as seen.
-                tracing::warn!("remote: cannot look up seen command ids: {e}");
-                true
-            }
+            Ok(()) => Ok(true),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(false),
+            Err(e) => Err(e.to_string()),
         }
     }
 
