@@ -18,8 +18,7 @@ mod engine;
 mod keys_cmds;
 mod mqtt;
 mod probe;
-// Verifies signed remote commands (SPEC 6); the scheduler obeys what passes.
-#[allow(dead_code)]
+// Verifies signed remote commands (SPEC 6); the bus obeys what passes.
 mod remote;
 mod report;
 mod run;

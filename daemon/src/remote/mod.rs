@@ -28,9 +28,11 @@
 //! Rights: a key announces at the levels in its `may` and on its zones only;
 //! `zones: "all"` from a key limited to some zones means all of its zones.
 //! A stop needs the `stop` right, and a key may stop only what it could have
-//! started ([`Gate::may_stop`], applied by the scheduler which knows what the
-//! target is); `target: "all"` needs a key that could have started anything
-//! that airs: every zone and the `emergency` right (filler is not asked for).
+//! started ([`Gate::may_stop`]): the gate remembers (for a day, in memory) the
+//! level and zones of each announcement it let through. `target: "all"`, and
+//! an id the gate did not let through (a local announcement, or one from
+//! before a restart), need a key that could have started anything: every
+//! zone and the `emergency` right (filler is not asked for).
 
 mod seen;
 #[cfg(test)]
@@ -181,6 +183,9 @@ pub struct Gate {
     seen: Seen,
     /// Per key: when its recent verified commands came.
     recent: std::collections::HashMap<String, std::collections::VecDeque<DateTime<Utc>>>,
+    /// The announcements this gate let through (for a day): what a stop
+    /// names is checked against what it was.
+    announced: std::collections::HashMap<String, (Priority, Vec<String>, DateTime<Utc>)>,
 }
 
 impl Gate {
@@ -195,6 +200,7 @@ impl Gate {
             rules: Rules::of(station),
             seen,
             recent: Default::default(),
+            announced: Default::default(),
         })
     }
 
@@ -381,6 +387,12 @@ impl Gate {
         }
         times.push_back(now);
         self.seen.insert(&body.id, now);
+        self.announced
+            .retain(|_, (_, _, at)| now - *at < chrono::Duration::days(1));
+        if let Cmd::Announce(a) = &cmd {
+            self.announced
+                .insert(a.id.clone(), (a.priority, a.zones.clone(), now));
+        }
         Ok(Verified {
             id: body.id,
             kid: env.kid,
@@ -431,14 +443,37 @@ impl Gate {
                 if !key.may.contains(&Right::Stop) {
                     return Err(("not_allowed", format!("key `{kid}` may not stop")));
                 }
-                if *target == StopTarget::All
-                    && !(key.zones.is_none()
-                        && key.may.contains(&Right::Announce(Priority::Emergency)))
+                // A key may stop only what it could have started. What this
+                // gate did not let through (a local announcement, one from
+                // before a restart) could be anything: like `all`, stopping
+                // it needs every zone and the emergency right.
+                let known = match target {
+                    StopTarget::Id(t) => self.announced.get(t),
+                    StopTarget::All => None,
+                };
+                if let (StopTarget::Id(t), Some((priority, zones, _))) = (target, known) {
+                    if !self.may_stop(kid, *priority, zones) {
+                        return Err((
+                            "not_allowed",
+                            format!(
+                                "key `{kid}` may not stop {t}: a {priority} announcement on {}, which it could not have started",
+                                zones.join(", ")
+                            ),
+                        ));
+                    }
+                } else if !(key.zones.is_none()
+                    && key.may.contains(&Right::Announce(Priority::Emergency)))
                 {
+                    let what = match target {
+                        StopTarget::All => "all".to_string(),
+                        StopTarget::Id(t) => {
+                            format!("{t}, which this station did not receive remotely,")
+                        }
+                    };
                     return Err((
                         "not_allowed",
                         format!(
-                            "key `{kid}` may not stop all: that needs every zone and the emergency right"
+                            "key `{kid}` may not stop {what}: that needs every zone and the emergency right"
                         ),
                     ));
                 }

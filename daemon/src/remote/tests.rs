@@ -617,9 +617,20 @@ fn stop_and_reload_pass_for_keys_holding_the_right() {
             target: StopTarget::All
         }
     );
+    // truong-thon stops a normal announcement on thon-1 (van-hoa's).
+    let ann = announce(day(), json!({}));
+    assert!(f
+        .gate
+        .check(
+            &topic("announce"),
+            &signed(2, "van-hoa", &ann),
+            false,
+            day()
+        )
+        .is_ok());
     let one = body(
         day(),
-        json!({"cmd": "stop", "target": "ann-12345678"}),
+        json!({"cmd": "stop", "target": id_of(&ann)}),
         json!({}),
     );
     let v = f
@@ -634,7 +645,7 @@ fn stop_and_reload_pass_for_keys_holding_the_right() {
     assert_eq!(
         v.cmd,
         Cmd::Stop {
-            target: StopTarget::Id("ann-12345678".into())
+            target: StopTarget::Id(id_of(&ann))
         }
     );
     let reload = body(day(), json!({"cmd": "reload"}), json!({}));
@@ -855,4 +866,44 @@ fn sign_makes_an_envelope_whose_signature_verifies_with_the_public_key() {
         .verifying_key()
         .verify_strict(b"{\"v\":1}", &sig)
         .unwrap();
+}
+
+#[test]
+fn a_key_may_stop_only_what_it_could_have_started() {
+    let mut f = fixture();
+    let stop = |f: &mut Fixture, n: u8, kid: &str, target: &str| {
+        let b = body(day(), json!({"cmd": "stop", "target": target}), json!({}));
+        f.gate
+            .check(&topic("stop"), &signed(n, kid, &b), false, day())
+    };
+    // An emergency from the chairman: truong-thon lacks that level.
+    let alert = announce(day(), json!({"priority": "emergency"}));
+    assert!(f
+        .gate
+        .check(
+            &topic("announce"),
+            &signed(1, "chu-tich-xa", &alert),
+            false,
+            day()
+        )
+        .is_ok());
+    let r = refusal(stop(&mut f, 3, "truong-thon", &id_of(&alert)));
+    assert_eq!(r.code, "not_allowed");
+    assert!(
+        r.reason
+            .contains("emergency announcement on thon-1, thon-2, thon-3"),
+        "{}",
+        r.reason
+    );
+    // An id the gate never let through could be anything.
+    let r = refusal(stop(&mut f, 3, "truong-thon", "local-12345678"));
+    assert_eq!(r.code, "not_allowed");
+    assert!(
+        r.reason.contains("did not receive remotely"),
+        "{}",
+        r.reason
+    );
+    // The chairman may stop both.
+    assert!(stop(&mut f, 1, "chu-tich-xa", &id_of(&alert)).is_ok());
+    assert!(stop(&mut f, 1, "chu-tich-xa", "local-12345678").is_ok());
 }
