@@ -28,6 +28,112 @@ fn main() {
     start_accuracy_and_memory();
     simulate_a_year();
     mqtt_timing();
+    announcement_latency();
+}
+
+/// Over 20 announcements: from the publish of the signed command to the
+/// first chime sample at a `wav` output.
+fn announcement_latency() {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let broker = loa_e2e::Broker::start();
+    let acks = broker.subscribe("loa/bench/ack/#");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("schedules")).unwrap();
+    std::fs::write(d.join("schedules/a.yaml"), "programs: []\n").unwrap();
+    std::fs::write(
+        d.join("station.yaml"),
+        format!(
+            "station: {{ id: bench, name: Bench, timezone: Asia/Ho_Chi_Minh }}\npaths: {{ media: media, state: state }}\noutputs: {{ main: \"null\" }}\nzones: {{ z: {{ output: main }} }}\nmqtt: {{ url: \"{}\" }}\npolicy: {{ loudness: null }}\nremote:\n  rate_limit: 100/min\n  keys:\n    k: {{ public_key: \"{}\", may: [normal], zones: all }}\n",
+            broker.url(),
+            b64(key.verifying_key().as_bytes())
+        ),
+    )
+    .unwrap();
+    let wav = d.join("out.wav");
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            "--config",
+            d.to_str().unwrap(),
+            "--output",
+            &format!("main=wav:{}", wav.display()),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let n = 20;
+    let mut sent = Vec::new();
+    for i in 0..n {
+        let now = Utc::now().timestamp();
+        let body = serde_json::json!({"v": 1, "id": format!("bench-announce-{i:03}"), "ts": now, "exp": now + 60,
+            "to": "station:bench", "cmd": "announce", "priority": "normal", "zones": "all",
+            "text": "a"})
+        .to_string();
+        let env = serde_json::json!({"kid": "k", "sig": b64(&key.sign(body.as_bytes()).to_bytes()), "body": body}).to_string();
+        let t = Utc::now().timestamp_millis() as f64;
+        let ok = Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &broker.port.to_string(),
+                "-q",
+                "1",
+                "-t",
+                "loa/bench/cmd/announce",
+                "-m",
+                &env,
+            ])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        sent.push(t);
+        std::thread::sleep(Duration::from_secs(6));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let done = acks
+        .messages()
+        .iter()
+        .filter(|(_, _, p)| p.contains("\"done\""))
+        .count();
+    let started: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(wav.with_extension("wav.json")).unwrap())
+            .unwrap();
+    let t0 = chrono::DateTime::parse_from_rfc3339(started["started_at"].as_str().unwrap())
+        .unwrap()
+        .timestamp_millis() as f64;
+    let mut r = hound::WavReader::open(&wav).unwrap();
+    let level: Vec<f32> = r
+        .samples::<i16>()
+        .map_while(Result::ok)
+        .collect::<Vec<_>>()
+        .chunks(2)
+        .map(|f| (f[0] as f32 / 32768.0).abs())
+        .collect();
+    let mut lat = Vec::new();
+    for t in &sent {
+        let from = ((t - t0) * 48.0).max(0.0) as usize;
+        if let Some(p) = level.iter().skip(from).position(|l| *l > 0.001) {
+            lat.push((from + p) as f64 / 48.0 + t0 - t);
+        }
+    }
+    lat.sort_by(f64::total_cmp);
+    println!(
+        "announcement, publish to first chime sample, {} of {n} ({done} acked done): median {:.1} ms, max {:.1} ms",
+        lat.len(),
+        lat.get(lat.len() / 2).copied().unwrap_or(f64::NAN),
+        lat.last().copied().unwrap_or(f64::NAN)
+    );
 }
 
 /// Over 20 scheduled starts: the relay's ON (due at start - preroll) and the
