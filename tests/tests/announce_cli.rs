@@ -398,3 +398,122 @@ fn without_wait_announce_returns_once_the_broker_has_it_and_kid_overrides() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A real station (`loa run`) with the key `loa keygen` made.
+fn live_station(broker: &Broker, id: &str, public_key: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("schedules")).unwrap();
+    std::fs::write(dir.path().join("schedules/a.yaml"), "programs: []\n").unwrap();
+    std::fs::write(
+        dir.path().join("station.yaml"),
+        format!(
+            r#"station: {{ id: {id}, name: "Đài thử", timezone: Asia/Ho_Chi_Minh }}
+paths: {{ media: media, state: state }}
+outputs: {{ main: "null" }}
+zones:
+  thon-1: {{ output: main }}
+  thon-2: {{ output: main }}
+mqtt: {{ url: {}, groups: [tuyen-hoa] }}
+policy: {{ loudness: null }}
+remote:
+  keys:
+    chu-tich-xa:
+      public_key: "{public_key}"
+      may: [normal, priority]
+"#,
+            broker.url()
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("media")).unwrap();
+    dir
+}
+
+fn announce(dir: &Path, key: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "announce",
+        "--config",
+        dir.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--wait",
+        "--timeout",
+        "60s",
+    ];
+    args.extend_from_slice(extra);
+    loa(BIN, &args)
+}
+
+#[test]
+fn announce_wait_follows_a_real_station_to_done_and_to_a_refusal() {
+    let broker = Broker::start();
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public_key) = keygen(keys.path(), "chu-tich-xa");
+    let dir = live_station(&broker, "e2e", &public_key);
+    let d = loa_e2e::Daemon::start(BIN, dir.path(), &[]);
+    d.wait_for_log("mqtt: connected", 10);
+    let out = announce(
+        dir.path(),
+        &key,
+        &["--text", "Họp thôn lúc 8 giờ", "--zones", "thon-1"],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let acks: Vec<&str> = text.lines().filter(|l| l.starts_with("e2e: ")).collect();
+    assert_eq!(
+        acks,
+        ["e2e: accepted", "e2e: started", "e2e: done"],
+        "{text}"
+    );
+    // The key may not announce at emergency: refused by the station.
+    let out = announce(
+        dir.path(),
+        &key,
+        &["--text", "Bão", "--priority", "emergency"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains(
+            "e2e: rejected (not_allowed: key `chu-tich-xa` may not announce at emergency)"
+        ),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn announce_wait_to_a_group_hears_every_station_finish() {
+    let broker = Broker::start();
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public_key) = keygen(keys.path(), "chu-tich-xa");
+    let a = live_station(&broker, "xa-a", &public_key);
+    let b = live_station(&broker, "xa-b", &public_key);
+    let da = loa_e2e::Daemon::start(BIN, a.path(), &[]);
+    let db = loa_e2e::Daemon::start(BIN, b.path(), &[]);
+    da.wait_for_log("mqtt: connected", 10);
+    db.wait_for_log("mqtt: connected", 10);
+    let out = announce(
+        a.path(),
+        &key,
+        &[
+            "--group",
+            "tuyen-hoa",
+            "--text",
+            "Thông báo của huyện",
+            "--priority",
+            "priority",
+        ],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    for st in ["xa-a", "xa-b"] {
+        assert!(text.contains(&format!("{st}: accepted")), "{text}");
+        assert!(text.contains(&format!("{st}: done")), "{text}");
+    }
+}
