@@ -267,7 +267,12 @@ fn every_refusal_is_acked_with_its_code_and_nothing_airs() {
     // subscribes (as after every reconnect), flagged retained.
     let retained = envelope(&key(1), "chu-tich-xa", ann("refuse-retain01"));
     publish(&broker, "loa/e2e/cmd/announce", &retained, true);
-    let d = Daemon::start(BIN, dir.path(), &[]);
+    let wav = dir.path().join("out.wav");
+    let d = Daemon::start(
+        BIN,
+        dir.path(),
+        &["--output", &format!("main=wav:{}", wav.display())],
+    );
     d.wait_for_log("mqtt: connected", 10);
     for (_, env, retain) in &cases {
         publish(&broker, "loa/e2e/cmd/announce", env, *retain);
@@ -307,6 +312,11 @@ fn every_refusal_is_acked_with_its_code_and_nothing_airs() {
         rows(dir.path()).is_empty(),
         "nothing aired: {:#?}",
         rows(dir.path())
+    );
+    let aired = loa_e2e::Aired::read(&wav);
+    assert!(
+        !aired.level.is_empty() && aired.level.iter().all(|l| *l == 0.0),
+        "nothing in the WAV"
     );
 }
 
@@ -399,4 +409,79 @@ fn two_stations_in_a_group_both_air_a_group_announcement() {
             "{r:#?}"
         );
     }
+}
+
+#[test]
+fn quiet_hours_and_the_rate_limit_refuse_and_air_nothing() {
+    let broker = Broker::start();
+    let all = broker.subscribe("loa/q/ack/#");
+    let dir = station_as(&broker, "q", "programs: []\n");
+    // Quiet hours around now; one verified command a minute per key.
+    let local = Utc::now().with_timezone(&chrono_tz::Asia::Ho_Chi_Minh);
+    let from = (local - TimeDelta::hours(1)).format("%H:%M");
+    let to = (local + TimeDelta::hours(1)).format("%H:%M");
+    let yaml = std::fs::read_to_string(dir.path().join("station.yaml")).unwrap();
+    let yaml = yaml
+        .replace(
+            "policy: { loudness: null }",
+            &format!("policy: {{ loudness: null, quiet_hours: \"{from}-{to}\" }}"),
+        )
+        .replace("max_skew: 120s", "max_skew: 120s\n  rate_limit: 1/min");
+    std::fs::write(dir.path().join("station.yaml"), yaml).unwrap();
+    let wav = dir.path().join("out.wav");
+    let d = Daemon::start(
+        BIN,
+        dir.path(),
+        &["--output", &format!("main=wav:{}", wav.display())],
+    );
+    d.wait_for_log("mqtt: connected", 10);
+    let to_q = |mut b: serde_json::Value| {
+        b["to"] = "station:q".into();
+        b
+    };
+    let quiet = envelope(
+        &key(1),
+        "chu-tich-xa",
+        to_q(
+            serde_json::json!({"id": "yen-lang-0001", "cmd": "announce", "priority": "normal", "zones": "all", "text": "ban đêm"}),
+        ),
+    );
+    publish(&broker, "loa/q/cmd/announce", &quiet, false);
+    all.wait_for("quiet_hours", 10, |m| {
+        m.iter().any(|(_, _, p)| p.contains("quiet_hours"))
+    });
+    // An emergency may sound in quiet hours; the next one within the minute is rate limited.
+    let first = envelope(
+        &key(1),
+        "chu-tich-xa",
+        to_q(
+            serde_json::json!({"id": "khan-cap-0001", "cmd": "announce", "priority": "emergency", "zones": "all", "text": "lũ"}),
+        ),
+    );
+    let second = envelope(
+        &key(1),
+        "chu-tich-xa",
+        to_q(
+            serde_json::json!({"id": "khan-cap-0002", "cmd": "announce", "priority": "emergency", "zones": "all", "text": "lũ lần hai"}),
+        ),
+    );
+    publish(&broker, "loa/q/cmd/announce", &first, false);
+    publish(&broker, "loa/q/cmd/announce", &second, false);
+    all.wait_for("first done, second rate limited", 30, |m| {
+        m.iter().any(|(t, _, p)| {
+            let _ = t;
+            p.contains("khan-cap-0001") && p.contains("\"done\"")
+        }) && m
+            .iter()
+            .any(|(_, _, p)| p.contains("khan-cap-0002") && p.contains("rate_limited"))
+    });
+    let (status, _) = d.stop();
+    assert!(status.success());
+    let r = rows(dir.path());
+    let titles: Vec<&str> = r.iter().map(|x| x.1.as_str()).collect();
+    assert!(
+        titles.iter().all(|t| *t == "lũ"),
+        "only the accepted emergency aired: {r:#?}"
+    );
+    assert_eq!(r.len(), 2, "chime and its text: {r:#?}");
 }
