@@ -58,6 +58,9 @@ pub mod stream;
 pub mod tts;
 
 pub use deck::{Deck, DeckConfig, VirtualDeck};
+
+/// How long the built-in attention chime sounds.
+pub const BUILTIN_CHIME: std::time::Duration = std::time::Duration::from_millis(1600);
 pub use item::{DeckEvent, Item, ItemId, Media, Order, Outcome, Piece, Priority, SourceKind};
 pub use loudness::Loudness;
 pub use output::{

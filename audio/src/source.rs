@@ -388,7 +388,7 @@ impl Source for GenSource {
 /// The built-in attention chime: a soft "ding-dong" (E5 then C5, a major
 /// third down, bell-like partials, gentle decay), about 1.6 s, peak -6 dBFS.
 fn chime_samples() -> Vec<f32> {
-    let total = (RATE as f32 * 1.6) as usize;
+    let total = (RATE as f32 * crate::BUILTIN_CHIME.as_secs_f32()) as usize;
     let mut mono = vec![0f32; total];
     for (start_s, hz) in [(0.0f32, 659.25f32), (0.45, 523.25)] {
         let start = (start_s * RATE as f32) as usize;

@@ -34,7 +34,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             } else {
                 let n = d.errors.len();
                 eprintln!(
-                    "{dir}: {n} error{} (and {} warning{}); nothing was changed",
+                    "{dir}: {n} error{} (and {} warning{}); fix the errors, then run loa check again",
                     if n == 1 { "" } else { "s" },
                     d.warnings.len(),
                     if d.warnings.len() == 1 { "" } else { "s" }

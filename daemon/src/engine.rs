@@ -35,7 +35,7 @@ pub fn estimated_speech(text: &str) -> Duration {
 }
 
 /// The built-in chime's length in the simulation.
-pub const SIM_CHIME: Duration = Duration::from_millis(2500);
+pub const SIM_CHIME: Duration = loa_audio::BUILTIN_CHIME;
 
 struct SimPiece {
     piece: Piece,

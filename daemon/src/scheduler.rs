@@ -181,8 +181,8 @@ struct Run {
     demand: Vec<String>,
     items: Vec<RunItem>,
     origin: Origin,
-    /// A row has started (an announcement's `started` ack is sent once).
-    sounded: bool,
+    /// When its first row started (an announcement's `started` ack is sent once).
+    sounded_at: Option<DateTime<Utc>>,
 }
 
 /// An occurrence waiting (`if_busy: wait`) for an equal one to end.
@@ -656,7 +656,7 @@ impl<E: Engine> Scheduler<E> {
             demand: Vec::new(),
             items,
             origin: Origin::Schedule,
-            sounded: false,
+            sounded_at: None,
         };
         self.submit(&mut run, start, item_offset);
         self.claim_zones(&mut run, start);
@@ -667,6 +667,15 @@ impl<E: Engine> Scheduler<E> {
     /// relays' preroll): at its priority on its zones' outputs, preempting
     /// lower items and, as an operator asking now expects, equal ones.
     pub fn announce(&mut self, a: Announce, start: DateTime<Utc>) {
+        let chime_length = match &a.chime {
+            Media::Files { paths, .. } => paths.first().and_then(|p| (self.probe)(p).ok()),
+            _ => Some(loa_audio::BUILTIN_CHIME),
+        };
+        let length = a.length.or(match &a.media {
+            Media::Tts { text, .. } => Some(estimated_speech(text)),
+            Media::Files { paths, .. } => paths.first().and_then(|p| (self.probe)(p).ok()),
+            _ => None,
+        });
         let mut items = vec![RunItem {
             media: a.chime.clone(),
             kind: "chime".into(),
@@ -677,7 +686,7 @@ impl<E: Engine> Scheduler<E> {
                     .unwrap_or_default(),
                 _ => "builtin".into(),
             },
-            length: None,
+            length: chime_length,
             endless: false,
             gap_before: Duration::ZERO,
         }];
@@ -686,7 +695,7 @@ impl<E: Engine> Scheduler<E> {
                 media: a.media.clone(),
                 kind: a.kind.clone(),
                 source: a.source.clone(),
-                length: a.length,
+                length,
                 endless: false,
                 gap_before: if i == 0 {
                     Duration::ZERO
@@ -755,7 +764,7 @@ impl<E: Engine> Scheduler<E> {
                 requested_by: a.requested_by,
                 expires: a.expires,
             },
-            sounded: false,
+            sounded_at: None,
         };
         self.submit(&mut run, start, Duration::ZERO);
         self.claim_zones(&mut run, start);
@@ -791,7 +800,7 @@ impl<E: Engine> Scheduler<E> {
         let mut items = Vec::new();
         for r in &mut self.runs {
             if let Origin::Announcement { id, expires, .. } = &r.origin {
-                if !r.sounded && *expires <= now && r.stop_reason.is_none() {
+                if r.sounded_at.is_none() && *expires <= now && r.stop_reason.is_none() {
                     r.stop_reason = Some("expired while waiting behind a higher item".into());
                     self.announcement_notes.push(AnnouncementNote::Failed {
                         id: id.clone(),
@@ -1015,8 +1024,8 @@ impl<E: Engine> Scheduler<E> {
                         piece.source.clone(),
                         planned,
                     );
-                    if !self.runs[ri].sounded {
-                        self.runs[ri].sounded = true;
+                    if self.runs[ri].sounded_at.is_none() {
+                        self.runs[ri].sounded_at = Some(at);
                         if let Origin::Announcement { id, .. } = &self.runs[ri].origin {
                             self.announcement_notes
                                 .push(AnnouncementNote::Started { id: id.clone() });
@@ -1180,7 +1189,7 @@ impl<E: Engine> Scheduler<E> {
                     id: id.clone(),
                     reason: None,
                 }),
-                (_, Some(r)) if run.sounded => Some(AnnouncementNote::Done {
+                (_, Some(r)) if run.sounded_at.is_some() => Some(AnnouncementNote::Done {
                     id: id.clone(),
                     reason: Some(r.clone()),
                 }),
@@ -1307,22 +1316,14 @@ impl<E: Engine> Scheduler<E> {
         }
     }
 
-    /// What airs now: the highest running program with an open row.
+    /// What airs now: the highest run that has sounded and not ended (also
+    /// between an announcement's repeats, so boards keep its text).
     pub fn now_airing(&self) -> Option<(&Program, DateTime<Utc>)> {
         self.runs
             .iter()
-            .filter(|r| !r.rows.is_empty())
-            .max_by_key(|r| r.program.priority)
-            .map(|r| {
-                (
-                    &r.program,
-                    r.rows
-                        .values()
-                        .map(|x| x.started)
-                        .min()
-                        .unwrap_or(r.scheduled),
-                )
-            })
+            .filter_map(|r| r.sounded_at.map(|t| (r, t)))
+            .max_by_key(|(r, _)| r.program.priority)
+            .map(|(r, t)| (&r.program, t))
     }
 
     /// The next occurrence after `now`.

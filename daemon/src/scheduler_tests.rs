@@ -679,8 +679,8 @@ fn an_emergency_announcement_preempts_the_program_which_resumes_after() {
         );
     }
     assert_eq!(rows[0].started, "2026-11-23T10:10:00.000+07:00");
-    // chime 2.5 s, 5 min, 2 s apart, 5 min
-    assert_eq!(rows[2].started, "2026-11-23T10:15:04.500+07:00");
+    // chime 1.6 s, 5 min, 2 s apart, 5 min
+    assert_eq!(rows[2].started, "2026-11-23T10:15:03.600+07:00");
     let tin = s.rows_of("tin");
     assert_eq!(tin.len(), 1);
     assert_eq!(

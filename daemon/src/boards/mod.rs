@@ -37,10 +37,6 @@
 //! whole list. AWTRIX boards drop Loa's app by themselves if Loa stops: it is
 //! sent with `lifetime` [`AWTRIX_LIFETIME`] and again every [`AWTRIX_REFRESH`].
 
-// The MQTT task (issue 5) is wired in separately; until then the API is
-// exercised by the tests only.
-#![allow(dead_code)]
-
 mod fold;
 mod preset;
 #[cfg(test)]

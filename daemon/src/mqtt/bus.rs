@@ -164,7 +164,7 @@ impl Bus {
         }
         self.send(out);
 
-        let status = status_document(sched, &self.zones, now);
+        let status = status_document(sched, &self.zones, &self.boards, now);
         if status != self.status {
             self.status = status.clone();
             if let Some(l) = &self.link {
@@ -414,6 +414,7 @@ fn to_announce(a: remote::Announcement, kid: &str, config: &Config) -> Announce 
 pub fn status_document<E: Engine>(
     sched: &Scheduler<E>,
     zones: &Zones,
+    boards: &Boards,
     now: DateTime<Utc>,
 ) -> serde_json::Value {
     let tz = sched.config().station.timezone;
@@ -436,6 +437,8 @@ pub fn status_document<E: Engine>(
         "now": now_doc,
         "next": next,
         "zones": zone_states,
+        // Beyond SPEC's keys: each board's current text (for `loa status`).
+        "boards": boards.current(),
     })
 }
 
