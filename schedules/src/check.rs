@@ -3,7 +3,7 @@
 //! checks that need everything at once: duplicate ids, media files, quiet
 //! hours, overlaps on an output, session length, relay coverage.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use chrono::{NaiveDate, TimeDelta, Utc};
@@ -31,7 +31,6 @@ pub fn check_dir(dir: &Path, probe: &dyn MediaProbe, today: Option<NaiveDate>) -
     let mut lengths = Lengths::new();
     let config = match loaded.config {
         Some(config) => {
-            duplicates(&config, dir, &mut diags);
             lengths = agenda::probe_lengths(&config, probe);
             media(&config, probe, &mut diags);
             programs(&config, &lengths, &mut diags);
@@ -55,34 +54,6 @@ pub fn check_dir(dir: &Path, probe: &dyn MediaProbe, today: Option<NaiveDate>) -
         config: if diags.is_valid() { config } else { None },
         diagnostics: diags,
         lengths,
-    }
-}
-
-/// Duplicate program or slogan ids, naming the later one. The loader drops
-/// programs with errors, so we re-read ids from the valid ones only; a
-/// duplicate of an invalid program is found once that one is fixed.
-fn duplicates(config: &Config, _dir: &Path, diags: &mut Diagnostics) {
-    let mut seen: HashMap<&str, &Loc> = HashMap::new();
-    for p in &config.programs {
-        if let Some(first) = seen.get(p.id.as_str()) {
-            diags.error(
-                p.loc.clone(),
-                format!("duplicate program id `{}` (first defined at {first}); ids must be unique across all files", p.id),
-            );
-        } else {
-            seen.insert(&p.id, &p.loc);
-        }
-    }
-    let mut seen: HashMap<&str, &Loc> = HashMap::new();
-    for s in &config.slogans {
-        if let Some(first) = seen.get(s.id.as_str()) {
-            diags.error(
-                s.loc.clone(),
-                format!("duplicate slogan id `{}` (first defined at {first})", s.id),
-            );
-        } else {
-            seen.insert(&s.id, &s.loc);
-        }
     }
 }
 

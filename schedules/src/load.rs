@@ -30,6 +30,7 @@ pub struct Loaded {
 /// order; dotfiles and editor backups skipped).
 pub fn load_dir(dir: &Path) -> Loaded {
     let mut diags = Diagnostics::default();
+    let mut ids = std::collections::HashMap::new();
     let station_file = dir.join("station.yaml");
     let station = match read_file(dir, &station_file, &mut diags) {
         Some((name, node)) => {
@@ -37,6 +38,7 @@ pub fn load_dir(dir: &Path) -> Loaded {
                 file: name,
                 diags: &mut diags,
                 dir,
+                ids: &mut ids,
             };
             cx.station(&node)
         }
@@ -50,6 +52,7 @@ pub fn load_dir(dir: &Path) -> Loaded {
                 file: name,
                 diags: &mut diags,
                 dir,
+                ids: &mut ids,
             };
             cx.schedule_file(&node, station.as_ref(), &mut programs, &mut slogans);
         }
@@ -272,6 +275,9 @@ struct Cx<'a> {
     file: Arc<str>,
     diags: &'a mut Diagnostics,
     dir: &'a Path,
+    /// Program and slogan ids met so far (also of entries with other
+    /// errors), so a duplicate is reported whatever else is wrong.
+    ids: &'a mut std::collections::HashMap<(&'static str, String), Loc>,
 }
 
 fn is_id(s: &str, max: usize) -> bool {
@@ -286,6 +292,22 @@ impl Cx<'_> {
         Loc {
             file: self.file.clone(),
             pos: n.pos,
+        }
+    }
+
+    /// Ids are unique across all files: a later one is the error.
+    fn unique(&mut self, kind: &'static str, id: &str, n: &Node) {
+        let loc = self.loc(n);
+        match self.ids.get(&(kind, id.to_string())) {
+            Some(first) => {
+                let msg = format!(
+                    "duplicate {kind} id `{id}` (first defined at {first}); ids must be unique across all files"
+                );
+                self.diags.error(loc, msg);
+            }
+            None => {
+                self.ids.insert((kind, id.to_string()), loc);
+            }
         }
     }
 
@@ -1315,6 +1337,9 @@ impl Cx<'_> {
         let id = self
             .required(&f, "id", "program")
             .and_then(|i| self.id(i, "program id", 64));
+        if let Some(id) = &id {
+            self.unique("program", id, n);
+        }
         let what = match &id {
             Some(id) => format!("program `{id}`"),
             None => "program".to_string(),
@@ -1754,6 +1779,9 @@ impl Cx<'_> {
         let id = self
             .required(&f, "id", "slogan")
             .and_then(|i| self.id(i, "slogan id", 64));
+        if let Some(id) = &id {
+            self.unique("slogan", id, n);
+        }
         let what = match &id {
             Some(id) => format!("slogan `{id}`"),
             None => "slogan".into(),

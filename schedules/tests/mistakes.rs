@@ -324,6 +324,18 @@ const CASES: &[Case] = &[
         expect: &[(P, 2, "starts 3600 times a day", true)],
     },
     Case {
+        name: "duplicate-id-of-a-broken-program",
+        station: None,
+        files: &[
+            ("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    items:\n      - file: jingle.mp3\n"),
+            ("b.yaml", "programs:\n  - id: sang\n    at: \"07:00\"\n    zones: all\n    items:\n      - file: jingle.mp3\n"),
+        ],
+        expect: &[
+            (P, 2, "needs `zones`", true),
+            ("schedules/b.yaml", 2, "duplicate program id `sang`", true),
+        ],
+    },
+    Case {
         name: "emergency-in-quiet-hours-is-fine",
         station: None,
         files: &[("a.yaml", "programs:\n  - id: canh-bao-lu\n    at: \"03:00\"\n    priority: emergency\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
