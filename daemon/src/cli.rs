@@ -83,6 +83,14 @@ loa announce --key van-hoa.pem --file news/hop-dan.mp3 --zones thon-1,thon-2 --r
 loa announce --key chu-tich-xa.pem --group tuyen-hoa --stream https://radio.example/vov1 --duration 15m"
     )]
     Announce(crate::keys_cmds::AnnounceArgs),
+    /// Is this PC ready to air? Audio devices, media files, broker login, clock sync, state directory, disk space.
+    #[command(
+        after_help = "Each check prints one line: ok, warn or fail, what was checked, and what to do.\n\
+Nothing is changed: the airtime log is opened read-only and a running daemon keeps its broker session.\n\
+Run it as the service's user to test its permissions. Exit status: 0 when nothing fails, 1 otherwise.\n\n\
+Examples:\n  sudo -u loa loa doctor\n  loa doctor --config schedules/examples/au-lau"
+    )]
+    Doctor(crate::doctor::DoctorArgs),
 }
 
 /// `--config DIR`, shared by the commands that read a configuration.

@@ -14,6 +14,8 @@ mod boards;
 mod check;
 mod cli;
 mod clock;
+// `loa doctor`: is this PC ready to air the station?
+mod doctor;
 mod engine;
 mod keys_cmds;
 mod mqtt;
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         cli::Command::Simulate(args) => simulate::run(&args),
         cli::Command::Keygen(args) => keys_cmds::keygen(&args),
         cli::Command::Announce(args) => keys_cmds::announce(&args),
+        cli::Command::Doctor(args) => doctor::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -94,15 +94,22 @@ enum Sent {
 }
 
 fn options(c: &LinkConfig) -> anyhow::Result<MqttOptions> {
-    let mut o = MqttOptions::new(&c.client_id, &c.host, c.port);
-    o.set_keep_alive(Duration::from_secs(15));
-    o.set_clean_session(true);
+    let mut o = connect_options(c)?;
     o.set_last_will(LastWill::new(
         c.status_topic(),
         r#"{"state":"offline"}"#,
         QoS::AtLeastOnce,
         true,
     ));
+    Ok(o)
+}
+
+/// Address, credentials and TLS, without the daemon's last will (`loa
+/// doctor` logs in with these and must not announce the station offline).
+pub(crate) fn connect_options(c: &LinkConfig) -> anyhow::Result<MqttOptions> {
+    let mut o = MqttOptions::new(&c.client_id, &c.host, c.port);
+    o.set_keep_alive(Duration::from_secs(15));
+    o.set_clean_session(true);
     if let Some(user) = &c.username {
         let pass = match &c.password_file {
             Some(f) => std::fs::read_to_string(f)
@@ -306,7 +313,7 @@ pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: Unbounded
 
 /// Why an attempt failed, in words that point at what to fix: a broker
 /// that refuses the login or fails the TLS handshake is not unreachable.
-fn why(e: &rumqttc::ConnectionError) -> String {
+pub(crate) fn why(e: &rumqttc::ConnectionError) -> String {
     use rumqttc::{ConnectReturnCode as Code, ConnectionError as E};
     match e {
         E::ConnectionRefused(Code::BadUserNamePassword | Code::NotAuthorized) => {
