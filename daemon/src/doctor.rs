@@ -91,13 +91,19 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
             say(Finding::new(
                 Level::Ok,
                 "configuration",
-                format!(
-                    "{} is valid ({} programs, {} warning(s); `loa check --config {}` lists them)",
-                    dir.display(),
-                    config.programs.len(),
-                    d.warnings.len(),
-                    dir.display()
-                ),
+                match d.warnings.len() {
+                    0 => format!(
+                        "{} is valid ({} programs, no warnings)",
+                        dir.display(),
+                        config.programs.len()
+                    ),
+                    n => format!(
+                        "{} is valid ({} programs) with {n} warning(s): `loa check --config {}` lists them",
+                        dir.display(),
+                        config.programs.len(),
+                        dir.display()
+                    ),
+                },
             ));
             for f in outputs(config) {
                 say(f);
