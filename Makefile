@@ -12,7 +12,7 @@ run: deps build
 
 ## make test: install what is missing, then every test of the workspace.
 test: deps
-	$(CARGO) test --workspace --locked
+	$(CARGO) test --workspace --locked --no-fail-fast
 
 deps:
 	./scripts/install-deps
