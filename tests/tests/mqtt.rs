@@ -201,8 +201,9 @@ fn a_broker_outage_loses_no_airtime_row() {
     let rows_db = count_rows(&dir.path().join("state/airtime.sqlite"));
     assert_eq!(rows_db, 20, "all items aired while the broker was away");
     broker.start_again();
-    let feed = broker.subscribe("loa/e2e/#");
-    let board = broker.subscribe("awtrix_cong/#");
+    // One subscriber, started at once: the station may reconnect any moment.
+    let feed = broker.subscribe("#");
+    let board = &feed;
     feed.wait_for("20 airtime rows", 60, |m| {
         m.iter().filter(|(_, t, _)| t == "loa/e2e/airtime").count() >= 20
     });
