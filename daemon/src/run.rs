@@ -349,7 +349,7 @@ fn status_line(sched: &Scheduler<Decks>) -> String {
             p.title,
             since.with_timezone(&tz).format("%H:%M:%S")
         ),
-        None => match sched.next_up(Utc::now()) {
+        None => match sched.next_up() {
             Some((p, at)) => format!(
                 "idle; next: {} at {}",
                 p.title,

@@ -260,6 +260,8 @@ pub struct Scheduler<E: Engine> {
     /// The time of the last tick.
     now: DateTime<Utc>,
     lead: Duration,
+    /// The first occurrence after the cursor: (instant, program index).
+    upcoming: Option<(DateTime<Utc>, usize)>,
     zone_notes: Vec<ZoneNote>,
     announcement_notes: Vec<AnnouncementNote>,
     next_progress: Option<DateTime<Utc>>,
@@ -293,6 +295,7 @@ impl<E: Engine> Scheduler<E> {
             deferred: Vec::new(),
             now: DateTime::<Utc>::MIN_UTC,
             lead,
+            upcoming: None,
             zone_notes: Vec::new(),
             announcement_notes: Vec::new(),
             next_progress: None,
@@ -336,6 +339,7 @@ impl<E: Engine> Scheduler<E> {
 
     /// Time passes: fire what is due, start what waited, save progress.
     pub fn tick(&mut self, now: DateTime<Utc>, mono: Duration) {
+        let cursor_before = self.cursor;
         let mut stepped = false;
         let first = self.last_tick.is_none();
         if let Some((w0, m0)) = self.last_tick {
@@ -387,6 +391,16 @@ impl<E: Engine> Scheduler<E> {
         while self.fired.first().is_some_and(|(t, _)| *t < keep_from) {
             self.fired.pop_first();
         }
+        // The cached next occurrence holds until the cursor reaches it (or
+        // moves back).
+        let moved_back = cursor_before.is_some_and(|b| self.cursor.is_some_and(|c| c < b));
+        if moved_back
+            || self
+                .upcoming
+                .is_none_or(|(t, _)| self.cursor.is_some_and(|c| t <= c))
+        {
+            self.refresh_upcoming();
+        }
         self.expire_announcements(now);
         self.start_waiting(now);
         if self.next_progress.is_some_and(|t| t <= now) {
@@ -397,14 +411,12 @@ impl<E: Engine> Scheduler<E> {
     /// When the scheduler next needs a tick (an occurrence's lead time, a
     /// wait's deadline, a progress save).
     pub fn next_wakeup(&self) -> Option<DateTime<Utc>> {
-        let after = self.cursor?;
+        self.cursor?;
         let mut next: Option<DateTime<Utc>> = None;
         let mut consider =
             |t: DateTime<Utc>| next = Some(next.map_or(t, |n: DateTime<Utc>| n.min(t)));
-        for p in &self.config.programs {
-            if let Some(t) = p.occurs.next_after(self.tz, after, 3000) {
-                consider(t.with_timezone(&Utc) - delta(self.lead));
-            }
+        if let Some((t, _)) = self.upcoming {
+            consider(t - delta(self.lead));
         }
         for w in &self.waiting {
             consider(w.deadline);
@@ -1278,6 +1290,7 @@ impl<E: Engine> Scheduler<E> {
         self.lead = lead_for(&config);
         self.config = config;
         self.lengths = lengths;
+        self.refresh_upcoming();
         let _ = now;
     }
 
@@ -1327,16 +1340,30 @@ impl<E: Engine> Scheduler<E> {
     }
 
     /// The next occurrence after `now`.
-    pub fn next_up(&self, now: DateTime<Utc>) -> Option<(&Program, DateTime<Utc>)> {
-        self.config
+    /// The next occurrence not yet fired.
+    pub fn next_up(&self) -> Option<(&Program, DateTime<Utc>)> {
+        self.upcoming
+            .and_then(|(t, i)| self.config.programs.get(i).map(|p| (p, t)))
+    }
+
+    /// Finds the first occurrence after the cursor, once per cursor move
+    /// (the loop asks for it every few milliseconds while something airs).
+    fn refresh_upcoming(&mut self) {
+        let Some(after) = self.cursor else {
+            self.upcoming = None;
+            return;
+        };
+        self.upcoming = self
+            .config
             .programs
             .iter()
-            .filter_map(|p| {
+            .enumerate()
+            .filter_map(|(i, p)| {
                 p.occurs
-                    .next_after(self.tz, now, 400)
-                    .map(|t| (p, t.with_timezone(&Utc)))
+                    .next_after(self.tz, after, 3000)
+                    .map(|t| (t.with_timezone(&Utc), i))
             })
-            .min_by_key(|(_, t)| *t)
+            .min();
     }
 
     pub fn is_idle(&self) -> bool {

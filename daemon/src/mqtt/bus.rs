@@ -164,7 +164,7 @@ impl Bus {
         }
         self.send(out);
 
-        let status = status_document(sched, &self.zones, &self.boards, now);
+        let status = status_document(sched, &self.zones, &self.boards);
         if status != self.status {
             self.status = status.clone();
             if let Some(l) = &self.link {
@@ -415,7 +415,6 @@ pub fn status_document<E: Engine>(
     sched: &Scheduler<E>,
     zones: &Zones,
     boards: &Boards,
-    now: DateTime<Utc>,
 ) -> serde_json::Value {
     let tz = sched.config().station.timezone;
     let stamp = |t: DateTime<Utc>| crate::airtime::format_time(&t.with_timezone(&tz));
@@ -428,7 +427,7 @@ pub fn status_document<E: Engine>(
         })
     });
     let next = sched
-        .next_up(now)
+        .next_up()
         .map(|(p, at)| serde_json::json!({ "program": p.id, "at": stamp(at) }));
     let zone_states: BTreeMap<String, &str> = zones.states().into_iter().collect();
     serde_json::json!({
