@@ -4,7 +4,7 @@
 //! `loa simulate` runs a year of schedule in a second with the same
 //! scheduler code.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -73,7 +73,7 @@ pub struct SimEngine {
     next_id: u64,
     seq: u64,
     events: Vec<(usize, DeckEvent)>,
-    lengths: HashMap<PathBuf, Result<Duration, String>>,
+    /// File lengths (callers pass a caching probe: see simulate::caching_probe).
     probe: Box<dyn Fn(&std::path::Path) -> Result<Duration, String>>,
 }
 
@@ -89,22 +89,12 @@ impl SimEngine {
             next_id: 1,
             seq: 0,
             events: Vec::new(),
-            lengths: HashMap::new(),
             probe,
         }
     }
 
-    fn file_length(&mut self, p: &std::path::Path) -> Result<Duration, String> {
-        if let Some(l) = self.lengths.get(p) {
-            return l.clone();
-        }
-        let l = (self.probe)(p);
-        self.lengths.insert(p.to_path_buf(), l.clone());
-        l
-    }
-
     fn file_piece(&mut self, p: PathBuf) -> SimPiece {
-        let len = self.file_length(&p);
+        let len = (self.probe)(&p);
         SimPiece {
             piece: Piece {
                 kind: SourceKind::File,

@@ -121,12 +121,18 @@ pub fn simulate(
     log.set_station_name(&config.station.name)?;
     log.begin_batch()?;
     let clock = VirtualClock::new(from);
+    // One cache for the simulated decks and the scheduler: each file is probed once.
+    let probe = std::rc::Rc::new(caching_probe());
+    let shared = |p: &std::rc::Rc<Box<dyn Fn(&Path) -> Result<Duration, String>>>| {
+        let p = p.clone();
+        Box::new(move |path: &Path| p(path)) as Box<dyn Fn(&Path) -> Result<Duration, String>>
+    };
     let engine = SimEngine::new(
         config.station.outputs.len(),
         to_system(from),
-        caching_probe(),
+        shared(&probe),
     );
-    let mut s = Scheduler::new(config, lengths, engine, log, caching_probe());
+    let mut s = Scheduler::new(config, lengths, engine, log, shared(&probe));
     s.save_progress = false;
     run_virtual(&mut s, &clock, to);
     // Let what airs at the end finish (no new occurrences fire).
