@@ -106,25 +106,11 @@ fn announcement_latency() {
         .iter()
         .filter(|(_, _, p)| p.contains("\"done\""))
         .count();
-    let started: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(wav.with_extension("wav.json")).unwrap())
-            .unwrap();
-    let t0 = chrono::DateTime::parse_from_rfc3339(started["started_at"].as_str().unwrap())
-        .unwrap()
-        .timestamp_millis() as f64;
-    let mut r = hound::WavReader::open(&wav).unwrap();
-    let level: Vec<f32> = r
-        .samples::<i16>()
-        .map_while(Result::ok)
-        .collect::<Vec<_>>()
-        .chunks(2)
-        .map(|f| (f[0] as f32 / 32768.0).abs())
-        .collect();
+    let aired = loa_e2e::Aired::read(&wav);
     let mut lat = Vec::new();
     for t in &sent {
-        let from = ((t - t0) * 48.0).max(0.0) as usize;
-        if let Some(p) = level.iter().skip(from).position(|l| *l > 0.001) {
-            lat.push((from + p) as f64 / 48.0 + t0 - t);
+        if let Some(i) = aired.onset_after(*t as i64, 0.001) {
+            lat.push(aired.time_ms(i) - t);
         }
     }
     lat.sort_by(f64::total_cmp);
@@ -273,26 +259,11 @@ fn start_accuracy_and_memory() {
         .status();
     let _ = child.wait();
 
-    let started: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(wav.with_extension("wav.json")).unwrap())
-            .unwrap();
-    let t0 = chrono::DateTime::parse_from_rfc3339(started["started_at"].as_str().unwrap())
-        .unwrap()
-        .timestamp_millis() as f64;
-    let mut r = hound::WavReader::open(&wav).unwrap();
-    let level: Vec<f32> = r
-        .samples::<i16>()
-        .map_while(Result::ok)
-        .collect::<Vec<_>>()
-        .chunks(2)
-        .map(|f| (f[0] as f32 / 32768.0).abs())
-        .collect();
+    let aired = loa_e2e::Aired::read(&wav);
     let mut errors = Vec::new();
     for t in &times {
-        let from = (((*t as f64 - 500.0) - t0) * 48.0).max(0.0) as usize;
-        if let Some(p) = level.iter().skip(from).position(|l| *l > 0.05) {
-            let onset = t0 + (from + p) as f64 / 48.0;
-            errors.push(onset - *t as f64);
+        if let Some(i) = aired.onset_after(*t - 500, 0.05) {
+            errors.push(aired.time_ms(i) - *t as f64);
         }
     }
     let mut abs: Vec<f64> = errors.iter().map(|e| e.abs()).collect();
