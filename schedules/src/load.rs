@@ -200,6 +200,7 @@ mod keys {
         "loudness",
         "late_start",
         "silence",
+        "live_limit",
     ];
     pub const SILENCE: &[&str] = &["below", "for"];
     pub const TTS: &[&str] = &["command", "voice", "timeout"];
@@ -951,6 +952,15 @@ impl Cx<'_> {
         }
         if let Some(m) = f.get("max_session") {
             p.max_session = self.duration(m, "max_session");
+        }
+        if let Some(m) = f.get("live_limit") {
+            if let Some(d) = self.duration(m, "live_limit") {
+                if d.is_zero() {
+                    self.err(m, "live_limit must be longer than 0, e.g. 30m");
+                } else {
+                    p.live_limit = d;
+                }
+            }
         }
         if let Some(v) = f.get("volume") {
             if let Some(x) = self.number(v, "volume") {

@@ -262,6 +262,9 @@ pub struct Policy {
     pub loudness: Option<f64>,
     pub late_start: LateStart,
     pub silence: SilenceRule,
+    /// A live microphone session (`loa now --live`) left open this long is
+    /// closed with a warning.
+    pub live_limit: Duration,
 }
 
 impl Default for Policy {
@@ -277,6 +280,7 @@ impl Default for Policy {
                 below_dbfs: -50.0,
                 for_: Duration::from_secs(10),
             },
+            live_limit: Duration::from_secs(30 * 60),
         }
     }
 }

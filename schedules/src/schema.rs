@@ -120,6 +120,7 @@ pub fn station_schema() -> Value {
             "policy": obj(json!({
                 "quiet_hours": s(WINDOW, "only emergency may sound then, e.g. 21:30-05:00"),
                 "max_session": s(DURATION, "warn about programs longer than this"),
+                "live_limit": s(DURATION, "a live microphone session (loa now --live) open this long is closed; default 30m"),
                 "volume": {"type": "number", "minimum": 0, "maximum": 1},
                 "chime": text("builtin or an audio path"),
                 "loudness": {"type": ["number", "null"], "description": "target LUFS, e.g. -16; null = off"},
