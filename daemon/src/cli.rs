@@ -91,6 +91,43 @@ Run it as the service's user to test its permissions. Exit status: 0 when nothin
 Examples:\n  sudo -u loa loa doctor\n  loa doctor --config schedules/examples/au-lau"
     )]
     Doctor(crate::doctor::DoctorArgs),
+    /// Air something now from this PC: a text read aloud, a recording, or the microphone.
+    #[command(
+        after_help = "Goes through the running daemon (its control socket; you must be root or in group loa):
+the chime, the zones switched on (after their preroll), then the item, preempting lower
+levels (and the same level: you asked for it now). Rows: trigger cli, requested_by your user.
+A live session stays on the air until `loa stop`, at most policy.live_limit (default 30 min).
+Exit status: 0 accepted, 1 refused or no daemon, 2 usage.
+
+Examples:
+  loa now --text \"Mời bà con thôn 2 đến nhà văn hoá họp lúc 19 giờ\" --zones thon-2
+  loa now --file thong-bao/tiem-phong.mp3 --repeat 2
+  loa now --live --priority emergency          (speak into the default microphone)
+  loa now --live hw:1,0 --zones thon-1,cho --title \"Chủ tịch xã phát biểu\"
+  loa stop                                      (end it)"
+    )]
+    Now(crate::control::NowArgs),
+    /// Stop an announcement or live session; `all` also cuts the scheduled program.
+    #[command(
+        after_help = "Without an argument: every announcement and live session (the schedule goes on).
+With an id (`loa status` lists them): that one. With `all`: whatever airs now, the scheduled
+program included; its rows say who stopped it. Everything fades out.
+
+Examples:
+  loa stop
+  loa stop cli-20261125-101500-3fa2
+  loa stop all"
+    )]
+    Stop(crate::control::StopArgs),
+    /// What airs and since when, what is next, zones, boards, MQTT link, audio outputs, last reload.
+    #[command(
+        after_help = "--format json prints the same document as the retained MQTT status topic.
+
+Examples:
+  loa status
+  loa status --format json | jq .zones"
+    )]
+    Status(crate::control::StatusArgs),
 }
 
 /// `--config DIR`, shared by the commands that read a configuration.

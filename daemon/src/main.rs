@@ -14,6 +14,7 @@ mod boards;
 mod check;
 mod cli;
 mod clock;
+mod control;
 // `loa doctor`: is this PC ready to air the station?
 mod doctor;
 mod engine;
@@ -47,6 +48,9 @@ fn main() -> ExitCode {
         cli::Command::Keygen(args) => keys_cmds::keygen(&args),
         cli::Command::Announce(args) => keys_cmds::announce(&args),
         cli::Command::Doctor(args) => doctor::run(&args),
+        cli::Command::Now(args) => control::now_cmd(&args),
+        cli::Command::Stop(args) => control::stop_cmd(&args),
+        cli::Command::Status(args) => control::status_cmd(&args),
     };
     match result {
         Ok(code) => code,

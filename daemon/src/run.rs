@@ -85,7 +85,7 @@ pub fn init_logging() {
 }
 
 /// Loads and checks the configuration; errors are logged one per line.
-fn load(dir: &Path) -> Result<(Config, loa_schedules::agenda::Lengths), usize> {
+fn load(dir: &Path) -> Result<(Config, loa_schedules::agenda::Lengths), Vec<String>> {
     let report = loa_schedules::check::check_dir(dir, &crate::probe::AudioProbe, None);
     for w in &report.diagnostics.warnings {
         warn!("{w}");
@@ -96,7 +96,12 @@ fn load(dir: &Path) -> Result<(Config, loa_schedules::agenda::Lengths), usize> {
             for e in &report.diagnostics.errors {
                 error!("{e}");
             }
-            Err(report.diagnostics.errors.len())
+            Err(report
+                .diagnostics
+                .errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect())
         }
     }
 }
@@ -192,9 +197,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let dir = args.config.config.clone();
     let (mut config, lengths) = match load(&dir) {
         Ok(x) => x,
-        Err(n) => bail!(
-            "{}: {n} error(s) in the configuration (see above; `loa check` lists them)",
-            dir.display()
+        Err(errors) => bail!(
+            "{}: {} error(s) in the configuration (see above; `loa check` lists them)",
+            dir.display(),
+            errors.len()
         ),
     };
     apply_overrides(&mut config, &args.outputs)?;
@@ -261,6 +267,17 @@ async fn serve(
     if bus.has_link() {
         sched.log().enable_feed();
     }
+    bus.config_state = config_state(sched.config(), "start", clock.now(), &[]);
+    // Local control (`loa now`, `loa stop`, `loa status`); the station airs
+    // without it if the socket cannot be made, and says why.
+    let mut control = match crate::control::Control::start(sched.config()) {
+        Ok(c) => Some(c),
+        Err(e) if format!("{e:#}").contains("another loa daemon") => return Err(e),
+        Err(e) => {
+            error!("{e:#}; `loa now`, `loa stop` and `loa status` will not work");
+            None
+        }
+    };
     notify(&[sd_notify::NotifyState::Ready]);
     let mut last_status = String::new();
     info!("on air");
@@ -270,6 +287,9 @@ async fn serve(
         let ev = sched.engine.take_events();
         sched.handle(ev);
         bus.follow(sched, clock.now());
+        if let Some(c) = &mut control {
+            c.follow(sched, &mut bus, clock.now());
+        }
 
         let status = status_line(sched);
         if status != last_status {
@@ -290,13 +310,17 @@ async fn serve(
         } else {
             Duration::from_millis(20)
         };
-        let until_next = [sched.next_wakeup(), bus.next_wakeup()]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|t| (t - clock.now()).to_std().unwrap_or_default())
-            .unwrap_or(cap)
-            .min(cap);
+        let until_next = [
+            sched.next_wakeup(),
+            bus.next_wakeup(),
+            control.as_ref().and_then(|c| c.next_wakeup()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|t| (t - clock.now()).to_std().unwrap_or_default())
+        .unwrap_or(cap)
+        .min(cap);
         let mut deadline = tokio::time::Instant::now() + until_next;
         if let Some(r) = reload_at {
             deadline = deadline.min(r);
@@ -310,6 +334,16 @@ async fn serve(
                 if let Some(Action::Reload { id, group }) = bus.on_link(m, sched, clock.now()) {
                     let result = reload(sched, &mut bus, dir, overrides);
                     bus.reloaded(&id, group.as_deref(), result);
+                }
+            }
+            Some(req) = async {
+                match &mut control {
+                    Some(c) => c.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let Some(c) = &mut control {
+                    c.handle(req, sched, &mut bus, clock.now());
                 }
             }
             Some(()) = changed_rx.recv() => {
@@ -328,6 +362,7 @@ async fn serve(
     notify(&[sd_notify::NotifyState::Stopping]);
     sched.stop_all("shutdown");
     // Let the fades finish and the decks report (well within 2 s).
+    drop(control); // removes the socket: `loa status` now says no daemon runs
     let until = tokio::time::Instant::now() + Duration::from_millis(700);
     while tokio::time::Instant::now() < until && !sched.is_idle() {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -370,6 +405,8 @@ fn reload(
         Ok((mut config, lengths)) => {
             if let Err(e) = apply_overrides(&mut config, overrides) {
                 error!("reload refused: {e:#}; the last good schedule stays on air");
+                bus.config_state =
+                    config_state(sched.config(), "reload", Utc::now(), &[format!("{e:#}")]);
                 return Err(format!("{e:#}"));
             }
             let old = sched.config().clone();
@@ -384,15 +421,36 @@ fn reload(
                 config.programs.len(),
                 config.slogans.len()
             );
+            bus.config_state = config_state(&config, "reload", Utc::now(), &[]);
             bus.reload(&config, Utc::now());
             sched.reload(Arc::new(config), lengths, Utc::now());
             Ok(())
         }
-        Err(n) => {
+        Err(errors) => {
+            let n = errors.len();
             error!("reload refused: {n} error(s) (above); the last good schedule stays on air");
+            bus.config_state = config_state(sched.config(), "reload", Utc::now(), &errors);
             Err(format!("{n} error(s) in the configuration; the last good schedule stays on air (see `loa check`)"))
         }
     }
+}
+
+/// The status document's `config`: the last load (`start`) or reload, its
+/// result and its errors (the first 20, FILE:LINE:COLUMN: message).
+fn config_state(
+    config: &Config,
+    event: &str,
+    at: chrono::DateTime<Utc>,
+    errors: &[String],
+) -> serde_json::Value {
+    let local = at.with_timezone(&config.station.timezone);
+    serde_json::json!({
+        "event": event,
+        "at": crate::airtime::format_time(&local),
+        "result": if errors.is_empty() { "ok" } else { "refused" },
+        "errors": errors.iter().take(20).collect::<Vec<_>>(),
+        "error_count": errors.len(),
+    })
 }
 
 /// Watches the configuration directory; sends () on every change.

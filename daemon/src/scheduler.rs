@@ -217,6 +217,32 @@ pub struct Announce {
     pub chime: Media,
 }
 
+/// An announcement as `loa status` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnnouncementView {
+    pub id: String,
+    pub title: String,
+    pub priority: Priority,
+    /// Its item's source kind: tts, file, stream, live.
+    pub kind: String,
+    pub zones: Vec<String>,
+    pub trigger: Trigger,
+    pub requested_by: String,
+    /// When it first sounded (its chime); None while it waits.
+    pub since: Option<DateTime<Utc>>,
+    /// Its own audio (past the chime) is on the air.
+    pub on_air: bool,
+}
+
+/// Something `stop_airing` stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stopped {
+    /// The announcement id, or the program id.
+    pub id: String,
+    pub title: String,
+    pub announcement: bool,
+}
+
 /// What became of an announcement, for its acks.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AnnouncementNote {
@@ -269,6 +295,8 @@ pub struct Scheduler<E: Engine> {
     pub save_progress: bool,
     probe: Box<dyn Fn(&Path) -> Result<Duration, String>>,
     pub stats: Stats,
+    /// Outputs whose device failed and has not come back: why, and since when.
+    outputs_down: HashMap<usize, (String, DateTime<Utc>)>,
 }
 
 impl<E: Engine> Scheduler<E> {
@@ -302,6 +330,7 @@ impl<E: Engine> Scheduler<E> {
             save_progress: true,
             probe,
             stats: Stats::default(),
+            outputs_down: HashMap::new(),
         }
     }
 
@@ -702,13 +731,14 @@ impl<E: Engine> Scheduler<E> {
             endless: false,
             gap_before: Duration::ZERO,
         }];
+        let live = matches!(a.media, Media::Live { .. });
         for i in 0..a.repeat.max(1) {
             items.push(RunItem {
                 media: a.media.clone(),
                 kind: a.kind.clone(),
                 source: a.source.clone(),
                 length,
-                endless: false,
+                endless: live,
                 gap_before: if i == 0 {
                     Duration::ZERO
                 } else {
@@ -718,14 +748,32 @@ impl<E: Engine> Scheduler<E> {
         }
         let streamed = matches!(a.media, Media::Stream { .. });
         // A stream's hard end: the chime, then each repeat's duration and gaps.
-        let end = streamed.then(|| {
-            let each = a.length.unwrap_or(Duration::from_secs(60));
-            start
-                + delta(crate::engine::SIM_CHIME + Duration::from_secs(1))
-                + delta(
-                    each * a.repeat.max(1) + Duration::from_secs(2) * a.repeat.saturating_sub(1),
-                )
-        });
+        // A live session's: the chime, then policy.live_limit (it is meant to
+        // end with `loa stop`; one left open is closed with a warning).
+        let live_limit = self.config.station.policy.live_limit;
+        let end = if live {
+            Some(
+                start + delta(chime_length.unwrap_or(loa_audio::BUILTIN_CHIME)) + delta(live_limit),
+            )
+        } else {
+            streamed.then(|| {
+                let each = a.length.unwrap_or(Duration::from_secs(60));
+                start
+                    + delta(crate::engine::SIM_CHIME + Duration::from_secs(1))
+                    + delta(
+                        each * a.repeat.max(1)
+                            + Duration::from_secs(2) * a.repeat.saturating_sub(1),
+                    )
+            })
+        };
+        let end_reason = if live {
+            format!(
+                "left open longer than policy.live_limit ({}): closed",
+                span_text(live_limit)
+            )
+        } else {
+            "its duration ended".into()
+        };
         let program = Program {
             id: a.id.clone(),
             title: a.title.clone(),
@@ -763,7 +811,7 @@ impl<E: Engine> Scheduler<E> {
             scheduled: start,
             outputs,
             end,
-            end_reason: "its duration ended".into(),
+            end_reason,
             item: 0,
             deck_items: Vec::new(),
             rows: HashMap::new(),
@@ -989,11 +1037,14 @@ impl<E: Engine> Scheduler<E> {
                 DeckEvent::Started { item, .. }
                 | DeckEvent::Ended { item, .. }
                 | DeckEvent::ItemEnded { item, .. } => *item,
-                DeckEvent::OutputFailed { reason, .. } => {
+                DeckEvent::OutputFailed { reason, at } => {
                     warn!("output {}: {reason}", self.output_name(output));
+                    self.outputs_down
+                        .insert(output, (reason.clone(), from_system(*at)));
                     continue;
                 }
                 DeckEvent::OutputRestored { gap, .. } => {
+                    self.outputs_down.remove(&output);
                     warn!(
                         "output {} is back after {} ms of silence",
                         self.output_name(output),
@@ -1226,6 +1277,10 @@ impl<E: Engine> Scheduler<E> {
                 }),
             };
             self.announcement_notes.extend(note);
+            let live = run.items.get(run.item).is_some_and(|i| i.kind == "live");
+            if live && matches!(outcome, DeckOutcome::Cut) && run.stop_reason.is_none() {
+                warn!("live session {id}: {}", run.end_reason);
+            }
         }
         // Open rows of this item that the deck did not close (should not happen).
         for row in run.rows.values() {
@@ -1366,8 +1421,83 @@ impl<E: Engine> Scheduler<E> {
             .min();
     }
 
+    /// Announcements on the air or waiting to, oldest first.
+    pub fn announcements(&self) -> Vec<AnnouncementView> {
+        self.runs
+            .iter()
+            .filter_map(|r| match &r.origin {
+                Origin::Announcement {
+                    id,
+                    trigger,
+                    requested_by,
+                    ..
+                } => Some(AnnouncementView {
+                    id: id.clone(),
+                    title: r.program.title.clone(),
+                    priority: r.program.priority,
+                    kind: r.items.last().map(|i| i.kind.clone()).unwrap_or_default(),
+                    zones: r.program.zones.clone(),
+                    trigger: *trigger,
+                    requested_by: requested_by.clone(),
+                    since: r.sounded_at,
+                    // Past the chime, with a row open: its own audio sounds.
+                    on_air: r.item >= 1 && !r.rows.is_empty(),
+                }),
+                Origin::Schedule => None,
+            })
+            .collect()
+    }
+
+    /// Stops whatever airs or waits on the decks now, scheduled programs
+    /// and announcements alike (fading out; rows get `reason`). Programs
+    /// waiting for their turn and later occurrences are not touched.
+    pub fn stop_airing(&mut self, reason: &str) -> Vec<Stopped> {
+        let mut stopped = Vec::new();
+        let mut items = Vec::new();
+        for r in &mut self.runs {
+            if r.stop_reason.is_some() {
+                continue;
+            }
+            r.stop_reason = Some(reason.to_string());
+            items.extend(r.deck_items.iter().copied());
+            stopped.push(Stopped {
+                id: match &r.origin {
+                    Origin::Announcement { id, .. } => id.clone(),
+                    Origin::Schedule => r.program.id.clone(),
+                },
+                title: r.program.title.clone(),
+                announcement: matches!(r.origin, Origin::Announcement { .. }),
+            });
+        }
+        for (o, id) in items {
+            self.engine.stop(o, id);
+        }
+        stopped
+    }
+
+    /// Outputs whose device failed and is not back: (output index, why, since).
+    pub fn outputs_down(&self) -> Vec<(usize, String, DateTime<Utc>)> {
+        let mut v: Vec<_> = self
+            .outputs_down
+            .iter()
+            .map(|(o, (why, at))| (*o, why.clone(), *at))
+            .collect();
+        v.sort_by_key(|x| x.0);
+        v
+    }
+
     pub fn is_idle(&self) -> bool {
         self.runs.is_empty() && self.waiting.is_empty() && self.deferred.is_empty()
+    }
+}
+
+/// "30 min", "90 s": a policy duration as the log says it.
+fn span_text(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 && s % 60 == 0 {
+        format!("{} min", s / 60)
+    } else {
+        format!("{s} s")
     }
 }
 

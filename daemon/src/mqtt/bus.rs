@@ -43,6 +43,14 @@ pub struct Bus {
     /// Home Assistant discovery messages (retained: they describe Loa's own
     /// status topic to Home Assistant, not commands to a device).
     discovery: Vec<Publish>,
+    /// The broker link: off (no `mqtt:`), connecting, connected or
+    /// disconnected, and since when.
+    link_state: (&'static str, Option<DateTime<Utc>>),
+    broker: Option<String>,
+    /// The last (re)load of the configuration, for the status document.
+    pub config_state: serde_json::Value,
+    /// Notes of announcements made at the PC (remote ones become acks).
+    pub local_notes: Vec<AnnouncementNote>,
 }
 
 impl Bus {
@@ -77,6 +85,14 @@ impl Bus {
             shown: None,
             status: serde_json::Value::Null,
             discovery: discovery(config),
+            link_state: if config.station.mqtt.is_some() {
+                ("connecting", None)
+            } else {
+                ("off", None)
+            },
+            broker: config.station.mqtt.as_ref().map(|m| m.url.clone()),
+            config_state: serde_json::Value::Null,
+            local_notes: Vec::new(),
         };
         bus.subscribe();
         bus
@@ -122,7 +138,11 @@ impl Bus {
                     (id, "failed", Some(*code), Some(reason.clone()))
                 }
             };
-            let group = self.groups.get(id).cloned().flatten();
+            let Some(group) = self.groups.get(id).cloned() else {
+                // Made at the PC: the control socket answers for it.
+                self.local_notes.push(note);
+                continue;
+            };
             out.extend(remote::acks(
                 &self.prefix,
                 &self.station_id,
@@ -164,7 +184,7 @@ impl Bus {
         }
         self.send(out);
 
-        let status = status_document(sched, &self.zones, &self.boards);
+        let status = self.status_document(sched);
         if status != self.status {
             self.status = status.clone();
             if let Some(l) = &self.link {
@@ -202,13 +222,14 @@ impl Bus {
     ) -> Option<Action> {
         match m {
             FromLink::Connected => {
+                self.link_state = ("connected", Some(now));
                 // Boards get their current text again; relays their state.
                 let mut out = self.boards.republish(now);
                 out.extend(self.zones.republish());
                 out.extend(self.discovery.iter().cloned());
                 self.send(out);
             }
-            FromLink::Disconnected => {}
+            FromLink::Disconnected => self.link_state = ("disconnected", Some(now)),
             FromLink::Message {
                 topic,
                 payload,
@@ -296,6 +317,33 @@ impl Bus {
                 })
             }
         }
+    }
+
+    /// An announcement made at the PC (`loa now`): the same path as a
+    /// remote one, audio after the preroll of the zones switched on.
+    pub fn announce_local<E: Engine>(
+        &mut self,
+        a: Announce,
+        sched: &mut Scheduler<E>,
+        now: DateTime<Utc>,
+    ) {
+        let wait = self.preroll_wait(sched.config(), &a.zones);
+        sched.announce(a, now + wait);
+    }
+
+    /// The status document: the retained `P/status` and `loa status --format json`.
+    pub fn status_document<E: Engine>(&self, sched: &Scheduler<E>) -> serde_json::Value {
+        let mut doc = status_document(sched, &self.zones, &self.boards);
+        let tz = sched.config().station.timezone;
+        let stamp = |t: DateTime<Utc>| crate::airtime::format_time(&t.with_timezone(&tz));
+        let (state, since) = self.link_state;
+        doc["link"] = serde_json::json!({
+            "state": state,
+            "broker": self.broker,
+            "since": since.map(stamp),
+        });
+        doc["config"] = self.config_state.clone();
+        doc
     }
 
     /// The reload's outcome, acked.
@@ -430,14 +478,58 @@ pub fn status_document<E: Engine>(
         .next_up()
         .map(|(p, at)| serde_json::json!({ "program": p.id, "at": stamp(at) }));
     let zone_states: BTreeMap<String, &str> = zones.states().into_iter().collect();
+    let announcements: Vec<serde_json::Value> = sched
+        .announcements()
+        .into_iter()
+        .map(|a| {
+            serde_json::json!({
+                "id": a.id,
+                "title": a.title,
+                "priority": a.priority.as_str(),
+                "kind": a.kind,
+                "zones": a.zones,
+                "trigger": a.trigger.as_str(),
+                "requested_by": a.requested_by,
+                "since": a.since.map(stamp),
+            })
+        })
+        .collect();
+    let down = sched.outputs_down();
+    let outputs: BTreeMap<String, serde_json::Value> = sched
+        .config()
+        .station
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let state = match down.iter().find(|d| d.0 == i) {
+                Some((_, why, at)) => serde_json::json!({
+                    "spec": o.spec.to_string(),
+                    "state": "failed",
+                    "reason": why,
+                    "since": stamp(*at),
+                }),
+                None => serde_json::json!({ "spec": o.spec.to_string(), "state": "ok" }),
+            };
+            (o.name.clone(), state)
+        })
+        .collect();
     serde_json::json!({
         "state": "online",
         "version": env!("CARGO_PKG_VERSION"),
         "now": now_doc,
         "next": next,
         "zones": zone_states,
-        // Beyond SPEC's keys: each board's current text (for `loa status`).
+        // Beyond SPEC's keys (for `loa status`): announcements on the air or
+        // waiting, each board's current text, each output's device.
+        "announcements": announcements,
         "boards": boards.current(),
+        "outputs": outputs,
+        "station": {
+            "id": sched.config().station.id,
+            "name": sched.config().station.name,
+            "timezone": tz.name(),
+        },
     })
 }
 

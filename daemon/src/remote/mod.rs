@@ -570,28 +570,35 @@ impl Gate {
     /// The file, resolved against paths.media, if it lies inside it after
     /// resolving symlinks.
     fn media_file(&self, f: &str) -> Result<PathBuf, (&'static str, String)> {
-        let bad = |why: String| ("bad_file", why);
-        let media = self.rules.media.canonicalize().map_err(|e| {
-            bad(format!(
-                "the media directory {} is unusable: {e}",
-                self.rules.media.display()
-            ))
-        })?;
-        let path = self.rules.media.join(f);
-        let real = path
-            .canonicalize()
-            .map_err(|e| bad(format!("file `{f}`: {e}")))?;
-        if !real.starts_with(&media) {
-            return Err(bad(format!(
-                "file `{f}` is outside the media directory {}",
-                media.display()
-            )));
-        }
-        if !real.is_file() {
-            return Err(bad(format!("file `{f}` is not a regular file")));
-        }
-        Ok(real)
+        media_file(&self.rules.media, f)
     }
+}
+
+/// `f` (relative to `media`, or absolute), if it lies inside the media
+/// directory after resolving symlinks and is a regular file. Errors carry
+/// the code `bad_file`.
+pub fn media_file(media_dir: &Path, f: &str) -> Result<PathBuf, (&'static str, String)> {
+    let bad = |why: String| ("bad_file", why);
+    let media = media_dir.canonicalize().map_err(|e| {
+        bad(format!(
+            "the media directory {} is unusable: {e}",
+            media_dir.display()
+        ))
+    })?;
+    let path = media_dir.join(f);
+    let real = path
+        .canonicalize()
+        .map_err(|e| bad(format!("file `{f}`: {e}")))?;
+    if !real.starts_with(&media) {
+        return Err(bad(format!(
+            "file `{f}` is outside the media directory {}",
+            media.display()
+        )));
+    }
+    if !real.is_file() {
+        return Err(bad(format!("file `{f}` is not a regular file")));
+    }
+    Ok(real)
 }
 
 const CMDS: [&str; 3] = ["announce", "stop", "reload"];

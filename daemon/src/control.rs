@@ -1,0 +1,1253 @@
+//! Local control (SPEC section 8): the operator at the broadcast PC talks to
+//! the running daemon through a Unix socket, one JSON request per line and
+//! one JSON answer per line (docs/control.md).
+//!
+//! The socket is `$RUNTIME_DIRECTORY/control.sock` under systemd
+//! (RuntimeDirectory=loa: `/run/loa/control.sock`), else
+//! `paths.state/control.sock`; mode 0660, group `loa`. The file mode keeps
+//! other users out, and every connection's peer is checked again with
+//! SO_PEERCRED: root, the daemon's own user and members of group `loa` may
+//! use it. The Unix user is what the airtime rows record as `requested_by`.
+//!
+//! Connections are served on the daemon's runtime; each request goes to the
+//! scheduler's loop, which answers it between two ticks (nothing here waits
+//! on the loop's audio or the broker).
+
+use std::collections::BTreeMap;
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use loa_schedules::{Chime, Config, Priority};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+use crate::airtime::Trigger;
+use crate::engine::Engine;
+use crate::mqtt::bus::Bus;
+use crate::scheduler::{Announce, AnnouncementNote, Scheduler};
+
+/// The socket's file name.
+pub const SOCKET_NAME: &str = "control.sock";
+/// Where systemd puts it (RuntimeDirectory=loa).
+pub const SYSTEM_SOCKET: &str = "/run/loa/control.sock";
+/// The group whose members may control the station.
+pub const GROUP: &str = "loa";
+/// A request line longer than this is refused (a TTS text is at most 2,000
+/// characters; a line is never near this).
+const MAX_LINE: usize = 64 * 1024;
+/// How long `now` waits for its audio to start before answering "waiting".
+const START_WAIT: Duration = Duration::from_secs(15);
+/// An announcement made at the PC that cannot air within this long (a
+/// higher item holds the output) is dropped.
+const EXPIRES: Duration = Duration::from_secs(15 * 60);
+/// Longest announcement title (boards and airtime rows).
+const TITLE_CHARS: usize = 80;
+
+/// Who is on the other end of a connection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Peer {
+    pub uid: u32,
+    pub pid: Option<i32>,
+    /// The user name, or the uid in decimal when it has none.
+    pub user: String,
+}
+
+/// A request on its way to the scheduler's loop.
+pub struct Request {
+    pub peer: Peer,
+    pub body: Value,
+    reply: oneshot::Sender<Value>,
+}
+
+/// A `now` whose answer waits for its audio to start.
+struct Pending {
+    id: String,
+    until: DateTime<Utc>,
+    reply: oneshot::Sender<Value>,
+    answer: Value,
+}
+
+/// The daemon's end of the socket.
+pub struct Control {
+    rx: mpsc::UnboundedReceiver<Request>,
+    path: PathBuf,
+    pending: Vec<Pending>,
+}
+
+/// Where the daemon puts its socket.
+pub fn socket_path(config: &Config) -> PathBuf {
+    match std::env::var_os("RUNTIME_DIRECTORY") {
+        // systemd may list several directories, separated by colons.
+        Some(d) if !d.is_empty() => {
+            let first = d
+                .to_string_lossy()
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            PathBuf::from(first).join(SOCKET_NAME)
+        }
+        _ => config.station.paths.state.join(SOCKET_NAME),
+    }
+}
+
+impl Control {
+    /// Binds the socket (on the current runtime) and starts serving it.
+    pub fn start(config: &Config) -> anyhow::Result<Control> {
+        let path = socket_path(config);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        // A socket file left by a crash is removed; one that answers
+        // belongs to a running daemon, and two daemons must not share a
+        // station's state.
+        if path.exists() {
+            if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+                bail!(
+                    "another loa daemon is running (it answers on {}); stop it first (systemctl stop loa)",
+                    path.display()
+                );
+            }
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
+        }
+        let listener = UnixListener::bind(&path)
+            .with_context(|| format!("cannot listen on {}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))
+            .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+        let loa_gid = group_id(GROUP);
+        match loa_gid {
+            Some(gid) => {
+                if let Err(e) = std::os::unix::fs::chown(&path, None, Some(gid)) {
+                    warn!(
+                        "cannot give {} to group {GROUP} ({e}): only root and this daemon's user may use it",
+                        path.display()
+                    );
+                }
+            }
+            None => warn!(
+                "there is no group {GROUP}: only root and this daemon's user may use {} (the Debian package creates the group)",
+                path.display()
+            ),
+        }
+        info!("local control on {}", path.display());
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(accept(listener, tx, loa_gid));
+        Ok(Control {
+            rx,
+            path,
+            pending: Vec::new(),
+        })
+    }
+
+    /// The next request (pending forever when none can come).
+    pub async fn recv(&mut self) -> Option<Request> {
+        self.rx.recv().await
+    }
+
+    /// When the loop must look at pending answers again.
+    pub fn next_wakeup(&self) -> Option<DateTime<Utc>> {
+        self.pending.iter().map(|p| p.until).min()
+    }
+
+    /// Answers a request between two ticks.
+    pub fn handle<E: Engine>(
+        &mut self,
+        req: Request,
+        sched: &mut Scheduler<E>,
+        bus: &mut Bus,
+        now: DateTime<Utc>,
+    ) {
+        let answer = match req.body.get("cmd").and_then(Value::as_str) {
+            Some("status") => json!({ "ok": true, "status": bus.status_document(sched) }),
+            Some("stop") => stop(&req.body, &req.peer, sched),
+            Some("now") => match now_request(&req.body, &req.peer, sched.config(), now) {
+                Ok(a) => {
+                    let id = a.id.clone();
+                    info!(
+                        "{} at the PC: {} `{}` ({}, {}, zones {})",
+                        req.peer.user,
+                        id,
+                        a.title,
+                        a.kind,
+                        a.priority,
+                        a.zones.join(",")
+                    );
+                    let answer = json!({
+                        "ok": true,
+                        "id": id,
+                        "title": a.title,
+                        "kind": a.kind,
+                        "priority": a.priority.as_str(),
+                        "zones": a.zones,
+                    });
+                    bus.announce_local(a, sched, now);
+                    let wait = chrono::Duration::from_std(START_WAIT).unwrap_or_default();
+                    self.pending.push(Pending {
+                        id,
+                        until: now + wait,
+                        reply: req.reply,
+                        answer,
+                    });
+                    return;
+                }
+                Err((code, why)) => {
+                    info!("{} at the PC: `now` refused ({code}): {why}", req.peer.user);
+                    refusal(code, &why)
+                }
+            },
+            Some(other) => refusal(
+                "malformed",
+                &format!("unknown cmd `{other}` (now, stop, status)"),
+            ),
+            None => refusal(
+                "malformed",
+                "a request is a JSON object with \"cmd\": now, stop or status",
+            ),
+        };
+        let _ = req.reply.send(answer);
+    }
+
+    /// Answers `now` requests whose audio started, failed or kept waiting.
+    pub fn follow<E: Engine>(&mut self, sched: &Scheduler<E>, bus: &mut Bus, now: DateTime<Utc>) {
+        let notes = std::mem::take(&mut bus.local_notes);
+        if self.pending.is_empty() {
+            return;
+        }
+        let views = sched.announcements();
+        let mut i = 0;
+        while i < self.pending.len() {
+            let p = &self.pending[i];
+            let view = views.iter().find(|v| v.id == p.id);
+            let ended = notes.iter().find_map(|n| match n {
+                AnnouncementNote::Failed { id, code, reason } if *id == p.id => {
+                    Some(refusal(code, reason))
+                }
+                AnnouncementNote::Done { id, reason } if *id == p.id => {
+                    let mut a = p.answer.clone();
+                    a["state"] = json!("ended");
+                    if let Some(r) = reason {
+                        a["detail"] = json!(r);
+                    }
+                    Some(a)
+                }
+                _ => None,
+            });
+            let answer = if let Some(a) = ended {
+                Some(a)
+            } else if view.is_some_and(|v| v.on_air) {
+                let mut a = p.answer.clone();
+                a["state"] = json!("on_air");
+                Some(a)
+            } else if p.until <= now {
+                let mut a = p.answer.clone();
+                a["state"] = json!("waiting");
+                a["detail"] = json!(match sched.now_airing() {
+                    Some((prog, _)) => format!("waiting behind `{}`", prog.title),
+                    None => "not on the air yet".to_string(),
+                });
+                Some(a)
+            } else {
+                None
+            };
+            match answer {
+                Some(a) => {
+                    let p = self.pending.remove(i);
+                    let _ = p.reply.send(a);
+                }
+                None => i += 1,
+            }
+        }
+    }
+}
+
+impl Drop for Control {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn refusal(code: &str, why: &str) -> Value {
+    json!({ "ok": false, "code": code, "error": why })
+}
+
+/// Accepts connections until the runtime ends.
+async fn accept(listener: UnixListener, tx: mpsc::UnboundedSender<Request>, loa_gid: Option<u32>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve(stream, tx.clone(), loa_gid));
+            }
+            Err(e) => {
+                warn!("control socket: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+/// One connection: its peer checked once, then request lines until EOF.
+async fn serve(stream: UnixStream, tx: mpsc::UnboundedSender<Request>, loa_gid: Option<u32>) {
+    let (read, mut write) = stream.into_split();
+    let peer = match write.as_ref().peer_cred() {
+        Ok(c) => Peer {
+            uid: c.uid(),
+            pid: c.pid(),
+            user: user_name(c.uid()).unwrap_or_else(|| c.uid().to_string()),
+        },
+        Err(e) => {
+            warn!("control socket: cannot read the peer's credentials: {e}");
+            return;
+        }
+    };
+    if let Err(why) = authorize(&peer, loa_gid) {
+        warn!(
+            "control socket: {} (uid {}) refused: {why}",
+            peer.user, peer.uid
+        );
+        let line = format!("{}\n", refusal("not_allowed", &why));
+        let _ = write.write_all(line.as_bytes()).await;
+        return;
+    }
+    let mut lines = BufReader::new(read);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match read_line(&mut lines, &mut buf).await {
+            Ok(false) => return,
+            Ok(true) => {}
+            Err(e) => {
+                let line = format!("{}\n", refusal("malformed", &e.to_string()));
+                let _ = write.write_all(line.as_bytes()).await;
+                return;
+            }
+        }
+        let text = String::from_utf8_lossy(&buf);
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let answer = match serde_json::from_str::<Value>(text) {
+            Ok(body) if body.is_object() => {
+                let (reply, answer) = oneshot::channel();
+                if tx
+                    .send(Request {
+                        peer: peer.clone(),
+                        body,
+                        reply,
+                    })
+                    .is_err()
+                {
+                    return; // the daemon is stopping
+                }
+                match answer.await {
+                    Ok(a) => a,
+                    Err(_) => refusal("stopping", "the daemon is stopping"),
+                }
+            }
+            Ok(_) => refusal("malformed", "a request is a JSON object on one line"),
+            Err(e) => refusal("malformed", &format!("not JSON: {e}")),
+        };
+        let line = format!("{answer}\n");
+        if write.write_all(line.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads one line (without its newline) of at most MAX_LINE bytes into
+/// `buf`; false at the end of the stream.
+async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+) -> io::Result<bool> {
+    loop {
+        let chunk = r.fill_buf().await?;
+        if chunk.is_empty() {
+            return Ok(!buf.is_empty());
+        }
+        let (used, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        buf.extend_from_slice(&chunk[..if done { used - 1 } else { used }]);
+        r.consume(used);
+        if buf.len() > MAX_LINE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a request line is longer than {MAX_LINE} bytes"),
+            ));
+        }
+        if done {
+            return Ok(true);
+        }
+    }
+}
+
+/// Root, the daemon's own user and members of group `loa` may control it.
+fn authorize(peer: &Peer, loa_gid: Option<u32>) -> Result<(), String> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if peer.uid == 0 || peer.uid == me {
+        return Ok(());
+    }
+    let Some(gid) = loa_gid else {
+        return Err(format!(
+            "there is no group {GROUP} on this PC; only root may control the station"
+        ));
+    };
+    if user_groups(&peer.user, peer.uid).contains(&gid) {
+        return Ok(());
+    }
+    Err(format!(
+        "user {} is not in group {GROUP}; an administrator adds them with `sudo adduser {} {GROUP}` (then log in again)",
+        peer.user, peer.user
+    ))
+}
+
+/// The name of user `uid`.
+pub fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut out: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: buf outlives the call and its length is passed; out is only
+    // read when getpwuid_r reports success.
+    let rc =
+        unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut out) };
+    if rc != 0 || out.is_null() {
+        return None;
+    }
+    // SAFETY: pw_name points into buf, NUL-terminated, on success.
+    Some(
+        unsafe { CStr::from_ptr(pwd.pw_name) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+/// The id of group `name`.
+pub fn group_id(name: &str) -> Option<u32> {
+    let cname = CString::new(name).ok()?;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut grp: libc::group = unsafe { std::mem::zeroed() };
+    let mut out: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: as in user_name.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            cname.as_ptr(),
+            &mut grp,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut out,
+        )
+    };
+    (rc == 0 && !out.is_null()).then_some(grp.gr_gid)
+}
+
+/// The groups of a user (primary and supplementary, from the group database).
+fn user_groups(user: &str, uid: u32) -> Vec<u32> {
+    let Ok(cname) = CString::new(user) else {
+        return Vec::new();
+    };
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0u8; 4096];
+    let mut out: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: as in user_name.
+    let rc =
+        unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut out) };
+    if rc != 0 || out.is_null() {
+        return Vec::new();
+    }
+    let primary = pwd.pw_gid;
+    let mut n: libc::c_int = 64;
+    loop {
+        let mut groups = vec![0 as libc::gid_t; n as usize];
+        let asked = n;
+        // SAFETY: groups holds n entries; getgrouplist writes at most n and
+        // sets n to the number it needs.
+        let rc =
+            unsafe { libc::getgrouplist(cname.as_ptr(), primary, groups.as_mut_ptr(), &mut n) };
+        if rc >= 0 {
+            groups.truncate(n as usize);
+            return groups;
+        }
+        if n <= asked {
+            return vec![primary];
+        }
+    }
+}
+
+/// A `now` request checked and made into an announcement, or refused with
+/// a code (the remote refusal codes where they apply) and a reason.
+fn now_request(
+    body: &Value,
+    peer: &Peer,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Announce, (&'static str, String)> {
+    let st = &config.station;
+    let malformed = |why: String| ("malformed", why);
+    let text = body.get("text").and_then(Value::as_str);
+    let file = body.get("file").and_then(Value::as_str);
+    let live = body.get("live").and_then(Value::as_str);
+    let n = [text.is_some(), file.is_some(), live.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
+    if n != 1 {
+        return Err(malformed(
+            "give exactly one of \"text\", \"file\" or \"live\"".into(),
+        ));
+    }
+    let priority = match body.get("priority") {
+        None | Some(Value::Null) => Priority::Normal,
+        Some(Value::String(p)) => Priority::parse(p).ok_or_else(|| {
+            malformed(format!(
+                "priority `{p}`: write filler, normal, priority or emergency"
+            ))
+        })?,
+        Some(_) => return Err(malformed("priority is a word, e.g. \"normal\"".into())),
+    };
+    let station_zones: Vec<&str> = st.zones.iter().map(|z| z.id.as_str()).collect();
+    let zones: Vec<String> = match body.get("zones") {
+        None | Some(Value::Null) => station_zones.iter().map(|z| z.to_string()).collect(),
+        Some(Value::String(s)) if s == "all" => {
+            station_zones.iter().map(|z| z.to_string()).collect()
+        }
+        Some(Value::Array(list)) => {
+            let mut asked = Vec::new();
+            for z in list {
+                let Some(z) = z.as_str() else {
+                    return Err(malformed("zones is \"all\" or a list of zone ids".into()));
+                };
+                if !station_zones.contains(&z) {
+                    let hint = loa_schedules::diag::did_you_mean(z, station_zones.iter().copied())
+                        .map(|s| format!("did you mean `{s}`? "))
+                        .unwrap_or_default();
+                    return Err((
+                        "no_zone",
+                        format!(
+                            "there is no zone `{z}`; {hint}zones: {}",
+                            station_zones.join(", ")
+                        ),
+                    ));
+                }
+                asked.push(z.to_string());
+            }
+            // station.yaml order, once each.
+            station_zones
+                .iter()
+                .filter(|z| asked.iter().any(|a| a == *z))
+                .map(|z| z.to_string())
+                .collect()
+        }
+        Some(_) => return Err(malformed("zones is \"all\" or a list of zone ids".into())),
+    };
+    if zones.is_empty() {
+        return Err(("no_zone", "no zone given".into()));
+    }
+    let repeat = match body.get("repeat") {
+        None | Some(Value::Null) => 1,
+        Some(v) => match v.as_u64() {
+            Some(r @ 1..=10) => r as u32,
+            _ => return Err(malformed("repeat is a whole number from 1 to 10".into())),
+        },
+    };
+    if priority < Priority::Emergency {
+        if let Some(q) = &st.policy.quiet_hours {
+            if q.contains(now.with_timezone(&st.timezone).time()) {
+                return Err((
+                    "quiet_hours",
+                    format!(
+                        "only emergency may sound in quiet hours ({}); add --priority emergency if it is one",
+                        loa_schedules::load::fmt_window(q)
+                    ),
+                ));
+            }
+        }
+    }
+    let (media, kind, source, default_title) = if let Some(t) = text {
+        let t = t.trim();
+        if t.is_empty() {
+            return Err(malformed("the text is empty".into()));
+        }
+        if t.chars().count() > 2000 {
+            return Err(malformed(
+                "the text is longer than 2,000 characters; split it".into(),
+            ));
+        }
+        (
+            loa_audio::Media::Tts {
+                text: t.to_string(),
+                voice: None,
+            },
+            "tts",
+            t.to_string(),
+            t.chars().take(TITLE_CHARS).collect::<String>(),
+        )
+    } else if let Some(f) = file {
+        let path = crate::remote::media_file(&st.paths.media, f).map_err(|(c, why)| {
+            (
+                c,
+                format!(
+                    "{why}; copy the recording into {} first",
+                    st.paths.media.display()
+                ),
+            )
+        })?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let s = path.display().to_string();
+        (loa_audio::Media::file(path), "file", s, name)
+    } else {
+        let input = live.unwrap_or("default");
+        if repeat != 1 {
+            return Err(malformed("a live session cannot repeat".into()));
+        }
+        if input.is_empty()
+            || input.len() > 200
+            || input.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(malformed(format!(
+                "capture device `{input}`: `loa devices` lists the inputs' names"
+            )));
+        }
+        (
+            loa_audio::Media::Live {
+                input: input.to_string(),
+            },
+            "live",
+            input.to_string(),
+            "Phát trực tiếp".to_string(),
+        )
+    };
+    let title = match body.get("title").and_then(Value::as_str).map(str::trim) {
+        Some(t) if !t.is_empty() => t.chars().take(TITLE_CHARS).collect(),
+        _ => default_title,
+    };
+    let chime = match &st.policy.chime {
+        Chime::File(p) if p.is_file() => loa_audio::Media::file(p.clone()),
+        _ => loa_audio::Media::Chime,
+    };
+    Ok(Announce {
+        id: new_id(now),
+        title,
+        priority,
+        zones,
+        media,
+        kind: kind.into(),
+        source,
+        length: None,
+        repeat,
+        trigger: Trigger::Cli,
+        requested_by: peer.user.clone(),
+        expires: now + chrono::Duration::from_std(EXPIRES).unwrap_or_default(),
+        chime,
+    })
+}
+
+/// `cli-YYYYMMDD-HHMMSS-xxxx`: readable, sortable, unique enough for a PC.
+fn new_id(now: DateTime<Utc>) -> String {
+    format!(
+        "cli-{}-{:04x}",
+        now.format("%Y%m%d-%H%M%S"),
+        fastrand::u16(..)
+    )
+}
+
+/// `stop`: an announcement by id; without a target every announcement;
+/// `all` whatever airs, the scheduled program included.
+fn stop<E: Engine>(body: &Value, peer: &Peer, sched: &mut Scheduler<E>) -> Value {
+    let target = match body.get("target") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => Some(t.as_str()),
+        Some(_) => return refusal("malformed", "target is an announcement id or \"all\""),
+    };
+    let views = sched.announcements();
+    let title_of = |id: &str| {
+        views
+            .iter()
+            .find(|v| v.id == id)
+            .map(|v| v.title.clone())
+            .unwrap_or_default()
+    };
+    let stopped: Vec<Value> = match target {
+        Some("all") => {
+            let reason = format!("stopped by {} at the PC (loa stop all)", peer.user);
+            sched
+                .stop_airing(&reason)
+                .into_iter()
+                .map(|s| {
+                    json!({
+                        "id": s.id,
+                        "title": s.title,
+                        "kind": if s.announcement { "announcement" } else { "program" },
+                    })
+                })
+                .collect()
+        }
+        Some(id) => {
+            if !views.iter().any(|v| v.id == id) {
+                let known: Vec<&str> = views.iter().map(|v| v.id.as_str()).collect();
+                return refusal(
+                    "unknown_id",
+                    &if known.is_empty() {
+                        format!("no announcement `{id}` airs (none does now)")
+                    } else {
+                        format!(
+                            "no announcement `{id}` airs; these do: {}",
+                            known.join(", ")
+                        )
+                    },
+                );
+            }
+            let reason = format!("stopped by {} at the PC (loa stop)", peer.user);
+            sched
+                .stop_announcements(Some(id), &reason)
+                .into_iter()
+                .map(|id| json!({ "id": id, "title": title_of(&id), "kind": "announcement" }))
+                .collect()
+        }
+        None => {
+            let reason = format!("stopped by {} at the PC (loa stop)", peer.user);
+            sched
+                .stop_announcements(None, &reason)
+                .into_iter()
+                .map(|id| json!({ "id": id, "title": title_of(&id), "kind": "announcement" }))
+                .collect()
+        }
+    };
+    info!(
+        "{} at the PC: stop {}: {} stopped",
+        peer.user,
+        target.unwrap_or("(announcements)"),
+        stopped.len()
+    );
+    json!({ "ok": true, "stopped": stopped })
+}
+
+// ---------------------------------------------------------------------------
+// The client side: `loa now`, `loa stop`, `loa status`.
+
+/// Why a command could not talk to the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no Loa daemon is running (no control socket answers at {0}); start it with `sudo systemctl start loa`")]
+    NoDaemon(String),
+    #[error("cannot use {path}: permission denied; user {user} is not in group {GROUP} (an administrator adds you with `sudo adduser {user} {GROUP}`, then log in again)")]
+    Denied { path: String, user: String },
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("the daemon answered something that is not JSON: {0}")]
+    BadAnswer(String),
+}
+
+/// The sockets a client tries, in order: $LOA_SOCKET alone when set; else
+/// the configuration's state directory (a daemon run by hand), then
+/// /run/loa (the service).
+pub fn candidates(config_dir: &Path) -> Vec<PathBuf> {
+    if let Some(p) = std::env::var_os("LOA_SOCKET").filter(|p| !p.is_empty()) {
+        return vec![PathBuf::from(p)];
+    }
+    let mut out = Vec::new();
+    if let Some(c) = loa_schedules::load::load_dir(config_dir).config {
+        out.push(c.station.paths.state.join(SOCKET_NAME));
+    }
+    let sys = PathBuf::from(SYSTEM_SOCKET);
+    if !out.contains(&sys) {
+        out.push(sys);
+    }
+    out
+}
+
+/// Sends one request and returns the answer.
+pub fn request(config_dir: &Path, body: &Value, timeout: Duration) -> Result<Value, ClientError> {
+    use std::io::{BufRead, Write};
+    let paths = candidates(config_dir);
+    let mut stream = None;
+    for p in &paths {
+        match std::os::unix::net::UnixStream::connect(p) {
+            Ok(s) => {
+                stream = Some((s, p.clone()));
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                // SAFETY: getuid cannot fail.
+                let uid = unsafe { libc::getuid() };
+                return Err(ClientError::Denied {
+                    path: p.display().to_string(),
+                    user: user_name(uid).unwrap_or_else(|| uid.to_string()),
+                });
+            }
+            Err(_) => continue, // missing, or left by a daemon that is gone
+        }
+    }
+    let Some((mut s, path)) = stream else {
+        let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(ClientError::NoDaemon(list.join(" or ")));
+    };
+    let io_err = |source: io::Error| ClientError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    s.set_read_timeout(Some(timeout)).map_err(io_err)?;
+    let line = format!("{body}\n");
+    s.write_all(line.as_bytes()).map_err(io_err)?;
+    let mut answer = String::new();
+    std::io::BufReader::new(&s)
+        .read_line(&mut answer)
+        .map_err(io_err)?;
+    if answer.trim().is_empty() {
+        return Err(ClientError::NoDaemon(path.display().to_string()));
+    }
+    serde_json::from_str(answer.trim()).map_err(|_| ClientError::BadAnswer(answer))
+}
+
+/// Arguments of `loa now`.
+#[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["text", "file", "live"]))]
+pub struct NowArgs {
+    #[command(flatten)]
+    pub config: crate::cli::ConfigArg,
+    /// Read this text aloud (text-to-speech).
+    #[arg(long, value_name = "T")]
+    pub text: Option<String>,
+    /// Play a recording from the media directory (a path inside it, or relative to it).
+    #[arg(long, value_name = "F")]
+    pub file: Option<String>,
+    /// Put the microphone (a capture device; default: `default`) on the air until `loa stop`.
+    #[arg(long, value_name = "INPUT", num_args = 0..=1, default_missing_value = "default")]
+    pub live: Option<String>,
+    /// filler, normal, priority or emergency.
+    #[arg(long, value_name = "P", default_value = "normal")]
+    pub priority: String,
+    /// Zone ids, comma-separated (default: every zone).
+    #[arg(long, value_name = "Z,..", value_delimiter = ',')]
+    pub zones: Vec<String>,
+    /// Text for the LED boards and the airtime log (default: the start of the text, the file name, or "Phát trực tiếp").
+    #[arg(long, value_name = "T")]
+    pub title: Option<String>,
+    /// Air the text or file this many times, 2 s apart.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub repeat: u32,
+}
+
+/// Arguments of `loa stop`.
+#[derive(Debug, clap::Args)]
+pub struct StopArgs {
+    #[command(flatten)]
+    pub config: crate::cli::ConfigArg,
+    /// An announcement id (`loa status` lists them), or `all` to cut whatever airs,
+    /// the scheduled program included. Without it: every announcement and live session.
+    #[arg(value_name = "ID|all")]
+    pub target: Option<String>,
+}
+
+/// Arguments of `loa status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub config: crate::cli::ConfigArg,
+    /// Output format (json: the same document as the retained MQTT status).
+    #[arg(long, value_enum, default_value_t = crate::cli::Format::Text)]
+    pub format: crate::cli::Format,
+}
+
+fn fail(e: impl std::fmt::Display) -> std::process::ExitCode {
+    eprintln!("loa: {e}");
+    std::process::ExitCode::from(1)
+}
+
+/// The daemon's refusal, one line.
+fn refused(a: &Value) -> std::process::ExitCode {
+    let code = a.get("code").and_then(Value::as_str).unwrap_or("error");
+    let why = a.get("error").and_then(Value::as_str).unwrap_or("refused");
+    fail(format!("refused ({code}): {why}"))
+}
+
+pub fn now_cmd(args: &NowArgs) -> anyhow::Result<std::process::ExitCode> {
+    let mut body = json!({ "cmd": "now", "priority": args.priority });
+    if let Some(t) = &args.text {
+        body["text"] = json!(t);
+    }
+    if let Some(f) = &args.file {
+        // A path that exists from here is sent whole; the daemon checks it
+        // lies inside the media directory.
+        let p = Path::new(f);
+        let f = match p.canonicalize() {
+            Ok(abs) if !p.is_absolute() => abs.display().to_string(),
+            _ => f.clone(),
+        };
+        body["file"] = json!(f);
+    }
+    if let Some(l) = &args.live {
+        body["live"] = json!(l);
+    }
+    if !args.zones.is_empty() {
+        body["zones"] = json!(args.zones);
+    }
+    if let Some(t) = &args.title {
+        body["title"] = json!(t);
+    }
+    if args.repeat != 1 {
+        body["repeat"] = json!(args.repeat);
+    }
+    let a = match request(
+        &args.config.config,
+        &body,
+        START_WAIT + Duration::from_secs(15),
+    ) {
+        Ok(a) => a,
+        Err(e) => return Ok(fail(e)),
+    };
+    if a.get("ok") != Some(&Value::Bool(true)) {
+        return Ok(refused(&a));
+    }
+    let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let zones: Vec<String> = a
+        .get("zones")
+        .and_then(Value::as_array)
+        .map(|z| {
+            z.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let what = format!(
+        "{} `{}` ({}, zones {})",
+        s("id"),
+        s("title"),
+        s("priority"),
+        zones.join(",")
+    );
+    match s("state").as_str() {
+        "on_air" if s("kind") == "live" => println!(
+            "live on air: {what}\nspeak now; end it with: loa stop {}",
+            s("id")
+        ),
+        "on_air" => println!("on air: {what}\nstop it with: loa stop {}", s("id")),
+        "ended" => println!(
+            "aired: {what}{}",
+            a.get("detail")
+                .and_then(Value::as_str)
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default()
+        ),
+        _ => println!(
+            "accepted, not on the air yet ({}): {what}\n`loa status` shows it; `loa stop {}` cancels it",
+            s("detail"),
+            s("id")
+        ),
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+pub fn stop_cmd(args: &StopArgs) -> anyhow::Result<std::process::ExitCode> {
+    let body = json!({ "cmd": "stop", "target": args.target });
+    let a = match request(&args.config.config, &body, Duration::from_secs(10)) {
+        Ok(a) => a,
+        Err(e) => return Ok(fail(e)),
+    };
+    if a.get("ok") != Some(&Value::Bool(true)) {
+        return Ok(refused(&a));
+    }
+    let stopped = a
+        .get("stopped")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if stopped.is_empty() {
+        println!(
+            "nothing to stop: {}",
+            if args.target.is_none() {
+                "no announcement airs (`loa stop all` also cuts the scheduled program)"
+            } else {
+                "nothing airs"
+            }
+        );
+    }
+    for s in &stopped {
+        let g = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("");
+        println!(
+            "stopped {} {} `{}` (fading out)",
+            g("kind"),
+            g("id"),
+            g("title")
+        );
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+pub fn status_cmd(args: &StatusArgs) -> anyhow::Result<std::process::ExitCode> {
+    let a = match request(
+        &args.config.config,
+        &json!({ "cmd": "status" }),
+        Duration::from_secs(10),
+    ) {
+        Ok(a) => a,
+        Err(e) => return Ok(fail(e)),
+    };
+    if a.get("ok") != Some(&Value::Bool(true)) {
+        return Ok(refused(&a));
+    }
+    let doc = a.get("status").cloned().unwrap_or(Value::Null);
+    match args.format {
+        crate::cli::Format::Json => println!("{doc}"),
+        crate::cli::Format::Text => print!("{}", status_text(&doc, &station_today(&doc))),
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Today at the station: the date now at the offset the document's times carry.
+fn station_today(doc: &Value) -> String {
+    let stamp = ["now", "next", "link", "config"]
+        .iter()
+        .filter_map(|k| doc.get(*k))
+        .flat_map(|v| ["since", "at"].map(|f| v.get(f).and_then(Value::as_str)))
+        .flatten()
+        .find_map(|t| DateTime::parse_from_rfc3339(t).ok());
+    match stamp {
+        Some(t) => Utc::now()
+            .with_timezone(t.offset())
+            .format("%Y-%m-%d")
+            .to_string(),
+        None => chrono::Local::now().format("%Y-%m-%d").to_string(),
+    }
+}
+
+/// `2026-11-25T10:02:11.123+07:00` → `10:02:11` (today) or `2026-11-26 06:00`.
+fn short_time(t: &str, today: &str) -> String {
+    if t.len() >= 19 {
+        if &t[..10] == today {
+            return t[11..19].to_string();
+        }
+        return format!("{} {}", &t[..10], &t[11..16]);
+    }
+    t.to_string()
+}
+
+/// The status document for a terminal: one line per fact, readable at a glance.
+/// `today` is the station's date, YYYY-MM-DD (times on it show without it).
+pub fn status_text(doc: &Value, today: &str) -> String {
+    use std::fmt::Write;
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let t = |v: &Value, k: &str| short_time(&s(v, k), today);
+    let mut out = String::new();
+    let station = doc.get("station").unwrap_or(&Value::Null);
+    let _ = writeln!(
+        out,
+        "{} ({}), loa {}",
+        s(station, "name"),
+        s(station, "id"),
+        s(doc, "version")
+    );
+    match doc.get("now").filter(|n| !n.is_null()) {
+        Some(n) => {
+            let _ = writeln!(
+                out,
+                "On air:    {} [{}] {}, since {}",
+                s(n, "title"),
+                s(n, "program"),
+                s(n, "priority"),
+                t(n, "since")
+            );
+        }
+        None => {
+            let _ = writeln!(out, "On air:    nothing");
+        }
+    }
+    for a in doc
+        .get("announcements")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let since = match a.get("since").and_then(Value::as_str) {
+            Some(x) => format!("since {}", short_time(x, today)),
+            None => "waiting".into(),
+        };
+        let zones: Vec<&str> = a
+            .get("zones")
+            .and_then(Value::as_array)
+            .map(|z| z.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<8} {} `{}` {}, zones {}, by {} ({}), {since}",
+            s(a, "kind"),
+            s(a, "id"),
+            s(a, "title"),
+            s(a, "priority"),
+            zones.join(","),
+            s(a, "requested_by"),
+            s(a, "trigger"),
+        );
+    }
+    match doc.get("next").filter(|n| !n.is_null()) {
+        Some(n) => {
+            let _ = writeln!(out, "Next:      {} at {}", s(n, "program"), t(n, "at"));
+        }
+        None => {
+            let _ = writeln!(out, "Next:      nothing scheduled");
+        }
+    }
+    let zones: BTreeMap<String, Value> = doc
+        .get("zones")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    if !zones.is_empty() {
+        let line: Vec<String> = zones
+            .iter()
+            .map(|(z, st)| format!("{z} {}", st.as_str().unwrap_or("?")))
+            .collect();
+        let _ = writeln!(out, "Zones:     {}", line.join(" · "));
+    }
+    if let Some(b) = doc.get("boards").and_then(Value::as_object) {
+        for (i, (id, text)) in b.iter().enumerate() {
+            let label = if i == 0 { "Boards:" } else { "" };
+            let shown = match text {
+                Value::String(t) => format!("\"{t}\""),
+                Value::Null => "(blank)".into(),
+                other => other.to_string(),
+            };
+            let _ = writeln!(out, "{label:<10} {id}: {shown}");
+        }
+    }
+    if let Some(l) = doc.get("link") {
+        let state = s(l, "state");
+        let line = match state.as_str() {
+            "off" => "off (no mqtt: in station.yaml)".to_string(),
+            _ => {
+                let since = l
+                    .get("since")
+                    .and_then(Value::as_str)
+                    .map(|x| format!(" since {}", short_time(x, today)))
+                    .unwrap_or_default();
+                format!("{state} to {}{since}", s(l, "broker"))
+            }
+        };
+        let _ = writeln!(out, "MQTT:      {line}");
+    }
+    if let Some(o) = doc.get("outputs").and_then(Value::as_object) {
+        for (i, (name, v)) in o.iter().enumerate() {
+            let label = if i == 0 { "Outputs:" } else { "" };
+            let state = match s(v, "state").as_str() {
+                "ok" => "ok".to_string(),
+                st => format!("{st} since {}: {}", t(v, "since"), s(v, "reason")),
+            };
+            let _ = writeln!(out, "{label:<10} {name} ({}) {state}", s(v, "spec"));
+        }
+    }
+    if let Some(c) = doc.get("config").filter(|c| !c.is_null()) {
+        let errors: Vec<&str> = c
+            .get("errors")
+            .and_then(Value::as_array)
+            .map(|e| e.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let line = match s(c, "result").as_str() {
+            "ok" => format!("{} at {}, ok", s(c, "event"), t(c, "at")),
+            r => format!(
+                "{} at {} {r} ({} error(s)); the last good configuration stays on air",
+                s(c, "event"),
+                t(c, "at"),
+                errors.len()
+            ),
+        };
+        let _ = writeln!(out, "Config:    {line}");
+        for e in errors {
+            let _ = writeln!(out, "           {e}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_and_the_daemons_user_may_always_control() {
+        let me = unsafe { libc::geteuid() };
+        let peer = |uid| Peer {
+            uid,
+            pid: None,
+            user: "x".into(),
+        };
+        assert!(authorize(&peer(0), None).is_ok());
+        assert!(authorize(&peer(me), None).is_ok());
+    }
+
+    #[test]
+    fn others_need_group_loa() {
+        let me = unsafe { libc::geteuid() };
+        // A uid that is neither root nor us, and a user name nobody has.
+        let uid = if me == 4242 { 4243 } else { 4242 };
+        let stranger = Peer {
+            uid,
+            pid: None,
+            user: "no-such-user-loa-test".into(),
+        };
+        let e = authorize(&stranger, Some(999_999)).unwrap_err();
+        assert!(e.contains("not in group loa"), "{e}");
+        assert!(e.contains("adduser no-such-user-loa-test loa"), "{e}");
+        let e = authorize(&stranger, None).unwrap_err();
+        assert!(e.contains("no group loa"), "{e}");
+    }
+
+    #[test]
+    fn status_text_reads_at_a_glance() {
+        let doc = json!({
+            "state": "online", "version": "0.1.0",
+            "now": {"program": "ban-tin-sang", "title": "Bản tin sáng", "priority": "normal",
+                    "since": "2026-11-25T05:30:00.000+07:00"},
+            "next": {"program": "vov1", "at": "2026-11-26T06:00:00.000+07:00"},
+            "zones": {"thon-1": "on", "cho": "fault"},
+            "announcements": [{"id": "cli-20261125-053100-ab12", "title": "Phát trực tiếp",
+                "priority": "emergency", "kind": "live", "zones": ["thon-1"], "trigger": "cli",
+                "requested_by": "nam", "since": "2026-11-25T05:31:00.000+07:00"}],
+            "boards": {"bang-uy-ban": "Trọng dân, gần dân"},
+            "link": {"state": "connected", "broker": "mqtt://10.0.0.2:1883",
+                     "since": "2026-11-25T05:00:00.000+07:00"},
+            "outputs": {"main": {"spec": "device:default", "state": "ok"}},
+            "config": {"event": "reload", "at": "2026-11-25T05:10:00.000+07:00",
+                       "result": "refused", "errors": ["schedules/a.yaml:3:5: unknown key `tittle`"]},
+            "station": {"id": "au-lau", "name": "Đài xã Âu Lâu", "timezone": "Asia/Ho_Chi_Minh"}
+        });
+        let t = status_text(&doc, "2026-11-25");
+        assert!(t.starts_with("Đài xã Âu Lâu (au-lau), loa 0.1.0\n"), "{t}");
+        assert!(
+            t.contains("On air:    Bản tin sáng [ban-tin-sang] normal, since 05:30:00"),
+            "{t}"
+        );
+        assert!(
+            t.contains("live     cli-20261125-053100-ab12 `Phát trực tiếp` emergency"),
+            "{t}"
+        );
+        assert!(t.contains("by nam (cli), since 05:31:00"), "{t}");
+        assert!(t.contains("Next:      vov1 at 2026-11-26 06:00"), "{t}");
+        assert!(t.contains("Zones:     cho fault · thon-1 on"), "{t}");
+        assert!(t.contains("bang-uy-ban: \"Trọng dân, gần dân\""), "{t}");
+        assert!(
+            t.contains("MQTT:      connected to mqtt://10.0.0.2:1883 since 05:00:00"),
+            "{t}"
+        );
+        assert!(t.contains("main (device:default) ok"), "{t}");
+        assert!(t.contains("reload at 05:10:00 refused (1 error(s))"), "{t}");
+        assert!(
+            t.contains("schedules/a.yaml:3:5: unknown key `tittle`"),
+            "{t}"
+        );
+    }
+}
