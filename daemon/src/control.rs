@@ -314,6 +314,10 @@ async fn serve(stream: UnixStream, tx: mpsc::UnboundedSender<Request>, loa_gid: 
             "control socket: {} (uid {}) refused: {why}",
             peer.user, peer.uid
         );
+        // Answer its first request (read with a bound), then hang up.
+        let mut lines = BufReader::new(read);
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(2), read_line(&mut lines, &mut buf)).await;
         let line = format!("{}\n", refusal("not_allowed", &why));
         let _ = write.write_all(line.as_bytes()).await;
         return;
@@ -803,7 +807,13 @@ pub fn request(config_dir: &Path, body: &Value, timeout: Duration) -> Result<Val
     };
     s.set_read_timeout(Some(timeout)).map_err(io_err)?;
     let line = format!("{body}\n");
-    s.write_all(line.as_bytes()).map_err(io_err)?;
+    // A daemon that refuses the peer may hang up early: its answer is
+    // still there to read.
+    if let Err(e) = s.write_all(line.as_bytes()) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(io_err(e));
+        }
+    }
     let mut answer = String::new();
     std::io::BufReader::new(&s)
         .read_line(&mut answer)

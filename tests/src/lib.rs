@@ -71,6 +71,11 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `loa run --config DIR ARGS...`, its log going to DIR/loa-N.log.
     pub fn start(bin: &str, dir: &Path, args: &[&str]) -> Daemon {
+        Daemon::start_env(bin, dir, args, &[])
+    }
+
+    /// As `start`, with extra environment variables (a PulseAudio's ALSA set-up).
+    pub fn start_env(bin: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let n = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
         let log = dir.join(format!("loa-{n}.log"));
         let err = std::fs::File::create(&log).expect("log file");
@@ -82,6 +87,7 @@ impl Daemon {
             .env_remove("LOA_CONFIG")
             .env_remove("NOTIFY_SOCKET")
             .env("LOA_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(err)
             .spawn()
@@ -508,5 +514,59 @@ impl Drop for TlsBroker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A user-mode PulseAudio with the null sink `loa_null` (scripts/pulse-env),
+/// stopped when dropped. ALSA programs started with [`Pulse::env`] play to
+/// the sink as `default` and capture what it plays as `loa_monitor`.
+pub struct Pulse {
+    pub dir: PathBuf,
+}
+
+impl Pulse {
+    pub fn start(dir: &Path) -> Pulse {
+        let out = Command::new(repo().join("scripts/pulse-env"))
+            .arg("start")
+            .arg(dir)
+            .output()
+            .expect("scripts/pulse-env runs");
+        assert!(
+            out.status.success(),
+            "scripts/pulse-env start failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Pulse {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// The environment that points ALSA at this PulseAudio.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![(
+            "XDG_CONFIG_HOME",
+            self.dir.join("config").display().to_string(),
+        )]
+    }
+
+    /// Plays `wav` into the null sink (so that `loa_monitor` captures it),
+    /// in the background; killed when the returned child is dropped/killed.
+    pub fn play(&self, wav: &Path) -> std::process::Child {
+        Command::new("paplay")
+            .arg("--server")
+            .arg(format!("unix:{}", self.dir.join("native").display()))
+            .args(["-d", "loa_null"])
+            .arg(wav)
+            .spawn()
+            .expect("paplay runs")
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("scripts/pulse-env"))
+            .arg("stop")
+            .arg(&self.dir)
+            .status();
     }
 }
