@@ -17,7 +17,13 @@ the national and provincial stations, notices read by text-to-speech, and emerge
 announcements, and keeps the airtime log for the monthly report.\n\n\
 The configuration directory (default /etc/loa, or $LOA_CONFIG) holds station.yaml and \
 schedules/*.yaml.",
-    after_help = "Examples:\n  loa check --config /etc/loa\n  loa agenda --date 2026-12-01\n  loa schema > loa-schema.json"
+    after_help = "Examples:\n  loa check                      validate /etc/loa after editing it\n  \
+loa agenda --date 2026-12-01   what will air that day\n  \
+loa status                     what airs now, zones, boards, links\n  \
+loa now --text \"Thông báo...\"  read a notice aloud now (loa stop ends it)\n  \
+loa report --format html --out so-nhat-ky.html\n  \
+loa doctor                     is this PC ready to air?\n\n\
+`loa help COMMAND` shows each command's options and examples. Guides: /usr/share/doc/loa/."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -58,6 +64,11 @@ Then, first line of a schedule file:\n  # yaml-language-server: $schema=schedule
     )]
     Play(PlayArgs),
     /// Audio output and input devices, with the names `device:` accepts.
+    #[command(
+        after_help = "Outputs go in station.yaml as `device:NAME`; inputs are what `live:` items and\n\
+`loa now --live INPUT` capture from. `default` is the system's default device.\n\n\
+Examples:\n  loa devices\n  loa devices --format json"
+    )]
     Devices(DevicesArgs),
     /// The real scheduler on a virtual clock, as fast as possible: preview a month's log.
     #[command(
@@ -66,6 +77,14 @@ Examples:\n  loa simulate --from 2026-12-01 --days 31\n  loa report --db simulat
     )]
     Simulate(crate::simulate::SimulateArgs),
     /// The airtime report and the monthly log book (sổ nhật ký chương trình).
+    #[command(
+        after_help = "Without --from/--to: the previous month. Dates are in the station's time zone, both\n\
+ends included. Reads the live log (paths.state/airtime.sqlite) read-only; --db reads\n\
+another, e.g. the one `loa simulate` wrote.\n\n\
+Examples:\n  loa report\n  loa report --from 2026-11-01 --to 2026-11-30 --by program\n  \
+loa report --format html --lang vi --out so-nhat-ky-thang-11.html\n  \
+loa report --format csv --by day --out thang-11.csv"
+    )]
     Report(crate::report::ReportArgs),
     /// New Ed25519 key for signed announcements: the private key to FILE, the public key line printed.
     #[command(

@@ -212,3 +212,35 @@ fn the_committed_schemas_are_what_loa_schema_prints() {
         );
     }
 }
+
+/// `loa --help` and every command's help are complete: each has examples.
+#[test]
+fn every_command_helps_with_examples() {
+    let top = stdout(&loa(BIN, &["--help"]));
+    assert!(top.contains("Examples:"), "{top}");
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .filter(|c| c != "help")
+        .collect();
+    for expected in [
+        "run", "check", "agenda", "now", "stop", "status", "report", "doctor",
+    ] {
+        assert!(
+            commands.iter().any(|c| c == expected),
+            "`{expected}` missing from loa --help"
+        );
+    }
+    for c in &commands {
+        let out = loa(BIN, &[c, "--help"]);
+        assert!(out.status.success(), "loa {c} --help failed");
+        let text = stdout(&out);
+        assert!(
+            text.contains("\nExamples:\n  "),
+            "loa {c} --help has no examples:\n{text}"
+        );
+    }
+}
