@@ -30,11 +30,11 @@ pub(crate) struct LiveSource {
 
 impl LiveSource {
     pub fn open(input: &str, volume: f32) -> Result<Self, OutputError> {
-        let device = find_device(input, false)?;
-        let err = |reason: String| OutputError::Device {
+        let err = |reason: String| OutputError::Capture {
             name: input.to_string(),
             reason,
         };
+        let device = find_device(input, false).map_err(|_| err("no such device".into()))?;
         let config = device
             .default_input_config()
             .map_err(|e| err(format!("cannot capture: {e}")))?;

@@ -71,6 +71,8 @@ pub enum OutputError {
     Device { name: String, reason: String },
     #[error("output device:{0}: a sound card cannot run on a virtual clock")]
     VirtualDevice(String),
+    #[error("capture device `{name}`: {reason} (`loa devices` lists the inputs)")]
+    Capture { name: String, reason: String },
 }
 
 /// How an output keeps time.
