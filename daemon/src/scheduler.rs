@@ -1345,8 +1345,13 @@ impl<E: Engine> Scheduler<E> {
         self.lead = lead_for(&config);
         self.config = config;
         self.lengths = lengths;
+        // The cursor runs a lead time ahead of now: a program the reload adds
+        // (or moves) into that lead must still be found. Scan again from
+        // now; the fired keys keep what already fired from firing twice.
+        if self.cursor.is_some_and(|c| c > now) {
+            self.cursor = Some(now);
+        }
         self.refresh_upcoming();
-        let _ = now;
     }
 
     /// Stops everything (fading out) with the given reason on the rows.

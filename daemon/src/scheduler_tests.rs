@@ -393,6 +393,49 @@ fn clock_steps_neither_repeat_nor_lose_a_program() {
 }
 
 #[test]
+fn a_program_a_reload_adds_inside_the_lead_time_airs_on_time() {
+    let mut s = station(
+        "programs:
+  - id: a
+    at: \"10:00\"
+    zones: all
+    items: [{ file: 10m.mp3 }]
+",
+        at(9, 0),
+    );
+    // 10:00:00 fired at its lead time (09:59:57); at 09:59:58 a reload adds
+    // `b` at 10:30 and `c` at 09:59:59, a second ahead, inside the lead.
+    s.run_until(at(9, 59) + chrono::TimeDelta::seconds(58));
+    std::fs::write(
+        s.dir.path().join("schedules/a.yaml"),
+        "programs:
+  - id: a
+    at: \"10:00\"
+    zones: all
+    items: [{ file: 10m.mp3 }]
+  - id: c
+    at: \"09:59:59\"
+    zones: all
+    priority: priority
+    items: [{ file: 10m.mp3 }]
+",
+    )
+    .unwrap();
+    let report = loa_schedules::check::check_dir(s.dir.path(), &Table, None);
+    s.sched.reload(
+        Arc::new(report.config.unwrap()),
+        report.lengths,
+        s.clock.now(),
+    );
+    s.run_until(at(11, 0));
+    let c = s.rows_of("c");
+    assert_eq!(c.len(), 1, "the program added inside the lead time aired");
+    assert_eq!(c[0].started, "2026-11-23T09:59:59.000+07:00");
+    // `a` fired once, before the reload, and was not fired again.
+    assert_eq!(s.rows_of("a").len(), 1);
+}
+
+#[test]
 fn a_reload_keeps_what_airs_unless_its_program_was_removed() {
     let mut s = station(
         "programs:
