@@ -196,6 +196,13 @@ policy: {{ loudness: null }}
     assert_eq!(s["config"]["event"], "start");
     assert_eq!(s["config"]["result"], "ok");
     assert_eq!(s["station"]["id"], "e2e");
+    // The same document as the retained MQTT status.
+    let retained = broker.subscribe("loa/e2e/status");
+    retained.wait_for("P/status equal to loa status", 10, |m| {
+        m.last()
+            .and_then(|(_, _, p)| serde_json::from_str::<Value>(p).ok())
+            .is_some_and(|doc| doc == status(d))
+    });
     let text = stdout(&run(d, &["status"]));
     assert!(text.contains("On air:    nothing"), "{text}");
     assert!(
