@@ -451,7 +451,11 @@ fn the_package_installs_into_a_fresh_debian_and_keeps_the_airtime_log() {
         line("ok    airtime log: "),
         "ok    airtime log: /var/lib/loa/airtime.sqlite not created yet; `loa run` creates it"
     );
-    line("ok    disk (state): ");
+    // Any level: it depends on this machine's disk.
+    assert!(
+        said.lines().any(|l| l.contains("  disk (state): ")),
+        "{said}"
+    );
     assert_eq!(
         doctor.status.code(),
         Some(1),
@@ -477,10 +481,13 @@ fn the_package_installs_into_a_fresh_debian_and_keeps_the_airtime_log() {
         ]),
         "loa simulate as user loa",
     );
-    println!("simulate: one day in {:.1} s", t.elapsed().as_secs_f64());
     let db = root.path("/var/lib/loa/airtime.sqlite");
     let rows = airtime_rows(&db);
     assert!(rows > 0, "the simulated day wrote rows");
+    println!(
+        "simulate: one day, {rows} airtime rows, in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     assert_eq!(
         owner_and_mode(&root, "/var/lib/loa/airtime.sqlite")
             .split(' ')
