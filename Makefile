@@ -38,5 +38,11 @@ fuzz:
 		fuzz/corpus/$(FUZZ_TARGET) fuzz/seeds/$(FUZZ_TARGET) \
 		-- -max_total_time=$(FUZZ_SECONDS) -timeout=10
 
+## make deb: the Debian package, target/debian/loa_VERSION-1_amd64.deb (binary,
+## unit, the example station as /etc/loa, docs, schemas; postinst creates the
+## loa user). Contents: [package.metadata.deb] in daemon/Cargo.toml.
+deb: deps
+	./scripts/build-deb
+
 clean:
 	$(CARGO) clean
