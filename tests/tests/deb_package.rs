@@ -337,6 +337,7 @@ fn the_package_installs_into_a_fresh_debian_and_keeps_the_airtime_log() {
         "/lib/systemd/system/loa.service",
         "/usr/share/doc/loa/README.md",
         "/usr/share/doc/loa/docs/SPEC.md",
+        "/usr/share/doc/loa/docs/control.md",
         "/usr/share/doc/loa/docs/en/admin-guide.md",
         "/usr/share/doc/loa/docs/vi/huong-dan-van-hanh.md",
         "/usr/share/loa/schema/station.schema.json",
