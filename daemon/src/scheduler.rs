@@ -185,6 +185,16 @@ struct Run {
     sounded_at: Option<DateTime<Utc>>,
 }
 
+impl Run {
+    /// The announcement's id, or the program's.
+    fn id(&self) -> &str {
+        match &self.origin {
+            Origin::Announcement { id, .. } => id,
+            Origin::Schedule => &self.program.id,
+        }
+    }
+}
+
 /// An occurrence waiting (`if_busy: wait`) for an equal one to end.
 struct Waiting {
     program: Program,
@@ -833,15 +843,25 @@ impl<E: Engine> Scheduler<E> {
 
     /// Stops announcements (`target` None: all of them); returns their ids.
     pub fn stop_announcements(&mut self, target: Option<&str>, reason: &str) -> Vec<String> {
+        let stopped = self.stop_runs(reason, |r| {
+            matches!(&r.origin, Origin::Announcement { id, .. } if target.is_none_or(|t| t == id))
+        });
+        stopped
+            .iter()
+            .map(|&i| self.runs[i].id().to_string())
+            .collect()
+    }
+
+    /// Stops the runs `pick` chooses (fading out; their rows get `reason`);
+    /// returns their indices.
+    fn stop_runs(&mut self, reason: &str, pick: impl Fn(&Run) -> bool) -> Vec<usize> {
         let mut stopped = Vec::new();
         let mut items = Vec::new();
-        for r in &mut self.runs {
-            if let Origin::Announcement { id, .. } = &r.origin {
-                if target.is_none_or(|t| t == id) {
-                    r.stop_reason = Some(reason.to_string());
-                    stopped.push(id.clone());
-                    items.extend(r.deck_items.iter().copied());
-                }
+        for (i, r) in self.runs.iter_mut().enumerate() {
+            if pick(r) {
+                r.stop_reason = Some(reason.to_string());
+                items.extend(r.deck_items.iter().copied());
+                stopped.push(i);
             }
         }
         for (o, id) in items {
@@ -857,22 +877,16 @@ impl<E: Engine> Scheduler<E> {
 
     /// Announcements still waiting behind a higher item when they expire are dropped.
     fn expire_announcements(&mut self, now: DateTime<Utc>) {
-        let mut items = Vec::new();
-        for r in &mut self.runs {
-            if let Origin::Announcement { id, expires, .. } = &r.origin {
-                if r.sounded_at.is_none() && *expires <= now && r.stop_reason.is_none() {
-                    r.stop_reason = Some("expired while waiting behind a higher item".into());
-                    self.announcement_notes.push(AnnouncementNote::Failed {
-                        id: id.clone(),
-                        code: "expired",
-                        reason: "its exp passed while it waited behind a higher item".into(),
-                    });
-                    items.extend(r.deck_items.iter().copied());
-                }
-            }
-        }
-        for (o, id) in items {
-            self.engine.stop(o, id);
+        let expired = self.stop_runs("expired while waiting behind a higher item", |r| {
+            matches!(r.origin, Origin::Announcement { expires, .. }
+                if r.sounded_at.is_none() && expires <= now && r.stop_reason.is_none())
+        });
+        for i in expired {
+            self.announcement_notes.push(AnnouncementNote::Failed {
+                id: self.runs[i].id().to_string(),
+                code: "expired",
+                reason: "its exp passed while it waited behind a higher item".into(),
+            });
         }
     }
 
@@ -1322,22 +1336,14 @@ impl<E: Engine> Scheduler<E> {
     pub fn reload(&mut self, config: Arc<Config>, lengths: Lengths, now: DateTime<Utc>) {
         let ids: std::collections::HashSet<&str> =
             config.programs.iter().map(|p| p.id.as_str()).collect();
-        let removed: Vec<usize> = self
-            .runs
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| !ids.contains(r.program.id.as_str()))
-            .map(|(i, _)| i)
-            .collect();
-        for &i in &removed {
+        let removed = self.stop_runs("removed from the schedule by a reload", |r| {
+            !ids.contains(r.program.id.as_str())
+        });
+        for i in removed {
             info!(
                 "`{}` was removed from the schedule: stopping it",
                 self.runs[i].program.id
             );
-            self.runs[i].stop_reason = Some("removed from the schedule by a reload".into());
-            for &(o, id) in &self.runs[i].deck_items.clone() {
-                self.engine.stop(o, id);
-            }
         }
         self.waiting.retain(|w| ids.contains(w.program.id.as_str()));
         self.deferred.retain(|(p, _)| ids.contains(p.id.as_str()));
@@ -1356,17 +1362,7 @@ impl<E: Engine> Scheduler<E> {
 
     /// Stops everything (fading out) with the given reason on the rows.
     pub fn stop_all(&mut self, reason: &str) {
-        for r in &mut self.runs {
-            r.stop_reason = Some(reason.to_string());
-        }
-        let items: Vec<(usize, ItemId)> = self
-            .runs
-            .iter()
-            .flat_map(|r| r.deck_items.clone())
-            .collect();
-        for (o, id) in items {
-            self.engine.stop(o, id);
-        }
+        self.stop_runs(reason, |_| true);
         self.waiting.clear();
         self.deferred.clear();
     }
@@ -1457,27 +1453,18 @@ impl<E: Engine> Scheduler<E> {
     /// and announcements alike (fading out; rows get `reason`). Programs
     /// waiting for their turn and later occurrences are not touched.
     pub fn stop_airing(&mut self, reason: &str) -> Vec<Stopped> {
-        let mut stopped = Vec::new();
-        let mut items = Vec::new();
-        for r in &mut self.runs {
-            if r.stop_reason.is_some() {
-                continue;
-            }
-            r.stop_reason = Some(reason.to_string());
-            items.extend(r.deck_items.iter().copied());
-            stopped.push(Stopped {
-                id: match &r.origin {
-                    Origin::Announcement { id, .. } => id.clone(),
-                    Origin::Schedule => r.program.id.clone(),
-                },
-                title: r.program.title.clone(),
-                announcement: matches!(r.origin, Origin::Announcement { .. }),
-            });
-        }
-        for (o, id) in items {
-            self.engine.stop(o, id);
-        }
+        let stopped = self.stop_runs(reason, |r| r.stop_reason.is_none());
         stopped
+            .into_iter()
+            .map(|i| {
+                let r = &self.runs[i];
+                Stopped {
+                    id: r.id().to_string(),
+                    title: r.program.title.clone(),
+                    announcement: matches!(r.origin, Origin::Announcement { .. }),
+                }
+            })
+            .collect()
     }
 
     /// Outputs whose device failed and is not back: (output index, why, since).
