@@ -158,7 +158,6 @@ pub struct RunItem {
 struct OpenRow {
     id: i64,
     started: DateTime<Utc>,
-    planned_ms: u64,
 }
 
 /// One occurrence on the air (or waiting beneath a higher one on its decks).
@@ -1035,8 +1034,7 @@ impl<E: Engine> Scheduler<E> {
         for r in &self.runs {
             for row in r.rows.values() {
                 any = true;
-                let aired = ms(now - row.started).min(row.planned_ms.max(ms(now - row.started)));
-                if let Err(e) = self.log.progress(row.id, aired) {
+                if let Err(e) = self.log.progress(row.id, ms(now - row.started)) {
                     warn!("airtime log: {e}");
                 }
             }
@@ -1111,14 +1109,9 @@ impl<E: Engine> Scheduler<E> {
                     match self.log.start(&row) {
                         Ok(id) => {
                             self.stats.rows += 1;
-                            self.runs[ri].rows.insert(
-                                (item_id, piece.source),
-                                OpenRow {
-                                    id,
-                                    started: at,
-                                    planned_ms: planned,
-                                },
-                            );
+                            self.runs[ri]
+                                .rows
+                                .insert((item_id, piece.source), OpenRow { id, started: at });
                             if self.save_progress && self.next_progress.is_none() {
                                 self.next_progress = Some(at + PROGRESS_EVERY);
                             }
@@ -1172,7 +1165,7 @@ impl<E: Engine> Scheduler<E> {
                     let at = from_system(at);
                     self.runs[ri].deck_items.retain(|x| *x != (output, item_id));
                     if primary {
-                        self.item_ended(ri, item_id, outcome, at);
+                        self.item_ended(ri, outcome, at);
                     }
                 }
                 _ => {}
@@ -1235,7 +1228,7 @@ impl<E: Engine> Scheduler<E> {
         }
     }
 
-    fn item_ended(&mut self, ri: usize, item_id: ItemId, outcome: DeckOutcome, at: DateTime<Utc>) {
+    fn item_ended(&mut self, ri: usize, outcome: DeckOutcome, at: DateTime<Utc>) {
         // Secondary outputs follow the primary.
         let others: Vec<(usize, ItemId)> = self.runs[ri].deck_items.drain(..).collect();
         for (o, id) in others {
@@ -1328,7 +1321,6 @@ impl<E: Engine> Scheduler<E> {
                 self.skip_items(&run.origin, &run.program, rest, run.scheduled, at, &why);
             }
         }
-        let _ = item_id;
     }
 
     /// Applies a new, valid configuration: what has not started uses it;
@@ -1395,7 +1387,6 @@ impl<E: Engine> Scheduler<E> {
             .map(|(r, t)| (&r.program, t))
     }
 
-    /// The next occurrence after `now`.
     /// The next occurrence not yet fired.
     pub fn next_up(&self) -> Option<(&Program, DateTime<Utc>)> {
         self.upcoming
