@@ -10,7 +10,7 @@
 //! exact start instant, so audio starts on the scheduled sample however
 //! late the scheduler wakes.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -305,7 +305,7 @@ pub struct Scheduler<E: Engine> {
     probe: Box<dyn Fn(&Path) -> Result<Duration, String>>,
     pub stats: Stats,
     /// Outputs whose device failed and has not come back: why, and since when.
-    outputs_down: HashMap<usize, (String, DateTime<Utc>)>,
+    outputs_down: BTreeMap<usize, (String, DateTime<Utc>)>,
 }
 
 impl<E: Engine> Scheduler<E> {
@@ -339,7 +339,7 @@ impl<E: Engine> Scheduler<E> {
             save_progress: true,
             probe,
             stats: Stats::default(),
-            outputs_down: HashMap::new(),
+            outputs_down: BTreeMap::new(),
         }
     }
 
@@ -1460,13 +1460,10 @@ impl<E: Engine> Scheduler<E> {
 
     /// Outputs whose device failed and is not back: (output index, why, since).
     pub fn outputs_down(&self) -> Vec<(usize, String, DateTime<Utc>)> {
-        let mut v: Vec<_> = self
-            .outputs_down
+        self.outputs_down
             .iter()
             .map(|(o, (why, at))| (*o, why.clone(), *at))
-            .collect();
-        v.sort_by_key(|x| x.0);
-        v
+            .collect()
     }
 
     pub fn is_idle(&self) -> bool {
