@@ -2,9 +2,11 @@
 //! binary (Cargo passes its path as CARGO_BIN_EXE_loa to each test target)
 //! against configuration directories made here.
 
+use std::hash::{Hash, Hasher};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 /// The repository's top directory.
 pub fn repo() -> PathBuf {
@@ -15,16 +17,43 @@ pub fn repo() -> PathBuf {
 }
 
 /// The example station, copied into a fresh temporary directory (so a test
-/// may edit it), with the demo media made by scripts/demo-media.
+/// may edit it), with a copy of the demo media made by scripts/demo-media.
 pub fn example_station() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("temp dir");
     copy_dir(&repo().join("schedules/examples/au-lau"), tmp.path());
-    let status = Command::new(repo().join("scripts/demo-media"))
-        .arg(tmp.path().join("media"))
-        .status()
-        .expect("scripts/demo-media runs");
-    assert!(status.success(), "scripts/demo-media failed");
+    copy_dir(demo_media(), &tmp.path().join("media"));
     tmp
+}
+
+/// The media scripts/demo-media makes (seconds of espeak-ng and sox), made
+/// once per version of the script and kept under target/e2e-media/. Each
+/// test copies them: its own files, with fresh mtimes (`max_age`).
+fn demo_media() -> &'static Path {
+    static MEDIA: OnceLock<PathBuf> = OnceLock::new();
+    MEDIA.get_or_init(|| {
+        let script = repo().join("scripts/demo-media");
+        let mut h = std::hash::DefaultHasher::new();
+        std::fs::read(&script)
+            .expect("scripts/demo-media is readable")
+            .hash(&mut h);
+        let cache = repo().join("target/e2e-media");
+        let dir = cache.join(format!("{:016x}", h.finish()));
+        if dir.is_dir() {
+            return dir;
+        }
+        std::fs::create_dir_all(&cache).expect("mkdir target/e2e-media");
+        // Made aside, then renamed into place: another test binary may be
+        // making it at the same time, and the first rename wins.
+        let made = tempfile::tempdir_in(&cache).expect("temp dir");
+        let status = Command::new(&script)
+            .arg(made.path())
+            .status()
+            .expect("scripts/demo-media runs");
+        assert!(status.success(), "scripts/demo-media failed");
+        let _ = std::fs::rename(made.path(), &dir);
+        assert!(dir.is_dir(), "{} was not made", dir.display());
+        dir
+    })
 }
 
 /// Copies a directory tree (skipping generated media and state).
