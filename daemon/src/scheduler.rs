@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
-use loa_audio::{DeckEvent, Item, ItemId, Media, Outcome as DeckOutcome};
+use loa_audio::{DeckEvent, Item, ItemId, Media, Outcome as DeckOutcome, Piece};
 use loa_schedules::agenda::{playlist_files, Length, Lengths};
 use loa_schedules::occurrence::resolve_local;
 use loa_schedules::{Config, IfBusy, LateStart, Order, Priority, Program, Source};
@@ -563,6 +563,21 @@ impl<E: Engine> Scheduler<E> {
         }
     }
 
+    /// The row of a piece the decks report for run `r`.
+    fn piece_row(&self, r: &Run, at: DateTime<Utc>, piece: &Piece, planned_ms: u64) -> NewRow {
+        let kind = piece.kind.to_string();
+        let source = piece.source.clone();
+        self.row_for(
+            &r.origin,
+            &r.program,
+            r.scheduled,
+            at,
+            &kind,
+            source,
+            planned_ms,
+        )
+    }
+
     /// What a program plays, item by item, as the decks take it.
     fn items_of(&self, p: &Program) -> Vec<RunItem> {
         let probe = ProbeFn(&*self.probe);
@@ -1090,15 +1105,7 @@ impl<E: Engine> Scheduler<E> {
                     } else {
                         item.length.map_or(0, |d| d.as_millis() as u64)
                     };
-                    let row = self.row_for(
-                        &r.origin,
-                        &r.program,
-                        r.scheduled,
-                        at,
-                        &piece.kind.to_string(),
-                        piece.source.clone(),
-                        planned,
-                    );
+                    let row = self.piece_row(r, at, &piece, planned);
                     if self.runs[ri].sounded_at.is_none() {
                         self.runs[ri].sounded_at = Some(at);
                         if let Origin::Announcement { id, .. } = &self.runs[ri].origin {
@@ -1141,16 +1148,7 @@ impl<E: Engine> Scheduler<E> {
                         }
                         None => {
                             // Ended without a start: it never sounded (a missing file...).
-                            let r = &self.runs[ri];
-                            let row = self.row_for(
-                                &r.origin,
-                                &r.program,
-                                r.scheduled,
-                                at_utc,
-                                &piece.kind.to_string(),
-                                piece.source.clone(),
-                                0,
-                            );
+                            let row = self.piece_row(&self.runs[ri], at_utc, &piece, 0);
                             if let Err(e) =
                                 self.log
                                     .record(&row, local, aired_ms, outcome, detail.as_deref())
