@@ -18,11 +18,11 @@ use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::SigningKey;
 use loa_schedules::{parse_duration, Priority};
-use rumqttc::{Client, Event, MqttOptions, Packet, QoS, Transport};
+use rumqttc::{Client, Event, Packet, QoS};
 use serde_json::{json, Value};
 
 use crate::cli::ConfigArg;
-use crate::mqtt::link::{tls_config, LinkConfig};
+use crate::mqtt::link::{connect_options, LinkConfig};
 use crate::remote::{sign, BASE64};
 
 #[derive(Debug, clap::Args)]
@@ -170,23 +170,10 @@ pub fn announce(args: &AnnounceArgs) -> anyhow::Result<ExitCode> {
     let cmd_topic = format!("{base}/cmd/announce");
     let ack_topic = format!("{base}/ack/{id}");
 
-    let link = LinkConfig::from_station(mqtt, PathBuf::new());
-    let mut opts = MqttOptions::new(format!("loa-announce-{}", &id[..12]), &link.host, link.port);
-    opts.set_keep_alive(Duration::from_secs(15));
-    opts.set_clean_session(true);
-    if let Some(user) = &link.username {
-        let pass = match &link.password_file {
-            Some(f) => std::fs::read_to_string(f)
-                .with_context(|| format!("mqtt password_file {}", f.display()))?
-                .trim_end_matches(['\n', '\r'])
-                .to_string(),
-            None => String::new(),
-        };
-        opts.set_credentials(user, pass);
-    }
-    if link.tls {
-        opts.set_transport(Transport::tls_with_config(tls_config(&link)?.into()));
-    }
+    let mut link = LinkConfig::from_station(mqtt, PathBuf::new());
+    // A client id of its own: the daemon's would make the broker drop it.
+    link.client_id = format!("loa-announce-{}", &id[..12]);
+    let opts = connect_options(&link)?;
     let broker = format!("{}:{}", link.host, link.port);
     let (client, mut conn) = Client::new(opts, 16);
     if args.wait {

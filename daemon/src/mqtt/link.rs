@@ -126,7 +126,7 @@ pub(crate) fn connect_options(c: &LinkConfig) -> anyhow::Result<MqttOptions> {
     Ok(o)
 }
 
-pub(crate) fn tls_config(c: &LinkConfig) -> anyhow::Result<rustls::ClientConfig> {
+fn tls_config(c: &LinkConfig) -> anyhow::Result<rustls::ClientConfig> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut roots = rustls::RootCertStore::empty();
     match &c.ca_file {
