@@ -100,6 +100,20 @@ pub struct Totals {
     pub relay_ms: u64,
 }
 
+impl Totals {
+    /// The totals as a line of the groups' table (its key left empty).
+    pub fn as_group(&self) -> Group {
+        Group {
+            items: self.items,
+            aired_ms: self.aired_ms,
+            planned_ms: self.planned_ms,
+            completed: self.completed,
+            failed: self.failed,
+            ..Group::default()
+        }
+    }
+}
+
 /// The figures of a report.
 #[derive(Clone, Debug)]
 pub struct Figures {

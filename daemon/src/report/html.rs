@@ -215,15 +215,7 @@ pub fn write(r: &Report, n: u64, rows: &mut dyn Read, out: &mut dyn Write) -> an
     for g in &f.groups {
         group_row(&r.key_label(g), g, "");
     }
-    let total = Group {
-        items: t.items,
-        aired_ms: t.aired_ms,
-        planned_ms: t.planned_ms,
-        completed: t.completed,
-        failed: t.failed,
-        ..Group::default()
-    };
-    group_row(w.total, &total, " class=\"total\"");
+    group_row(w.total, &t.as_group(), " class=\"total\"");
     h.push_str("</tbody></table>\n");
     let _ = writeln!(h, "<p class=\"note\">{}</p>", w.minutes_note);
 

@@ -65,16 +65,7 @@ pub fn text(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         lines.push(line(g, r.key_label(g)));
     }
     let t = &f.totals;
-    let total = Group {
-        key: String::new(),
-        title: None,
-        items: t.items,
-        aired_ms: t.aired_ms,
-        planned_ms: t.planned_ms,
-        completed: t.completed,
-        failed: t.failed,
-    };
-    lines.push(line(&total, w.total.to_string()));
+    lines.push(line(&t.as_group(), w.total.to_string()));
     let width = |i: usize| {
         lines
             .iter()
@@ -147,29 +138,22 @@ pub fn csv(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         write!(out, "{}\r\n", line.join(","))
     };
     put(&head)?;
-    let row = |key: &str, g: (u64, u64, u64, u64, u64)| {
+    let row = |key: &str, g: &Group| {
         [
             key.to_string(),
-            g.0.to_string(),
-            hms(g.1),
-            g.1.to_string(),
-            hms(g.2),
-            g.2.to_string(),
-            g.3.to_string(),
-            g.4.to_string(),
+            g.items.to_string(),
+            hms(g.aired_ms),
+            g.aired_ms.to_string(),
+            hms(g.planned_ms),
+            g.planned_ms.to_string(),
+            g.completed.to_string(),
+            g.failed.to_string(),
         ]
     };
     for g in &f.groups {
-        put(&row(
-            &g.key,
-            (g.items, g.aired_ms, g.planned_ms, g.completed, g.failed),
-        ))?;
+        put(&row(&g.key, g))?;
     }
-    let t = &f.totals;
-    put(&row(
-        w.total,
-        (t.items, t.aired_ms, t.planned_ms, t.completed, t.failed),
-    ))
+    put(&row(w.total, &f.totals.as_group()))
 }
 
 /// SPEC section 7's shape, keys in its order.
