@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
-use loa_schedules::{Chime, Config, Priority};
+use loa_schedules::{Config, Priority};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -32,7 +32,7 @@ use tracing::{info, warn};
 use crate::airtime::Trigger;
 use crate::engine::Engine;
 use crate::mqtt::bus::Bus;
-use crate::scheduler::{Announce, AnnouncementNote, Scheduler};
+use crate::scheduler::{chime_media, quiet_hours_hold, Announce, AnnouncementNote, Scheduler};
 
 /// The socket's file name.
 pub const SOCKET_NAME: &str = "control.sock";
@@ -566,18 +566,14 @@ fn now_request(
             _ => return Err(malformed("repeat is a whole number from 1 to 10".into())),
         },
     };
-    if priority < Priority::Emergency {
-        if let Some(q) = &st.policy.quiet_hours {
-            if q.contains(now.with_timezone(&st.timezone).time()) {
-                return Err((
-                    "quiet_hours",
-                    format!(
-                        "only emergency may sound in quiet hours ({}); add --priority emergency if it is one",
-                        loa_schedules::load::fmt_window(q)
-                    ),
-                ));
-            }
-        }
+    if let Some(q) = quiet_hours_hold(st, priority, now) {
+        return Err((
+            "quiet_hours",
+            format!(
+                "only emergency may sound in quiet hours ({}); add --priority emergency if it is one",
+                loa_schedules::load::fmt_window(&q)
+            ),
+        ));
     }
     let (media, kind, source, default_title) = if let Some(t) = text {
         let t = t.trim();
@@ -640,10 +636,7 @@ fn now_request(
         Some(t) if !t.is_empty() => t.chars().take(TITLE_CHARS).collect(),
         _ => default_title,
     };
-    let chime = match &st.policy.chime {
-        Chime::File(p) if p.is_file() => loa_audio::Media::file(p.clone()),
-        _ => loa_audio::Media::Chime,
-    };
+    let chime = chime_media(&st.policy.chime);
     Ok(Announce {
         id: new_id(now),
         title,

@@ -20,7 +20,9 @@ use chrono_tz::Tz;
 use loa_audio::{DeckEvent, Item, ItemId, Media, Outcome as DeckOutcome, Piece};
 use loa_schedules::agenda::{playlist_files, Length, Lengths};
 use loa_schedules::occurrence::resolve_local;
-use loa_schedules::{Config, IfBusy, LateStart, Order, Priority, Program, Source};
+use loa_schedules::{
+    Chime, Config, DailyWindow, IfBusy, LateStart, Order, Priority, Program, Source, Station,
+};
 use tracing::{info, warn};
 
 use crate::airtime::{AirtimeLog, NewRow, Outcome, Trigger};
@@ -641,15 +643,10 @@ impl<E: Engine> Scheduler<E> {
         offset: Duration,
     ) {
         let outputs = self.outputs_of(&p);
-        let quiet = self.config.station.policy.quiet_hours;
-        if p.priority < Priority::Emergency {
-            if let Some(q) = quiet {
-                if q.contains(self.local(start).time()) {
-                    let why = format!("quiet hours {}", loa_schedules::load::fmt_window(&q));
-                    self.skip(&p, scheduled, start, &why);
-                    return;
-                }
-            }
+        if let Some(q) = quiet_hours_hold(&self.config.station, p.priority, start) {
+            let why = format!("quiet hours {}", loa_schedules::load::fmt_window(&q));
+            self.skip(&p, scheduled, start, &why);
+            return;
         }
         // Equal level already on one of these outputs: if_busy.
         let busy = self.equal_blocker(&p).map(|r| r.program.title.clone());
@@ -694,7 +691,7 @@ impl<E: Engine> Scheduler<E> {
         let mut end = p.duration.map(|d| scheduled + delta(d));
         let mut end_reason = "window closed".to_string();
         if p.priority < Priority::Emergency {
-            if let Some(q) = quiet {
+            if let Some(q) = self.config.station.policy.quiet_hours {
                 let horizon = end.unwrap_or(start + TimeDelta::hours(24));
                 if let Some(qs) = next_quiet_start(&q, self.tz, start, horizon) {
                     end = Some(qs);
@@ -1466,6 +1463,27 @@ impl<E: Engine> Scheduler<E> {
 
     pub fn is_idle(&self) -> bool {
         self.runs.is_empty() && self.waiting.is_empty() && self.deferred.is_empty()
+    }
+}
+
+/// The quiet hours that keep `priority` off the air at `at` (SPEC section
+/// 4: only emergency sounds in them), if `at` falls in them.
+pub fn quiet_hours_hold(
+    station: &Station,
+    priority: Priority,
+    at: DateTime<Utc>,
+) -> Option<DailyWindow> {
+    let q = station.policy.quiet_hours?;
+    (priority < Priority::Emergency && q.contains(at.with_timezone(&station.timezone).time()))
+        .then_some(q)
+}
+
+/// The chime before an announcement: policy.chime's file while it is
+/// there, else the built-in one.
+pub fn chime_media(chime: &Chime) -> Media {
+    match chime {
+        Chime::File(p) if p.is_file() => Media::file(p.clone()),
+        _ => Media::Chime,
     }
 }
 
