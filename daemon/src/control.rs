@@ -58,6 +58,8 @@ pub struct Peer {
     pub pid: Option<i32>,
     /// The user name, or the uid in decimal when it has none.
     pub user: String,
+    /// The user's primary group in the user database (None: no such user).
+    pub primary_gid: Option<u32>,
 }
 
 /// A request on its way to the scheduler's loop.
@@ -299,11 +301,17 @@ async fn accept(listener: UnixListener, tx: mpsc::UnboundedSender<Request>, loa_
 async fn serve(stream: UnixStream, tx: mpsc::UnboundedSender<Request>, loa_gid: Option<u32>) {
     let (read, mut write) = stream.into_split();
     let peer = match write.as_ref().peer_cred() {
-        Ok(c) => Peer {
-            uid: c.uid(),
-            pid: c.pid(),
-            user: user_name(c.uid()).unwrap_or_else(|| c.uid().to_string()),
-        },
+        Ok(c) => {
+            let entry = passwd_entry(c.uid());
+            Peer {
+                uid: c.uid(),
+                pid: c.pid(),
+                user: entry
+                    .as_ref()
+                    .map_or_else(|| c.uid().to_string(), |(name, _)| name.clone()),
+                primary_gid: entry.map(|(_, gid)| gid),
+            }
+        }
         Err(e) => {
             warn!("control socket: cannot read the peer's credentials: {e}");
             return;
@@ -409,7 +417,7 @@ fn authorize(peer: &Peer, loa_gid: Option<u32>) -> Result<(), String> {
             "there is no group {GROUP} on this PC; only root may control the station"
         ));
     };
-    if user_groups(&peer.user, peer.uid).contains(&gid) {
+    if user_groups(&peer.user, peer.primary_gid).contains(&gid) {
         return Ok(());
     }
     Err(format!(
@@ -420,6 +428,11 @@ fn authorize(peer: &Peer, loa_gid: Option<u32>) -> Result<(), String> {
 
 /// The name of user `uid`.
 pub fn user_name(uid: u32) -> Option<String> {
+    passwd_entry(uid).map(|(name, _)| name)
+}
+
+/// User `uid` in the user database: its name and primary group.
+fn passwd_entry(uid: u32) -> Option<(String, u32)> {
     let mut buf = vec![0u8; 4096];
     let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
     let mut out: *mut libc::passwd = std::ptr::null_mut();
@@ -431,11 +444,10 @@ pub fn user_name(uid: u32) -> Option<String> {
         return None;
     }
     // SAFETY: pw_name points into buf, NUL-terminated, on success.
-    Some(
-        unsafe { CStr::from_ptr(pwd.pw_name) }
-            .to_string_lossy()
-            .into_owned(),
-    )
+    let name = unsafe { CStr::from_ptr(pwd.pw_name) }
+        .to_string_lossy()
+        .into_owned();
+    Some((name, pwd.pw_gid))
 }
 
 /// The id of group `name`.
@@ -444,7 +456,7 @@ pub fn group_id(name: &str) -> Option<u32> {
     let mut buf = vec![0u8; 16 * 1024];
     let mut grp: libc::group = unsafe { std::mem::zeroed() };
     let mut out: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: as in user_name.
+    // SAFETY: as in passwd_entry.
     let rc = unsafe {
         libc::getgrnam_r(
             cname.as_ptr(),
@@ -457,21 +469,12 @@ pub fn group_id(name: &str) -> Option<u32> {
     (rc == 0 && !out.is_null()).then_some(grp.gr_gid)
 }
 
-/// The groups of a user (primary and supplementary, from the group database).
-fn user_groups(user: &str, uid: u32) -> Vec<u32> {
-    let Ok(cname) = CString::new(user) else {
+/// The groups of a user (primary and supplementary, from the group
+/// database); none for a uid the user database does not know.
+fn user_groups(user: &str, primary: Option<u32>) -> Vec<u32> {
+    let (Ok(cname), Some(primary)) = (CString::new(user), primary) else {
         return Vec::new();
     };
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0u8; 4096];
-    let mut out: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: as in user_name.
-    let rc =
-        unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut out) };
-    if rc != 0 || out.is_null() {
-        return Vec::new();
-    }
-    let primary = pwd.pw_gid;
     let mut n: libc::c_int = 64;
     loop {
         let mut groups = vec![0 as libc::gid_t; n as usize];
@@ -694,8 +697,8 @@ fn stop<E: Engine>(body: &Value, peer: &Peer, sched: &mut Scheduler<E>) -> Value
                 })
                 .collect()
         }
-        Some(id) => {
-            if !views.iter().any(|v| v.id == id) {
+        _ => {
+            if let Some(id) = target.filter(|id| !views.iter().any(|v| v.id == *id)) {
                 let known: Vec<&str> = views.iter().map(|v| v.id.as_str()).collect();
                 return refusal(
                     "unknown_id",
@@ -711,15 +714,7 @@ fn stop<E: Engine>(body: &Value, peer: &Peer, sched: &mut Scheduler<E>) -> Value
             }
             let reason = format!("stopped by {} at the PC (loa stop)", peer.user);
             sched
-                .stop_announcements(Some(id), &reason)
-                .into_iter()
-                .map(|id| json!({ "id": id, "title": title_of(&id), "kind": "announcement" }))
-                .collect()
-        }
-        None => {
-            let reason = format!("stopped by {} at the PC (loa stop)", peer.user);
-            sched
-                .stop_announcements(None, &reason)
+                .stop_announcements(target, &reason)
                 .into_iter()
                 .map(|id| json!({ "id": id, "title": title_of(&id), "kind": "announcement" }))
                 .collect()
@@ -1187,6 +1182,7 @@ mod tests {
             uid,
             pid: None,
             user: "x".into(),
+            primary_gid: None,
         };
         assert!(authorize(&peer(0), None).is_ok());
         assert!(authorize(&peer(me), None).is_ok());
@@ -1201,6 +1197,7 @@ mod tests {
             uid,
             pid: None,
             user: "no-such-user-loa-test".into(),
+            primary_gid: passwd_entry(uid).map(|(_, gid)| gid),
         };
         let e = authorize(&stranger, Some(999_999)).unwrap_err();
         assert!(e.contains("not in group loa"), "{e}");
