@@ -13,7 +13,8 @@
 //! - [`stream`]: HTTP(S) relays with reconnection, silence detection, fallback.
 //! - internal: `decode` (files to the engine format), `resample`, `source`
 //!   (files, playlists, tone, silence, chime), `live` (capture), `prepare`
-//!   (items to sources, off the audio thread), `format` (48 kHz stereo f32).
+//!   (items to sources, off the audio thread), `format` (48 kHz stereo f32),
+//!   `ring` (the wait-free rings between threads).
 //!
 //! The engine knows nothing of YAML or MQTT; the daemon drives it with plain
 //! types (paths, URLs, durations, priorities, instants).
@@ -53,6 +54,7 @@ pub mod output;
 mod prepare;
 pub mod probe;
 mod resample;
+mod ring;
 mod source;
 pub mod stream;
 pub mod tts;

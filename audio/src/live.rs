@@ -14,6 +14,7 @@ use crate::item::{Outcome, Piece, SourceKind};
 use crate::output::device::find_device;
 use crate::output::OutputError;
 use crate::resample::{to_stereo, Resampler};
+use crate::ring;
 use crate::source::{scale, PieceLog, Rendered, Source, Tracker};
 
 /// Frames buffered between the capture callback and the deck.
@@ -21,7 +22,7 @@ const RING_FRAMES: usize = RATE as usize / 5;
 
 pub(crate) struct LiveSource {
     _stream: cpal::Stream,
-    ring: rtrb::Consumer<f32>,
+    pcm: rtrb::Consumer<f32>,
     tracker: Tracker,
     volume: f32,
     failure: Arc<Mutex<Option<String>>>,
@@ -79,7 +80,7 @@ impl LiveSource {
         });
         Ok(LiveSource {
             _stream: stream,
-            ring: consumer,
+            pcm: consumer,
             tracker,
             volume,
             failure,
@@ -93,7 +94,7 @@ fn build<T: SizedSample>(
     config: cpal::StreamConfig,
     channels: usize,
     rate: u32,
-    mut ring: rtrb::Producer<f32>,
+    mut pcm: rtrb::Producer<f32>,
     failure: Arc<Mutex<Option<String>>>,
 ) -> Result<cpal::Stream, cpal::Error>
 where
@@ -113,19 +114,7 @@ where
             out.clear();
             resampler.process(&stereo, &mut out);
             // When the deck falls behind, the oldest audio is what goes.
-            let n = ring.slots().min(out.len()) / CHANNELS * CHANNELS;
-            if let Ok(mut chunk) = ring.write_chunk_uninit(n) {
-                let (a, b) = chunk.as_mut_slices();
-                let split = a.len();
-                for (d, s) in a.iter_mut().zip(&out[..split]) {
-                    d.write(*s);
-                }
-                for (d, s) in b.iter_mut().zip(&out[split..n]) {
-                    d.write(*s);
-                }
-                // SAFETY: all n slots were written above.
-                unsafe { chunk.commit_all() };
-            }
+            ring::push(&mut pcm, &out);
         },
         move |e: cpal::Error| {
             if let Ok(mut f) = failure.lock() {
@@ -142,17 +131,11 @@ impl Source for LiveSource {
     fn render(&mut self, out: &mut [f32], audible: bool, log: &mut PieceLog) -> Rendered {
         // Wait until the ring is half full (100 ms) before reading, so it
         // absorbs the capture card's jitter.
-        if !self.primed && self.ring.slots() < RING_FRAMES * CHANNELS / 2 {
+        if !self.primed && self.pcm.slots() < RING_FRAMES * CHANNELS / 2 {
             out.fill(0.0);
         } else {
             self.primed = true;
-            let n = self.ring.slots().min(out.len()) / CHANNELS * CHANNELS;
-            if let Ok(chunk) = self.ring.read_chunk(n) {
-                let (a, b) = chunk.as_slices();
-                out[..a.len()].copy_from_slice(a);
-                out[a.len()..a.len() + b.len()].copy_from_slice(b);
-                chunk.commit_all();
-            }
+            let n = ring::pop(&mut self.pcm, out);
             out[n..].fill(0.0);
             scale(&mut out[..n], self.volume);
         }

@@ -21,6 +21,7 @@ use symphonia::core::probe::Hint;
 use crate::format::{duration_to_frames, CHANNELS, RATE};
 use crate::item::{Outcome, Piece, SourceKind};
 use crate::resample::{to_stereo, Resampler};
+use crate::ring;
 use crate::source::{scale, FilesSource, Gain, PieceLog, Rendered, Source, Tracker};
 
 /// When a relay counts as dead although bytes arrive (policy.silence).
@@ -152,14 +153,7 @@ impl StreamSource {
     }
 
     fn read_pcm(&mut self, out: &mut [f32]) -> usize {
-        let n = (self.pcm.slots().min(out.len())) / CHANNELS * CHANNELS;
-        if let Ok(chunk) = self.pcm.read_chunk(n) {
-            let (a, b) = chunk.as_slices();
-            out[..a.len()].copy_from_slice(a);
-            out[a.len()..a.len() + b.len()].copy_from_slice(b);
-            chunk.commit_all();
-        }
-        n / CHANNELS
+        ring::pop(&mut self.pcm, out) / CHANNELS
     }
 
     fn go_to_fallback(&mut self, state: RelayState, why: &str) {
@@ -285,7 +279,7 @@ impl Drop for StreamSource {
 }
 
 /// Downloads and decodes until stopped, reconnecting with backoff.
-fn relay_thread(url: &str, mut ring: rtrb::Producer<f32>, shared: &Shared) {
+fn relay_thread(url: &str, mut to_deck: rtrb::Producer<f32>, shared: &Shared) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(5)))
         .timeout_recv_response(Some(Duration::from_secs(10)))
@@ -299,11 +293,11 @@ fn relay_thread(url: &str, mut ring: rtrb::Producer<f32>, shared: &Shared) {
         .into();
     let mut backoff = FIRST_RETRY;
     let mut logged = false;
-    while !shared.stop.load(Ordering::Relaxed) && !ring.is_abandoned() {
+    while !shared.stop.load(Ordering::Relaxed) && !to_deck.is_abandoned() {
         let started = Instant::now();
-        let result = relay_once(&agent, url, &mut ring, shared);
+        let result = relay_once(&agent, url, &mut to_deck, shared);
         shared.connected.store(false, Ordering::Relaxed);
-        if shared.stop.load(Ordering::Relaxed) || ring.is_abandoned() {
+        if shared.stop.load(Ordering::Relaxed) || to_deck.is_abandoned() {
             return;
         }
         // A connection that carried audio for a while resets the backoff.
@@ -422,12 +416,12 @@ fn icy_connect(url: &str) -> Result<Body, String> {
     Err("the server's headers never end".into())
 }
 
-/// One connection: resolve playlists, then decode into the ring until the
+/// One connection: resolve playlists, then decode into `to_deck` until the
 /// stream ends or fails.
 fn relay_once(
     agent: &ureq::Agent,
     url: &str,
-    ring: &mut rtrb::Producer<f32>,
+    to_deck: &mut rtrb::Producer<f32>,
     shared: &Shared,
 ) -> Result<(), String> {
     let (reader, ctype) = connect(agent, url)?;
@@ -458,7 +452,7 @@ fn relay_once(
     let mut bad = 0;
     shared.connected.store(true, Ordering::Relaxed);
     loop {
-        if shared.stop.load(Ordering::Relaxed) || ring.is_abandoned() {
+        if shared.stop.load(Ordering::Relaxed) || to_deck.is_abandoned() {
             return Ok(());
         }
         let packet = match format.next_packet() {
@@ -495,26 +489,14 @@ fn relay_once(
         resampler.process(&stereo, &mut pcm);
         let mut rest = &pcm[..];
         while !rest.is_empty() {
-            if shared.stop.load(Ordering::Relaxed) || ring.is_abandoned() {
+            if shared.stop.load(Ordering::Relaxed) || to_deck.is_abandoned() {
                 return Ok(());
             }
-            let n = ring.slots().min(rest.len()) / CHANNELS * CHANNELS;
+            let n = ring::push(to_deck, rest);
             if n == 0 {
                 // Full: the relay is ahead of the output; TCP holds the rest.
                 std::thread::sleep(Duration::from_millis(20));
                 continue;
-            }
-            if let Ok(mut chunk) = ring.write_chunk_uninit(n) {
-                let (a, b) = chunk.as_mut_slices();
-                let split = a.len();
-                for (d, s) in a.iter_mut().zip(&rest[..split]) {
-                    d.write(*s);
-                }
-                for (d, s) in b.iter_mut().zip(&rest[split..n]) {
-                    d.write(*s);
-                }
-                // SAFETY: all n slots were written above.
-                unsafe { chunk.commit_all() };
             }
             rest = &rest[n..];
         }

@@ -20,6 +20,7 @@ use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 use super::{Output, OutputError};
 use crate::format::{frame_time, CHANNELS, RATE};
 use crate::item::DeckEvent;
+use crate::ring;
 
 /// Frames per device callback we ask for (10 ms).
 const DEVICE_BUFFER_FRAMES: u32 = 480;
@@ -297,7 +298,7 @@ impl Output for DeviceOutput {
         let waited = Instant::now();
         let mut rest = block;
         while !rest.is_empty() {
-            let n = live.ring.slots().min(rest.len());
+            let n = ring::push(&mut live.ring, rest);
             if n == 0 {
                 if waited.elapsed() > STALL {
                     let last = live.failure.lock().ok().and_then(|f| f.last.clone());
@@ -314,18 +315,6 @@ impl Output for DeviceOutput {
                 let _ = self.writer.set(std::thread::current());
                 std::thread::park_timeout(Duration::from_millis(20));
                 continue;
-            }
-            if let Ok(mut chunk) = live.ring.write_chunk_uninit(n) {
-                let (a, b) = chunk.as_mut_slices();
-                let split = a.len();
-                for (dst, src) in a.iter_mut().zip(&rest[..split]) {
-                    dst.write(*src);
-                }
-                for (dst, src) in b.iter_mut().zip(&rest[split..n]) {
-                    dst.write(*src);
-                }
-                // SAFETY: all n slots were written just above.
-                unsafe { chunk.commit_all() };
             }
             rest = &rest[n..];
         }
