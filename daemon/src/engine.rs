@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use loa_audio::{DeckEvent, Item, ItemId, Media, Outcome, Piece, Priority, SourceKind};
 
+use crate::probe::Probe;
+
 /// What the scheduler needs of an audio engine.
 pub trait Engine {
     /// Puts an item on an output's deck.
@@ -73,16 +75,12 @@ pub struct SimEngine {
     next_id: u64,
     seq: u64,
     events: Vec<(usize, DeckEvent)>,
-    /// File lengths (callers pass a caching probe: see simulate::caching_probe).
-    probe: Box<dyn Fn(&std::path::Path) -> Result<Duration, String>>,
+    /// File lengths (callers pass a caching probe: see probe::caching_probe).
+    probe: Probe,
 }
 
 impl SimEngine {
-    pub fn new(
-        outputs: usize,
-        epoch: SystemTime,
-        probe: Box<dyn Fn(&std::path::Path) -> Result<Duration, String>>,
-    ) -> Self {
+    pub fn new(outputs: usize, epoch: SystemTime, probe: Probe) -> Self {
         SimEngine {
             outputs: (0..outputs).map(|_| Vec::new()).collect(),
             now: epoch,

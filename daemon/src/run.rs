@@ -238,7 +238,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         lengths,
         Decks { decks },
         log,
-        crate::simulate::caching_probe(),
+        crate::probe::caching_probe(),
     );
 
     let rt = tokio::runtime::Builder::new_current_thread()

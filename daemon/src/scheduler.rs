@@ -28,6 +28,7 @@ use tracing::{info, warn};
 use crate::airtime::{AirtimeLog, NewRow, Outcome, Trigger};
 use crate::clock::{from_system, to_system};
 use crate::engine::{estimated_speech, Engine};
+use crate::probe::Probe;
 
 /// How far ahead an item goes to its deck: time to open files, resolve
 /// globs and render TTS before the scheduled sample. Longer when a zone's
@@ -304,7 +305,7 @@ pub struct Scheduler<E: Engine> {
     next_progress: Option<DateTime<Utc>>,
     /// Save aired time of open rows every 5 s (off in simulation: no crash to survive).
     pub save_progress: bool,
-    probe: Box<dyn Fn(&Path) -> Result<Duration, String>>,
+    probe: Probe,
     pub stats: Stats,
     /// Outputs whose device failed and has not come back: why, and since when.
     outputs_down: BTreeMap<usize, (String, DateTime<Utc>)>,
@@ -316,7 +317,7 @@ impl<E: Engine> Scheduler<E> {
         lengths: Lengths,
         engine: E,
         log: AirtimeLog,
-        probe: Box<dyn Fn(&Path) -> Result<Duration, String>>,
+        probe: Probe,
     ) -> Self {
         let tz = config.station.timezone;
         let lead = lead_for(&config);

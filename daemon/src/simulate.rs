@@ -3,11 +3,9 @@
 //! airtime rows to a separate database, so an operator can preview a
 //! month's report and tests can run a year.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
@@ -17,6 +15,7 @@ use loa_schedules::Config;
 use crate::airtime::AirtimeLog;
 use crate::clock::{from_system, to_system, Clock, VirtualClock};
 use crate::engine::{Engine, SimEngine, VirtualEngine};
+use crate::probe::{caching_probe, Probe};
 use crate::scheduler::{Scheduler, Stats};
 
 /// Arguments of `loa simulate`.
@@ -98,17 +97,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// A probe that remembers: a year of schedule asks for the same files often.
-pub fn caching_probe() -> Box<dyn Fn(&Path) -> Result<Duration, String>> {
-    let cache: Mutex<HashMap<PathBuf, Result<Duration, String>>> = Mutex::new(HashMap::new());
-    Box::new(move |p: &Path| {
-        let mut c = cache.lock().expect("probe cache");
-        c.entry(p.to_path_buf())
-            .or_insert_with(|| loa_audio::media_length(p).map_err(|e| e.reason()))
-            .clone()
-    })
-}
-
 /// Runs the scheduler over [from, to) on the virtual clock; rows go to `db`.
 pub fn simulate(
     config: Arc<Config>,
@@ -123,9 +111,9 @@ pub fn simulate(
     let clock = VirtualClock::new(from);
     // One cache for the simulated decks and the scheduler: each file is probed once.
     let probe = std::rc::Rc::new(caching_probe());
-    let shared = |p: &std::rc::Rc<Box<dyn Fn(&Path) -> Result<Duration, String>>>| {
+    let shared = |p: &std::rc::Rc<Probe>| {
         let p = p.clone();
-        Box::new(move |path: &Path| p(path)) as Box<dyn Fn(&Path) -> Result<Duration, String>>
+        Box::new(move |path: &Path| p(path)) as Probe
     };
     let engine = SimEngine::new(
         config.station.outputs.len(),
