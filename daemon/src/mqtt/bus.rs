@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use loa_schedules::{Chime, Config, Priority};
+use loa_schedules::{Config, Priority};
 use tracing::{info, warn};
 
 use super::link::{FromLink, Link, LinkConfig, ToLink};
@@ -437,10 +437,7 @@ fn to_announce(a: remote::Announcement, kid: &str, config: &Config) -> Announce 
             Some(duration),
         ),
     };
-    let chime = match &config.station.policy.chime {
-        Chime::File(p) if p.is_file() => loa_audio::Media::file(p.clone()),
-        _ => loa_audio::Media::Chime,
-    };
+    let chime = crate::scheduler::chime_media(&config.station.policy.chime);
     Announce {
         id: a.id,
         title: a.title,
