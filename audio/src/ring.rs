@@ -31,6 +31,19 @@ pub(crate) fn pop(ring: &mut rtrb::Consumer<f32>, out: &mut [f32]) -> usize {
     }
 }
 
+/// Drops up to `frames` buffered frames without copying them; returns the
+/// number of frames dropped.
+pub(crate) fn skip(ring: &mut rtrb::Consumer<f32>, frames: usize) -> usize {
+    let n = ring.slots().min(frames * CHANNELS) / CHANNELS * CHANNELS;
+    match ring.read_chunk(n) {
+        Ok(chunk) => {
+            chunk.commit_all();
+            n / CHANNELS
+        }
+        Err(_) => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,8 +58,10 @@ mod tests {
         assert_eq!(out[..2], [1.0, 2.0]);
         // Room for two frames of three: the rest stays with the caller.
         assert_eq!(push(&mut tx, &[5.0, 6.0, 7.0, 8.0, 9.0, 10.0]), 4);
+        assert_eq!(skip(&mut rx, 1), 1);
         let mut out = [0.0; 8];
-        assert_eq!(pop(&mut rx, &mut out), 6);
-        assert_eq!(out[..6], [3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+        assert_eq!(pop(&mut rx, &mut out), 4);
+        assert_eq!(out[..4], [5.0, 6.0, 7.0, 8.0]);
+        assert_eq!(skip(&mut rx, 5), 0);
     }
 }

@@ -211,8 +211,7 @@ impl Source for StreamSource {
                     > duration_to_frames(MAX_LAG) + duration_to_frames(PREBUFFER)
                 {
                     let excess = self.buffered_frames() - duration_to_frames(MAX_LAG) / 2;
-                    let mut skip = vec![0f32; excess as usize * CHANNELS];
-                    self.read_pcm(&mut skip);
+                    ring::skip(&mut self.pcm, excess as usize);
                     tracing::debug!("relay {}: {excess} frames behind live dropped", self.url);
                 }
                 let got = self.read_pcm(out);
@@ -235,8 +234,7 @@ impl Source for StreamSource {
                     // Stay near live: drop what piled up beyond a second.
                     let excess = buffered.saturating_sub(duration_to_frames(MAX_LAG) / 2);
                     if buffered > duration_to_frames(MAX_LAG) {
-                        let mut skip = vec![0f32; excess as usize * CHANNELS];
-                        self.read_pcm(&mut skip);
+                        ring::skip(&mut self.pcm, excess as usize);
                     }
                     self.rejoin(want, log);
                 }
