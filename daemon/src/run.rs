@@ -460,14 +460,11 @@ fn watch(
 ) -> Option<notify::RecommendedWatcher> {
     use notify::{RecursiveMode, Watcher};
     let dir: PathBuf = dir.to_path_buf();
-    let state_dirs: Vec<PathBuf> = Vec::new();
     let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res {
             let relevant = ev.paths.iter().any(|p| {
                 let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                (name.ends_with(".yaml") || name.ends_with(".yml"))
-                    && !name.starts_with('.')
-                    && !state_dirs.iter().any(|s| p.starts_with(s))
+                (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.starts_with('.')
             });
             if relevant && !matches!(ev.kind, notify::EventKind::Access(_)) {
                 let _ = tx.send(());
