@@ -2,8 +2,9 @@
 //!
 //! Pure state: every method takes the time it is called for and returns the
 //! MQTT messages to send, so the same code runs on the wall clock and on a
-//! virtual one. The MQTT task owns a [`Boards`], calls [`Boards::tick`] at
-//! [`Boards::next_wakeup`], and forwards what airs and emergencies.
+//! virtual one. The daemon's [`Bus`](crate::mqtt::bus::Bus) owns a
+//! [`Boards`], calls [`Boards::tick`] at [`Boards::next_wakeup`], and
+//! forwards what airs and emergencies.
 //!
 //! What a board shows, highest first: an emergency's text (red); the airing
 //! program's title on `show_now_playing` boards; the slogan rotation.
@@ -48,8 +49,6 @@ use chrono::{DateTime, Datelike, LocalResult, NaiveDateTime, NaiveTime, TimeDelt
 use chrono_tz::Tz;
 use loa_schedules::{Board, BoardPreset, Config, DailyWindow, DateRange, DaySet};
 
-#[allow(unused_imports)] // used by the MQTT task once wired in
-pub use fold::fold_ascii;
 use preset::{Priority, Shown, Timing};
 
 use crate::mqtt::Publish;

@@ -6,6 +6,7 @@ use std::path::Path;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use unicode_normalization::UnicodeNormalization;
 
+use super::fold::fold_ascii;
 use super::*;
 
 const STATION: &str = r#"
