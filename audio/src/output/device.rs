@@ -11,13 +11,14 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::Thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 
-use super::{Output, OutputError};
+use super::{Clock, Output, OutputError, Pacer};
 use crate::format::{frame_time, CHANNELS, RATE};
 use crate::item::DeckEvent;
 use crate::ring;
@@ -143,8 +144,17 @@ struct Errors {
 }
 type Failure = Arc<Mutex<Errors>>;
 
-/// Lets the card's callback wake the thread that writes to it.
-type Waker = Arc<std::sync::OnceLock<std::thread::Thread>>;
+/// What the card's callback and the writing thread share, across reopenings.
+#[derive(Default)]
+struct Shared {
+    /// Frames the callbacks have taken (plus those discarded while down).
+    played: AtomicU64,
+    /// Last known delay from callback to the speaker, in nanoseconds.
+    latency_ns: AtomicU64,
+    /// The thread that writes (the deck's); the callback wakes it when it
+    /// has drained a period, instead of the writer polling.
+    writer: OnceLock<Thread>,
+}
 
 struct Live {
     _stream: cpal::Stream,
@@ -157,13 +167,7 @@ pub(crate) struct DeviceOutput {
     live: Option<Live>,
     events: Sender<DeckEvent>,
     started_at: SystemTime,
-    /// Frames the callbacks have taken (plus those discarded while down).
-    played: Arc<AtomicU64>,
-    /// Last known delay from callback to the speaker, in nanoseconds.
-    latency_ns: Arc<AtomicU64>,
-    /// The thread that writes (the deck's); the callback wakes it when it
-    /// has drained a period, instead of the writer polling.
-    writer: Waker,
+    shared: Arc<Shared>,
     /// Frames handed to `write`.
     written: u64,
     down: Option<Down>,
@@ -171,51 +175,43 @@ pub(crate) struct DeviceOutput {
 
 struct Down {
     since: Instant,
-    since_frames: u64,
+    /// Discards at real-time pace meanwhile.
+    pacer: Pacer,
     next_retry: Instant,
     backoff: Duration,
 }
 
 impl DeviceOutput {
     pub fn open(name: &str, events: Sender<DeckEvent>) -> Result<Self, OutputError> {
-        let played = Arc::new(AtomicU64::new(0));
-        let latency_ns = Arc::new(AtomicU64::new(0));
-        let writer: Waker = Arc::default();
-        let live = open_stream(name, played.clone(), latency_ns.clone(), writer.clone())?;
-        Ok(DeviceOutput {
-            name: name.to_string(),
-            live: Some(live),
-            events,
-            started_at: SystemTime::now(),
-            played,
-            latency_ns,
-            writer,
-            written: 0,
-            down: None,
-        })
+        let shared = Arc::<Shared>::default();
+        let live = open_stream(name, shared.clone())?;
+        Ok(DeviceOutput::new(name, events, shared, Some(live)))
     }
 
     /// A device that could not be opened: starts down (reported, discarding
     /// at real-time pace) and keeps trying, so a station whose USB card is
     /// late at boot airs as soon as it appears.
     pub fn open_retrying(name: &str, events: Sender<DeckEvent>) -> Self {
-        match DeviceOutput::open(name, events.clone()) {
-            Ok(d) => d,
+        let shared = Arc::<Shared>::default();
+        match open_stream(name, shared.clone()) {
+            Ok(live) => DeviceOutput::new(name, events, shared, Some(live)),
             Err(e) => {
-                let mut d = DeviceOutput {
-                    name: name.to_string(),
-                    live: None,
-                    events,
-                    started_at: SystemTime::now(),
-                    played: Arc::new(AtomicU64::new(0)),
-                    latency_ns: Arc::new(AtomicU64::new(0)),
-                    writer: Arc::default(),
-                    written: 0,
-                    down: None,
-                };
+                let mut d = DeviceOutput::new(name, events, shared, None);
                 d.fail(e.to_string());
                 d
             }
+        }
+    }
+
+    fn new(name: &str, events: Sender<DeckEvent>, shared: Arc<Shared>, live: Option<Live>) -> Self {
+        DeviceOutput {
+            name: name.to_string(),
+            live,
+            events,
+            started_at: SystemTime::now(),
+            shared,
+            written: 0,
+            down: None,
         }
     }
 
@@ -231,7 +227,7 @@ impl DeviceOutput {
         });
         self.down = Some(Down {
             since: Instant::now(),
-            since_frames: self.written,
+            pacer: Pacer::new(Clock::Real),
             next_retry: Instant::now() + FIRST_RETRY,
             backoff: FIRST_RETRY,
         });
@@ -240,23 +236,13 @@ impl DeviceOutput {
     /// While down: discard at real-time pace, and retry when due.
     fn write_down(&mut self, frames: usize) {
         let down = self.down.as_mut().expect("down");
-        let due = down.since
-            + Duration::from_nanos(
-                (self.written - down.since_frames) * 1_000_000_000 / RATE as u64,
-            );
-        let now = Instant::now();
-        if due > now {
-            std::thread::sleep(due - now);
-        }
-        self.played.fetch_add(frames as u64, Ordering::Relaxed);
+        down.pacer.pace(frames);
+        self.shared
+            .played
+            .fetch_add(frames as u64, Ordering::Relaxed);
         self.written += frames as u64;
         if Instant::now() >= down.next_retry {
-            match open_stream(
-                &self.name,
-                self.played.clone(),
-                self.latency_ns.clone(),
-                self.writer.clone(),
-            ) {
+            match open_stream(&self.name, self.shared.clone()) {
                 Ok(live) => {
                     let gap = down.since.elapsed();
                     tracing::info!(
@@ -312,7 +298,7 @@ impl Output for DeviceOutput {
                 }
                 // Wait for the callback to drain a period (it wakes us);
                 // the timeout only bounds a missed wake-up.
-                let _ = self.writer.set(std::thread::current());
+                let _ = self.shared.writer.set(std::thread::current());
                 std::thread::park_timeout(Duration::from_millis(20));
                 continue;
             }
@@ -326,7 +312,7 @@ impl Output for DeviceOutput {
     }
 
     fn played_frames(&self) -> u64 {
-        self.played.load(Ordering::Relaxed)
+        self.shared.played.load(Ordering::Relaxed)
     }
 
     fn realtime(&self) -> bool {
@@ -335,16 +321,11 @@ impl Output for DeviceOutput {
 
     /// Delay from the callback to the speaker, as the driver estimates it.
     fn latency(&self) -> Duration {
-        Duration::from_nanos(self.latency_ns.load(Ordering::Relaxed))
+        Duration::from_nanos(self.shared.latency_ns.load(Ordering::Relaxed))
     }
 }
 
-fn open_stream(
-    name: &str,
-    played: Arc<AtomicU64>,
-    latency_ns: Arc<AtomicU64>,
-    writer: Waker,
-) -> Result<Live, OutputError> {
+fn open_stream(name: &str, shared: Arc<Shared>) -> Result<Live, OutputError> {
     let device = find_device(name, true)?;
     let err = |reason: String| OutputError::Device {
         name: name.to_string(),
@@ -390,33 +371,9 @@ fn open_stream(
     let threads_before = thread_ids();
     let failure: Failure = Arc::new(Mutex::new(Errors::default()));
     let stream = match range.sample_format() {
-        SampleFormat::I16 => build::<i16>(
-            &device,
-            config,
-            consumer,
-            failure.clone(),
-            played,
-            latency_ns,
-            writer,
-        ),
-        SampleFormat::I32 => build::<i32>(
-            &device,
-            config,
-            consumer,
-            failure.clone(),
-            played,
-            latency_ns,
-            writer,
-        ),
-        _ => build::<f32>(
-            &device,
-            config,
-            consumer,
-            failure.clone(),
-            played,
-            latency_ns,
-            writer,
-        ),
+        SampleFormat::I16 => build::<i16>(&device, config, consumer, failure.clone(), shared),
+        SampleFormat::I32 => build::<i32>(&device, config, consumer, failure.clone(), shared),
+        _ => build::<f32>(&device, config, consumer, failure.clone(), shared),
     }
     .map_err(|e| err(format!("cannot open: {e}")))?;
     stream
@@ -435,9 +392,7 @@ fn build<T: SizedSample + FromSample<f32>>(
     config: StreamConfig,
     mut ring: rtrb::Consumer<f32>,
     failure: Failure,
-    played: Arc<AtomicU64>,
-    latency_ns: Arc<AtomicU64>,
-    writer: Waker,
+    shared: Arc<Shared>,
 ) -> Result<cpal::Stream, cpal::Error> {
     let mut promoted = false;
     device.build_output_stream::<T, _, _>(
@@ -456,13 +411,17 @@ fn build<T: SizedSample + FromSample<f32>>(
                 chunk.commit_all();
             }
             // cpal zero-fills the buffer: an underrun is silence, never stale audio.
-            played.fetch_add((n / CHANNELS) as u64, Ordering::Relaxed);
-            if let Some(t) = writer.get() {
+            shared
+                .played
+                .fetch_add((n / CHANNELS) as u64, Ordering::Relaxed);
+            if let Some(t) = shared.writer.get() {
                 t.unpark();
             }
             let ts = info.timestamp();
             if let Some(d) = ts.playback.checked_duration_since(ts.callback) {
-                latency_ns.store(d.as_nanos() as u64, Ordering::Relaxed);
+                shared
+                    .latency_ns
+                    .store(d.as_nanos() as u64, Ordering::Relaxed);
             }
         },
         move |e: cpal::Error| {
