@@ -8,7 +8,9 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use loa_audio::{DeckEvent, Item, ItemId, Media, Outcome, Piece, Priority, SourceKind};
+use loa_audio::{
+    DeckEvent, Item, ItemId, Media, Outcome, Piece, Priority, SourceKind, BUILTIN_CHIME,
+};
 
 use crate::probe::Probe;
 
@@ -35,9 +37,6 @@ pub trait VirtualEngine: Engine {
 pub fn estimated_speech(text: &str) -> Duration {
     Duration::from_millis((text.chars().count() as u64 * 1000 / 13).max(500))
 }
-
-/// The built-in chime's length in the simulation.
-pub const SIM_CHIME: Duration = loa_audio::BUILTIN_CHIME;
 
 struct SimPiece {
     piece: Piece,
@@ -148,7 +147,7 @@ impl SimEngine {
             Media::Live { input } => one(SourceKind::Live, input.clone(), None),
             Media::Tone { hz, length } => one(SourceKind::Tone, format!("{hz} Hz"), Some(*length)),
             Media::Silence(d) => one(SourceKind::Silence, "silence".into(), Some(*d)),
-            Media::Chime => one(SourceKind::Chime, "builtin".into(), Some(SIM_CHIME)),
+            Media::Chime => one(SourceKind::Chime, "builtin".into(), Some(BUILTIN_CHIME)),
         }
     }
 

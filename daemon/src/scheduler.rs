@@ -781,7 +781,7 @@ impl<E: Engine> Scheduler<E> {
             streamed.then(|| {
                 let each = a.length.unwrap_or(Duration::from_secs(60));
                 start
-                    + delta(crate::engine::SIM_CHIME + Duration::from_secs(1))
+                    + delta(loa_audio::BUILTIN_CHIME + Duration::from_secs(1))
                     + delta(
                         each * a.repeat.max(1)
                             + Duration::from_secs(2) * a.repeat.saturating_sub(1),
