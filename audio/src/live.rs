@@ -141,7 +141,8 @@ impl Source for LiveSource {
         }
         // Live airs for as long as it is on the deck, gaps in capture included.
         self.tracker.sounded(0, out.len() / CHANNELS, audible, log);
-        if let Some(e) = self.failure.lock().ok().and_then(|mut f| f.take()) {
+        // try_lock: the audio thread never waits on the card's error callback.
+        if let Some(e) = self.failure.try_lock().ok().and_then(|mut f| f.take()) {
             tracing::warn!("live input: {e}");
         }
         Rendered::More

@@ -275,7 +275,9 @@ impl Output for DeviceOutput {
             return;
         }
         let live = self.live.as_mut().expect("live");
-        let fatal = live.failure.lock().ok().and_then(|f| f.fatal.clone());
+        // try_lock: the render thread never waits on the error callback; a
+        // fatal error is seen on the next block.
+        let fatal = live.failure.try_lock().ok().and_then(|f| f.fatal.clone());
         if let Some(reason) = fatal {
             self.fail(reason);
             self.write_down(frames);
