@@ -1,7 +1,6 @@
 //! The scheduler on the virtual clock: weeks of schedule in milliseconds,
 //! clock steps as inputs, and the airtime rows as the thing asserted.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,12 +106,19 @@ impl Station {
         run_virtual(&mut self.sched, &self.clock, t);
     }
 
-    fn rows(&self) -> Vec<Row> {
+    /// Rows of the airtime log, read by `sql`.
+    fn query<T>(
+        &self,
+        sql: &str,
+        row: impl FnMut(&rusqlite::Row) -> rusqlite::Result<T>,
+    ) -> Vec<T> {
         let c = rusqlite::Connection::open(self.dir.path().join("airtime.sqlite")).unwrap();
-        let mut st = c
-            .prepare("SELECT program_id, source, scheduled_at, started_at, ended_at, aired_ms, outcome, detail FROM airtime ORDER BY id")
-            .unwrap();
-        st.query_map([], |r| {
+        let mut st = c.prepare(sql).unwrap();
+        st.query_map([], row).unwrap().map(Result::unwrap).collect()
+    }
+
+    fn rows(&self) -> Vec<Row> {
+        self.query("SELECT program_id, source, scheduled_at, started_at, ended_at, aired_ms, outcome, detail FROM airtime ORDER BY id", |r| {
             Ok(Row {
                 program: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
                 source: r.get(1)?,
@@ -124,9 +130,22 @@ impl Station {
                 detail: r.get(7)?,
             })
         })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    }
+
+    /// The schedule file becomes `schedule`, and the scheduler reloads it.
+    fn reload(&mut self, schedule: &str) {
+        std::fs::write(self.dir.path().join("schedules/a.yaml"), schedule).unwrap();
+        let report = loa_schedules::check::check_dir(self.dir.path(), &Table, None);
+        self.sched.reload(
+            Arc::new(report.config.unwrap()),
+            report.lengths,
+            self.clock.now(),
+        );
+    }
+
+    /// Announces `a` now.
+    fn announce(&mut self, a: Announce) {
+        self.sched.announce(a, self.clock.now());
     }
 
     fn rows_of(&self, program: &str) -> Vec<Row> {
@@ -406,8 +425,7 @@ fn a_program_a_reload_adds_inside_the_lead_time_airs_on_time() {
     // 10:00:00 fired at its lead time (09:59:57); at 09:59:58 a reload adds
     // `b` at 10:30 and `c` at 09:59:59, a second ahead, inside the lead.
     s.run_until(at(9, 59) + chrono::TimeDelta::seconds(58));
-    std::fs::write(
-        s.dir.path().join("schedules/a.yaml"),
+    s.reload(
         "programs:
   - id: a
     at: \"10:00\"
@@ -419,13 +437,6 @@ fn a_program_a_reload_adds_inside_the_lead_time_airs_on_time() {
     priority: priority
     items: [{ file: 10m.mp3 }]
 ",
-    )
-    .unwrap();
-    let report = loa_schedules::check::check_dir(s.dir.path(), &Table, None);
-    s.sched.reload(
-        Arc::new(report.config.unwrap()),
-        report.lengths,
-        s.clock.now(),
     );
     s.run_until(at(11, 0));
     let c = s.rows_of("c");
@@ -452,16 +463,8 @@ fn a_reload_keeps_what_airs_unless_its_program_was_removed() {
     );
     s.run_until(at(10, 5));
     // The new schedule drops `a` and moves `b` to 11:30.
-    std::fs::write(
-        s.dir.path().join("schedules/a.yaml"),
+    s.reload(
         "programs:\n  - id: b\n    at: \"11:30\"\n    zones: all\n    items: [{ file: 10m.mp3 }]\n",
-    )
-    .unwrap();
-    let report = loa_schedules::check::check_dir(s.dir.path(), &Table, None);
-    s.sched.reload(
-        Arc::new(report.config.unwrap()),
-        report.lengths,
-        s.clock.now(),
     );
     s.run_until(at(13, 0));
     let a = s.rows_of("a");
@@ -473,7 +476,6 @@ fn a_reload_keeps_what_airs_unless_its_program_was_removed() {
     let b = s.rows_of("b");
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].started, "2026-11-23T11:30:00.000+07:00");
-    let _: HashMap<(), ()> = HashMap::new();
 }
 
 #[test]
@@ -573,9 +575,10 @@ fn zone_notes_follow_preemption_and_release_every_demand() {
         notes.extend(s.sched.take_zone_notes());
     }
     let config = s.sched.config().clone();
-    let mut zones = crate::zones::Zones::new(&config);
-    let state_at = |zones: &mut crate::zones::Zones, notes: &[ZoneNote], when: DateTime<Utc>| {
-        for n in notes {
+    // The zones as replaying the notes up to `when` leaves them.
+    let state_at = |when: DateTime<Utc>| {
+        let mut zones = crate::zones::Zones::new(&config);
+        for n in &notes {
             match n {
                 ZoneNote::Sound { zones: z, at } if *at <= when + TimeDelta::seconds(5) => {
                     zones.sound_from(z, *at)
@@ -589,28 +592,25 @@ fn zone_notes_follow_preemption_and_release_every_demand() {
         zones.states()
     };
     let on = |st: &[(String, &'static str)], z: &str| st.iter().find(|(id, _)| id == z).unwrap().1;
-    let st = state_at(&mut zones, &notes, at(10, 2));
+    let st = state_at(at(10, 2));
     assert_eq!(
         (on(&st, "thon-1"), on(&st, "thon-2")),
         ("on", "on"),
         "{notes:#?}"
     );
-    let mut zones = crate::zones::Zones::new(&config);
-    let st = state_at(&mut zones, &notes, at(10, 7));
+    let st = state_at(at(10, 7));
     assert_eq!(
         (on(&st, "thon-1"), on(&st, "thon-2")),
         ("on", "off"),
         "the emergency does not target thon-2: {notes:#?}"
     );
-    let mut zones = crate::zones::Zones::new(&config);
-    let st = state_at(&mut zones, &notes, at(10, 12));
+    let st = state_at(at(10, 12));
     assert_eq!(
         (on(&st, "thon-1"), on(&st, "thon-2")),
         ("on", "on"),
         "`tin` resumed on all zones: {notes:#?}"
     );
-    let mut zones = crate::zones::Zones::new(&config);
-    let st = state_at(&mut zones, &notes, at(10, 59));
+    let st = state_at(at(10, 59));
     assert_eq!(
         (on(&st, "thon-1"), on(&st, "thon-2")),
         ("off", "off"),
@@ -655,11 +655,7 @@ struct ARow {
 }
 
 fn announcement_rows(s: &Station) -> Vec<ARow> {
-    let c = rusqlite::Connection::open(s.dir.path().join("airtime.sqlite")).unwrap();
-    let mut st = c
-        .prepare(r#"SELECT program_id, source_kind, "trigger", requested_by, category, started_at, outcome, scheduled_at FROM airtime WHERE category = 'announcement' ORDER BY id"#)
-        .unwrap();
-    st.query_map([], |r| {
+    s.query(r#"SELECT program_id, source_kind, "trigger", requested_by, category, started_at, outcome, scheduled_at FROM airtime WHERE category = 'announcement' ORDER BY id"#, |r| {
         Ok(ARow {
             program: r.get(0)?,
             kind: r.get(1)?,
@@ -671,9 +667,6 @@ fn announcement_rows(s: &Station) -> Vec<ARow> {
             scheduled: r.get(7)?,
         })
     })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
 }
 
 #[test]
@@ -689,16 +682,13 @@ fn an_emergency_announcement_preempts_the_program_which_resumes_after() {
     );
     s.run_until(at(10, 10));
     let now = s.clock.now();
-    s.sched.announce(
-        announcement(
-            "a1b2c3d4",
-            Priority::Emergency,
-            &["thon-1"],
-            2,
-            now + TimeDelta::minutes(10),
-        ),
-        now,
-    );
+    s.announce(announcement(
+        "a1b2c3d4",
+        Priority::Emergency,
+        &["thon-1"],
+        2,
+        now + TimeDelta::minutes(10),
+    ));
     s.run_until(at(11, 30));
     let rows = announcement_rows(&s);
     let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
@@ -760,16 +750,13 @@ fn an_announcement_that_expires_behind_a_higher_item_is_dropped() {
     );
     s.run_until(at(10, 5));
     let now = s.clock.now();
-    s.sched.announce(
-        announcement(
-            "late0001",
-            Priority::Normal,
-            &["thon-1", "thon-2"],
-            1,
-            now + TimeDelta::minutes(5),
-        ),
-        now,
-    );
+    s.announce(announcement(
+        "late0001",
+        Priority::Normal,
+        &["thon-1", "thon-2"],
+        1,
+        now + TimeDelta::minutes(5),
+    ));
     s.run_until(at(11, 0));
     // It was accepted, so the log book says it never aired: skipped rows.
     let rows = announcement_rows(&s);
@@ -795,16 +782,13 @@ fn a_stop_ends_an_announcement_early() {
     let mut s = station("programs: []\n", at(9, 0));
     s.run_until(at(9, 1));
     let now = s.clock.now();
-    s.sched.announce(
-        announcement(
-            "stopme01",
-            Priority::Priority,
-            &["thon-1"],
-            3,
-            now + TimeDelta::minutes(5),
-        ),
-        now,
-    );
+    s.announce(announcement(
+        "stopme01",
+        Priority::Priority,
+        &["thon-1"],
+        3,
+        now + TimeDelta::minutes(5),
+    ));
     s.run_until(at(9, 3));
     assert_eq!(
         s.sched
