@@ -192,6 +192,10 @@ pub(crate) struct DeckCore {
     ends_early: HashMap<ItemId, SystemTime>,
     mix: Vec<f32>,
     scratch: Vec<f32>,
+    /// Per span: items already rendered, and items that ended (kept here
+    /// so that rendering does not allocate).
+    ran: Vec<ItemId>,
+    ended: Vec<(ItemId, Outcome, u64)>,
     log: PieceLog,
     position: Arc<AtomicU64>,
     heard: Arc<AtomicU64>,
@@ -214,6 +218,8 @@ impl DeckCore {
             ends_early: HashMap::new(),
             mix: vec![0.0; BLOCK * CHANNELS],
             scratch: vec![0.0; BLOCK * CHANNELS],
+            ran: Vec::new(),
+            ended: Vec::new(),
             log: PieceLog::default(),
             position: Arc::new(AtomicU64::new(0)),
             heard: Arc::new(AtomicU64::new(0)),
@@ -493,15 +499,14 @@ impl DeckCore {
         let airing = self.airing();
         let airing_id = airing.map(|i| self.entries[i].id);
         // Items that are not airing: fading out, or running muted.
-        let mut ran: Vec<ItemId> = Vec::new();
-        let mut ended: Vec<(ItemId, Outcome, u64)> = Vec::new();
+        self.ran.clear();
         for i in 0..self.entries.len() {
             let e = &mut self.entries[i];
             if Some(e.id) == airing_id || e.state == State::Pending {
                 continue;
             }
             if let Some(outcome) = e.removing.clone().filter(|_| e.gain.silent()) {
-                ended.push((e.id, outcome, base));
+                self.ended.push((e.id, outcome, base));
                 continue;
             }
             let audible = !e.gain.silent();
@@ -510,7 +515,7 @@ impl DeckCore {
             }
             let buf = &mut self.scratch[..span * CHANNELS];
             let r = render_guarded(e, buf, audible, &mut self.log);
-            ran.push(e.id);
+            self.ran.push(e.id);
             if audible {
                 e.gain.mix(buf, &mut self.mix[out.clone()]);
                 e.aired_any = true;
@@ -518,26 +523,28 @@ impl DeckCore {
             let id = e.id;
             match r {
                 Rendered::Ended { frames, outcome } => {
-                    ended.push((id, outcome, base + frames as u64))
+                    self.ended.push((id, outcome, base + frames as u64))
                 }
                 Rendered::More => {
                     if let Some(outcome) = e.removing.clone().filter(|_| e.gain.silent()) {
-                        ended.push((id, outcome, base + span as u64));
+                        self.ended.push((id, outcome, base + span as u64));
                     }
                 }
             }
             self.flush_notes(id, base);
         }
-        for (id, outcome, frame) in ended {
+        let mut ended = std::mem::take(&mut self.ended);
+        for (id, outcome, frame) in ended.drain(..) {
             if let Some(i) = self.entries.iter().position(|e| e.id == id) {
                 self.finalize(i, outcome, frame);
             }
         }
+        self.ended = ended;
         // The airing item, then whatever resumes when it ends mid-span.
         let mut off = 0;
         while off < span {
             let Some(i) = self.airing() else { break };
-            if ran.contains(&self.entries[i].id) {
+            if self.ran.contains(&self.entries[i].id) {
                 break;
             }
             let e = &mut self.entries[i];
@@ -548,7 +555,7 @@ impl DeckCore {
                 &mut self.mix[(at + off) * CHANNELS..(at + span) * CHANNELS],
             );
             let id = e.id;
-            ran.push(id);
+            self.ran.push(id);
             self.flush_notes(id, base + off as u64);
             match r {
                 Rendered::More => {
