@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::decode::FileDecoder;
 use crate::format::{db_to_gain, CHANNELS, RATE};
-use crate::probe::ProbeError;
+use crate::probe::{self, ProbeError};
 
 /// Never raise a file by more than this (a near-silent file stays quiet).
 const MAX_BOOST_DB: f64 = 20.0;
@@ -135,18 +135,7 @@ impl Loudness {
 }
 
 fn cache_key(path: &Path) -> Result<String, ProbeError> {
-    let meta = std::fs::metadata(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            ProbeError::Missing {
-                path: path.to_path_buf(),
-            }
-        } else {
-            ProbeError::Unreadable {
-                path: path.to_path_buf(),
-                source: e,
-            }
-        }
-    })?;
+    let meta = std::fs::metadata(path).map_err(|e| probe::io_error(path, e))?;
     let mtime = meta
         .modified()
         .ok()

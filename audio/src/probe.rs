@@ -144,7 +144,8 @@ pub(crate) fn frames_to_duration(frames: u64, rate: u64) -> Duration {
     Duration::new(secs, (rem * 1_000_000_000 / rate) as u32)
 }
 
-fn io_error(path: &Path, e: io::Error) -> ProbeError {
+/// Maps an I/O error on `path` to a missing or unreadable file.
+pub(crate) fn io_error(path: &Path, e: io::Error) -> ProbeError {
     if e.kind() == io::ErrorKind::NotFound {
         ProbeError::Missing {
             path: path.to_path_buf(),
