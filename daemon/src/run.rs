@@ -329,10 +329,10 @@ async fn serve(
             _ = tokio::time::sleep_until(deadline) => {}
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => { info!("SIGHUP: reloading"); let _ = reload(sched, &mut bus, dir, overrides); }
+            _ = hup.recv() => { info!("SIGHUP: reloading"); let _ = reload(sched, &mut bus, &clock, dir, overrides); }
             Some(m) = bus.recv() => {
                 if let Some(Action::Reload { id, group }) = bus.on_link(m, sched, clock.now()) {
-                    let result = reload(sched, &mut bus, dir, overrides);
+                    let result = reload(sched, &mut bus, &clock, dir, overrides);
                     bus.reloaded(&id, group.as_deref(), result);
                 }
             }
@@ -355,7 +355,7 @@ async fn serve(
             reload_at = None;
             while changed_rx.try_recv().is_ok() {}
             info!("the configuration changed on disk: reloading");
-            let _ = reload(sched, &mut bus, dir, overrides);
+            let _ = reload(sched, &mut bus, &clock, dir, overrides);
         }
     }
 
@@ -398,15 +398,18 @@ fn status_line(sched: &Scheduler<Decks>) -> String {
 fn reload(
     sched: &mut Scheduler<Decks>,
     bus: &mut Bus,
+    clock: &WallClock,
     dir: &Path,
     overrides: &[String],
 ) -> Result<(), String> {
-    match load(dir) {
+    let loaded = load(dir);
+    // After the load, which probes every file the schedule names.
+    let now = clock.now();
+    match loaded {
         Ok((mut config, lengths)) => {
             if let Err(e) = apply_overrides(&mut config, overrides) {
                 error!("reload refused: {e:#}; the last good schedule stays on air");
-                bus.config_state =
-                    config_state(sched.config(), "reload", Utc::now(), &[format!("{e:#}")]);
+                bus.config_state = config_state(sched.config(), "reload", now, &[format!("{e:#}")]);
                 return Err(format!("{e:#}"));
             }
             let old = sched.config().clone();
@@ -421,15 +424,15 @@ fn reload(
                 config.programs.len(),
                 config.slogans.len()
             );
-            bus.config_state = config_state(&config, "reload", Utc::now(), &[]);
-            bus.reload(&config, Utc::now());
-            sched.reload(Arc::new(config), lengths, Utc::now());
+            bus.config_state = config_state(&config, "reload", now, &[]);
+            bus.reload(&config, now);
+            sched.reload(Arc::new(config), lengths, now);
             Ok(())
         }
         Err(errors) => {
             let n = errors.len();
             error!("reload refused: {n} error(s) (above); the last good schedule stays on air");
-            bus.config_state = config_state(sched.config(), "reload", Utc::now(), &errors);
+            bus.config_state = config_state(sched.config(), "reload", now, &errors);
             Err(format!("{n} error(s) in the configuration; the last good schedule stays on air (see `loa check`)"))
         }
     }
