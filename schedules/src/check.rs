@@ -3,8 +3,10 @@
 //! checks that need everything at once: duplicate ids, media files, quiet
 //! hours, overlaps on an output, session length, relay coverage.
 
-use std::collections::BTreeSet;
-use std::path::Path;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chrono::{NaiveDate, TimeDelta, Utc};
 
@@ -26,6 +28,7 @@ pub struct Report {
 /// Loads and checks `dir`. `today` (in the station's zone) anchors the
 /// checks that look ahead (overlaps in the coming week): time is an input.
 pub fn check_dir(dir: &Path, probe: &dyn MediaProbe, today: Option<NaiveDate>) -> Report {
+    let probe = &ProbeOnce::new(probe);
     let loaded = load_dir(dir);
     let mut diags = loaded.diagnostics;
     let mut lengths = Lengths::new();
@@ -54,6 +57,39 @@ pub fn check_dir(dir: &Path, probe: &dyn MediaProbe, today: Option<NaiveDate>) -
         config: if diags.is_valid() { config } else { None },
         diagnostics: diags,
         lengths,
+    }
+}
+
+/// Probes each media file once per check, although both the lengths and the
+/// media warnings need it and several programs may name the same file.
+struct ProbeOnce<'a> {
+    probe: &'a dyn MediaProbe,
+    seen: RefCell<HashMap<PathBuf, Result<Duration, String>>>,
+}
+
+impl<'a> ProbeOnce<'a> {
+    fn new(probe: &'a dyn MediaProbe) -> Self {
+        ProbeOnce {
+            probe,
+            seen: RefCell::default(),
+        }
+    }
+}
+
+impl MediaProbe for ProbeOnce<'_> {
+    fn length(&self, path: &Path) -> Result<Duration, String> {
+        if let Some(known) = self.seen.borrow().get(path) {
+            return known.clone();
+        }
+        let length = self.probe.length(path);
+        self.seen
+            .borrow_mut()
+            .insert(path.to_path_buf(), length.clone());
+        length
+    }
+
+    fn speech_length(&self, text: &str, voice: Option<&str>) -> Result<Duration, String> {
+        self.probe.speech_length(text, voice)
     }
 }
 
@@ -348,4 +384,35 @@ fn first_day_starts(p: &Program, tz: chrono_tz::Tz) -> Vec<chrono::DateTime<chro
     let day = first.date_naive();
     p.occurs
         .between(tz, midnight(day), midnight(day + TimeDelta::days(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts the probes of each path.
+    struct Counting(RefCell<HashMap<PathBuf, usize>>);
+
+    impl MediaProbe for Counting {
+        fn length(&self, path: &Path) -> Result<Duration, String> {
+            *self.0.borrow_mut().entry(path.to_path_buf()).or_default() += 1;
+            Ok(Duration::from_secs(60))
+        }
+    }
+
+    #[test]
+    fn each_media_file_is_probed_once_per_check() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/au-lau");
+        let probe = Counting(RefCell::default());
+        let report = check_dir(&dir, &probe, NaiveDate::from_ymd_opt(2026, 11, 23));
+        assert!(
+            report.diagnostics.is_valid(),
+            "{:?}",
+            report.diagnostics.errors
+        );
+        let counts = probe.0.into_inner();
+        assert!(counts.keys().any(|p| p.ends_with("ident/nhac-hieu.mp3")));
+        let twice: Vec<_> = counts.iter().filter(|(_, &n)| n > 1).collect();
+        assert!(twice.is_empty(), "probed more than once: {twice:?}");
+    }
 }
