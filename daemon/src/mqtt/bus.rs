@@ -164,17 +164,12 @@ impl Bus {
             let was_emergency = self.shown.as_ref().is_some_and(|(_, e)| *e);
             match &airing {
                 Some((title, true)) => out.extend(self.boards.emergency(Some(title), now)),
-                Some((title, false)) => {
+                _ => {
                     if was_emergency {
                         out.extend(self.boards.emergency(None, now));
                     }
-                    out.extend(self.boards.now_playing(Some(title), now));
-                }
-                None => {
-                    if was_emergency {
-                        out.extend(self.boards.emergency(None, now));
-                    }
-                    out.extend(self.boards.now_playing(None, now));
+                    let title = airing.as_ref().map(|(t, _)| t.as_str());
+                    out.extend(self.boards.now_playing(title, now));
                 }
             }
             self.shown = airing;
