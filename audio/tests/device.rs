@@ -6,8 +6,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{sine_wav, wait_for};
 use loa_audio::{Deck, DeckConfig, DeckEvent, Item, Media, Order, OutputSpec, Priority};
 
 fn script() -> PathBuf {
@@ -76,22 +77,6 @@ fn stop_recording(mut child: Child) {
     child.wait().unwrap();
 }
 
-fn sine(path: &Path, hz: f32, frames: u32) {
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 48_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..frames {
-        let s = ((i as f32 * hz * std::f32::consts::TAU / 48_000.0).sin() * 16_000.0) as i16;
-        w.write_sample(s).unwrap();
-        w.write_sample(s).unwrap();
-    }
-    w.finalize().unwrap();
-}
-
 /// Frequency of each 10 ms window of the left channel (0 for silence).
 fn pitch_track(frames: &[(i16, i16)]) -> Vec<u32> {
     frames
@@ -130,23 +115,6 @@ fn run_of(track: &[u32], hz: u32) -> (usize, usize) {
     (best, best_start)
 }
 
-fn wait_for(
-    deck: &Deck,
-    what: &str,
-    timeout: Duration,
-    mut f: impl FnMut(&DeckEvent) -> bool,
-) -> DeckEvent {
-    let until = Instant::now() + timeout;
-    while Instant::now() < until {
-        if let Ok(e) = deck.events().recv_timeout(Duration::from_millis(50)) {
-            if f(&e) {
-                return e;
-            }
-        }
-    }
-    panic!("no {what} within {timeout:?}");
-}
-
 #[test]
 fn device_airs_a_playlist_gaplessly_and_comes_back_after_the_audio_server_dies() {
     let dir = tempfile::tempdir().unwrap();
@@ -157,8 +125,8 @@ fn device_airs_a_playlist_gaplessly_and_comes_back_after_the_audio_server_dies()
 
     let low = dir.path().join("low.wav");
     let high = dir.path().join("high.wav");
-    sine(&low, 440.0, 28_800);
-    sine(&high, 880.0, 28_800);
+    sine_wav(&low, 440.0, 16_000.0, 28_800);
+    sine_wav(&high, 880.0, 16_000.0, 28_800);
     let capture = dir.path().join("aired.wav");
     let rec = pulse.record(&capture);
     let deck = Deck::open(&OutputSpec::Device("default".into()), DeckConfig::default()).unwrap();

@@ -2,26 +2,12 @@
 //! deck must run on and wait for it. (Its own process: ALSA reads its
 //! configuration once per process, and the device tests point it elsewhere.)
 
-use std::time::{Duration, Instant};
+mod common;
 
+use std::time::Duration;
+
+use common::wait_for;
 use loa_audio::{Deck, DeckConfig, DeckEvent, Item, Media, OutputSpec, Priority};
-
-fn wait_for(
-    deck: &Deck,
-    what: &str,
-    timeout: Duration,
-    mut f: impl FnMut(&DeckEvent) -> bool,
-) -> DeckEvent {
-    let until = Instant::now() + timeout;
-    while Instant::now() < until {
-        if let Ok(e) = deck.events().recv_timeout(Duration::from_millis(50)) {
-            if f(&e) {
-                return e;
-            }
-        }
-    }
-    panic!("no {what} within {timeout:?}");
-}
 
 #[test]
 fn a_missing_card_fails_loa_play_but_the_daemon_deck_waits_for_it() {

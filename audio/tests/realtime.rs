@@ -9,29 +9,13 @@ use std::time::{Duration, Instant, SystemTime};
 use common::*;
 use loa_audio::{Deck, DeckConfig, DeckEvent, Item, Media, Order, OutputSpec, Priority};
 
-fn sine(path: &std::path::Path, amplitude: f32) {
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 48_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..48_000 {
-        let s = ((i as f32 * 440.0 * std::f32::consts::TAU / 48_000.0).sin() * amplitude) as i16;
-        w.write_sample(s).unwrap();
-        w.write_sample(s).unwrap();
-    }
-    w.finalize().unwrap();
-}
-
 #[test]
 fn wav_output_runs_in_real_time_and_normalises_every_playlist_file() {
     let dir = tempfile::tempdir().unwrap();
     let quiet = dir.path().join("quiet.wav");
     let loud = dir.path().join("loud.wav");
-    sine(&quiet, 1_000.0);
-    sine(&loud, 20_000.0);
+    sine_wav(&quiet, 440.0, 1_000.0, 48_000);
+    sine_wav(&loud, 440.0, 20_000.0, 48_000);
     let out = dir.path().join("air.wav");
     let before = SystemTime::now();
     let deck = Deck::open(

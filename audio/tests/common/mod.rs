@@ -1,12 +1,13 @@
 //! Fixtures for the engine's tests: position-coded WAV files whose every
 //! frame says which file it came from and where, so a test can read the
-//! output WAV and tell exactly what aired on each sample.
+//! output WAV and tell exactly what aired on each sample; sine WAVs; waiting
+//! for a real-time deck's events.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use loa_audio::{DeckConfig, DeckEvent, OutputSpec, VirtualDeck};
+use loa_audio::{Deck, DeckConfig, DeckEvent, OutputSpec, VirtualDeck};
 
 pub const RATE: u64 = 48_000;
 const SPAN: i64 = 30_000;
@@ -24,6 +25,24 @@ pub fn coded_wav(path: &Path, tag: i16, frames: u64) {
     for i in 0..frames as i64 {
         w.write_sample((i % SPAN) as i16).unwrap();
         w.write_sample(tag * 100 + (i / SPAN) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// A 48 kHz stereo WAV of `frames` frames of a sine at `hz`, peaking at
+/// `amplitude` (in 16-bit units).
+pub fn sine_wav(path: &Path, hz: f32, amplitude: f32, frames: u32) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..frames {
+        let s = ((i as f32 * hz * std::f32::consts::TAU / 48_000.0).sin() * amplitude) as i16;
+        w.write_sample(s).unwrap();
+        w.write_sample(s).unwrap();
     }
     w.finalize().unwrap();
 }
@@ -80,4 +99,23 @@ pub fn assert_run(frames: &[(i16, i16)], start: usize, len: usize, tag: i16, pos
             pos + k as u64
         );
     }
+}
+
+/// The first event of a real-time deck that `f` accepts, waiting at most
+/// `timeout`.
+pub fn wait_for(
+    deck: &Deck,
+    what: &str,
+    timeout: Duration,
+    mut f: impl FnMut(&DeckEvent) -> bool,
+) -> DeckEvent {
+    let until = Instant::now() + timeout;
+    while Instant::now() < until {
+        if let Ok(e) = deck.events().recv_timeout(Duration::from_millis(50)) {
+            if f(&e) {
+                return e;
+            }
+        }
+    }
+    panic!("no {what} within {timeout:?}");
 }
