@@ -191,6 +191,20 @@ fn interrupt_airing(conn: &Connection) -> rusqlite::Result<usize> {
     Ok(open.len())
 }
 
+/// Sets up a connection that writes to the airtime database (the log's, and
+/// the remote gate's `seen_commands`): WAL with synchronous=FULL, so that a
+/// power cut loses no committed row, and a wait of up to 5 s while another
+/// connection (the daemon, `loa report`) holds the file.
+pub fn durable(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // journal_mode answers with a row; pragma_update would reject that.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidQuery);
+    }
+    conn.pragma_update(None, "synchronous", "FULL")
+}
+
 /// RFC 3339 with milliseconds and the zone's offset, as stored.
 pub fn format_time<Z: TimeZone>(t: &DateTime<Z>) -> String
 where
@@ -236,16 +250,7 @@ impl AirtimeLog {
     }
 
     fn init(&mut self, station_id: &str, tz: Tz) -> rusqlite::Result<()> {
-        // journal_mode answers with a row; pragma_update would reject that.
-        let mode: String = self
-            .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(rusqlite::Error::InvalidQuery);
-        }
-        self.conn.pragma_update(None, "synchronous", "FULL")?;
-        // The daemon and `loa report` may touch the file at the same time.
-        self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        durable(&self.conn)?;
         let tx = self.conn.transaction()?;
         tx.execute_batch(SCHEMA)?;
         // The log belongs to the station configured now; a renamed station

@@ -24,11 +24,8 @@ impl Seen {
             let _ = std::fs::create_dir_all(dir);
         }
         let conn = Connection::open(db)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        // journal_mode answers with a row; pragma_update would reject that.
-        let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         // An accepted command must stay seen after a power cut.
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        crate::airtime::durable(&conn)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS seen_commands (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL)",
         )?;
