@@ -46,30 +46,11 @@ pub(crate) fn prepare(
     loudness: &Arc<Loudness>,
     background: bool,
 ) -> Result<Prepared, PrepFailure> {
-    let later = |paths: &[PathBuf], target: Option<f64>| -> Vec<(PathBuf, Gain)> {
-        match target {
-            None => paths
-                .iter()
-                .map(|p| (p.clone(), Gain::Fixed(1.0)))
-                .collect(),
-            Some(t) if background => {
-                let (l, list) = (loudness.clone(), paths.to_vec());
-                std::thread::Builder::new()
-                    .name("loa-loudness".into())
-                    .spawn(move || l.warm(list.iter().map(PathBuf::as_path)))
-                    .ok();
-                paths
-                    .iter()
-                    .map(|p| (p.clone(), Gain::Measured(loudness.clone(), t)))
-                    .collect()
-            }
-            Some(t) => paths
-                .iter()
-                .map(|p| (p.clone(), Gain::Fixed(loudness.gain(p, Some(t)))))
-                .collect(),
-        }
+    let gains = Gains {
+        loudness,
+        target: item.loudness_target.unwrap_or(config.loudness_target),
+        background,
     };
-    let target = item.loudness_target.unwrap_or(config.loudness_target);
     let volume = item.volume.clamp(0.0, 4.0);
     let ready = |source: Box<dyn Source>| Prepared {
         source,
@@ -81,16 +62,7 @@ pub(crate) fn prepare(
             if *order == Order::Shuffle {
                 fastrand::shuffle(&mut paths);
             }
-            files(
-                paths,
-                item.offset,
-                target,
-                volume,
-                loudness,
-                &later,
-                SourceKind::File,
-                None,
-            )
+            files(paths, item.offset, volume, &gains, SourceKind::File, None)
         }
         Media::Newest { pattern, max_age } => {
             let path = newest(pattern, *max_age).map_err(|reason| PrepFailure {
@@ -100,10 +72,8 @@ pub(crate) fn prepare(
             files(
                 vec![path],
                 item.offset,
-                target,
                 volume,
-                loudness,
-                &later,
+                &gains,
                 SourceKind::File,
                 None,
             )
@@ -126,10 +96,8 @@ pub(crate) fn prepare(
             files(
                 vec![wav],
                 item.offset,
-                target,
                 volume,
-                loudness,
-                &later,
+                &gains,
                 SourceKind::Tts,
                 Some(text.clone()),
             )
@@ -147,7 +115,7 @@ pub(crate) fn prepare(
         }
         Media::Chime => Ok(ready(Box::new(GenSource::chime(volume)))),
         Media::Stream { url, fallback } => {
-            let fallback = later(fallback, target);
+            let fallback = gains.later(fallback);
             Ok(ready(Box::new(StreamSource::start(
                 url,
                 fallback,
@@ -169,18 +137,52 @@ pub(crate) fn prepare(
     }
 }
 
-/// Assigns loudness gains to files not opened yet.
-type LaterGains<'a> = &'a dyn Fn(&[PathBuf], Option<f64>) -> Vec<(PathBuf, Gain)>;
+/// How files get their loudness gains toward `target`.
+struct Gains<'a> {
+    loudness: &'a Arc<Loudness>,
+    target: Option<f64>,
+    /// Later files are measured on a background thread (see [`prepare`]).
+    background: bool,
+}
+
+impl Gains<'_> {
+    /// The gain of a file opened now.
+    fn now(&self, path: &Path) -> f32 {
+        self.loudness.gain(path, self.target)
+    }
+
+    /// The gains of files opened when their turn comes.
+    fn later(&self, paths: &[PathBuf]) -> Vec<(PathBuf, Gain)> {
+        match self.target {
+            None => paths
+                .iter()
+                .map(|p| (p.clone(), Gain::Fixed(1.0)))
+                .collect(),
+            Some(t) if self.background => {
+                let (l, list) = (self.loudness.clone(), paths.to_vec());
+                std::thread::Builder::new()
+                    .name("loa-loudness".into())
+                    .spawn(move || l.warm(list.iter().map(PathBuf::as_path)))
+                    .ok();
+                paths
+                    .iter()
+                    .map(|p| (p.clone(), Gain::Measured(self.loudness.clone(), t)))
+                    .collect()
+            }
+            Some(t) => paths
+                .iter()
+                .map(|p| (p.clone(), Gain::Fixed(self.loudness.gain(p, Some(t)))))
+                .collect(),
+        }
+    }
+}
 
 /// Files played in order from `offset` (which may cross files).
-#[allow(clippy::too_many_arguments)]
 fn files(
     paths: Vec<PathBuf>,
     offset: Duration,
-    target: Option<f64>,
     volume: f32,
-    loudness: &Loudness,
-    later: LaterGains,
+    gains: &Gains,
     kind: SourceKind,
     label: Option<String>,
 ) -> Result<Prepared, PrepFailure> {
@@ -223,7 +225,7 @@ fn files(
         offset = Duration::ZERO;
         match opened {
             Ok(d) => {
-                first = Some((d, loudness.gain(p, target)));
+                first = Some((d, gains.now(p)));
                 break;
             }
             Err(e) => {
@@ -239,7 +241,7 @@ fn files(
             .unwrap_or_else(|| "no files to play".to_string());
         return Err(PrepFailure { failures, reason });
     };
-    let rest = later(&paths[idx..], target);
+    let rest = gains.later(&paths[idx..]);
     Ok(Prepared {
         source: Box::new(FilesSource::new(Some(first), rest, kind, label, volume)),
         failures,
