@@ -93,6 +93,20 @@ struct Fixture {
     gate: Gate,
 }
 
+impl Fixture {
+    /// `body` signed with key `n` as `kid`, received unretained on `topic`.
+    fn send(
+        &mut self,
+        topic: &str,
+        n: u8,
+        kid: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Verified, Refusal> {
+        self.gate.check(topic, &signed(n, kid, body), false, now)
+    }
+}
+
 fn fixture() -> Fixture {
     fixture_with("", "10/min")
 }
@@ -178,13 +192,7 @@ fn a_valid_announcement_is_accepted_with_its_zones_title_and_defaults() {
     let mut f = fixture();
     let b = announce(day(), json!({}));
     let v = f
-        .gate
-        .check(
-            &topic("announce"),
-            &signed(1, "chu-tich-xa", &b),
-            false,
-            day(),
-        )
+        .send(&topic("announce"), 1, "chu-tich-xa", &b, day())
         .unwrap();
     assert_eq!(v.id, id_of(&b));
     assert_eq!(v.kid, "chu-tich-xa");
@@ -209,13 +217,7 @@ fn zones_come_back_in_station_order_and_a_file_resolves_inside_media() {
                "priority": "emergency", "repeat": 3}),
     );
     let v = f
-        .gate
-        .check(
-            &topic("announce"),
-            &signed(1, "chu-tich-xa", &b),
-            false,
-            day(),
-        )
+        .send(&topic("announce"), 1, "chu-tich-xa", &b, day())
         .unwrap();
     let Cmd::Announce(a) = v.cmd else { panic!() };
     assert_eq!(a.zones, ["thon-1", "thon-3"]);
@@ -233,10 +235,7 @@ fn a_stream_needs_a_duration_and_a_restricted_keys_all_means_its_own_zones() {
         day(),
         json!({"text": null, "stream": "https://radio.example/vov1", "duration": "15m", "title": "VOV1"}),
     );
-    let v = f
-        .gate
-        .check(&topic("announce"), &signed(2, "van-hoa", &b), false, day())
-        .unwrap();
+    let v = f.send(&topic("announce"), 2, "van-hoa", &b, day()).unwrap();
     let Cmd::Announce(a) = v.cmd else { panic!() };
     assert_eq!(a.zones, ["thon-1"]);
     assert_eq!(a.title, "VOV1");
@@ -251,10 +250,7 @@ fn a_stream_needs_a_duration_and_a_restricted_keys_all_means_its_own_zones() {
         day(),
         json!({"text": null, "stream": "https://radio.example/vov1"}),
     );
-    let r = refusal(
-        f.gate
-            .check(&topic("announce"), &signed(2, "van-hoa", &b), false, day()),
-    );
+    let r = refusal(f.send(&topic("announce"), 2, "van-hoa", &b, day()));
     assert_eq!(r.code, "malformed");
     assert!(r.reason.contains("duration"), "{}", r.reason);
 }
@@ -287,18 +283,12 @@ fn malformed_messages_are_refused_with_an_id_when_one_can_be_read() {
         json!({"priority": "urgent"}),
     ] {
         let b = announce(day(), patch.clone());
-        let r = refusal(
-            f.gate
-                .check(&t, &signed(1, "chu-tich-xa", &b), false, day()),
-        );
+        let r = refusal(f.send(&t, 1, "chu-tich-xa", &b, day()));
         assert_eq!(r.code, "malformed", "{patch}: {r:?}");
         assert_eq!(r.id.as_deref(), Some(id_of(&b).as_str()), "{patch}");
     }
     let b = announce(day(), json!({"id": "short"}));
-    let r = refusal(
-        f.gate
-            .check(&t, &signed(1, "chu-tich-xa", &b), false, day()),
-    );
+    let r = refusal(f.send(&t, 1, "chu-tich-xa", &b, day()));
     assert_eq!((r.code, r.id), ("malformed", None));
 }
 
@@ -323,10 +313,7 @@ fn retained_unknown_key_and_bad_signature_are_refused() {
     let env = json!({"kid": "chu-tich-xa", "sig": "!!", "body": b}).to_string();
     assert_eq!(code(&mut f, &t, env.as_bytes(), day()), "bad_signature");
     // The same message, accepted when clean (nothing above was remembered).
-    assert!(f
-        .gate
-        .check(&t, &signed(1, "chu-tich-xa", &b), false, day())
-        .is_ok());
+    assert!(f.send(&t, 1, "chu-tich-xa", &b, day()).is_ok());
 }
 
 #[test]
@@ -371,10 +358,7 @@ fn a_signature_holds_only_over_the_exact_body_bytes_and_in_one_spelling() {
     raw[5] ^= 1;
     let flipped = json!({"kid": "chu-tich-xa", "sig": BASE64.encode(&raw), "body": b}).to_string();
     assert_eq!(code(&mut f, &t, flipped.as_bytes(), day()), "bad_signature");
-    assert!(f
-        .gate
-        .check(&t, &signed(1, "chu-tich-xa", &b), false, day())
-        .is_ok());
+    assert!(f.send(&t, 1, "chu-tich-xa", &b, day()).is_ok());
 }
 
 #[test]
@@ -440,20 +424,21 @@ fn group_commands_come_on_group_topics_and_say_their_group() {
     );
     let b = announce(day(), json!({"to": "group:tuyen-hoa"}));
     let v = f
-        .gate
-        .check(
+        .send(
             "loa/group/tuyen-hoa/cmd/announce",
-            &signed(1, "chu-tich-xa", &b),
-            false,
+            1,
+            "chu-tich-xa",
+            &b,
             day(),
         )
         .unwrap();
     assert_eq!(v.group.as_deref(), Some("tuyen-hoa"));
     // A refusal on a group topic also names the group, for its acks.
-    let r = refusal(f.gate.check(
+    let r = refusal(f.send(
         "loa/group/tuyen-hoa/cmd/announce",
-        &signed(1, "chu-tich-xa", &b),
-        false,
+        1,
+        "chu-tich-xa",
+        &b,
         day(),
     ));
     assert_eq!((r.code, r.group.as_deref()), ("replay", Some("tuyen-hoa")));
@@ -473,10 +458,7 @@ fn timestamps_outside_the_skew_and_passed_expiries_are_refused() {
     let mut f = fixture();
     let t = topic("announce");
     let ahead = announce(day() + chrono::Duration::seconds(121), json!({}));
-    let r = refusal(
-        f.gate
-            .check(&t, &signed(1, "chu-tich-xa", &ahead), false, day()),
-    );
+    let r = refusal(f.send(&t, 1, "chu-tich-xa", &ahead, day()));
     assert_eq!(r.code, "clock_skew");
     assert!(r.reason.contains("121 s ahead"), "{}", r.reason);
     let behind = announce(day() - chrono::Duration::seconds(300), json!({}));
@@ -485,10 +467,7 @@ fn timestamps_outside_the_skew_and_passed_expiries_are_refused() {
         "clock_skew"
     );
     let edge = announce(day() - chrono::Duration::seconds(120), json!({}));
-    assert!(f
-        .gate
-        .check(&t, &signed(1, "chu-tich-xa", &edge), false, day())
-        .is_ok());
+    assert!(f.send(&t, 1, "chu-tich-xa", &edge, day()).is_ok());
     let expired = announce(day(), json!({"exp": day().timestamp() - 1}));
     assert_eq!(
         code(&mut f, &t, &signed(1, "chu-tich-xa", &expired), day()),
@@ -603,13 +582,7 @@ fn stop_and_reload_pass_for_keys_holding_the_right() {
     let mut f = fixture();
     let stop = body(day(), json!({"cmd": "stop", "target": "all"}), json!({}));
     let v = f
-        .gate
-        .check(
-            &topic("stop"),
-            &signed(1, "chu-tich-xa", &stop),
-            false,
-            day(),
-        )
+        .send(&topic("stop"), 1, "chu-tich-xa", &stop, day())
         .unwrap();
     assert_eq!(
         v.cmd,
@@ -620,13 +593,7 @@ fn stop_and_reload_pass_for_keys_holding_the_right() {
     // truong-thon stops a normal announcement on thon-1 (van-hoa's).
     let ann = announce(day(), json!({}));
     assert!(f
-        .gate
-        .check(
-            &topic("announce"),
-            &signed(2, "van-hoa", &ann),
-            false,
-            day()
-        )
+        .send(&topic("announce"), 2, "van-hoa", &ann, day())
         .is_ok());
     let one = body(
         day(),
@@ -634,13 +601,7 @@ fn stop_and_reload_pass_for_keys_holding_the_right() {
         json!({}),
     );
     let v = f
-        .gate
-        .check(
-            &topic("stop"),
-            &signed(3, "truong-thon", &one),
-            false,
-            day(),
-        )
+        .send(&topic("stop"), 3, "truong-thon", &one, day())
         .unwrap();
     assert_eq!(
         v.cmd,
@@ -650,13 +611,7 @@ fn stop_and_reload_pass_for_keys_holding_the_right() {
     );
     let reload = body(day(), json!({"cmd": "reload"}), json!({}));
     let v = f
-        .gate
-        .check(
-            &topic("reload"),
-            &signed(1, "chu-tich-xa", &reload),
-            false,
-            day(),
-        )
+        .send(&topic("reload"), 1, "chu-tich-xa", &reload, day())
         .unwrap();
     assert_eq!(v.cmd, Cmd::Reload);
     // A key may stop only what it could have started.
@@ -704,12 +659,7 @@ fn a_file_must_exist_inside_media_after_symlinks() {
         "/etc/passwd",
     ] {
         let b = announce(day(), json!({"text": null, "file": file}));
-        let r = refusal(f.gate.check(
-            &topic("announce"),
-            &signed(1, "chu-tich-xa", &b),
-            false,
-            day(),
-        ));
+        let r = refusal(f.send(&topic("announce"), 1, "chu-tich-xa", &b, day()));
         assert_eq!(r.code, "bad_file", "{file}: {r:?}");
     }
 }
@@ -718,23 +668,12 @@ fn a_file_must_exist_inside_media_after_symlinks() {
 fn only_emergencies_pass_in_quiet_hours() {
     let mut f = fixture();
     let b = announce(night(), json!({"priority": "priority"}));
-    let r = refusal(f.gate.check(
-        &topic("announce"),
-        &signed(1, "chu-tich-xa", &b),
-        false,
-        night(),
-    ));
+    let r = refusal(f.send(&topic("announce"), 1, "chu-tich-xa", &b, night()));
     assert_eq!(r.code, "quiet_hours");
     assert!(r.reason.contains("21:30"), "{}", r.reason);
     let b = announce(night(), json!({"priority": "emergency"}));
     assert!(f
-        .gate
-        .check(
-            &topic("announce"),
-            &signed(1, "chu-tich-xa", &b),
-            false,
-            night()
-        )
+        .send(&topic("announce"), 1, "chu-tich-xa", &b, night())
         .is_ok());
 }
 
@@ -789,10 +728,7 @@ fn a_revoked_key_is_refused_from_the_reload_on() {
     );
     let t = topic("announce");
     let b = announce(day(), json!({}));
-    assert!(f
-        .gate
-        .check(&t, &signed(4, "du-phong", &b), false, day())
-        .is_ok());
+    assert!(f.send(&t, 4, "du-phong", &b, day()).is_ok());
     let without = station_yaml(f.dir.path(), "", "10/min");
     f.gate.reload(&without);
     let b = announce(day(), json!({}));
@@ -879,13 +815,7 @@ fn a_key_may_stop_only_what_it_could_have_started() {
     // An emergency from the chairman: truong-thon lacks that level.
     let alert = announce(day(), json!({"priority": "emergency"}));
     assert!(f
-        .gate
-        .check(
-            &topic("announce"),
-            &signed(1, "chu-tich-xa", &alert),
-            false,
-            day()
-        )
+        .send(&topic("announce"), 1, "chu-tich-xa", &alert, day())
         .is_ok());
     let r = refusal(stop(&mut f, 3, "truong-thon", &id_of(&alert)));
     assert_eq!(r.code, "not_allowed");
