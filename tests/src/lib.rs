@@ -74,6 +74,83 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A configuration directory in a fresh temporary directory: `station_yaml`
+/// as station.yaml, empty schedules/ and media/, and `schedule` (if any) as
+/// schedules/a.yaml.
+pub fn station_dir(station_yaml: &str, schedule: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("schedules")).expect("mkdir schedules");
+    std::fs::create_dir_all(dir.path().join("media")).expect("mkdir media");
+    std::fs::write(dir.path().join("station.yaml"), station_yaml).expect("write station.yaml");
+    if let Some(schedule) = schedule {
+        std::fs::write(dir.path().join("schedules/a.yaml"), schedule).expect("write a.yaml");
+    }
+    dir
+}
+
+/// A local time (Asia/Ho_Chi_Minh) at least `secs` from now, on a whole
+/// second: ("HH:MM:SS" for a schedule's `at:`, unix ms).
+pub fn local_in(secs: i64) -> (String, i64) {
+    let t = chrono::Utc::now() + chrono::TimeDelta::seconds(secs);
+    let t = t - chrono::TimeDelta::nanoseconds(t.timestamp_subsec_nanos() as i64)
+        + chrono::TimeDelta::seconds(1);
+    let local = t.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh);
+    (local.format("%H:%M:%S").to_string(), t.timestamp_millis())
+}
+
+/// A row of the airtime log (SPEC section 7), as `loa run` wrote it.
+#[derive(Debug)]
+pub struct AirtimeRow {
+    pub program_id: Option<String>,
+    pub title: String,
+    pub source_kind: String,
+    pub source: String,
+    pub trigger: String,
+    pub requested_by: Option<String>,
+    pub priority: String,
+    pub zones: String,
+    pub scheduled_at: Option<String>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub aired_ms: i64,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// Every row of DIR/state/airtime.sqlite, oldest first.
+pub fn airtime_rows(dir: &Path) -> Vec<AirtimeRow> {
+    let c = rusqlite::Connection::open(dir.join("state/airtime.sqlite"))
+        .expect("the airtime log opens");
+    let mut st = c
+        .prepare(
+            r#"SELECT program_id, title, source_kind, source, "trigger", requested_by, priority,
+                      zones, scheduled_at, started_at, ended_at, aired_ms, outcome, detail
+               FROM airtime ORDER BY id"#,
+        )
+        .expect("the airtime table");
+    st.query_map([], |r| {
+        Ok(AirtimeRow {
+            program_id: r.get(0)?,
+            title: r.get(1)?,
+            source_kind: r.get(2)?,
+            source: r.get(3)?,
+            trigger: r.get(4)?,
+            requested_by: r.get(5)?,
+            priority: r.get(6)?,
+            zones: r.get(7)?,
+            scheduled_at: r.get(8)?,
+            started_at: r.get(9)?,
+            ended_at: r.get(10)?,
+            aired_ms: r.get(11)?,
+            outcome: r.get(12)?,
+            detail: r.get(13)?,
+        })
+    })
+    .expect("the airtime rows")
+    .map(|r| r.expect("an airtime row"))
+    .collect()
+}
+
 /// Runs `loa ARGS` and returns what it did.
 pub fn loa(bin: &str, args: &[&str]) -> Output {
     Command::new(bin)
@@ -101,6 +178,15 @@ impl Daemon {
     /// Starts `loa run --config DIR ARGS...`, its log going to DIR/loa-N.log.
     pub fn start(bin: &str, dir: &Path, args: &[&str]) -> Daemon {
         Daemon::start_env(bin, dir, args, &[])
+    }
+
+    /// As `start`, with the output `main` replaced by the WAV file `wav`.
+    pub fn start_to_wav(bin: &str, dir: &Path, wav: &Path) -> Daemon {
+        Daemon::start(
+            bin,
+            dir,
+            &["--output", &format!("main=wav:{}", wav.display())],
+        )
     }
 
     /// As `start`, with extra environment variables (a PulseAudio's ALSA set-up).
@@ -338,27 +424,31 @@ impl Broker {
     /// A subscriber (mosquitto_sub) recording every message on `topic` with
     /// its arrival time, until dropped.
     pub fn subscribe(&self, topic: &str) -> Subscriber {
-        let out = self.dir.path().join(format!("sub-{}.log", free_port()));
-        let file = std::fs::File::create(&out).expect("sub log");
-        let child = Command::new("mosquitto_sub")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-v",
-                "-q",
-                "1",
-                "-t",
-                topic,
-            ])
-            .args(["-F", "%U %t %p"])
-            .stdout(file)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("mosquitto_sub starts");
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        Subscriber { child, out }
+        let mut sub = Command::new("mosquitto_sub");
+        sub.args(["-h", "127.0.0.1", "-p", &self.port.to_string()]);
+        Subscriber::start(sub, self.dir.path(), topic)
+    }
+
+    /// Publishes `payload` on `topic` at QoS 1 (mosquitto_pub), retained if
+    /// `retain`.
+    pub fn publish(&self, topic: &str, payload: &str, retain: bool) {
+        let mut c = Command::new("mosquitto_pub");
+        c.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-m",
+            payload,
+        ]);
+        if retain {
+            c.arg("-r");
+        }
+        assert!(c.status().expect("mosquitto_pub runs").success());
     }
 }
 
@@ -390,6 +480,22 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
+    /// Starts `sub` (mosquitto_sub with its connection options) on `topic`,
+    /// its output in a file in `dir`.
+    fn start(mut sub: Command, dir: &Path, topic: &str) -> Subscriber {
+        let out = dir.join(format!("sub-{}.log", free_port()));
+        let file = std::fs::File::create(&out).expect("sub log");
+        let child = sub
+            .args(["-v", "-q", "1", "-t", topic])
+            .args(["-F", "%U %t %p"])
+            .stdout(file)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("mosquitto_sub starts");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Subscriber { child, out }
+    }
+
     pub fn messages(&self) -> Vec<(f64, String, String)> {
         std::fs::read_to_string(&self.out)
             .unwrap_or_default()
@@ -521,21 +627,12 @@ impl TlsBroker {
     /// A subscriber over TLS (verifying the broker with its CA) with the
     /// broker's user and password; as `Broker::subscribe`.
     pub fn subscribe(&self, topic: &str) -> Subscriber {
-        let out = self.dir.path().join(format!("sub-{}.log", free_port()));
-        let file = std::fs::File::create(&out).expect("sub log");
-        let child = Command::new("mosquitto_sub")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+        let mut sub = Command::new("mosquitto_sub");
+        sub.args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             .arg("--cafile")
             .arg(&self.ca)
-            .args(["-u", &self.user, "-P", &self.password])
-            .args(["-v", "-q", "1", "-t", topic])
-            .args(["-F", "%U %t %p"])
-            .stdout(file)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("mosquitto_sub starts");
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        Subscriber { child, out }
+            .args(["-u", &self.user, "-P", &self.password]);
+        Subscriber::start(sub, self.dir.path(), topic)
     }
 }
 

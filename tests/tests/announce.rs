@@ -3,13 +3,12 @@
 //! board shows the alert, the rows tell the story), every refusal with its
 //! ack and nothing aired, and a replay refused also after a restart.
 
-use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
 use chrono::{TimeDelta, Utc};
 use ed25519_dalek::{Signer, SigningKey};
-use loa_e2e::{Broker, Daemon};
+use loa_e2e::{airtime_rows as rows, local_in, station_dir, Broker, Daemon};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
 
@@ -27,12 +26,8 @@ fn station(broker: &Broker, schedule: &str) -> tempfile::TempDir {
 
 /// A station `id` (prefix loa/<id>) in group tuyen-hoa.
 fn station_as(broker: &Broker, id: &str, schedule: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("schedules")).unwrap();
-    std::fs::create_dir_all(dir.path().join("media")).unwrap();
-    std::fs::write(
-        dir.path().join("station.yaml"),
-        format!(
+    station_dir(
+        &format!(
             r#"station: {{ id: {id}, name: "Đài thử", timezone: Asia/Ho_Chi_Minh }}
 paths: {{ media: media, state: state }}
 outputs: {{ main: "null" }}
@@ -59,10 +54,8 @@ remote:
             b64(key(1).verifying_key().as_bytes()),
             b64(key(2).verifying_key().as_bytes()),
         ),
+        Some(schedule),
     )
-    .unwrap();
-    std::fs::write(dir.path().join("schedules/a.yaml"), schedule).unwrap();
-    dir
 }
 
 /// A signed envelope for `body` (a JSON object without v/ts/exp/to: filled in).
@@ -78,64 +71,6 @@ fn envelope(k: &SigningKey, kid: &str, mut body: serde_json::Value) -> String {
     serde_json::json!({"kid": kid, "sig": b64(&sig.to_bytes()), "body": text}).to_string()
 }
 
-fn publish(broker: &Broker, topic: &str, payload: &str, retain: bool) {
-    let mut c = Command::new("mosquitto_pub");
-    c.args([
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &broker.port.to_string(),
-        "-q",
-        "1",
-        "-t",
-        topic,
-        "-m",
-        payload,
-    ]);
-    if retain {
-        c.arg("-r");
-    }
-    assert!(c.status().unwrap().success());
-}
-
-fn local_in(secs: i64) -> (String, f64) {
-    let t = Utc::now() + TimeDelta::seconds(secs);
-    let t = t - TimeDelta::nanoseconds(t.timestamp_subsec_nanos() as i64) + TimeDelta::seconds(1);
-    let local = t.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh);
-    (local.format("%H:%M:%S").to_string(), t.timestamp() as f64)
-}
-
-fn rows(
-    dir: &std::path::Path,
-) -> Vec<(
-    Option<String>,
-    String,
-    String,
-    Option<String>,
-    String,
-    i64,
-    String,
-)> {
-    let c = rusqlite::Connection::open(dir.join("state/airtime.sqlite")).unwrap();
-    let mut st = c
-        .prepare(r#"SELECT program_id, title, "trigger", requested_by, source_kind, aired_ms, outcome FROM airtime ORDER BY id"#)
-        .unwrap();
-    st.query_map([], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-        ))
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
-}
-
 fn acks_for(msgs: &[(f64, String, String)], id: &str) -> Vec<serde_json::Value> {
     msgs.iter()
         .filter(|(_, t, _)| t == &format!("loa/e2e/ack/{id}"))
@@ -147,7 +82,8 @@ fn acks_for(msgs: &[(f64, String, String)], id: &str) -> Vec<serde_json::Value> 
 fn an_emergency_preempts_the_program_takes_the_boards_and_is_logged() {
     let broker = Broker::start();
     let all = broker.subscribe("#");
-    let (a, a_s) = local_in(4);
+    let (a, a_ms) = local_in(4);
+    let a_s = a_ms as f64 / 1000.0;
     let dir = station(
         &broker,
         &format!("programs:\n  - id: tin\n    title: \"Bản tin\"\n    at: \"{a}\"\n    zones: all\n    items:\n      - tone: {{ hz: 440, for: 20s }}\n"),
@@ -163,7 +99,7 @@ fn an_emergency_preempts_the_program_takes_the_boards_and_is_logged() {
         serde_json::json!({"id": "bao-so-5-0001", "cmd": "announce", "priority": "emergency",
             "zones": "all", "text": "Bão số 5 sắp đổ bộ", "repeat": 1}),
     );
-    publish(&broker, "loa/e2e/cmd/announce", &env, false);
+    broker.publish("loa/e2e/cmd/announce", &env, false);
     all.wait_for("accepted, started, done", 60, |m| {
         let a = acks_for(m, "bao-so-5-0001");
         a.iter().any(|v| v["status"] == "done")
@@ -193,26 +129,32 @@ fn an_emergency_preempts_the_program_takes_the_boards_and_is_logged() {
     let (status, _) = d.stop();
     assert!(status.success());
     let rows = rows(dir.path());
-    let ann: Vec<_> = rows.iter().filter(|r| r.2 == "mqtt").collect();
+    let ann: Vec<_> = rows.iter().filter(|r| r.trigger == "mqtt").collect();
     assert_eq!(
-        ann.iter().map(|r| r.4.as_str()).collect::<Vec<_>>(),
+        ann.iter()
+            .map(|r| r.source_kind.as_str())
+            .collect::<Vec<_>>(),
         ["chime", "tts"],
         "{rows:#?}"
     );
     for r in &ann {
         assert_eq!(
-            (r.0.as_deref(), r.3.as_deref(), r.6.as_str()),
+            (
+                r.program_id.as_deref(),
+                r.requested_by.as_deref(),
+                r.outcome.as_str()
+            ),
             (None, Some("chu-tich-xa"), "completed")
         );
     }
     let tin: Vec<_> = rows
         .iter()
-        .filter(|r| r.0.as_deref() == Some("tin"))
+        .filter(|r| r.program_id.as_deref() == Some("tin"))
         .collect();
     assert_eq!(tin.len(), 1, "a pause keeps one row: {rows:#?}");
-    assert_eq!(tin[0].6, "completed");
+    assert_eq!(tin[0].outcome, "completed");
     assert!(
-        (tin[0].5 - 20_000).abs() < 100,
+        (tin[0].aired_ms - 20_000).abs() < 100,
         "the program resumed and aired all of its 20 s: {:?}",
         tin[0]
     );
@@ -266,19 +208,15 @@ fn every_refusal_is_acked_with_its_code_and_nothing_airs() {
     // A retained command waits on the broker and reaches the station when it
     // subscribes (as after every reconnect), flagged retained.
     let retained = envelope(&key(1), "chu-tich-xa", ann("refuse-retain01"));
-    publish(&broker, "loa/e2e/cmd/announce", &retained, true);
+    broker.publish("loa/e2e/cmd/announce", &retained, true);
     let wav = dir.path().join("out.wav");
-    let d = Daemon::start(
-        BIN,
-        dir.path(),
-        &["--output", &format!("main=wav:{}", wav.display())],
-    );
+    let d = Daemon::start_to_wav(BIN, dir.path(), &wav);
     d.wait_for_log("mqtt: connected", 10);
     for (_, env, retain) in &cases {
-        publish(&broker, "loa/e2e/cmd/announce", env, *retain);
+        broker.publish("loa/e2e/cmd/announce", env, *retain);
     }
     cases.push(("retained", retained, true));
-    publish(&broker, "loa/e2e/cmd/announce", "this is not JSON", false);
+    broker.publish("loa/e2e/cmd/announce", "this is not JSON", false);
     all.wait_for("every refusal acked", 30, |m| m.len() > cases.len());
     let msgs = all.messages();
     for (code, env, _) in &cases {
@@ -304,7 +242,7 @@ fn every_refusal_is_acked_with_its_code_and_nothing_airs() {
         "{msgs:#?}"
     );
     // A retained command stays on the broker: clear it.
-    publish(&broker, "loa/e2e/cmd/announce", "", true);
+    broker.publish("loa/e2e/cmd/announce", "", true);
     std::thread::sleep(Duration::from_secs(3));
     let (status, _) = d.stop();
     assert!(status.success());
@@ -332,13 +270,13 @@ fn a_replayed_command_is_refused_also_after_a_restart() {
     );
     let d = Daemon::start(BIN, dir.path(), &[]);
     d.wait_for_log("mqtt: connected", 10);
-    publish(&broker, "loa/e2e/cmd/announce", &env, false);
+    broker.publish("loa/e2e/cmd/announce", &env, false);
     all.wait_for("done", 30, |m| {
         acks_for(m, "phat-lai-0001")
             .iter()
             .any(|v| v["status"] == "done")
     });
-    publish(&broker, "loa/e2e/cmd/announce", &env, false);
+    broker.publish("loa/e2e/cmd/announce", &env, false);
     all.wait_for("replay", 10, |m| {
         acks_for(m, "phat-lai-0001")
             .iter()
@@ -347,7 +285,7 @@ fn a_replayed_command_is_refused_also_after_a_restart() {
     drop(d);
     let d = Daemon::start(BIN, dir.path(), &[]);
     d.wait_for_log("mqtt: connected", 10);
-    publish(&broker, "loa/e2e/cmd/announce", &env, false);
+    broker.publish("loa/e2e/cmd/announce", &env, false);
     all.wait_for("replay after restart", 10, |m| {
         acks_for(m, "phat-lai-0001")
             .iter()
@@ -357,7 +295,10 @@ fn a_replayed_command_is_refused_also_after_a_restart() {
     });
     let (status, _) = d.stop();
     assert!(status.success());
-    let aired = rows(dir.path()).iter().filter(|r| r.4 == "tts").count();
+    let aired = rows(dir.path())
+        .iter()
+        .filter(|r| r.source_kind == "tts")
+        .count();
     assert_eq!(aired, 1, "aired once");
 }
 
@@ -375,7 +316,7 @@ fn two_stations_in_a_group_both_air_a_group_announcement() {
         "zones": "all", "text": "Thông báo chung của huyện", "repeat": 1});
     body["to"] = "group:tuyen-hoa".into();
     let env = envelope(&key(1), "chu-tich-xa", body);
-    publish(&broker, "loa/group/tuyen-hoa/cmd/announce", &env, false);
+    broker.publish("loa/group/tuyen-hoa/cmd/announce", &env, false);
     all.wait_for("both stations done", 60, |m| {
         [
             "loa/xa-a/ack/nhom-tuyen-hoa-1",
@@ -404,7 +345,7 @@ fn two_stations_in_a_group_both_air_a_group_announcement() {
     for st in [&a, &b] {
         let r = rows(st.path());
         assert_eq!(
-            r.iter().map(|x| x.4.as_str()).collect::<Vec<_>>(),
+            r.iter().map(|x| x.source_kind.as_str()).collect::<Vec<_>>(),
             ["chime", "tts"],
             "{r:#?}"
         );
@@ -429,11 +370,7 @@ fn quiet_hours_and_the_rate_limit_refuse_and_air_nothing() {
         .replace("max_skew: 120s", "max_skew: 120s\n  rate_limit: 1/min");
     std::fs::write(dir.path().join("station.yaml"), yaml).unwrap();
     let wav = dir.path().join("out.wav");
-    let d = Daemon::start(
-        BIN,
-        dir.path(),
-        &["--output", &format!("main=wav:{}", wav.display())],
-    );
+    let d = Daemon::start_to_wav(BIN, dir.path(), &wav);
     d.wait_for_log("mqtt: connected", 10);
     let to_q = |mut b: serde_json::Value| {
         b["to"] = "station:q".into();
@@ -446,7 +383,7 @@ fn quiet_hours_and_the_rate_limit_refuse_and_air_nothing() {
             serde_json::json!({"id": "yen-lang-0001", "cmd": "announce", "priority": "normal", "zones": "all", "text": "ban đêm"}),
         ),
     );
-    publish(&broker, "loa/q/cmd/announce", &quiet, false);
+    broker.publish("loa/q/cmd/announce", &quiet, false);
     all.wait_for("quiet_hours", 10, |m| {
         m.iter().any(|(_, _, p)| p.contains("quiet_hours"))
     });
@@ -465,8 +402,8 @@ fn quiet_hours_and_the_rate_limit_refuse_and_air_nothing() {
             serde_json::json!({"id": "khan-cap-0002", "cmd": "announce", "priority": "emergency", "zones": "all", "text": "lũ lần hai"}),
         ),
     );
-    publish(&broker, "loa/q/cmd/announce", &first, false);
-    publish(&broker, "loa/q/cmd/announce", &second, false);
+    broker.publish("loa/q/cmd/announce", &first, false);
+    broker.publish("loa/q/cmd/announce", &second, false);
     all.wait_for("first done, second rate limited", 30, |m| {
         m.iter().any(|(t, _, p)| {
             let _ = t;
@@ -478,7 +415,7 @@ fn quiet_hours_and_the_rate_limit_refuse_and_air_nothing() {
     let (status, _) = d.stop();
     assert!(status.success());
     let r = rows(dir.path());
-    let titles: Vec<&str> = r.iter().map(|x| x.1.as_str()).collect();
+    let titles: Vec<&str> = r.iter().map(|x| x.title.as_str()).collect();
     assert!(
         titles.iter().all(|t| *t == "lũ"),
         "only the accepted emergency aired: {r:#?}"

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use ed25519_dalek::{Signature, VerifyingKey};
-use loa_e2e::{loa, stderr, stdout, Broker};
+use loa_e2e::{loa, station_dir, stderr, stdout, Broker};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use serde_json::{json, Value};
 
@@ -401,12 +401,8 @@ fn without_wait_announce_returns_once_the_broker_has_it_and_kid_overrides() {
 
 /// A real station (`loa run`) with the key `loa keygen` made.
 fn live_station(broker: &Broker, id: &str, public_key: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("schedules")).unwrap();
-    std::fs::write(dir.path().join("schedules/a.yaml"), "programs: []\n").unwrap();
-    std::fs::write(
-        dir.path().join("station.yaml"),
-        format!(
+    station_dir(
+        &format!(
             r#"station: {{ id: {id}, name: "Đài thử", timezone: Asia/Ho_Chi_Minh }}
 paths: {{ media: media, state: state }}
 outputs: {{ main: "null" }}
@@ -423,10 +419,8 @@ remote:
 "#,
             broker.url()
         ),
+        Some("programs: []\n"),
     )
-    .unwrap();
-    std::fs::create_dir_all(dir.path().join("media")).unwrap();
-    dir
 }
 
 fn announce(dir: &Path, key: &Path, extra: &[&str]) -> std::process::Output {

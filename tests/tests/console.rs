@@ -10,7 +10,10 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
-use loa_e2e::{loa, stderr, stdout, Aired, Broker, Daemon, Pulse};
+use loa_e2e::{
+    airtime_rows as rows, loa, station_dir, stderr, stdout, Aired, AirtimeRow, Broker, Daemon,
+    Pulse,
+};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
@@ -26,20 +29,15 @@ fn now_ms() -> i64 {
 
 /// A station whose one output is `DIR/out.wav`.
 fn station(extra: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("schedules")).unwrap();
-    std::fs::create_dir_all(dir.path().join("media")).unwrap();
-    std::fs::write(
-        dir.path().join("station.yaml"),
-        format!(
+    station_dir(
+        &format!(
             r#"station: {{ id: e2e, name: "Đài thử", timezone: Asia/Ho_Chi_Minh }}
 paths: {{ media: media, state: state }}
 outputs: {{ main: "wav:out.wav" }}
 {extra}"#
         ),
+        None,
     )
-    .unwrap();
-    dir
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {
@@ -81,47 +79,6 @@ fn printed_id(out: &Output) -> String {
         .find(|w| w.starts_with("cli-"))
         .unwrap_or_else(|| panic!("no id in: {}", stdout(out)))
         .to_string()
-}
-
-#[derive(Debug)]
-struct Row {
-    kind: String,
-    source: String,
-    trigger: String,
-    requested_by: Option<String>,
-    zones: String,
-    priority: String,
-    aired_ms: i64,
-    outcome: String,
-    detail: Option<String>,
-    program_id: Option<String>,
-}
-
-fn rows(dir: &Path) -> Vec<Row> {
-    let c = rusqlite::Connection::open(dir.join("state/airtime.sqlite")).unwrap();
-    let mut st = c
-        .prepare(
-            r#"SELECT source_kind, source, "trigger", requested_by, zones, priority, aired_ms,
-                      outcome, detail, program_id FROM airtime ORDER BY id"#,
-        )
-        .unwrap();
-    st.query_map([], |r| {
-        Ok(Row {
-            kind: r.get(0)?,
-            source: r.get(1)?,
-            trigger: r.get(2)?,
-            requested_by: r.get(3)?,
-            zones: r.get(4)?,
-            priority: r.get(5)?,
-            aired_ms: r.get(6)?,
-            outcome: r.get(7)?,
-            detail: r.get(8)?,
-            program_id: r.get(9)?,
-        })
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
 }
 
 /// A 48 kHz stereo sine of `secs` seconds at amplitude 0.5.
@@ -339,7 +296,10 @@ policy: {{ loudness: null }}
 
     // The rows: trigger cli, requested_by the user, as aired.
     let rows = rows(d);
-    let tts = rows.iter().find(|r| r.kind == "tts").expect("a tts row");
+    let tts = rows
+        .iter()
+        .find(|r| r.source_kind == "tts")
+        .expect("a tts row");
     assert_eq!(
         (
             tts.trigger.as_str(),
@@ -358,10 +318,13 @@ policy: {{ loudness: null }}
     );
     let chimes = rows
         .iter()
-        .filter(|r| r.kind == "chime" && r.trigger == "cli")
+        .filter(|r| r.source_kind == "chime" && r.trigger == "cli")
         .count();
     assert_eq!(chimes, 2, "{rows:#?}");
-    let live = rows.iter().find(|r| r.kind == "live").expect("a live row");
+    let live = rows
+        .iter()
+        .find(|r| r.source_kind == "live")
+        .expect("a live row");
     assert_eq!(live.source, "loa_monitor");
     assert_eq!(live.trigger, "cli");
     assert_eq!(live.requested_by.as_deref(), Some(user.as_str()));
@@ -425,7 +388,10 @@ fn a_live_session_left_open_is_closed_at_the_limit() {
     assert!(daemon.log_text().contains("WARN"), "{}", daemon.log_text());
     daemon.stop();
     let rows = rows(d);
-    let live = rows.iter().find(|r| r.kind == "live").expect("a live row");
+    let live = rows
+        .iter()
+        .find(|r| r.source_kind == "live")
+        .expect("a live row");
     assert_eq!(live.outcome, "cut");
     assert_eq!(
         live.detail.as_deref(),
@@ -529,7 +495,7 @@ fn a_user_outside_group_loa_is_refused() {
     daemon.stop();
 
     let rows = rows(d);
-    let tts: Vec<&Row> = rows.iter().filter(|r| r.kind == "tts").collect();
+    let tts: Vec<&AirtimeRow> = rows.iter().filter(|r| r.source_kind == "tts").collect();
     assert_eq!(tts.len(), 1, "only the member's notice aired: {rows:#?}");
     assert_eq!(tts[0].requested_by.as_deref(), Some("loa-e2e-op"));
     assert_eq!(tts[0].trigger, "cli");

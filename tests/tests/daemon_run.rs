@@ -2,11 +2,10 @@
 //! what the airtime log says; a crash and a restart; a broken reload; a
 //! graceful stop; a simulated week.
 
-use std::path::Path;
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
-use loa_e2e::{loa, stderr, Aired, Daemon};
+use chrono::Utc;
+use loa_e2e::{airtime_rows as rows, loa, local_in, station_dir, stderr, Aired, Daemon};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
 
@@ -25,53 +24,8 @@ policy:
   late_start: join
 "#;
 
-/// A local time `secs` from now, on a whole second: ("HH:MM:SS", unix ms).
-fn local_in(secs: i64) -> (String, i64) {
-    let t = Utc::now() + TimeDelta::seconds(secs);
-    let t = t - TimeDelta::nanoseconds(t.timestamp_subsec_nanos() as i64) + TimeDelta::seconds(1);
-    let local = t.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh);
-    (local.format("%H:%M:%S").to_string(), t.timestamp_millis())
-}
-
 fn station(schedule: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("schedules")).unwrap();
-    std::fs::create_dir_all(dir.path().join("media")).unwrap();
-    std::fs::write(dir.path().join("station.yaml"), STATION).unwrap();
-    std::fs::write(dir.path().join("schedules/a.yaml"), schedule).unwrap();
-    dir
-}
-
-#[derive(Debug)]
-struct Row {
-    source_kind: String,
-    scheduled_at: Option<String>,
-    started_at: String,
-    ended_at: Option<String>,
-    aired_ms: i64,
-    outcome: String,
-    detail: Option<String>,
-}
-
-fn rows(dir: &Path) -> Vec<Row> {
-    let c = rusqlite::Connection::open(dir.join("state/airtime.sqlite")).unwrap();
-    let mut st = c
-        .prepare("SELECT source_kind, scheduled_at, started_at, ended_at, aired_ms, outcome, detail FROM airtime ORDER BY id")
-        .unwrap();
-    st.query_map([], |r| {
-        Ok(Row {
-            source_kind: r.get(0)?,
-            scheduled_at: r.get(1)?,
-            started_at: r.get(2)?,
-            ended_at: r.get(3)?,
-            aired_ms: r.get(4)?,
-            outcome: r.get(5)?,
-            detail: r.get(6)?,
-        })
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+    station_dir(STATION, Some(schedule))
 }
 
 fn ms_of(rfc3339: &str) -> i64 {
@@ -108,11 +62,7 @@ fn programs_air_on_the_second_and_the_log_says_so() {
 "
     ));
     let wav = dir.path().join("out.wav");
-    let d = Daemon::start(
-        BIN,
-        dir.path(),
-        &["--output", &format!("main=wav:{}", wav.display())],
-    );
+    let d = Daemon::start_to_wav(BIN, dir.path(), &wav);
     sleep_until_ms(b_ms + 2_000);
     let (status, took) = d.stop();
     assert!(status.success(), "exit {status:?}");
@@ -176,11 +126,7 @@ fn after_kill_9_the_row_is_interrupted_and_the_program_rejoins_at_its_offset() {
 "
     ));
     let wav1 = dir.path().join("one.wav");
-    let d = Daemon::start(
-        BIN,
-        dir.path(),
-        &["--output", &format!("main=wav:{}", wav1.display())],
-    );
+    let d = Daemon::start_to_wav(BIN, dir.path(), &wav1);
     sleep_until_ms(a_ms + 6_500);
     d.signal("KILL");
     drop(d);
@@ -190,11 +136,7 @@ fn after_kill_9_the_row_is_interrupted_and_the_program_rejoins_at_its_offset() {
 
     let restart_ms = Utc::now().timestamp_millis();
     let wav2 = dir.path().join("two.wav");
-    let d = Daemon::start(
-        BIN,
-        dir.path(),
-        &["--output", &format!("main=wav:{}", wav2.display())],
-    );
+    let d = Daemon::start_to_wav(BIN, dir.path(), &wav2);
     sleep_until_ms(a_ms + 21_500);
     let (status, _) = d.stop();
     assert!(status.success());
@@ -243,11 +185,7 @@ fn a_broken_reload_keeps_the_last_good_schedule_on_air() {
 "
     ));
     let wav = dir.path().join("out.wav");
-    let d = Daemon::start(
-        BIN,
-        dir.path(),
-        &["--output", &format!("main=wav:{}", wav.display())],
-    );
+    let d = Daemon::start_to_wav(BIN, dir.path(), &wav);
     d.wait_for_log("on air", 10);
     std::fs::write(
         dir.path().join("schedules/b.yaml"),
@@ -283,11 +221,7 @@ fn sigterm_mid_item_fades_out_and_closes_the_row_as_shutdown() {
 "
     ));
     let wav = dir.path().join("out.wav");
-    let d = Daemon::start(
-        BIN,
-        dir.path(),
-        &["--output", &format!("main=wav:{}", wav.display())],
-    );
+    let d = Daemon::start_to_wav(BIN, dir.path(), &wav);
     sleep_until_ms(a_ms + 2_000);
     let (status, took) = d.stop();
     assert!(status.success());
@@ -353,11 +287,7 @@ fn an_edited_schedule_file_is_picked_up_without_a_signal() {
     let (a, a_ms) = local_in(8);
     let dir = station("programs: []\n");
     let wav = dir.path().join("out.wav");
-    let d = Daemon::start(
-        BIN,
-        dir.path(),
-        &["--output", &format!("main=wav:{}", wav.display())],
-    );
+    let d = Daemon::start_to_wav(BIN, dir.path(), &wav);
     d.wait_for_log("on air", 10);
     // The operator saves a new program (as an editor does: write, then rename).
     let tmp = dir.path().join("schedules/.b.yaml.swp");

@@ -6,17 +6,14 @@
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
-use loa_e2e::{Broker, Daemon};
+use chrono::Utc;
+use loa_e2e::{local_in, station_dir, Broker, Daemon};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
 
 fn station(broker: &Broker, schedule: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("schedules")).unwrap();
-    std::fs::write(
-        dir.path().join("station.yaml"),
-        format!(
+    station_dir(
+        &format!(
             r#"station:
   id: e2e
   name: "Đài thử MQTT"
@@ -53,18 +50,8 @@ policy:
 "#,
             broker.url()
         ),
+        Some(schedule),
     )
-    .unwrap();
-    std::fs::write(dir.path().join("schedules/a.yaml"), schedule).unwrap();
-    dir
-}
-
-/// A local time `secs` from now on a whole second: ("HH:MM:SS", unix s).
-fn local_in(secs: i64) -> (String, f64) {
-    let t = Utc::now() + TimeDelta::seconds(secs);
-    let t = t - TimeDelta::nanoseconds(t.timestamp_subsec_nanos() as i64) + TimeDelta::seconds(1);
-    let local = t.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh);
-    (local.format("%H:%M:%S").to_string(), t.timestamp() as f64)
 }
 
 fn first(msgs: &[(f64, String, String)], topic: &str, payload_has: &str) -> Option<f64> {
@@ -79,7 +66,8 @@ fn relays_switch_around_the_sound_and_the_board_shows_what_airs() {
     let all = broker.subscribe("#");
     // thon-1's Tasmota answers its commands; thon-3's ESPHome is silent.
     let _amp1 = broker.fake_device("cmnd/amp1/POWER1", "stat/amp1/POWER1");
-    let (a, a_s) = local_in(6);
+    let (a, a_ms) = local_in(6);
+    let a_s = a_ms as f64 / 1000.0;
     let dir = station(
         &broker,
         &format!(
@@ -179,7 +167,8 @@ fn relays_switch_around_the_sound_and_the_board_shows_what_airs() {
 #[test]
 fn a_broker_outage_loses_no_airtime_row() {
     let mut broker = Broker::start();
-    let (a, a_s) = local_in(4);
+    let (a, a_ms) = local_in(4);
+    let a_s = a_ms as f64 / 1000.0;
     let mut items = String::new();
     for i in 0..20 {
         items.push_str(&format!(

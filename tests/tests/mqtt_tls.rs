@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use chrono::{TimeDelta, Utc};
-use loa_e2e::{Aired, Daemon, TlsBroker};
+use loa_e2e::{local_in, station_dir, Aired, Daemon, TlsBroker};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
 const USER: &str = "loa";
@@ -119,26 +118,13 @@ fn tls_broker() -> (TlsBroker, tempfile::TempDir) {
     (TlsBroker::start(&ca, &cert, &key, USER, SECRET), pki)
 }
 
-/// A local time `secs` from now, on a whole second: ("HH:MM:SS", unix s).
-fn local_in(secs: i64) -> (String, f64) {
-    let t = Utc::now() + TimeDelta::seconds(secs);
-    let t = t - TimeDelta::nanoseconds(t.timestamp_subsec_nanos() as i64) + TimeDelta::seconds(1);
-    let local = t.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh);
-    (local.format("%H:%M:%S").to_string(), t.timestamp() as f64)
-}
-
 /// A station reaching `broker` as USER with the password file DIR/mqtt.password
 /// (relative in station.yaml) holding `password`, trusting `ca`, with one
 /// program: a 1 s tone `secs` from now.
 fn station(broker: &TlsBroker, password: &str, ca: &Path, secs: i64) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("schedules")).unwrap();
-    std::fs::create_dir_all(dir.path().join("media")).unwrap();
-    // As `echo SECRET > file` writes it: with a newline.
-    std::fs::write(dir.path().join("mqtt.password"), format!("{password}\n")).unwrap();
-    std::fs::write(
-        dir.path().join("station.yaml"),
-        format!(
+    let (at, _) = local_in(secs);
+    let dir = station_dir(
+        &format!(
             r#"station:
   id: e2e
   name: "Đài thử MQTT TLS"
@@ -159,27 +145,18 @@ policy:
             url = broker.url(),
             ca = ca.display(),
         ),
-    )
-    .unwrap();
-    let (at, _) = local_in(secs);
-    std::fs::write(
-        dir.path().join("schedules/a.yaml"),
-        format!(
+        Some(&format!(
             "programs:\n  - id: tin\n    title: \"Bản tin\"\n    at: \"{at}\"\n    zones: all\n    items:\n      - tone: {{ hz: 700, for: 1s }}\n"
-        ),
-    )
-    .unwrap();
+        )),
+    );
+    // As `echo SECRET > file` writes it: with a newline.
+    std::fs::write(dir.path().join("mqtt.password"), format!("{password}\n")).unwrap();
     dir
 }
 
 /// `loa run` with the station's output on a WAV file.
 fn start(dir: &Path) -> Daemon {
-    let wav = dir.join("out.wav");
-    Daemon::start(
-        BIN,
-        dir,
-        &["--output", &format!("main=wav:{}", wav.display())],
-    )
+    Daemon::start_to_wav(BIN, dir, &dir.join("out.wav"))
 }
 
 /// Finished rows in the airtime log: (program_id, outcome).

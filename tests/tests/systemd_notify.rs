@@ -11,19 +11,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_loa");
 
 #[test]
 fn ready_status_watchdog_and_stopping_reach_systemd() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::create_dir_all(d.join("schedules")).unwrap();
-    std::fs::write(
-        d.join("station.yaml"),
+    let dir = loa_e2e::station_dir(
         "station: { id: sd, name: \"Đài sd\", timezone: Asia/Ho_Chi_Minh }\npaths: { media: media, state: state }\noutputs: { main: \"null\" }\nzones: { z: { output: main } }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("schedules/a.yaml"),
-        "programs:\n  - id: a\n    title: \"Bản tin\"\n    cron: \"0 0 6 * * *\"\n    zones: all\n    items: [{ tone: { hz: 440, for: 1s } }]\n",
-    )
-    .unwrap();
+        Some("programs:\n  - id: a\n    title: \"Bản tin\"\n    cron: \"0 0 6 * * *\"\n    zones: all\n    items: [{ tone: { hz: 440, for: 1s } }]\n"),
+    );
+    let d = dir.path();
     let sock_path = d.join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(200)))
