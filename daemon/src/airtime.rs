@@ -450,6 +450,81 @@ impl AirtimeLog {
     }
 }
 
+/// One row as SPEC's JSON (every column), None when there is no such row.
+pub fn row_json_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<serde_json::Value>> {
+    conn.prepare_cached(
+        r#"SELECT id, program_id, title, category, source_kind, source, "trigger",
+            requested_by, priority, zones, scheduled_at, started_at, ended_at,
+            planned_ms, aired_ms, outcome, detail FROM airtime WHERE id = ?1"#,
+    )?
+    .query_row([id], |r| {
+        let text = |i: usize| r.get::<_, Option<String>>(i);
+        Ok(serde_json::json!({
+            "id": r.get::<_, i64>(0)?,
+            "program_id": text(1)?,
+            "title": text(2)?,
+            "category": text(3)?,
+            "source_kind": text(4)?,
+            "source": text(5)?,
+            "trigger": text(6)?,
+            "requested_by": text(7)?,
+            "priority": text(8)?,
+            "zones": text(9)?,
+            "scheduled_at": text(10)?,
+            "started_at": text(11)?,
+            "ended_at": text(12)?,
+            "planned_ms": r.get::<_, i64>(13)?,
+            "aired_ms": r.get::<_, i64>(14)?,
+            "outcome": text(15)?,
+            "detail": text(16)?,
+        }))
+    })
+    .optional()
+}
+
+/// The MQTT feed's side of the log: its own connection (WAL lets it read
+/// while the scheduler writes), oldest rows first.
+pub struct Outbox {
+    conn: Connection,
+}
+
+impl Outbox {
+    pub fn open(path: &Path) -> rusqlite::Result<Outbox> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(Outbox { conn })
+    }
+
+    /// Up to `limit` queued rows after row id `after`, oldest first, as JSON.
+    pub fn pending(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<(i64, serde_json::Value)>> {
+        let ids: Vec<i64> = self
+            .conn
+            .prepare_cached("SELECT row_id FROM outbox WHERE row_id > ?1 ORDER BY row_id LIMIT ?2")?
+            .query_map(params![after, limit as i64], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            match row_json_of(&self.conn, id)? {
+                Some(v) => out.push((id, v)),
+                None => self.ack(id)?, // the row is gone (log edited by hand)
+            }
+        }
+        Ok(out)
+    }
+
+    /// The broker has the row (PUBACK): forget it.
+    pub fn ack(&self, id: i64) -> rusqlite::Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM outbox WHERE row_id = ?1")?
+            .execute([id])?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -647,80 +722,5 @@ mod tests {
             .with_ymd_and_hms(2026, 7, 1, 12, 0, 0)
             .unwrap();
         assert_eq!(format_time(&paris), "2026-07-01T12:00:00.000+02:00");
-    }
-}
-
-/// One row as SPEC's JSON (every column), None when there is no such row.
-pub fn row_json_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<serde_json::Value>> {
-    conn.prepare_cached(
-        r#"SELECT id, program_id, title, category, source_kind, source, "trigger",
-            requested_by, priority, zones, scheduled_at, started_at, ended_at,
-            planned_ms, aired_ms, outcome, detail FROM airtime WHERE id = ?1"#,
-    )?
-    .query_row([id], |r| {
-        let text = |i: usize| r.get::<_, Option<String>>(i);
-        Ok(serde_json::json!({
-            "id": r.get::<_, i64>(0)?,
-            "program_id": text(1)?,
-            "title": text(2)?,
-            "category": text(3)?,
-            "source_kind": text(4)?,
-            "source": text(5)?,
-            "trigger": text(6)?,
-            "requested_by": text(7)?,
-            "priority": text(8)?,
-            "zones": text(9)?,
-            "scheduled_at": text(10)?,
-            "started_at": text(11)?,
-            "ended_at": text(12)?,
-            "planned_ms": r.get::<_, i64>(13)?,
-            "aired_ms": r.get::<_, i64>(14)?,
-            "outcome": text(15)?,
-            "detail": text(16)?,
-        }))
-    })
-    .optional()
-}
-
-/// The MQTT feed's side of the log: its own connection (WAL lets it read
-/// while the scheduler writes), oldest rows first.
-pub struct Outbox {
-    conn: Connection,
-}
-
-impl Outbox {
-    pub fn open(path: &Path) -> rusqlite::Result<Outbox> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(Outbox { conn })
-    }
-
-    /// Up to `limit` queued rows after row id `after`, oldest first, as JSON.
-    pub fn pending(
-        &self,
-        after: i64,
-        limit: usize,
-    ) -> rusqlite::Result<Vec<(i64, serde_json::Value)>> {
-        let ids: Vec<i64> = self
-            .conn
-            .prepare_cached("SELECT row_id FROM outbox WHERE row_id > ?1 ORDER BY row_id LIMIT ?2")?
-            .query_map(params![after, limit as i64], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            match row_json_of(&self.conn, id)? {
-                Some(v) => out.push((id, v)),
-                None => self.ack(id)?, // the row is gone (log edited by hand)
-            }
-        }
-        Ok(out)
-    }
-
-    /// The broker has the row (PUBACK): forget it.
-    pub fn ack(&self, id: i64) -> rusqlite::Result<()> {
-        self.conn
-            .prepare_cached("DELETE FROM outbox WHERE row_id = ?1")?
-            .execute([id])?;
-        Ok(())
     }
 }
