@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -44,10 +45,12 @@ fn minutes(m: u64) -> Duration {
 
 /// Loads a station with one schedule file; the agenda of 2026-11-23 (a Monday).
 fn day(schedule: &str) -> (Config, Vec<Entry>) {
+    // One directory per call: the tests run in parallel.
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
     let dir: PathBuf = std::env::temp_dir().join(format!(
-        "loa-agenda-{}-{:x}",
+        "loa-agenda-{}-{}",
         std::process::id(),
-        schedule.len() * 31 + schedule.bytes().map(usize::from).sum::<usize>()
+        CALLS.fetch_add(1, Ordering::Relaxed)
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("schedules")).unwrap();
