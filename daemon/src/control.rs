@@ -569,7 +569,7 @@ fn now_request(
             _ => return Err(malformed("repeat is a whole number from 1 to 10".into())),
         },
     };
-    if let Some(q) = quiet_hours_hold(st, priority, now) {
+    if let Some(q) = quiet_hours_hold(st.policy.quiet_hours, st.timezone, priority, now) {
         return Err((
             "quiet_hours",
             format!(

@@ -21,7 +21,7 @@ use loa_audio::{DeckEvent, Item, ItemId, Media, Outcome as DeckOutcome, Piece};
 use loa_schedules::agenda::{playlist_files, Length, Lengths};
 use loa_schedules::occurrence::resolve_local;
 use loa_schedules::{
-    Chime, Config, DailyWindow, IfBusy, LateStart, Order, Priority, Program, Source, Station,
+    Chime, Config, DailyWindow, IfBusy, LateStart, Order, Priority, Program, Source,
 };
 use tracing::{info, warn};
 
@@ -644,7 +644,12 @@ impl<E: Engine> Scheduler<E> {
         offset: Duration,
     ) {
         let outputs = self.outputs_of(&p);
-        if let Some(q) = quiet_hours_hold(&self.config.station, p.priority, start) {
+        if let Some(q) = quiet_hours_hold(
+            self.config.station.policy.quiet_hours,
+            self.tz,
+            p.priority,
+            start,
+        ) {
             let why = format!("quiet hours {}", loa_schedules::load::fmt_window(&q));
             self.skip(&p, scheduled, start, &why);
             return;
@@ -1470,13 +1475,13 @@ impl<E: Engine> Scheduler<E> {
 /// The quiet hours that keep `priority` off the air at `at` (SPEC section
 /// 4: only emergency sounds in them), if `at` falls in them.
 pub fn quiet_hours_hold(
-    station: &Station,
+    quiet_hours: Option<DailyWindow>,
+    tz: Tz,
     priority: Priority,
     at: DateTime<Utc>,
 ) -> Option<DailyWindow> {
-    let q = station.policy.quiet_hours?;
-    (priority < Priority::Emergency && q.contains(at.with_timezone(&station.timezone).time()))
-        .then_some(q)
+    let q = quiet_hours?;
+    (priority < Priority::Emergency && q.contains(at.with_timezone(&tz).time())).then_some(q)
 }
 
 /// The chime before an announcement: policy.chime's file while it is

@@ -528,19 +528,19 @@ impl Gate {
                         duration: *duration,
                     },
                 };
-                if a.priority < Priority::Emergency {
-                    if let Some(q) = &self.rules.quiet_hours {
-                        let local = now.with_timezone(&self.rules.timezone).time();
-                        if q.contains(local) {
-                            return Err((
-                                "quiet_hours",
-                                format!(
-                                    "only emergency announcements may sound in quiet hours ({})",
-                                    loa_schedules::load::fmt_window(q)
-                                ),
-                            ));
-                        }
-                    }
+                if let Some(q) = crate::scheduler::quiet_hours_hold(
+                    self.rules.quiet_hours,
+                    self.rules.timezone,
+                    a.priority,
+                    now,
+                ) {
+                    return Err((
+                        "quiet_hours",
+                        format!(
+                            "only emergency announcements may sound in quiet hours ({})",
+                            loa_schedules::load::fmt_window(&q)
+                        ),
+                    ));
                 }
                 let title = match &a.title {
                     Some(t) => t.clone(),
