@@ -32,7 +32,7 @@ use tracing::{info, warn};
 use crate::airtime::Trigger;
 use crate::engine::Engine;
 use crate::mqtt::bus::Bus;
-use crate::scheduler::{chime_media, quiet_hours_hold, Announce, AnnouncementNote, Scheduler};
+use crate::scheduler::{quiet_hours_hold, Announce, AnnouncementNote, Scheduler};
 
 /// The socket's file name.
 pub const SOCKET_NAME: &str = "control.sock";
@@ -639,7 +639,6 @@ fn now_request(
         Some(t) if !t.is_empty() => t.chars().take(TITLE_CHARS).collect(),
         _ => default_title,
     };
-    let chime = chime_media(&st.policy.chime);
     Ok(Announce {
         id: new_id(now),
         title,
@@ -653,7 +652,6 @@ fn now_request(
         trigger: Trigger::Cli,
         requested_by: peer.user.clone(),
         expires: now + chrono::Duration::from_std(EXPIRES).unwrap_or_default(),
-        chime,
     })
 }
 

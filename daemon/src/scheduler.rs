@@ -225,8 +225,6 @@ pub struct Announce {
     pub requested_by: String,
     /// Still waiting behind a higher item at this instant: dropped.
     pub expires: DateTime<Utc>,
-    /// The chime (built in, or policy.chime's file).
-    pub chime: Media,
 }
 
 /// An announcement as `loa status` shows it.
@@ -735,7 +733,9 @@ impl<E: Engine> Scheduler<E> {
     /// relays' preroll): at its priority on its zones' outputs, preempting
     /// lower items and, as an operator asking now expects, equal ones.
     pub fn announce(&mut self, a: Announce, start: DateTime<Utc>) {
-        let chime_length = match &a.chime {
+        // The chime: policy.chime's file while it is there, else the built-in one.
+        let chime = chime_media(&self.config.station.policy.chime);
+        let chime_length = match &chime {
             Media::Files { paths, .. } => paths.first().and_then(|p| (self.probe)(p).ok()),
             _ => Some(loa_audio::BUILTIN_CHIME),
         };
@@ -745,9 +745,9 @@ impl<E: Engine> Scheduler<E> {
             _ => None,
         });
         let mut items = vec![RunItem {
-            media: a.chime.clone(),
+            media: chime.clone(),
             kind: "chime".into(),
-            source: match &a.chime {
+            source: match &chime {
                 Media::Files { paths, .. } => paths
                     .first()
                     .map(|p| p.display().to_string())
@@ -1486,7 +1486,7 @@ pub fn quiet_hours_hold(
 
 /// The chime before an announcement: policy.chime's file while it is
 /// there, else the built-in one.
-pub fn chime_media(chime: &Chime) -> Media {
+fn chime_media(chime: &Chime) -> Media {
     match chime {
         Chime::File(p) if p.is_file() => Media::file(p.clone()),
         _ => Media::Chime,

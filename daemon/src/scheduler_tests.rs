@@ -638,7 +638,6 @@ fn announcement(
         trigger: crate::airtime::Trigger::Mqtt,
         requested_by: "chu-tich-xa".into(),
         expires,
-        chime: Media::Chime,
     }
 }
 

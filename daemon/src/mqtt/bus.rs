@@ -284,7 +284,7 @@ impl Bus {
                 self.send(ack("accepted", None));
                 self.groups.insert(a.id.clone(), v.group.clone());
                 let wait = self.preroll_wait(sched.config(), &a.zones);
-                let announce = to_announce(a, &v.kid, sched.config());
+                let announce = to_announce(a, &v.kid);
                 sched.announce(announce, now + wait);
                 None
             }
@@ -407,7 +407,7 @@ impl Bus {
 }
 
 /// A verified announcement as the scheduler airs it.
-fn to_announce(a: remote::Announcement, kid: &str, config: &Config) -> Announce {
+fn to_announce(a: remote::Announcement, kid: &str) -> Announce {
     let (media, kind, source, length) = match a.what {
         What::Text(t) => (
             loa_audio::Media::Tts {
@@ -432,7 +432,6 @@ fn to_announce(a: remote::Announcement, kid: &str, config: &Config) -> Announce 
             Some(duration),
         ),
     };
-    let chime = crate::scheduler::chime_media(&config.station.policy.chime);
     Announce {
         id: a.id,
         title: a.title,
@@ -446,7 +445,6 @@ fn to_announce(a: remote::Announcement, kid: &str, config: &Config) -> Announce 
         trigger: crate::airtime::Trigger::Mqtt,
         requested_by: kid.to_string(),
         expires: a.exp,
-        chime,
     }
 }
 
