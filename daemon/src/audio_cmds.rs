@@ -62,7 +62,7 @@ pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
         station
             .as_ref()
             .and_then(|s| s.outputs.iter().find(|o| o.name == name))
-            .map(|o| audio_spec(&o.spec))
+            .map(|o| crate::run::audio_spec(&o.spec))
     };
     let spec: OutputSpec = match args.output.as_deref() {
         Some(text) => match (text.parse::<OutputSpec>(), by_name(text)) {
@@ -77,7 +77,7 @@ pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
         None => station
             .as_ref()
             .and_then(|s| s.outputs.first())
-            .map(|o| audio_spec(&o.spec))
+            .map(|o| crate::run::audio_spec(&o.spec))
             .unwrap_or_else(|| OutputSpec::Device("default".into())),
     };
     let policy = station.as_ref().map(|s| &s.policy);
@@ -153,14 +153,6 @@ pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn audio_spec(spec: &loa_schedules::OutputSpec) -> OutputSpec {
-    match spec {
-        loa_schedules::OutputSpec::Device(d) => OutputSpec::Device(d.clone()),
-        loa_schedules::OutputSpec::Wav(p) => OutputSpec::Wav(p.clone()),
-        loa_schedules::OutputSpec::Null => OutputSpec::Null,
-    }
 }
 
 /// Lists output and input devices with the names `device:` and `live:` accept.

@@ -148,7 +148,8 @@ fn deck_config(config: &Config) -> DeckConfig {
     }
 }
 
-fn audio_spec(spec: &OutputSpec) -> loa_audio::OutputSpec {
+/// station.yaml's output setting as the audio engine takes it.
+pub(crate) fn audio_spec(spec: &OutputSpec) -> loa_audio::OutputSpec {
     match spec {
         OutputSpec::Device(d) => loa_audio::OutputSpec::Device(d.clone()),
         OutputSpec::Wav(p) => loa_audio::OutputSpec::Wav(p.clone()),
@@ -206,7 +207,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     apply_overrides(&mut config, &args.outputs)?;
     let overrides = args.outputs.clone();
 
-    let db = config.station.paths.state.join("airtime.sqlite");
+    let db = crate::airtime::log_path(&config.station);
     let (mut log, recovered) = AirtimeLog::open(&db, &config.station.id, config.station.timezone)
         .with_context(|| format!("the airtime log {}", db.display()))?;
     if let Err(e) = log.set_station_name(&config.station.name) {
