@@ -90,6 +90,11 @@ impl Outcome {
     }
 }
 
+/// Where a station keeps its airtime log: `paths.state/airtime.sqlite`.
+pub fn log_path(station: &loa_schedules::Station) -> std::path::PathBuf {
+    station.paths.state.join("airtime.sqlite")
+}
+
 /// What made an item air (column `trigger`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trigger {

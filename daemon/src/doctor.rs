@@ -313,10 +313,8 @@ fn broker(config: &Config) -> Finding {
             "no mqtt in station.yaml: schedules air, remote announcements and relays are off",
         );
     };
-    let mut link = crate::mqtt::link::LinkConfig::from_station(
-        m,
-        config.station.paths.state.join("airtime.sqlite"),
-    );
+    let mut link =
+        crate::mqtt::link::LinkConfig::from_station(m, crate::airtime::log_path(&config.station));
     // The daemon's own id would make the broker drop the running daemon.
     link.client_id = format!("{}-doctor", link.client_id);
     let what = "broker";

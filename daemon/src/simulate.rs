@@ -49,7 +49,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
             args.config.config.display()
         );
     };
-    let live = config.station.paths.state.join("airtime.sqlite");
+    let live = crate::airtime::log_path(&config.station);
     if same_file(&live, &args.db) {
         bail!(
             "--db {} is the live airtime log; simulate into another file",

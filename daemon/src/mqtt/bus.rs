@@ -56,15 +56,14 @@ pub struct Bus {
 impl Bus {
     /// Starts the link when station.yaml has `mqtt` (on the current runtime).
     pub fn new(config: &Config) -> Bus {
-        let link = config.station.mqtt.as_ref().map(|m| {
-            Link::spawn(LinkConfig::from_station(
-                m,
-                config.station.paths.state.join("airtime.sqlite"),
-            ))
-        });
+        let db = crate::airtime::log_path(&config.station);
+        let link = config
+            .station
+            .mqtt
+            .as_ref()
+            .map(|m| Link::spawn(LinkConfig::from_station(m, db.clone())));
         let zones = Zones::new(config);
         let gate = link.as_ref().and_then(|_| {
-            let db = config.station.paths.state.join("airtime.sqlite");
             Gate::open(&config.station, &db)
                 .map_err(|e| warn!("remote commands are off: {e}"))
                 .ok()

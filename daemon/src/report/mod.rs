@@ -144,7 +144,7 @@ fn station(args: &ReportArgs) -> anyhow::Result<Station> {
         .filter_map(|p| Some((p.id.clone(), p.approved_by.clone()?)))
         .collect();
     Ok(Station {
-        db: config.station.paths.state.join("airtime.sqlite"),
+        db: crate::airtime::log_path(&config.station),
         name: Some(config.station.name.clone()),
         tz: Some(config.station.timezone),
         id: Some(config.station.id.clone()),
