@@ -6,11 +6,11 @@
 //!
 //! Run: `cargo bench -p loa --bench daemon`.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
+use loa_e2e::Daemon;
 
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
 
@@ -40,32 +40,16 @@ fn announcement_latency() {
     let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
     let broker = loa_e2e::Broker::start();
     let acks = broker.subscribe("loa/bench/ack/#");
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::create_dir_all(d.join("schedules")).unwrap();
-    std::fs::write(d.join("schedules/a.yaml"), "programs: []\n").unwrap();
-    std::fs::write(
-        d.join("station.yaml"),
-        format!(
+    let dir = loa_e2e::station_dir(
+        &format!(
             "station: {{ id: bench, name: Bench, timezone: Asia/Ho_Chi_Minh }}\npaths: {{ media: media, state: state }}\noutputs: {{ main: \"null\" }}\nzones: {{ z: {{ output: main }} }}\nmqtt: {{ url: \"{}\" }}\npolicy: {{ loudness: null }}\nremote:\n  rate_limit: 100/min\n  keys:\n    k: {{ public_key: \"{}\", may: [normal], zones: all }}\n",
             broker.url(),
             b64(key.verifying_key().as_bytes())
         ),
-    )
-    .unwrap();
-    let wav = d.join("out.wav");
-    let mut child = Command::new(BIN)
-        .args([
-            "run",
-            "--config",
-            d.to_str().unwrap(),
-            "--output",
-            &format!("main=wav:{}", wav.display()),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        Some("programs: []\n"),
+    );
+    let wav = dir.path().join("out.wav");
+    let daemon = Daemon::start_to_wav(BIN, dir.path(), &wav);
     std::thread::sleep(Duration::from_secs(3));
     let n = 20;
     let mut sent = Vec::new();
@@ -77,30 +61,11 @@ fn announcement_latency() {
         .to_string();
         let env = serde_json::json!({"kid": "k", "sig": b64(&key.sign(body.as_bytes()).to_bytes()), "body": body}).to_string();
         let t = Utc::now().timestamp_millis() as f64;
-        let ok = Command::new("mosquitto_pub")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &broker.port.to_string(),
-                "-q",
-                "1",
-                "-t",
-                "loa/bench/cmd/announce",
-                "-m",
-                &env,
-            ])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
+        broker.publish("loa/bench/cmd/announce", &env, false);
         sent.push(t);
         std::thread::sleep(Duration::from_secs(6));
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    daemon.stop();
     let done = acks
         .messages()
         .iter()
@@ -127,17 +92,14 @@ fn announcement_latency() {
 fn mqtt_timing() {
     let broker = loa_e2e::Broker::start();
     let all = broker.subscribe("#");
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::create_dir_all(d.join("schedules")).unwrap();
-    std::fs::write(
-        d.join("station.yaml"),
-        format!(
+    let dir = loa_e2e::station_dir(
+        &format!(
             "station: {{ id: bench, name: Bench, timezone: Asia/Ho_Chi_Minh }}\npaths: {{ media: media, state: state }}\noutputs: {{ main: \"null\" }}\nzones:\n  z:\n    output: main\n    relay: {{ preset: tasmota, topic: amp, channel: 1 }}\n    preroll: 2s\n    hold: 1s\nboards:\n  b: {{ preset: awtrix, topic: board, show_now_playing: true }}\nmqtt: {{ url: \"{}\" }}\npolicy: {{ loudness: null }}\n",
             broker.url()
         ),
-    )
-    .unwrap();
+        None,
+    );
+    let d = dir.path();
     let first = Utc::now() + TimeDelta::seconds(8);
     let first = first - TimeDelta::nanoseconds(first.timestamp_subsec_nanos() as i64);
     let n = 20;
@@ -154,20 +116,12 @@ fn mqtt_timing() {
         ));
     }
     std::fs::write(d.join("schedules/bench.yaml"), programs).unwrap();
-    let mut child = Command::new(BIN)
-        .args(["run", "--config", d.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let daemon = Daemon::start(BIN, d, &[]);
     let end = starts[starts.len() - 1] + 3.0;
     while (Utc::now().timestamp_millis() as f64 / 1000.0) < end {
         std::thread::sleep(Duration::from_millis(200));
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    daemon.stop();
     let msgs = all.messages();
     let mut relay = Vec::new();
     let mut board = Vec::new();
@@ -202,14 +156,11 @@ fn mqtt_timing() {
 }
 
 fn start_accuracy_and_memory() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::create_dir_all(d.join("schedules")).unwrap();
-    std::fs::write(
-        d.join("station.yaml"),
+    let dir = loa_e2e::station_dir(
         "station: { id: bench, name: Bench, timezone: Asia/Ho_Chi_Minh }\npaths: { media: media, state: state }\noutputs: { main: \"null\" }\nzones: { all-zone: { output: main } }\npolicy: { loudness: null }\n",
-    )
-    .unwrap();
+        None,
+    );
+    let d = dir.path();
     let first = Utc::now() + TimeDelta::seconds(8);
     let first = first - TimeDelta::nanoseconds(first.timestamp_subsec_nanos() as i64);
     let n = 24;
@@ -227,19 +178,8 @@ fn start_accuracy_and_memory() {
     }
     std::fs::write(d.join("schedules/bench.yaml"), programs).unwrap();
     let wav = d.join("out.wav");
-    let mut child = Command::new(BIN)
-        .args([
-            "run",
-            "--config",
-            d.to_str().unwrap(),
-            "--output",
-            &format!("main=wav:{}", wav.display()),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
+    let daemon = Daemon::start_to_wav(BIN, d, &wav);
+    let pid = daemon.child.id();
     let mut idle_max = 0;
     let mut playing_max = 0;
     let end = times[times.len() - 1] + 2_000;
@@ -254,10 +194,7 @@ fn start_accuracy_and_memory() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = child.wait();
+    daemon.stop();
 
     let aired = loa_e2e::Aired::read(&wav);
     let mut errors = Vec::new();
@@ -286,26 +223,8 @@ fn start_accuracy_and_memory() {
 }
 
 fn simulate_a_year() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let dir = tempfile::tempdir().unwrap();
-    let status = Command::new("cp")
-        .args([
-            "-r",
-            repo.join("schedules/examples/au-lau").to_str().unwrap(),
-            dir.path().join("st").to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let st = dir.path().join("st");
-    Command::new(repo.join("scripts/demo-media"))
-        .arg(st.join("media"))
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
+    let dir = loa_e2e::example_station();
+    let st = dir.path();
     let db = dir.path().join("year.sqlite");
     let t = Instant::now();
     let out = Command::new(BIN)
