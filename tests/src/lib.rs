@@ -346,6 +346,14 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The mosquitto binary (it is in sbin, outside a user's PATH).
+fn mosquitto() -> &'static str {
+    ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("mosquitto is installed (scripts/install-deps)")
+}
+
 impl Broker {
     pub fn start() -> Broker {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -369,11 +377,7 @@ impl Broker {
             ),
         )
         .expect("write mosquitto.conf");
-        let mosquitto = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("mosquitto is installed (scripts/install-deps)");
-        let child = Command::new(mosquitto)
+        let child = Command::new(mosquitto())
             .arg("-c")
             .arg(&conf)
             .stdout(std::process::Stdio::null())
@@ -588,7 +592,7 @@ impl TlsBroker {
         )
         .expect("write mosquitto.conf");
         let log = d.join("mosquitto.log");
-        let child = Command::new("/usr/sbin/mosquitto")
+        let child = Command::new(mosquitto())
             .arg("-c")
             .arg(&conf)
             .stdout(std::process::Stdio::null())
