@@ -108,14 +108,12 @@ fn media(config: &Config, probe: &dyn MediaProbe, diags: &mut Diagnostics) {
                         warn(format!("{}: {e} (checked again at air time)", rel(f)));
                     }
                 }
-                Source::Newest { glob, .. } => {
-                    if agenda::newest_match(glob).is_none() {
-                        warn(format!(
-                            "no file matches `{}` yet in {} (checked again at air time)",
-                            rel(Path::new(glob)),
-                            media_dir.display()
-                        ));
-                    }
+                Source::Newest { glob, .. } if agenda::newest_match(glob).is_none() => {
+                    warn(format!(
+                        "no file matches `{}` yet in {} (checked again at air time)",
+                        rel(Path::new(glob)),
+                        media_dir.display()
+                    ));
                 }
                 Source::Playlist { entries, .. } => {
                     let files = agenda::playlist_files(entries);

@@ -703,7 +703,7 @@ impl Cx<'_> {
         let output = match f.get("output") {
             Some(on) => {
                 let o = self.text(on, "output")?;
-                if !outputs.iter().any(|x| *x == o) {
+                if !outputs.contains(&o) {
                     let hint = suggestion(&o, outputs.iter().map(String::as_str));
                     self.err(on, format!("{what}: unknown output `{o}`{hint} (outputs are defined under `outputs:`)"));
                     return None;

@@ -38,7 +38,7 @@ fn inputs(sub: &str) -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default();
-    v.retain(|p| !p.extension().is_some_and(|e| e == "md"));
+    v.retain(|p| p.extension().is_none_or(|e| e != "md"));
     v.sort();
     v
 }
