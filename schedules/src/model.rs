@@ -409,8 +409,13 @@ pub enum Source {
         text: String,
         voice: Option<String>,
     },
+    /// A relay. `urls` (at least one, http or https) are tried in order when
+    /// the one airing dies; `fallback` plays while none has audio.
     Stream {
-        url: String,
+        urls: Vec<String>,
+        /// HLS master playlists: the lowest rendition at or above this many
+        /// bits per second (None: the lowest).
+        bandwidth: Option<u64>,
         fallback: Vec<PathBuf>,
     },
     Live {

@@ -145,6 +145,14 @@ pub fn station_schema() -> Value {
 pub fn schedule_schema() -> Value {
     let path_or_list =
         json!({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]});
+    let url = s(
+        "^https?://[^\\s]+$",
+        "HLS (.m3u8), Icecast/Shoutcast, or .m3u/.pls over http(s)",
+    );
+    let stream = json!({
+        "description": "the relay's source, or several tried in order when the one airing dies",
+        "oneOf": [url, {"type": "array", "items": url, "minItems": 1, "uniqueItems": true}],
+    });
     let one_source: Vec<Value> = [
         "file", "newest", "playlist", "tts", "stream", "live", "silence", "tone",
     ]
@@ -163,7 +171,11 @@ pub fn schedule_schema() -> Value {
             "order": one_of_words(&["sequential", "shuffle"], "playlist order"),
             "tts": text("text read by the TTS engine"),
             "voice": s("^[A-Za-z0-9_.+-]{1,64}$", "TTS voice"),
-            "stream": s("^https?://", "http(s) Icecast/Shoutcast stream or .m3u/.pls"),
+            "stream": stream,
+            "bandwidth": {
+                "description": "with stream: from an HLS master playlist, the lowest rendition at or above this many bits per second, e.g. 64000 or 64k",
+                "oneOf": [{"type": "integer", "minimum": 1000}, {"type": "string", "pattern": "^[0-9]+[kK]$"}],
+            },
             "fallback": path_or_list,
             "live": {"oneOf": [{"type": "null"}, {"type": "string"}, obj(json!({"input": text("capture device")}), &[])]},
             "silence": s(DURATION, "e.g. 2s"),

@@ -138,6 +138,15 @@ const CASES: &[Case] = &[
         expect: &[(P, 6, "never ends by itself; give the program a `duration`", true)],
     },
     Case {
+        name: "stream-list-with-a-bad-source",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: vov\n    at: \"06:00\"\n    zones: all\n    duration: 30m\n    items:\n      - stream:\n          - https://str.vov.gov.vn/vovlive/vov1vov5Vietnamese.sdp_aac/playlist.m3u8\n          - media.kythuatvov.vn:7001/;stream/\n        bandwidth: 48\n")],
+        expect: &[
+            (P, 9, "stream source 2 `media.kythuatvov.vn:7001/;stream/` must be an http:// or https:// address", true),
+            (P, 10, "did you mean 48k?", true),
+        ],
+    },
+    Case {
         name: "at-and-cron",
         station: None,
         files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    cron: \"0 0 6 * * *\"\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
