@@ -67,9 +67,14 @@ pub enum Media {
         text: String,
         voice: Option<String>,
     },
-    /// An HTTP(S) relay; `fallback` files play while it is dead or silent.
+    /// A relay: Icecast/Shoutcast or HLS over http(s). `sources` are tried in
+    /// order when the one airing dies, and the relay returns to the first
+    /// when it is back; `fallback` files play while none has audio.
     Stream {
-        url: String,
+        sources: Vec<String>,
+        /// HLS master playlists: the lowest rendition at or above this many
+        /// bits per second (None: the lowest).
+        bandwidth: Option<u64>,
         fallback: Vec<PathBuf>,
     },
     /// A capture device (`default` or an ALSA name) routed to the output.

@@ -114,10 +114,21 @@ pub(crate) fn prepare(
             Ok(ready(Box::new(g)))
         }
         Media::Chime => Ok(ready(Box::new(GenSource::chime(volume)))),
-        Media::Stream { url, fallback } => {
+        Media::Stream {
+            sources,
+            bandwidth,
+            fallback,
+        } => {
+            if sources.is_empty() {
+                return Err(PrepFailure {
+                    failures: Vec::new(),
+                    reason: "the relay names no source".into(),
+                });
+            }
             let fallback = gains.later(fallback);
             Ok(ready(Box::new(StreamSource::start(
-                url,
+                sources,
+                *bandwidth,
                 fallback,
                 config.silence,
                 volume,

@@ -71,6 +71,11 @@ impl Tracker {
         self.open = Some((piece, 0, false));
     }
 
+    /// The open piece has sounded.
+    pub fn started(&self) -> bool {
+        matches!(self.open, Some((_, _, true)))
+    }
+
     /// `frames` frames from `offset` were rendered.
     pub fn sounded(&mut self, offset: usize, frames: usize, audible: bool, log: &mut PieceLog) {
         if let Some((piece, aired, started)) = &mut self.open {

@@ -200,7 +200,8 @@ fn relay_reconnects_covers_drops_and_silence_with_the_fallback_and_rejoins() {
     let deck = Deck::open(&OutputSpec::Wav(out.clone()), config).unwrap();
     let id = deck.play(Item::new(
         Media::Stream {
-            url: format!("http://127.0.0.1:{}/live.m3u", server.port),
+            sources: vec![format!("http://127.0.0.1:{}/live.m3u", server.port)],
+            bandwidth: None,
             fallback: vec![fallback.clone()],
         },
         Priority::Normal,
@@ -326,7 +327,8 @@ fn a_shoutcast_v1_server_answering_icy_200_is_relayed() {
     let deck = Deck::open(&OutputSpec::Wav(out.clone()), DeckConfig::default()).unwrap();
     let id = deck.play(Item::new(
         Media::Stream {
-            url: format!("http://127.0.0.1:{port}/;stream.mp3"),
+            sources: vec![format!("http://127.0.0.1:{port}/;stream.mp3")],
+            bandwidth: None,
             fallback: vec![],
         },
         Priority::Normal,
