@@ -143,7 +143,12 @@ impl SimEngine {
             Media::Tts { text, .. } => {
                 one(SourceKind::Tts, text.clone(), Some(estimated_speech(text)))
             }
-            Media::Stream { url, .. } => one(SourceKind::Stream, url.clone(), None),
+            // The simulation has no network: the first source relays throughout.
+            Media::Stream { sources, .. } => one(
+                SourceKind::Stream,
+                sources.first().cloned().unwrap_or_default(),
+                None,
+            ),
             Media::Live { input } => one(SourceKind::Live, input.clone(), None),
             Media::Tone { hz, length } => one(SourceKind::Tone, format!("{hz} Hz"), Some(*length)),
             Media::Silence(d) => one(SourceKind::Silence, "silence".into(), Some(*d)),
@@ -523,7 +528,8 @@ mod tests {
             0,
             Item::new(
                 Media::Stream {
-                    url: "http://x.invalid/s".into(),
+                    sources: vec!["http://x.invalid/s".into(), "http://y.invalid/s".into()],
+                    bandwidth: None,
                     fallback: vec![],
                 },
                 Priority::Normal,

@@ -113,8 +113,13 @@ pub fn media_of(source: &Source) -> Media {
             text: text.clone(),
             voice: voice.clone(),
         },
-        Source::Stream { url, fallback } => Media::Stream {
-            url: url.clone(),
+        Source::Stream {
+            urls,
+            bandwidth,
+            fallback,
+        } => Media::Stream {
+            sources: urls.clone(),
+            bandwidth: *bandwidth,
             fallback: fallback.clone(),
         },
         Source::Live { input } => Media::Live {
@@ -1496,7 +1501,7 @@ fn chime_media(chime: &Chime) -> Media {
 /// "30 min", "90 s": a policy duration as the log says it.
 fn span_text(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 60 && s % 60 == 0 {
+    if s >= 60 && s.is_multiple_of(60) {
         format!("{} min", s / 60)
     } else {
         format!("{s} s")
@@ -1550,7 +1555,9 @@ pub fn source_text(s: &Source) -> String {
                 .join(","),
         },
         Source::Tts { text, .. } => text.clone(),
-        Source::Stream { url, .. } => url.clone(),
+        // The first source: the one the relay airs when all is well (the
+        // audio crate's rows name the source that actually aired).
+        Source::Stream { urls, .. } => urls.first().cloned().unwrap_or_default(),
         Source::Live { input } => input.clone(),
         Source::Silence(d) => format!("{} ms", d.as_millis()),
         Source::Tone { hz, length } => format!("{hz} Hz, {} ms", length.as_millis()),

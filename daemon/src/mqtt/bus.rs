@@ -423,7 +423,8 @@ fn to_announce(a: remote::Announcement, kid: &str) -> Announce {
         }
         What::Stream { url, duration } => (
             loa_audio::Media::Stream {
-                url: url.clone(),
+                sources: vec![url.clone()],
+                bandwidth: None,
                 fallback: Vec::new(),
             },
             "stream",
