@@ -18,11 +18,50 @@ pub fn repo() -> PathBuf {
 
 /// The example station, copied into a fresh temporary directory (so a test
 /// may edit it), with a copy of the demo media made by scripts/demo-media.
+/// Its relays point at `NO_RELAY`: the example names the real VOV addresses,
+/// and no test may reach the internet.
 pub fn example_station() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("temp dir");
     copy_dir(&repo().join("schedules/examples/au-lau"), tmp.path());
     copy_dir(demo_media(), &tmp.path().join("media"));
+    for e in std::fs::read_dir(tmp.path().join("schedules")).expect("read schedules/") {
+        let path = e.expect("dir entry").path();
+        let text = std::fs::read_to_string(&path).expect("read a schedule file");
+        std::fs::write(&path, offline(&text)).expect("write a schedule file");
+    }
     tmp
+}
+
+/// A local address that refuses connections: port 1 (tcpmux), which only
+/// root could listen on and nothing does.
+pub const NO_RELAY: &str = "http://127.0.0.1:1";
+
+/// Every http(s) address in `text` moved under `NO_RELAY`, its host kept
+/// in the path so that a row or a message still says which one it was:
+/// `https://str.vov.gov.vn/a.m3u8` becomes `http://127.0.0.1:1/str.vov.gov.vn/a.m3u8`.
+pub fn offline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("http") {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let scheme = ["https://", "http://"]
+            .into_iter()
+            .find(|s| rest.starts_with(s));
+        match scheme {
+            Some(s) => {
+                out.push_str(NO_RELAY);
+                out.push('/');
+                rest = &rest[s.len()..];
+            }
+            None => {
+                out.push_str("http");
+                rest = &rest[4..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The media scripts/demo-media makes (seconds of espeak-ng and sox), made
@@ -698,5 +737,19 @@ impl Drop for Pulse {
             .arg("stop")
             .arg(&self.dir)
             .status();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offline_moves_every_address_under_no_relay() {
+        let yaml = "      - stream:\n          - https://str.vov.gov.vn/vovlive/playlist.m3u8\n          - http://media.kythuatvov.vn:7001/;stream/\n      - stream: [http://a.invalid/x.pls, https://b.invalid/y]\n# httpd is not an address\n";
+        assert_eq!(
+            offline(yaml),
+            "      - stream:\n          - http://127.0.0.1:1/str.vov.gov.vn/vovlive/playlist.m3u8\n          - http://127.0.0.1:1/media.kythuatvov.vn:7001/;stream/\n      - stream: [http://127.0.0.1:1/a.invalid/x.pls, http://127.0.0.1:1/b.invalid/y]\n# httpd is not an address\n"
+        );
     }
 }
