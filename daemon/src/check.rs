@@ -1,18 +1,53 @@
-//! `loa check`: validate a configuration directory.
+//! `loa check`: validate a configuration directory; with `--online`, also
+//! fetch each relay source once (crate::online).
 
 use std::process::ExitCode;
 
 use crate::cli::{CheckArgs, Format};
+use crate::online::{self, Probed};
 use crate::probe::AudioProbe;
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let report = loa_schedules::check::check_dir(&args.config.config, &AudioProbe, None);
+    let mut report = loa_schedules::check::check_dir(&args.config.config, &AudioProbe, None);
+    // Only a valid configuration is worth the network: its sources are the
+    // ones that would air.
+    let probed: Option<Vec<Probed>> = match (&report.config, args.online) {
+        (Some(config), true) => {
+            let sources = online::relay_sources(config);
+            if args.format == Format::Text && !sources.is_empty() {
+                eprintln!(
+                    "online: fetching {} relay source{} (each within {} s)...",
+                    sources.len(),
+                    if sources.len() == 1 { "" } else { "s" },
+                    online::TIMEOUT.as_secs()
+                );
+            }
+            let probed = online::probe_all(sources, online::fetch);
+            for p in &probed {
+                if let Some(w) = online::warning(p) {
+                    report.diagnostics.warning(p.source.loc.clone(), w);
+                }
+            }
+            report.diagnostics.sort();
+            Some(probed)
+        }
+        _ => None,
+    };
     let d = &report.diagnostics;
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&d.to_json())?),
+        Format::Json => {
+            let mut v = d.to_json();
+            if let Some(probed) = &probed {
+                v["online"] = probed.iter().map(online::to_json).collect();
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?)
+        }
         Format::Text => {
             for e in d.errors.iter().chain(&d.warnings) {
                 println!("{e}");
+            }
+            for p in probed.iter().flatten() {
+                println!("online: {}: {}", p.source.name(), online::describe(p));
             }
             let dir = args.config.config.display();
             if d.is_valid() {

@@ -42,8 +42,10 @@ Examples:\n  loa run\n  loa run --config schedules/examples/au-lau --output main
     Run(crate::run::RunArgs),
     /// Validate the configuration: every problem as FILE:LINE:COLUMN: message.
     #[command(
-        after_help = "Exit status: 0 valid (warnings allowed), 1 errors, 2 usage.\n\n\
-Examples:\n  loa check\n  loa check --config schedules/examples/au-lau --format json"
+        after_help = "Exit status: 0 valid (warnings allowed), 1 errors, 2 usage. A relay source that\n\
+--online cannot reach is a warning: the relay airs its other sources or its fallback meanwhile.\n\n\
+Examples:\n  loa check\n  loa check --online              also fetch each relay source once (needs the network)\n  \
+loa check --config schedules/examples/au-lau --format json"
     )]
     Check(CheckArgs),
     /// What will air when, after priorities, waits, hard ends and quiet hours.
@@ -102,10 +104,12 @@ loa announce --key van-hoa.pem --file news/hop-dan.mp3 --zones thon-1,thon-2 --r
 loa announce --key chu-tich-xa.pem --group tuyen-hoa --stream https://radio.example/vov1 --duration 15m"
     )]
     Announce(crate::keys_cmds::AnnounceArgs),
-    /// Is this PC ready to air? Audio devices, media files, broker login, clock sync, state directory, disk space.
+    /// Is this PC ready to air? Audio devices, media files, relay sources, broker login, clock sync, state directory, disk space.
     #[command(
         after_help = "Each check prints one line: ok, warn or fail, what was checked, and what to do.\n\
 Nothing is changed: the airtime log is opened read-only and a running daemon keeps its broker session.\n\
+Each relay source is fetched once, as `loa check --online` does: a dead one warns (the relay airs\n\
+its other sources or its fallback meanwhile).\n\
 Run it as the service's user to test its permissions. Exit status: 0 when nothing fails, 1 otherwise.\n\n\
 Examples:\n  sudo -u loa loa doctor\n  loa doctor --config schedules/examples/au-lau"
     )]
@@ -172,6 +176,10 @@ pub enum Format {
 pub struct CheckArgs {
     #[command(flatten)]
     pub config: ConfigArg,
+    /// Also fetch each relay source once: reachable or not, HLS or Icecast,
+    /// codec, bitrate, segment length, time to first audio.
+    #[arg(long)]
+    pub online: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

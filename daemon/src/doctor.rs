@@ -111,6 +111,9 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
             for f in media(config) {
                 say(f);
             }
+            for f in relays(config) {
+                say(f);
+            }
             say(broker(config));
             say(clock());
             let state = &config.station.paths.state;
@@ -301,6 +304,35 @@ fn media(config: &Config) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// Each relay source, fetched once: a dead one warns (the relay airs its
+/// other sources or its fallback meanwhile).
+fn relays(config: &Config) -> Vec<Finding> {
+    let sources = crate::online::relay_sources(config);
+    if sources.is_empty() {
+        return vec![Finding::new(
+            Level::Ok,
+            "relays",
+            "the schedules relay no station",
+        )];
+    }
+    crate::online::probe_all(sources, crate::online::fetch)
+        .iter()
+        .map(|p| {
+            let s = &p.source;
+            let what = format!("relay {} item {} source {}", s.program, s.item, s.number);
+            let found = crate::online::describe(p);
+            match p.result {
+                Ok(_) => Finding::new(Level::Ok, what, format!("{}: {found}", s.url)),
+                Err(_) => Finding::new(
+                    Level::Warn,
+                    what,
+                    format!("{}: {found}; {}", s.url, crate::online::advice(s)),
+                ),
+            }
+        })
+        .collect()
 }
 
 /// Logs in to the broker with the station's credentials (MQTT CONNECT and

@@ -3,6 +3,7 @@
 //! Map of the binary:
 //! - `cli`: the command line (clap) and the exit-code convention;
 //! - `check`, `agenda`, `schema`: schedule tools over crate loa-schedules;
+//!   `online`: the relay sources fetched once (`check --online`, `doctor`);
 //! - `audio_cmds`: `loa play` and `loa devices` over crate loa-audio;
 //! - `probe`: media lengths for the schedule model, from the audio crate;
 //! - `airtime`: the airtime log in SQLite; `report`: `loa report` over it.
@@ -20,6 +21,8 @@ mod doctor;
 mod engine;
 mod keys_cmds;
 mod mqtt;
+// `loa check --online`, `loa doctor`: each relay source fetched once.
+mod online;
 mod probe;
 // Verifies signed remote commands (SPEC 6); the bus obeys what passes.
 mod remote;

@@ -1,6 +1,7 @@
 //! `loa doctor` on the example station: one line per check, ok / warn /
 //! fail with what to do; the broker line follows a real mosquitto coming
-//! and going, and a file the schedules name but the media lack is named.
+//! and going, a file the schedules name but the media lack is named, and a
+//! relay source that refuses warns.
 
 use std::path::Path;
 
@@ -47,6 +48,17 @@ fn broker_line_follows_the_broker_and_a_failure_exits_1() {
     let b = line(&text, "broker");
     assert!(b.starts_with("ok    broker: "), "{text}");
     assert!(b.contains(&broker.url()), "{b}");
+    // Each relay source is fetched once; the example's point at a port that
+    // refuses (no test reaches the internet): a warning, the fallback airs.
+    let relay = line(&text, "relay vov1-sang item 1 source 2");
+    assert!(
+        relay.starts_with("warn  ") && relay.contains("unreachable: connection refused"),
+        "{relay}"
+    );
+    assert!(
+        relay.contains("the relay airs its other sources or its fallback"),
+        "{relay}"
+    );
     // The clock may or may not be synchronised here: it warns, never fails.
     assert!(!line(&text, "clock").starts_with("fail"), "{text}");
     assert!(!text.lines().any(|l| l.starts_with("fail")), "{text}");

@@ -1,6 +1,14 @@
 //! `loa check`, `loa agenda` and `loa schema`, run as the operator runs them.
 
-use loa_e2e::{example_station, loa, repo, stderr, stdout};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use loa_e2e::{example_station, loa, repo, station_dir, stderr, stdout, NO_RELAY};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
 
@@ -243,4 +251,181 @@ fn every_command_helps_with_examples() {
             "loa {c} --help has no examples:\n{text}"
         );
     }
+}
+
+/// Two seconds of a 440 Hz tone as a 64 kb/s mono CBR MP3 without a Xing
+/// header, so that copies can follow each other endlessly.
+fn mp3_tone(dir: &Path) -> Vec<u8> {
+    let (wav, mp3) = (dir.join("tone.wav"), dir.join("tone.mp3"));
+    let st = Command::new("sox")
+        .args(["-n", "-r", "44100", "-c", "1", "-b", "16"])
+        .arg(&wav)
+        .args(["synth", "2", "sine", "440", "vol", "0.5"])
+        .status()
+        .expect("sox (scripts/install-deps)");
+    assert!(st.success());
+    let st = Command::new("lame")
+        .args(["--quiet", "-t", "--cbr", "-b", "64"])
+        .arg(&wav)
+        .arg(&mp3)
+        .status()
+        .expect("lame (scripts/install-deps)");
+    assert!(st.success());
+    std::fs::read(mp3).unwrap()
+}
+
+/// An Icecast-style server on 127.0.0.1: every request gets an endless
+/// MP3 body at about real time. Returns its port and the requests counter.
+fn icecast(tone: Vec<u8>) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
+    let tone = Arc::new(tone);
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let tone = tone.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                }
+                let head = "HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\nicy-name: Test\r\nicy-br: 64\r\n\r\n";
+                if stream.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                // 64 kb/s: 8,000 bytes a second; one second at once, then real time.
+                let start = Instant::now();
+                let (mut sent, mut pos) = (0usize, 0usize);
+                loop {
+                    let due = 8_000 + start.elapsed().as_millis() as usize * 8;
+                    if sent >= due {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    }
+                    let from = pos % tone.len();
+                    let n = 400.min(tone.len() - from);
+                    if stream.write_all(&tone[from..from + n]).is_err() {
+                        return; // the client has what it needed
+                    }
+                    pos += n;
+                    sent += n;
+                }
+            });
+        }
+    });
+    (port, requests)
+}
+
+/// `loa check --online` fetches each relay source once and says what it
+/// found: an Icecast MP3 source that answers, and one whose port refuses
+/// (a warning: the relay airs the other source meanwhile). Plain `loa
+/// check` stays off the network.
+#[test]
+fn check_online_says_what_each_relay_source_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (port, requests) = icecast(mp3_tone(tmp.path()));
+    let good = format!("http://127.0.0.1:{port}/stream");
+    let refused = format!("{NO_RELAY}/;stream/");
+    let st = station_dir(
+        "station: { id: e2e, name: \"Đài thử\", timezone: Asia/Ho_Chi_Minh }\n\
+         paths: { media: media, state: state }\n\
+         outputs: { main: \"null\" }\n\
+         zones: { thon-1: { name: \"Thôn 1\" } }\n",
+        Some(&format!(
+            "programs:\n  - id: tiep-song\n    category: relay\n    at: \"06:00\"\n    zones: all\n    duration: 30m\n    items:\n      - stream: [{good}, {refused}]\n"
+        )),
+    );
+    let dir = st.path().to_str().unwrap();
+
+    let out = loa(BIN, &["check", "--config", dir]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("online"), "{}", stdout(&out));
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        0,
+        "plain check stays offline"
+    );
+
+    let out = loa(BIN, &["check", "--config", dir, "--online"]);
+    let text = stdout(&out);
+    // Unreachable is a warning: the station still airs.
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{text}"))
+            .to_string()
+    };
+    let first = line(&format!("online: tiep-song item 1 source 1 {good}: "));
+    let seconds = first
+        .strip_prefix(&format!(
+            "online: tiep-song item 1 source 1 {good}: Icecast, MP3 64 kb/s, 44100 Hz mono, first audio in "
+        ))
+        .and_then(|rest| rest.strip_suffix(" s"))
+        .and_then(|n| n.parse::<f64>().ok());
+    assert!(seconds.is_some_and(|s| s < 15.0), "{first}");
+    let second = line(&format!("online: tiep-song item 1 source 2 {refused}: "));
+    assert!(second.contains(": unreachable: "), "{second}");
+    assert!(second.to_lowercase().contains("refused"), "{second}");
+    let warning =
+        line("schedules/a.yaml:8:9: warning: program `tiep-song` item 1: stream source 2 ");
+    assert!(
+        warning.contains("until it answers the relay airs its other sources, or silence"),
+        "{warning}"
+    );
+    assert!(
+        text.contains("valid: 1 programs, 0 slogans, 1 zones, 0 boards, 1 warning"),
+        "{text}"
+    );
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        1,
+        "each source is fetched once"
+    );
+
+    let out = loa(
+        BIN,
+        &["check", "--config", dir, "--online", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let online = v["online"].as_array().expect("an online array");
+    assert_eq!(online.len(), 2, "{v:#}");
+    assert_eq!(
+        (
+            &online[0]["url"],
+            &online[0]["reachable"],
+            &online[0]["format"],
+            &online[0]["codec"],
+            &online[0]["bitrate"]
+        ),
+        (
+            &serde_json::json!(good),
+            &serde_json::json!(true),
+            &serde_json::json!("Icecast"),
+            &serde_json::json!("MP3"),
+            &serde_json::json!(64_000)
+        ),
+        "{v:#}"
+    );
+    assert!(online[0]["first_audio_ms"].as_u64().is_some(), "{v:#}");
+    assert_eq!(
+        (&online[1]["source"], &online[1]["reachable"]),
+        (&serde_json::json!(2), &serde_json::json!(false))
+    );
+    assert!(
+        online[1]["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("refused"),
+        "{v:#}"
+    );
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 1, "{v:#}");
 }
