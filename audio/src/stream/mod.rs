@@ -308,18 +308,20 @@ impl StreamSource {
             if Some(i) == airing || !f.shared.wanted.load(Ordering::Relaxed) {
                 continue;
             }
-            // A source waiting while another airs stays near live: what it
-            // buffers beyond its prebuffer (and the loud check) is dropped,
-            // not aired later.
-            let keep = f.prebuffer().max(duration_to_frames(LOUD_TO_REJOIN)) + 2 * WINDOW;
-            let buffered = f.buffered();
-            if airing.is_some() && buffered > keep {
-                ring::skip(&mut f.pcm, (buffered - keep) as usize);
-            }
             f.checks += 1;
             if f.checks >= READY_CHECK_BLOCKS {
                 f.checks = 0;
                 f.ready = f.check_ready(self.threshold);
+            }
+            // A waiting source stays near live: unless it is about to air,
+            // what it buffers beyond its prebuffer (and the loud check) is
+            // dropped, not aired later; so stale or silent audio never
+            // stands between the relay and the source's live sound.
+            let about_to_air = f.ready && airing.is_none_or(|c| i < c);
+            let keep = f.prebuffer().max(duration_to_frames(LOUD_TO_REJOIN)) + 2 * WINDOW;
+            let buffered = f.buffered();
+            if !about_to_air && buffered > keep {
+                ring::skip(&mut f.pcm, (buffered - keep) as usize);
             }
         }
         // With no source on air, start the next one while those before it fail.
