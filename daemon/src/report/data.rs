@@ -569,6 +569,68 @@ pub(crate) mod tests {
         );
     }
 
+    /// One relay program with two sources, as the relay logs it: a row per
+    /// source that aired (its relayed audio only), a failed one for a source
+    /// that never did, and the fallback's file between.
+    #[test]
+    fn relay_hours_count_relayed_audio_only_per_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airtime.sqlite");
+        let (mut log, _) = AirtimeLog::open(&path, "au-lau", TZ).unwrap();
+        let start = at(11, 3, 6, 0);
+        let end = start + TimeDelta::minutes(30);
+        let mut source = |url: &str, aired: u64, o: Outcome, detail: Option<&str>| {
+            let mut r = row(Some("vov1"), "relay", "stream", start, 1_800_000);
+            r.source = url.into();
+            log.record(&r, end, aired, o, detail).unwrap();
+        };
+        source(
+            "https://vov.example/playlist.m3u8",
+            20 * 60_000,
+            Outcome::Cut,
+            Some("window closed"),
+        );
+        source(
+            "http://vov.example:7001/;stream/",
+            7 * 60_000,
+            Outcome::Cut,
+            Some("window closed"),
+        );
+        source(
+            "http://spare.example/live.m3u",
+            0,
+            Outcome::Failed,
+            Some("never aired: connection refused"),
+        );
+        let fallback = row(Some("vov1"), "relay", "file", start, 1_800_000);
+        log.record(
+            &fallback,
+            end,
+            3 * 60_000,
+            Outcome::Cut,
+            Some("window closed"),
+        )
+        .unwrap();
+        drop(log);
+        let conn = open(&path);
+        let f = figures(&conn, NOV, By::Source, false).unwrap();
+        assert_eq!(
+            f.relay,
+            [
+                ("https://vov.example/playlist.m3u8".to_string(), 20 * 60_000),
+                ("http://vov.example:7001/;stream/".to_string(), 7 * 60_000),
+                ("http://spare.example/live.m3u".to_string(), 0),
+            ]
+        );
+        assert_eq!(
+            f.totals.relay_ms,
+            27 * 60_000,
+            "the fallback is not relay time"
+        );
+        assert_eq!(f.totals.aired_ms, 30 * 60_000);
+        assert_eq!(group(&f, "http://spare.example/live.m3u").failed, 1);
+    }
+
     #[test]
     fn an_emergency_announcement_counts_once_and_only_if_it_aired() {
         let dir = tempfile::tempdir().unwrap();
