@@ -42,8 +42,9 @@ Examples:\n  loa run\n  loa run --config schedules/examples/au-lau --output main
     Run(crate::run::RunArgs),
     /// Validate the configuration: every problem as FILE:LINE:COLUMN: message.
     #[command(
-        after_help = "Exit status: 0 valid (warnings allowed), 1 errors, 2 usage. A relay source that\n\
---online cannot reach is a warning: the relay airs its other sources or its fallback meanwhile.\n\n\
+        after_help = "Exit status: 0 valid (warnings allowed), 1 errors, 2 usage.\n\
+With --online, a relay source that does not answer is a warning, not an error: the relay airs\n\
+its other sources or its fallback meanwhile.\n\n\
 Examples:\n  loa check\n  loa check --online              also fetch each relay source once (needs the network)\n  \
 loa check --config schedules/examples/au-lau --format json"
     )]

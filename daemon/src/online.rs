@@ -163,7 +163,10 @@ pub fn describe(p: &Probed) -> String {
     if let Some(s) = r.segment {
         parts.push(format!("segments {} s", seconds(s)));
     }
-    parts.push(format!("first audio in {} s", seconds(r.first_audio)));
+    parts.push(format!(
+        "first audio in {:.1} s",
+        r.first_audio.as_secs_f64()
+    ));
     if let Some(media) = r.resolved.as_ref().filter(|m| **m != p.source.url) {
         parts.push(format!("plays {media}"));
     }

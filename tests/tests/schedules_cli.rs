@@ -2,10 +2,9 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use loa_e2e::{example_station, loa, repo, station_dir, stderr, stdout, NO_RELAY};
@@ -274,25 +273,55 @@ fn mp3_tone(dir: &Path) -> Vec<u8> {
     std::fs::read(mp3).unwrap()
 }
 
-/// An Icecast-style server on 127.0.0.1: every request gets an endless
-/// MP3 body at about real time. Returns its port and the requests counter.
-fn icecast(tone: Vec<u8>) -> (u16, Arc<AtomicUsize>) {
+/// Six seconds of a 440 Hz tone as AAC (48 kHz mono, 48 kb/s), cut by
+/// ffmpeg into an HLS playlist of 2 s MPEG-TS segments in `dir`.
+fn hls_tone(dir: &Path) {
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg("sine=frequency=440:sample_rate=48000:duration=6")
+        .args(["-ac", "1", "-c:a", "aac", "-b:a", "48k", "-f", "hls"])
+        .args(["-hls_time", "2", "-hls_playlist_type", "vod"])
+        .arg("-hls_segment_filename")
+        .arg(dir.join("seg%d.ts"))
+        .arg(dir.join("playlist.m3u8"))
+        .status()
+        .expect("ffmpeg (scripts/install-deps)");
+    assert!(st.success());
+}
+
+/// A radio origin on 127.0.0.1: `/stream` is an Icecast-style endless MP3
+/// body at about real time; any other path is that file of `files` (an HLS
+/// playlist and its segments), or 404. Returns its port and the paths asked
+/// for, in order.
+fn origin(tone: Vec<u8>, files: PathBuf) -> (u16, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let requests = Arc::new(AtomicUsize::new(0));
-    let counted = requests.clone();
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let log = asked.clone();
     let tone = Arc::new(tone);
     std::thread::spawn(move || {
         for mut stream in listener.incoming().flatten() {
-            counted.fetch_add(1, Ordering::SeqCst);
-            let tone = tone.clone();
+            let (tone, log, files) = (tone.clone(), log.clone(), files.clone());
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                let _ = reader.read_line(&mut request);
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
                         break;
                     }
+                }
+                let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+                log.lock().unwrap().push(path.clone());
+                if path != "/stream" {
+                    let _ = match std::fs::read(files.join(path.trim_start_matches('/'))) {
+                        Ok(body) => stream
+                            .write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes())
+                            .and_then(|_| stream.write_all(&body)),
+                        Err(_) => stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+                    };
+                    return;
                 }
                 let head = "HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\nicy-name: Test\r\nicy-br: 64\r\n\r\n";
                 if stream.write_all(head.as_bytes()).is_err() {
@@ -318,36 +347,55 @@ fn icecast(tone: Vec<u8>) -> (u16, Arc<AtomicUsize>) {
             });
         }
     });
-    (port, requests)
+    (port, asked)
 }
 
 /// `loa check --online` fetches each relay source once and says what it
-/// found: an Icecast MP3 source that answers, and one whose port refuses
-/// (a warning: the relay airs the other source meanwhile). Plain `loa
-/// check` stays off the network.
+/// found: an HLS playlist of AAC segments, an Icecast MP3 stream (named by
+/// two programs, fetched once), and a port that refuses (a warning: the
+/// relay airs its other sources meanwhile). Plain `loa check` stays off the
+/// network.
 #[test]
 fn check_online_says_what_each_relay_source_is() {
     let tmp = tempfile::tempdir().unwrap();
-    let (port, requests) = icecast(mp3_tone(tmp.path()));
-    let good = format!("http://127.0.0.1:{port}/stream");
+    let files = tmp.path().join("hls");
+    std::fs::create_dir(&files).unwrap();
+    hls_tone(&files);
+    let (port, asked) = origin(mp3_tone(tmp.path()), files);
+    let hls = format!("http://127.0.0.1:{port}/playlist.m3u8");
+    let icecast = format!("http://127.0.0.1:{port}/stream");
     let refused = format!("{NO_RELAY}/;stream/");
+    let schedule = [
+        "programs:".to_string(),
+        "  - id: tiep-song".into(),
+        "    at: \"06:00\"".into(),
+        "    zones: all".into(),
+        "    duration: 30m".into(),
+        "    items:".into(),
+        format!("      - stream: [{hls}, {icecast}, {refused}]"),
+        "  - id: tiep-song-toi".into(),
+        "    at: \"18:00\"".into(),
+        "    zones: all".into(),
+        "    duration: 30m".into(),
+        "    items:".into(),
+        format!("      - stream: {icecast}"),
+    ]
+    .join("\n")
+        + "\n";
     let st = station_dir(
         "station: { id: e2e, name: \"Đài thử\", timezone: Asia/Ho_Chi_Minh }\n\
          paths: { media: media, state: state }\n\
          outputs: { main: \"null\" }\n\
          zones: { thon-1: { name: \"Thôn 1\" } }\n",
-        Some(&format!(
-            "programs:\n  - id: tiep-song\n    category: relay\n    at: \"06:00\"\n    zones: all\n    duration: 30m\n    items:\n      - stream: [{good}, {refused}]\n"
-        )),
+        Some(&schedule),
     );
     let dir = st.path().to_str().unwrap();
 
     let out = loa(BIN, &["check", "--config", dir]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!stdout(&out).contains("online"), "{}", stdout(&out));
-    assert_eq!(
-        requests.load(Ordering::SeqCst),
-        0,
+    assert!(
+        asked.lock().unwrap().is_empty(),
         "plain check stays offline"
     );
 
@@ -361,32 +409,46 @@ fn check_online_says_what_each_relay_source_is() {
             .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{text}"))
             .to_string()
     };
-    let first = line(&format!("online: tiep-song item 1 source 1 {good}: "));
-    let seconds = first
-        .strip_prefix(&format!(
-            "online: tiep-song item 1 source 1 {good}: Icecast, MP3 64 kb/s, 44100 Hz mono, first audio in "
-        ))
-        .and_then(|rest| rest.strip_suffix(" s"))
-        .and_then(|n| n.parse::<f64>().ok());
-    assert!(seconds.is_some_and(|s| s < 15.0), "{first}");
-    let second = line(&format!("online: tiep-song item 1 source 2 {refused}: "));
-    assert!(second.contains(": unreachable: "), "{second}");
-    assert!(second.to_lowercase().contains("refused"), "{second}");
-    let warning =
-        line("schedules/a.yaml:8:9: warning: program `tiep-song` item 1: stream source 2 ");
+    let seconds = |line: &str, before: &str| {
+        line.strip_prefix(before)
+            .and_then(|rest| rest.strip_suffix(" s"))
+            .and_then(|n| n.parse::<f64>().ok())
+            .is_some_and(|s| s < 15.0)
+    };
+    let first = line(&format!(
+        "online: tiep-song item 1 source 1 {hls}: HLS, AAC "
+    ));
     assert!(
-        warning.contains("until it answers the relay airs its other sources, or silence"),
+        first.contains(" kb/s, 48000 Hz mono, segments 2 s, first audio in "),
+        "{first}"
+    );
+    let mp3 = "Icecast, MP3 64 kb/s, 44100 Hz mono, first audio in ";
+    for name in ["tiep-song item 1 source 2", "tiep-song-toi item 1 source 1"] {
+        let before = format!("online: {name} {icecast}: {mp3}");
+        let l = line(&format!("online: {name} "));
+        assert!(seconds(&l, &before), "{l}");
+    }
+    let third = line(&format!("online: tiep-song item 1 source 3 {refused}: "));
+    assert!(third.contains(": unreachable: "), "{third}");
+    assert!(third.to_lowercase().contains("refused"), "{third}");
+    let item_line = schedule.lines().position(|l| l.contains(&refused)).unwrap() + 1;
+    let warning = line(&format!(
+        "schedules/a.yaml:{item_line}:9: warning: program `tiep-song` item 1: stream source 3 {refused} is unreachable: "
+    ));
+    assert!(
+        warning.contains("until it answers the relay airs its other sources, or silence (the item has no fallback)"),
         "{warning}"
     );
     assert!(
-        text.contains("valid: 1 programs, 0 slogans, 1 zones, 0 boards, 1 warning"),
+        text.contains("valid: 2 programs, 0 slogans, 1 zones, 0 boards, 1 warning"),
         "{text}"
     );
-    assert_eq!(
-        requests.load(Ordering::SeqCst),
-        1,
-        "each source is fetched once"
-    );
+    {
+        let asked = asked.lock().unwrap();
+        let streams = asked.iter().filter(|p| *p == "/stream").count();
+        assert_eq!(streams, 1, "the Icecast source is fetched once: {asked:?}");
+        assert!(asked.iter().any(|p| p == "/playlist.m3u8"), "{asked:?}");
+    }
 
     let out = loa(
         BIN,
@@ -395,37 +457,60 @@ fn check_online_says_what_each_relay_source_is() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let online = v["online"].as_array().expect("an online array");
-    assert_eq!(online.len(), 2, "{v:#}");
+    assert_eq!(online.len(), 4, "{v:#}");
+    let fields = |o: &serde_json::Value, keys: &[&str]| -> serde_json::Value {
+        keys.iter()
+            .map(|k| (k.to_string(), o[*k].clone()))
+            .collect()
+    };
     assert_eq!(
-        (
-            &online[0]["url"],
-            &online[0]["reachable"],
-            &online[0]["format"],
-            &online[0]["codec"],
-            &online[0]["bitrate"]
+        fields(
+            &online[0],
+            &[
+                "program",
+                "item",
+                "source",
+                "url",
+                "reachable",
+                "format",
+                "codec",
+                "segment_ms",
+                "sample_rate",
+                "channels"
+            ]
         ),
-        (
-            &serde_json::json!(good),
-            &serde_json::json!(true),
-            &serde_json::json!("Icecast"),
-            &serde_json::json!("MP3"),
-            &serde_json::json!(64_000)
-        ),
-        "{v:#}"
+        serde_json::json!({"program": "tiep-song", "item": 1, "source": 1, "url": hls, "reachable": true,
+            "format": "HLS", "codec": "AAC", "segment_ms": 2000, "sample_rate": 48000, "channels": 1}),
     );
-    assert!(online[0]["first_audio_ms"].as_u64().is_some(), "{v:#}");
     assert_eq!(
-        (&online[1]["source"], &online[1]["reachable"]),
-        (&serde_json::json!(2), &serde_json::json!(false))
+        fields(
+            &online[1],
+            &[
+                "url",
+                "reachable",
+                "format",
+                "codec",
+                "bitrate",
+                "segment_ms"
+            ]
+        ),
+        serde_json::json!({"url": icecast, "reachable": true, "format": "Icecast", "codec": "MP3",
+            "bitrate": 64000, "segment_ms": null}),
+    );
+    assert!(online[1]["first_audio_ms"].as_u64().is_some(), "{v:#}");
+    assert_eq!(
+        fields(&online[2], &["source", "url", "reachable"]),
+        serde_json::json!({"source": 3, "url": refused, "reachable": false}),
     );
     assert!(
-        online[1]["error"]
+        online[2]["error"]
             .as_str()
             .unwrap()
             .to_lowercase()
             .contains("refused"),
         "{v:#}"
     );
+    assert_eq!(online[3]["program"], "tiep-song-toi");
     assert_eq!(v["valid"], true);
     assert_eq!(v["warnings"].as_array().unwrap().len(), 1, "{v:#}");
 }
