@@ -322,12 +322,17 @@ fn a_hard_end_cuts_a_relay_and_the_window_never_moves() {
     zones: all
     duration: 30m
     items:
-      - stream: http://vov.example.invalid/vov1.m3u
+      - stream: [http://vov.example.invalid/playlist.m3u8, http://vov.example.invalid:7001/]
+        bandwidth: 64k
 ",
         at(5, 0),
     );
     s.run_until(at(8, 0));
-    let r = &s.rows_of("vov")[0];
+    let rows = s.rows_of("vov");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r = &rows[0];
+    // The simulation has no network: the first source relays throughout.
+    assert_eq!(r.source, "http://vov.example.invalid/playlist.m3u8");
     assert_eq!((r.outcome.as_str(), r.aired_s), ("cut", 1800));
     assert_eq!(r.ended.as_deref(), Some("2026-11-23T06:30:00.000+07:00"));
     assert_eq!(r.detail.as_deref(), Some("window closed"));
@@ -808,4 +813,28 @@ fn a_stop_ends_an_announcement_early() {
             reason: Some("stopped by chu-tich-xa".into())
         })
     );
+}
+
+#[test]
+fn a_relay_item_goes_to_the_deck_with_its_sources_in_order() {
+    let source = Source::Stream {
+        urls: vec![
+            "https://a.invalid/playlist.m3u8".into(),
+            "http://b.invalid:7001/;stream/".into(),
+        ],
+        bandwidth: Some(64_000),
+        fallback: vec!["/media/music/nen.mp3".into()],
+    };
+    assert_eq!(
+        media_of(&source),
+        Media::Stream {
+            sources: vec![
+                "https://a.invalid/playlist.m3u8".into(),
+                "http://b.invalid:7001/;stream/".into()
+            ],
+            bandwidth: Some(64_000),
+            fallback: vec!["/media/music/nen.mp3".into()],
+        }
+    );
+    assert_eq!(source_text(&source), "https://a.invalid/playlist.m3u8");
 }
