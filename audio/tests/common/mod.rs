@@ -1,8 +1,11 @@
 //! Fixtures for the engine's tests: position-coded WAV files whose every
 //! frame says which file it came from and where, so a test can read the
 //! output WAV and tell exactly what aired on each sample; sine WAVs; waiting
-//! for a real-time deck's events.
+//! for a real-time deck's events; a live HLS origin (`hls_origin`) and the
+//! timeline that tells which tone aired when.
 #![allow(dead_code)]
+
+pub mod hls_origin;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -118,4 +121,38 @@ pub fn wait_for(
         }
     }
     panic!("no {what} within {timeout:?}");
+}
+
+/// Output frames in a timeline window: 20 ms.
+pub const WINDOW: usize = 960;
+
+/// One letter per 20 ms window of an output WAV: the letter of the tone of
+/// `tones` (letter, Hz) it carries, 'F' the position-coded file tagged
+/// `fallback_tag` (see [`coded_wav`]), '.' silence, '?' anything else (a
+/// fade, a seam, a crossfade, another sound).
+pub fn tone_timeline(frames: &[(i16, i16)], tones: &[(char, f32)], fallback_tag: i16) -> String {
+    frames
+        .chunks(WINDOW)
+        .map(|w| {
+            if w.iter()
+                .filter(|f| matches!(decode(**f), Some((t, _)) if t == fallback_tag))
+                .count()
+                > WINDOW * 15 / 16
+            {
+                return 'F';
+            }
+            if w.iter().all(|f| f.0.abs() < 40) {
+                return '.';
+            }
+            let crossings = w
+                .windows(2)
+                .filter(|p| (p[0].0 < 0) != (p[1].0 < 0))
+                .count() as f32;
+            // Two crossings a cycle; a window is 1/50 s.
+            tones
+                .iter()
+                .find(|(_, hz)| (crossings - hz / 25.0).abs() <= 2.0)
+                .map_or('?', |(c, _)| *c)
+        })
+        .collect()
 }
