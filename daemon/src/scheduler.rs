@@ -190,6 +190,9 @@ struct Run {
     origin: Origin,
     /// When its first row started (an announcement's `started` ack is sent once).
     sounded_at: Option<DateTime<Utc>>,
+    /// The relay item whose window is already some source row's planned
+    /// time: a relay's window is planned once, however many sources air.
+    relay_planned: Option<ItemId>,
 }
 
 impl Run {
@@ -728,6 +731,7 @@ impl<E: Engine> Scheduler<E> {
             items,
             origin: Origin::Schedule,
             sounded_at: None,
+            relay_planned: None,
         };
         self.submit(&mut run, start, item_offset);
         self.claim_zones(&mut run, start);
@@ -857,6 +861,7 @@ impl<E: Engine> Scheduler<E> {
                 expires: a.expires,
             },
             sounded_at: None,
+            relay_planned: None,
         };
         self.submit(&mut run, start, Duration::ZERO);
         self.claim_zones(&mut run, start);
@@ -1101,9 +1106,16 @@ impl<E: Engine> Scheduler<E> {
                     let at = from_system(at);
                     let r = &self.runs[ri];
                     let item = &r.items[r.item];
-                    // A playlist's file, a relay's window, or the item's length.
+                    // A playlist's file, a relay's window (once, for the
+                    // first of its sources to air), or the item's length.
                     let planned = if item.endless {
-                        r.end.map_or(0, |e| ms(e - at))
+                        if piece.kind == loa_audio::SourceKind::Stream
+                            && r.relay_planned == Some(item_id)
+                        {
+                            0
+                        } else {
+                            r.end.map_or(0, |e| ms(e - at))
+                        }
                     } else if piece.kind == loa_audio::SourceKind::File
                         && piece.source != item.source
                     {
@@ -1114,6 +1126,9 @@ impl<E: Engine> Scheduler<E> {
                         item.length.map_or(0, |d| d.as_millis() as u64)
                     };
                     let row = self.piece_row(r, at, &piece, planned);
+                    if piece.kind == loa_audio::SourceKind::Stream {
+                        self.runs[ri].relay_planned = Some(item_id);
+                    }
                     if self.runs[ri].sounded_at.is_none() {
                         self.runs[ri].sounded_at = Some(at);
                         if let Origin::Announcement { id, .. } = &self.runs[ri].origin {
@@ -1155,8 +1170,27 @@ impl<E: Engine> Scheduler<E> {
                             }
                         }
                         None => {
-                            // Ended without a start: it never sounded (a missing file...).
-                            let row = self.piece_row(&self.runs[ri], at_utc, &piece, 0);
+                            // Ended without a start: it never sounded (a missing
+                            // file...). A relay source that never aired failed
+                            // over its whole window: its row starts when the
+                            // run first sounded (or was due), on the day the
+                            // report counts it, and plans the window once.
+                            let r = &self.runs[ri];
+                            let relay = piece.kind == loa_audio::SourceKind::Stream;
+                            let started = if relay {
+                                r.sounded_at.unwrap_or(r.scheduled).min(at_utc)
+                            } else {
+                                at_utc
+                            };
+                            let planned = if relay && r.relay_planned != Some(item_id) {
+                                r.end.map_or(0, |e| ms(e - started))
+                            } else {
+                                0
+                            };
+                            let row = self.piece_row(r, started, &piece, planned);
+                            if relay {
+                                self.runs[ri].relay_planned = Some(item_id);
+                            }
                             if let Err(e) =
                                 self.log
                                     .record(&row, local, aired_ms, outcome, detail.as_deref())

@@ -306,3 +306,103 @@ fn an_edited_schedule_file_is_picked_up_without_a_signal() {
     assert_eq!(rows[0].outcome, "completed");
     assert_eq!(ms_of(rows[0].scheduled_at.as_deref().unwrap()), a_ms);
 }
+
+#[test]
+fn a_relay_dead_from_the_start_airs_its_fallback_and_leaves_rows_that_say_why() {
+    // A refused port: what a station sees the day its stream moves.
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (at, at_ms) = local_in(6);
+    let dir = station_dir(
+        &STATION.replace(
+            "  late_start: join\n",
+            "  late_start: join\n  silence: { below: -50dB, for: 3s }\n",
+        ),
+        Some(&format!(
+            "programs:
+  - id: vov1
+    title: \"Tiếp sóng VOV1\"
+    category: relay
+    at: \"{at}\"
+    duration: 12s
+    zones: all
+    items:
+      - stream: [\"http://127.0.0.1:{refused}/vov1/playlist.m3u8\", \"http://127.0.0.1:{refused}/;stream/\"]
+        fallback: [nhac-nen.wav]
+"
+        )),
+    );
+    // The fallback: a 5 s tone (it loops while the relay is dead).
+    let media = dir.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(media.join("nhac-nen.wav"), spec).unwrap();
+    for i in 0..48_000 * 5 {
+        let s = ((i as f32 * 330.0 * std::f32::consts::TAU / 48_000.0).sin() * 12_000.0) as i16;
+        w.write_sample(s).unwrap();
+        w.write_sample(s).unwrap();
+    }
+    w.finalize().unwrap();
+    let wav = dir.path().join("out.wav");
+    let d = Daemon::start_to_wav(BIN, dir.path(), &wav);
+    sleep_until_ms(at_ms + 14_000);
+    let (status, _) = d.stop();
+    assert!(status.success(), "exit {status:?}");
+
+    // The fallback airs within policy.silence.for (3 s) of the start, and
+    // the window is never silent for long after that.
+    let aired = Aired::read(&wav);
+    let on = aired
+        .onset_after(at_ms - 500, 0.05)
+        .expect("the fallback aired");
+    let late = aired.time_ms(on) - at_ms as f64;
+    assert!(
+        late < 3_000.0,
+        "the fallback aired {late:.0} ms into the window"
+    );
+    let off = aired.silence_after(on, 0.01).expect("the window closed");
+    let aired_for = aired.time_ms(off) - aired.time_ms(on);
+    assert!(
+        aired_for > 10_000.0,
+        "the fallback covered the window, not {aired_for:.0} ms of it"
+    );
+
+    // The log book: the fallback's rows, and a failed row per source that
+    // says why, on the program's day, planning the window once.
+    let rows = rows(dir.path());
+    let fallback: Vec<_> = rows.iter().filter(|r| r.source_kind == "file").collect();
+    assert!(!fallback.is_empty(), "{rows:?}");
+    assert!(fallback.iter().all(|r| r.aired_ms > 0), "{rows:?}");
+    let relay: Vec<_> = rows.iter().filter(|r| r.source_kind == "stream").collect();
+    assert_eq!(relay.len(), 2, "one row per source: {rows:?}");
+    for r in &relay {
+        assert_eq!(r.outcome, "failed", "{r:?}");
+        assert_eq!(r.aired_ms, 0, "{r:?}");
+        let detail = r.detail.as_deref().unwrap_or("");
+        assert!(detail.contains("refused"), "the cause: {r:?}");
+        assert!(
+            (ms_of(&r.started_at) - at_ms).abs() < 1_500,
+            "the row starts with the program: {r:?}"
+        );
+    }
+    assert!(relay[0].source.contains("playlist.m3u8"), "{relay:?}");
+    let c = rusqlite::Connection::open(dir.path().join("state/airtime.sqlite")).unwrap();
+    let planned: Vec<i64> = c
+        .prepare("SELECT planned_ms FROM airtime WHERE source_kind = 'stream' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        (11_000..=12_500).contains(&planned[0]) && planned[1] == 0,
+        "the window is planned once: {planned:?}"
+    );
+}

@@ -193,25 +193,26 @@ fn follow(
     decoder: &mut SegmentDecoder,
     sink: &mut Sink,
 ) -> Result<Ended, String> {
+    // A (re)join starts at the live edge, but never before what was already
+    // relayed: nothing is played twice, and what the source missed while
+    // it was away is said in the log, not replayed late.
+    let edge = live_edge(pl);
     let mut next = match (state.next, state.media_url.as_deref() == Some(media_url)) {
-        // A rejoin of the same playlist goes on where it stopped if that is
-        // still in the window: nothing is played twice or skipped.
-        (Some(n), true) if n >= pl.media_sequence && n <= end(pl) => n,
-        (Some(n), true) if n < pl.media_sequence => {
-            let edge = live_edge(pl);
-            let lost = skipped_duration(pl, n, edge);
+        (Some(n), true) if n >= edge && n <= end(pl) => n,
+        (Some(n), true) if n < edge => {
             tracing::warn!(
-                "relay {media_url}: segments {n}..{} left the playlist while the source was away; \
-                 about {lost} s not relayed, rejoining at the live edge",
-                pl.media_sequence
+                "relay {media_url}: rejoining at the live edge; segments {n} to {} (about {} s) \
+                 were not relayed while the source was away",
+                edge - 1,
+                skipped_duration(pl, n, edge)
             );
-            sink.discontinuity()
-                .map_err(|_| "released".to_string())
-                .ok();
+            if sink.discontinuity().is_err() {
+                return Ok(Ended::Released);
+            }
             decoder.reset();
             edge
         }
-        _ => live_edge(pl),
+        _ => edge,
     };
     state.media_url = Some(media_url.to_string());
     let mut newest = end(pl);

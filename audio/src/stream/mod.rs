@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use crate::format::{duration_to_frames, CHANNELS, RATE};
 use crate::item::{Outcome, Piece, SourceKind};
 use crate::ring;
-use crate::source::{scale, FilesSource, Gain, PieceLog, Rendered, Source, Tracker};
+use crate::source::{scale, FilesSource, Gain, Note, PieceLog, Rendered, Source, Tracker};
 use feed::{Ended, FeedShared, Sink};
 
 /// When a relay counts as dead although bytes arrive (policy.silence).
@@ -175,12 +175,11 @@ impl Feed {
         let Ok(chunk) = self.pcm.read_chunk(frames * CHANNELS) else {
             return false;
         };
+        // Peeked, never committed: the audio stays for the relay to air.
         let (a, b) = chunk.as_slices();
         let mut meter = Meter::new(threshold);
         meter.measure(a);
         meter.measure(b);
-        // Nothing is committed: the audio stays for the relay to air.
-        drop(chunk);
         meter.loud_run >= duration_to_frames(LOUD_TO_REJOIN)
     }
 }
@@ -309,18 +308,20 @@ impl StreamSource {
                 continue;
             }
             f.checks += 1;
-            if f.checks >= READY_CHECK_BLOCKS {
+            let checked = f.checks >= READY_CHECK_BLOCKS;
+            if checked {
                 f.checks = 0;
                 f.ready = f.check_ready(self.threshold);
             }
-            // A waiting source stays near live: unless it is about to air,
-            // what it buffers beyond its prebuffer (and the loud check) is
-            // dropped, not aired later; so stale or silent audio never
-            // stands between the relay and the source's live sound.
+            // A waiting source stays near live: while another source airs,
+            // or when its audio was found unfit (silent), what it buffers
+            // beyond its prebuffer (and the loud check) is dropped, not
+            // aired later; so stale or silent audio never stands between the
+            // relay and the source's live sound.
             let about_to_air = f.ready && airing.is_none_or(|c| i < c);
             let keep = f.prebuffer().max(duration_to_frames(LOUD_TO_REJOIN)) + 2 * WINDOW;
             let buffered = f.buffered();
-            if !about_to_air && buffered > keep {
+            if !about_to_air && (airing.is_some() || checked) && buffered > keep {
                 ring::skip(&mut f.pcm, (buffered - keep) as usize);
             }
         }
@@ -436,20 +437,30 @@ impl Source for StreamSource {
                 continue;
             }
             let cause = f.cause();
-            if f.tried && !cause.is_empty() {
-                f.tracker.end(
-                    Outcome::Failed(format!("never aired: {cause}")),
-                    offset,
-                    log,
-                );
+            let why = if f.tried && !cause.is_empty() {
+                format!("never aired: {cause}")
             } else if none_aired && i == 0 {
-                let why = if f.shared.connected.load(Ordering::Relaxed) || f.buffered() > 0 {
-                    "never aired: silent (below policy.silence) until the window closed"
+                if f.shared.connected.load(Ordering::Relaxed) || f.buffered() > 0 {
+                    "never aired: silent (below policy.silence) until the window closed".into()
                 } else {
-                    "never aired: no audio before the window closed"
-                };
-                f.tracker.end(Outcome::Failed(why.into()), offset, log);
-            }
+                    "never aired: no audio before the window closed".into()
+                }
+            } else {
+                continue;
+            };
+            // An end without a start: the row of a source that never
+            // sounded spans the item, not an instant at its end.
+            log.notes.push((
+                offset,
+                Note::Ended {
+                    piece: Piece {
+                        kind: SourceKind::Stream,
+                        source: f.url.clone(),
+                    },
+                    outcome: Outcome::Failed(why),
+                    aired_frames: 0,
+                },
+            ));
         }
     }
 }
