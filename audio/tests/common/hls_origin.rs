@@ -1,11 +1,11 @@
 //! A live HLS origin for the relay tests. ffmpeg, started by the test, encodes
-//! a tone and segments it live (`-re`, 2 s segments, a sliding window of 5)
-//! into a temporary directory; a small HTTP/1.1 server inside the test serves
-//! that directory and injects, at run time, the faults real origins have: a
-//! missing segment, a playlist that stops advancing, a connection cut half
-//! way, a link slower than real time, an outage, a refused port, a restart.
-//! It logs every request so a test can say which segment was fetched when.
-//! Nothing leaves 127.0.0.1.
+//! a tone and segments it live (real time after a first burst, 2 s segments,
+//! a sliding window of 5) into a temporary directory; a small HTTP/1.1 server
+//! inside the test serves that directory and injects, at run time, the faults
+//! real origins have: a missing segment, a playlist that stops advancing, a
+//! connection cut half way, a link slower than real time, an outage, a
+//! refused port, a restart. It logs every request so a test can say which
+//! segment was fetched when. Nothing leaves 127.0.0.1.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 /// `-hls_time`: the target duration of every origin here.
 pub const TARGET: Duration = Duration::from_secs(2);
+/// What a new origin encodes at once before it paces itself to real time.
+const BURST: Duration = Duration::from_secs(6);
 /// `-hls_list_size`.
 pub const WINDOW_SEGMENTS: u64 = 5;
 /// ffmpeg stops by itself after this long, so an origin whose test was
@@ -123,6 +125,55 @@ impl Origin {
         origin
     }
 
+    /// A stream that has ended: `seconds` of a sine, TS AAC, in a media
+    /// playlist closed by EXT-X-ENDLIST (ffmpeg has finished and exited).
+    pub fn ended(hz: u32, seconds: u32) -> Origin {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-nostdin",
+                "-loglevel",
+                "warning",
+                "-f",
+                "lavfi",
+                "-i",
+            ])
+            .arg(format!("sine=frequency={hz}:sample_rate=48000"))
+            .args(["-t", &seconds.to_string(), "-ac", "2", "-ar", "48000"])
+            .args(["-c:a", "aac", "-b:a", "48k", "-f", "hls", "-hls_time", "2"])
+            .args(["-hls_list_size", "0", "-hls_segment_filename", "seg%05d.ts"])
+            .arg("live.m3u8")
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .status()
+            .expect("ffmpeg (scripts/install-deps)");
+        assert!(status.success(), "ffmpeg made the ended stream");
+        Origin {
+            http: Server::start(dir.path()),
+            recipe: Recipe::Single(Encoding::TsAac, Signal::Sine(hz)),
+            dir,
+            ffmpeg: Mutex::new(None),
+        }
+    }
+
+    /// Seconds of audio the media playlist lists now (its EXTINFs).
+    pub fn listed_seconds(&self) -> f64 {
+        let text =
+            std::fs::read_to_string(self.dir.path().join(self.media_playlists()[0])).unwrap();
+        text.lines()
+            .filter_map(|l| l.strip_prefix("#EXTINF:"))
+            .map(|d| {
+                d.trim_end_matches(',')
+                    .split(',')
+                    .next()
+                    .unwrap()
+                    .parse::<f64>()
+                    .unwrap()
+            })
+            .sum()
+    }
+
     /// The URL a relay is given: the master playlist or the media playlist.
     pub fn url(&self) -> String {
         self.http.url(match self.recipe {
@@ -206,24 +257,40 @@ impl Origin {
         let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "warning"]
             .map(String::from)
             .to_vec();
-        let mut input = |signal: Signal| {
-            let source = match signal {
-                Signal::Sine(hz) => format!("sine=frequency={hz}:sample_rate=48000"),
-                Signal::Steps => format!(
-                    "aevalsrc=exprs='0.25*sin(2*PI*({STEP_BASE_HZ}+{STEP_HZ}*mod(floor(t),{STEPS}))*t)':s=48000"
-                ),
-            };
-            args.extend(["-re", "-f", "lavfi", "-i"].map(String::from));
-            args.push(source);
+        let signals = match self.recipe {
+            Recipe::Single(_, signal) => vec![restart.unwrap_or(signal)],
+            Recipe::Master { low, high } => vec![Signal::Sine(high.hz), Signal::Sine(low.hz)],
         };
-        let mut hls_flags = "delete_segments+omit_endlist".to_string();
-        match self.recipe {
-            Recipe::Single(_, signal) => input(restart.unwrap_or(signal)),
-            Recipe::Master { low, high } => {
-                input(Signal::Sine(high.hz));
-                input(Signal::Sine(low.hz));
-            }
+        // Each signal paced to real time (as `-re` would), except that a new
+        // origin encodes its first BURST at once: it lists 3 segments
+        // within a second instead of after 6 s of every test's time. A
+        // restarted one is live from its first sample.
+        let graph: Vec<String> = signals
+            .iter()
+            .enumerate()
+            .map(|(i, signal)| {
+                let source = match signal {
+                    Signal::Sine(hz) => format!("sine=frequency={hz}:sample_rate=48000"),
+                    Signal::Steps => format!(
+                        "aevalsrc=exprs='0.25*sin(2*PI*({STEP_BASE_HZ}+{STEP_HZ}*mod(floor(t),{STEPS}))*t)':s=48000"
+                    ),
+                };
+                if restart.is_some() {
+                    return format!("{source},arealtime[o{i}]");
+                }
+                let burst = BURST.as_secs();
+                format!(
+                    "{source},asplit[a{i}][b{i}];[a{i}]atrim=end={burst}[p{i}];\
+                     [b{i}]atrim=start={burst},asetpts=PTS-STARTPTS,arealtime[l{i}];\
+                     [p{i}][l{i}]concat=n=2:v=0:a=1[o{i}]"
+                )
+            })
+            .collect();
+        args.extend(["-filter_complex".into(), graph.join(";")]);
+        for i in 0..signals.len() {
+            args.extend(["-map".into(), format!("[o{i}]")]);
         }
+        let mut hls_flags = "delete_segments+omit_endlist".to_string();
         if restart.is_some() {
             hls_flags.push_str("+append_list+discont_start");
         }
@@ -290,7 +357,7 @@ impl Origin {
                 }
             }
             Recipe::Master { low, high } => {
-                args.extend(["-map", "0:a", "-map", "1:a", "-c:a", "aac"].map(String::from));
+                args.extend(["-c:a".into(), "aac".into()]);
                 args.extend(["-b:a:0".into(), format!("{}k", high.kbps)]);
                 args.extend(["-b:a:1".into(), format!("{}k", low.kbps)]);
                 args.extend(
@@ -327,8 +394,8 @@ impl Origin {
             .expect("ffmpeg (scripts/install-deps)")
     }
 
-    /// Waits until every media playlist lists 3 segments (about 6 s of
-    /// `-re` encoding), so a relay can join 3 target durations from the end.
+    /// Waits until every media playlist lists 3 segments (the burst), so a
+    /// relay can join 3 target durations from the end.
     fn wait_ready(&self) {
         let until = Instant::now() + Duration::from_secs(30);
         loop {
