@@ -865,6 +865,11 @@ fn dead_from_the_start_airs_the_fallback(url: &str, cause: &str) {
         "a failed relay row saying `{cause}`, nothing aired: {rows:?}"
     );
     assert_eq!(aired.relayed(url), 0, "{rows:?}");
+    assert!(
+        aired.started(url).is_none(),
+        "a relay that made no sound never started: {:?}",
+        aired.events
+    );
 }
 
 #[test]
