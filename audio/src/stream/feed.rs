@@ -10,7 +10,10 @@ use crate::format::CHANNELS;
 use crate::ring;
 
 const FIRST_RETRY: Duration = Duration::from_millis(500);
-const MAX_RETRY: Duration = Duration::from_secs(8);
+/// A source that stays down is tried this often: while it is down the
+/// fallback airs, so coming back soon matters more than sparing the server
+/// a request (a playlist) every few seconds.
+const MAX_RETRY: Duration = Duration::from_secs(4);
 /// Held back from the ring so that a discontinuity can fade it out.
 const TAIL_FRAMES: usize = 480;
 
@@ -253,7 +256,10 @@ pub(crate) fn run(
                 } else {
                     tracing::debug!("relay {url}: {cause}");
                 }
-                if !pause(&shared, &ring, backoff) && shared.stop.load(Ordering::Relaxed) {
+                // Jitter, so that the stations relaying one origin do not
+                // all come back to it in the same instant.
+                let wait = backoff.mul_f64(0.8 + fastrand::f64() * 0.4);
+                if !pause(&shared, &ring, wait) && shared.stop.load(Ordering::Relaxed) {
                     return;
                 }
                 backoff = (backoff * 2).min(MAX_RETRY);
