@@ -24,8 +24,9 @@ const BURST: Duration = Duration::from_secs(6);
 /// `-hls_list_size`.
 pub const WINDOW_SEGMENTS: u64 = 5;
 /// ffmpeg stops by itself after this long, so an origin whose test was
-/// killed (no Drop) does not run forever.
-const FFMPEG_LIMIT_SECS: u32 = 900;
+/// killed (no Drop) does not run forever; long enough for the relay bench's
+/// hour (benches/relay.rs) with its joins before it.
+const FFMPEG_LIMIT_SECS: u32 = 2 * 3600;
 
 /// How the origin packs its audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
