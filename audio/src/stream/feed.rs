@@ -33,6 +33,10 @@ pub(crate) struct FeedShared {
     pub prebuffer_ms: AtomicU32,
     /// The source ended (`#EXT-X-ENDLIST`) and all its audio is in the ring.
     pub finished: AtomicBool,
+    /// The link is slower than the stream (HLS segments take longer to
+    /// download than to play): the relay keeps the fallback on rather than
+    /// flapping between it and a source that cannot keep up.
+    pub slow: AtomicBool,
     /// Why the source last failed (the log and the airtime row).
     pub cause: Mutex<String>,
 }
@@ -47,6 +51,7 @@ impl FeedShared {
             trims_backlog: AtomicBool::new(true),
             prebuffer_ms: AtomicU32::new(500),
             finished: AtomicBool::new(false),
+            slow: AtomicBool::new(false),
             cause: Mutex::new(String::new()),
         }
     }
@@ -92,6 +97,11 @@ impl<'a> Sink<'a> {
     pub fn set_prebuffer(&self, ms: u32) {
         self.shared.prebuffer_ms.store(ms, Ordering::Relaxed);
         self.shared.trims_backlog.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether the link keeps up with the stream.
+    pub fn set_slow(&self, slow: bool) {
+        self.shared.slow.store(slow, Ordering::Relaxed);
     }
 
     /// A continuous stream: the relay keeps it near live.

@@ -219,6 +219,7 @@ fn follow(
     let mut last_change = Instant::now();
     let mut next_reload = Instant::now() + td;
     let mut failed_in_a_row = 0;
+    let mut slow_in_a_row = 0;
     let mut pcm = Vec::new();
     loop {
         if !sink.running() {
@@ -236,7 +237,28 @@ fn follow(
             let seg_url = join(media_url, &seg.uri)?;
             let (key, map) = in_force(pl, i);
             let pause = |d| super::feed::pause_sink(sink, d);
+            let asked = Instant::now();
             let fetched = fetch_segment(agent, media_url, &seg_url, next, key, map, state, &pause);
+            // Two segments in a row slower to fetch than to play: the link
+            // cannot keep up (one fast one says it can again).
+            let took = asked.elapsed().as_secs_f32();
+            if took > seg.duration.max(0.5) * 0.9 {
+                slow_in_a_row += 1;
+                if slow_in_a_row == 2 {
+                    tracing::warn!(
+                        "relay {media_url}: the link is slower than the stream (a {:.1} s \
+                         segment took {took:.1} s); the fallback airs until it keeps up",
+                        seg.duration
+                    );
+                    sink.set_slow(true);
+                }
+            } else {
+                if slow_in_a_row >= 2 {
+                    tracing::info!("relay {media_url}: the link keeps up again");
+                }
+                slow_in_a_row = 0;
+                sink.set_slow(false);
+            }
             match fetched.and_then(|(data, init)| {
                 pcm.clear();
                 decoder.decode(&data, init.as_deref(), &mut pcm).map(|_| ())

@@ -60,6 +60,10 @@ const LOUD_TO_REJOIN: Duration = Duration::from_millis(500);
 const WINDOW: u64 = RATE as u64 / 10;
 /// How often a waiting source's buffered audio is checked (in 5 ms blocks).
 const READY_CHECK_BLOCKS: u32 = 20;
+/// A relay joined at once (not handed over ahead of its start) gives its
+/// first source this long to answer before the fallback airs, unless it
+/// has already failed: a moment of silence, not a blip of music.
+const START_GRACE: Duration = Duration::from_millis(1500);
 
 /// Loudness over 100 ms windows: how long it has been quiet, or loud.
 struct Meter {
@@ -135,6 +139,19 @@ impl Feed {
         ))
     }
 
+    /// Audio to have buffered before airing: the source's prebuffer, three
+    /// times that (at most 8 s) after it died on air, so that a source
+    /// that barely answers does not flap between itself and the fallback.
+    fn need(&self) -> u64 {
+        let p = self.prebuffer();
+        let p = if self.dead {
+            (3 * p).min(duration_to_frames(Duration::from_secs(8)))
+        } else {
+            p
+        };
+        p.max(duration_to_frames(LOUD_TO_REJOIN))
+    }
+
     fn want(&mut self) {
         if !self.shared.wanted.swap(true, Ordering::Relaxed) {
             self.tried = true;
@@ -166,9 +183,11 @@ impl Feed {
 
     /// Whether the audio waiting in the ring could air: enough of it, and
     /// loud for [`LOUD_TO_REJOIN`] (peeked, not consumed).
-    fn check_ready(&mut self, threshold: f32) -> bool {
-        let need = self.prebuffer().max(duration_to_frames(LOUD_TO_REJOIN));
-        if !self.shared.wanted.load(Ordering::Relaxed) || self.buffered() < need {
+    fn check_ready(&mut self, threshold: f32, slow_ok: bool) -> bool {
+        if !self.shared.wanted.load(Ordering::Relaxed)
+            || self.buffered() < self.need()
+            || (!slow_ok && self.shared.slow.load(Ordering::Relaxed))
+        {
             return false;
         }
         let frames = duration_to_frames(LOUD_TO_REJOIN) as usize;
@@ -196,6 +215,8 @@ pub(crate) struct StreamSource {
     meter: Meter,
     /// The first source's failure at the start has been logged.
     start_logged: bool,
+    /// Frames rendered so far (the start grace).
+    rendered: u64,
 }
 
 impl StreamSource {
@@ -249,6 +270,7 @@ impl StreamSource {
             silence_frames: duration_to_frames(silence.duration),
             meter: Meter::new(threshold),
             start_logged: false,
+            rendered: 0,
         }
     }
 
@@ -303,6 +325,7 @@ impl StreamSource {
     /// Keeps waiting sources live and notes which could air.
     fn watch_waiting(&mut self) {
         let airing = self.airing;
+        let no_fallback = self.fallback_files.is_empty();
         for (i, f) in self.feeds.iter_mut().enumerate() {
             if Some(i) == airing || !f.shared.wanted.load(Ordering::Relaxed) {
                 continue;
@@ -311,7 +334,8 @@ impl StreamSource {
             let checked = f.checks >= READY_CHECK_BLOCKS;
             if checked {
                 f.checks = 0;
-                f.ready = f.check_ready(self.threshold);
+                // A slow link airs only when there is no fallback to keep on.
+                f.ready = f.check_ready(self.threshold, no_fallback);
             }
             // A waiting source stays near live: while another source airs,
             // or when its audio was found unfit (silent), what it buffers
@@ -319,7 +343,7 @@ impl StreamSource {
             // aired later; so stale or silent audio never stands between the
             // relay and the source's live sound.
             let about_to_air = f.ready && airing.is_none_or(|c| i < c);
-            let keep = f.prebuffer().max(duration_to_frames(LOUD_TO_REJOIN)) + 2 * WINDOW;
+            let keep = f.need() + 2 * WINDOW;
             let buffered = f.buffered();
             if !about_to_air && (airing.is_some() || checked) && buffered > keep {
                 ring::skip(&mut f.pcm, (buffered - keep) as usize);
@@ -371,7 +395,17 @@ impl Source for StreamSource {
         if let Some(j) = (0..limit).find(|&j| self.feeds[j].ready) {
             self.take(j, 0, log);
         }
+        let rendered = self.rendered;
+        self.rendered += want as u64;
         let Some(c) = self.airing else {
+            let aired = self.feeds.iter().any(|f| f.tracker.started());
+            if !aired
+                && rendered < duration_to_frames(START_GRACE)
+                && !self.feeds.iter().any(|f| f.failing())
+            {
+                out.fill(0.0);
+                return Rendered::More;
+            }
             if !self.start_logged {
                 self.start_logged = true;
                 if self.feeds.iter().any(|f| f.failing()) {
