@@ -132,11 +132,14 @@ fn long_relay(origin: &Origin, secs: u64) {
     first_relayed(&deck, Duration::from_secs(15)).expect("the relay airs");
     // Warm up: the rings and the decoder are allocated by now.
     std::thread::sleep(Duration::from_secs(30));
+    origin.http.forget_requests();
     let (t0, rss0, cpu0) = (Instant::now(), rss_kib(), thread_ticks());
     let mut peak = rss0;
     let mut next_report = 600;
     while t0.elapsed() < Duration::from_secs(secs) {
         std::thread::sleep(Duration::from_secs(5));
+        // The origin's request log lives in this process too.
+        origin.http.forget_requests();
         peak = peak.max(rss_kib());
         let e = t0.elapsed().as_secs();
         if e >= next_report {

@@ -602,6 +602,14 @@ impl Server {
         self.state.log.lock().unwrap().clone()
     }
 
+    /// Empties the request log (a long bench measures the relay's memory,
+    /// not the log's).
+    pub fn forget_requests(&self) {
+        let mut log = self.state.log.lock().unwrap();
+        log.clear();
+        log.shrink_to_fit();
+    }
+
     /// The request log, one line each: milliseconds since the first
     /// request, status, name (and the newest segment a playlist listed).
     pub fn describe_requests(&self) -> String {
