@@ -1,6 +1,6 @@
 //! `loa keygen` and `loa announce`: the sending side of remote commands
 //! (SPEC sections 5 and 6). keygen makes an Ed25519 key whose private half
-//! stays with the sender (PKCS#8 PEM, mode 0600) and prints the public half
+//! stays with the sender (RFC 8410 PKCS#8 PEM, mode 0600) and prints the public half
 //! for station.yaml; announce signs an announcement with it and publishes it
 //! to the station's (or a group's) command topic, and with --wait follows the
 //! acks until the announcement is done.
@@ -15,7 +15,7 @@ use anyhow::{bail, Context};
 use base64::Engine;
 use chrono::Utc;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
 use ed25519_dalek::SigningKey;
 use loa_schedules::{parse_duration, Priority};
 use rumqttc::{Client, Event, Packet, QoS};
@@ -38,9 +38,7 @@ pub fn keygen(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
     getrandom::fill(&mut secret)
         .map_err(|e| anyhow::anyhow!("the system's random source failed: {e}"))?;
     let key = SigningKey::from_bytes(&secret);
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| anyhow::anyhow!("cannot encode the key: {e}"))?;
+    let pem = private_pem(&key)?;
     let out = &args.out;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -70,6 +68,21 @@ pub fn keygen(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
         BASE64.encode(key.verifying_key().to_bytes())
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The private key as RFC 8410 PKCS#8 PEM, the form `openssl genpkey
+/// -algorithm ed25519` writes (version 1, no public key): OpenSSL 3 and
+/// Python's `cryptography` refuse the version 2 form with the public key
+/// that ed25519-dalek writes by default ("extra data"). `read_key` reads both.
+fn private_pem(key: &SigningKey) -> anyhow::Result<impl std::ops::Deref<Target = String>> {
+    let bytes = KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
+    let pem = bytes
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| anyhow::anyhow!("cannot encode the key: {e}"))?;
+    Ok(pem)
 }
 
 /// The key id a key file stands for by default: its file name without the
@@ -385,6 +398,51 @@ mod tests {
             crate::cli::Command::Announce(a) => a,
             other => panic!("{other:?}"),
         }
+    }
+
+    /// keygen writes the RFC 8410 form (version 1, no public key, as
+    /// `openssl genpkey` does); the version 2 form older Loas wrote, with
+    /// the public key, is still read, and so is OpenSSL's own.
+    #[test]
+    fn keys_are_written_as_rfc_8410_pkcs8_and_both_forms_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.pem");
+        keygen(&KeygenArgs { out: new.clone() }).unwrap();
+        let pem = std::fs::read_to_string(&new).unwrap();
+        // SEQUENCE { INTEGER 0, { id-Ed25519 }, OCTET STRING { OCTET STRING (32) } }
+        let der = BASE64
+            .decode(
+                pem.lines()
+                    .filter(|l| !l.starts_with("-----"))
+                    .collect::<String>(),
+            )
+            .unwrap();
+        assert_eq!(der.len(), 48, "{pem}");
+        assert_eq!(
+            &der[..16],
+            b"\x30\x2e\x02\x01\x00\x30\x05\x06\x03\x2b\x65\x70\x04\x22\x04\x20"
+        );
+        let key = read_key(&new).unwrap();
+
+        let old = dir.path().join("old.pem");
+        let v2 = key.to_pkcs8_pem(LineEnding::LF).unwrap();
+        assert!(
+            v2.starts_with("-----BEGIN PRIVATE KEY-----\nMFEC"),
+            "{}",
+            *v2
+        );
+        std::fs::write(&old, v2.as_bytes()).unwrap();
+        assert_eq!(read_key(&old).unwrap().to_bytes(), key.to_bytes());
+
+        // RFC 8410 section 10.3's example, as `openssl genpkey` writes keys.
+        let openssl = dir.path().join("openssl.pem");
+        std::fs::write(
+            &openssl,
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let k = read_key(&openssl).unwrap();
+        assert_eq!(k.to_bytes()[..4], [0xd4, 0xee, 0x72, 0xdb]);
     }
 
     /// What `loa announce` sends is what the station's gate accepts, with
