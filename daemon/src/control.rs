@@ -580,8 +580,10 @@ fn now_request(
     }
     let (media, kind, source, default_title) = if let Some(t) = text {
         let t = t.trim();
-        if t.is_empty() {
-            return Err(malformed("the text is empty".into()));
+        if !crate::outside::speakable(t) {
+            return Err(malformed(
+                "the text has nothing to speak (no letter or digit, only spaces, punctuation or invisible characters)".into(),
+            ));
         }
         if t.chars().count() > 2000 {
             return Err(malformed(
@@ -595,7 +597,7 @@ fn now_request(
             },
             "tts",
             t.to_string(),
-            t.chars().take(TITLE_CHARS).collect::<String>(),
+            crate::outside::title(t, TITLE_CHARS).unwrap_or_default(),
         )
     } else if let Some(f) = file {
         let path = crate::remote::media_file(&st.paths.media, f).map_err(|(c, why)| {
@@ -609,7 +611,7 @@ fn now_request(
         })?;
         let name = path
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .and_then(|n| crate::outside::title(&n.to_string_lossy(), TITLE_CHARS))
             .unwrap_or_default();
         let s = path.display().to_string();
         (loa_audio::Media::file(path), "file", s, name)
@@ -635,10 +637,11 @@ fn now_request(
             "Phát trực tiếp".to_string(),
         )
     };
-    let title = match body.get("title").and_then(Value::as_str).map(str::trim) {
-        Some(t) if !t.is_empty() => t.chars().take(TITLE_CHARS).collect(),
-        _ => default_title,
-    };
+    let title = body
+        .get("title")
+        .and_then(Value::as_str)
+        .and_then(|t| crate::outside::title(t, TITLE_CHARS))
+        .unwrap_or(default_title);
     Ok(Announce {
         id: new_id(now),
         title,
