@@ -32,6 +32,7 @@ use tracing::{info, warn};
 use crate::airtime::Trigger;
 use crate::engine::Engine;
 use crate::mqtt::bus::Bus;
+use crate::outside::visible;
 use crate::scheduler::{quiet_hours_hold, Announce, AnnouncementNote, Scheduler};
 
 /// The socket's file name.
@@ -177,9 +178,9 @@ impl Control {
                     let id = a.id.clone();
                     info!(
                         "{} at the PC: {} `{}` ({}, {}, zones {})",
-                        req.peer.user,
+                        visible(&req.peer.user),
                         id,
-                        a.title,
+                        visible(&a.title),
                         a.kind,
                         a.priority,
                         a.zones.join(",")
@@ -203,7 +204,11 @@ impl Control {
                     return;
                 }
                 Err((code, why)) => {
-                    info!("{} at the PC: `now` refused ({code}): {why}", req.peer.user);
+                    info!(
+                        "{} at the PC: `now` refused ({code}): {}",
+                        visible(&req.peer.user),
+                        visible(&why)
+                    );
                     refusal(code, &why)
                 }
             },
@@ -319,8 +324,10 @@ async fn serve(stream: UnixStream, tx: mpsc::UnboundedSender<Request>, loa_gid: 
     };
     if let Err(why) = authorize(&peer, loa_gid) {
         warn!(
-            "control socket: {} (uid {}) refused: {why}",
-            peer.user, peer.uid
+            "control socket: {} (uid {}) refused: {}",
+            visible(&peer.user),
+            peer.uid,
+            visible(&why)
         );
         // Answer its first request (read with a bound), then hang up.
         let mut lines = BufReader::new(read);
@@ -723,8 +730,8 @@ fn stop<E: Engine>(body: &Value, peer: &Peer, sched: &mut Scheduler<E>) -> Value
     };
     info!(
         "{} at the PC: stop {}: {} stopped",
-        peer.user,
-        target.unwrap_or("(announcements)"),
+        visible(&peer.user),
+        visible(target.unwrap_or("(announcements)")),
         stopped.len()
     );
     json!({ "ok": true, "stopped": stopped })

@@ -9,8 +9,9 @@
 
 use std::fmt;
 
-/// At most this many characters of a field go into a log line.
-const LOG_CHARS: usize = 200;
+/// At most this many characters of a field go into a log line (a refusal's
+/// reason, which quotes fields, fits).
+const LOG_CHARS: usize = 400;
 
 /// Characters that a reader of the log or a board cannot see or that change
 /// how the rest of a line reads: controls (C0, DEL, C1), line and paragraph
@@ -34,7 +35,7 @@ pub fn is_invisible(c: char) -> bool {
         )
 }
 
-/// `s` for a log line: invisible characters escaped, at most 200
+/// `s` for a log line: invisible characters escaped, at most 400
 /// characters (then `…`). Vietnamese and every other visible text is kept.
 pub fn visible(s: &str) -> Visible<'_> {
     Visible(s)

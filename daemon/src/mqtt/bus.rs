@@ -17,6 +17,7 @@ use super::link::{FromLink, Link, LinkConfig, ToLink};
 use super::Publish;
 use crate::boards::Boards;
 use crate::engine::Engine;
+use crate::outside::visible;
 use crate::remote::{self, Cmd, Gate, StopTarget, What};
 use crate::scheduler::{Announce, AnnouncementNote, Scheduler, ZoneNote};
 use crate::zones::Zones;
@@ -257,7 +258,8 @@ impl Bus {
             Err(r) => {
                 warn!(
                     "remote command on {topic} refused ({}): {}",
-                    r.code, r.reason
+                    r.code,
+                    visible(&r.reason)
                 );
                 self.send(r.acks(&self.prefix, &self.station_id));
                 return None;
@@ -278,7 +280,10 @@ impl Bus {
             Cmd::Announce(a) => {
                 info!(
                     "announcement {} from {} accepted: {} ({})",
-                    a.id, v.kid, a.title, a.priority
+                    a.id,
+                    visible(&v.kid),
+                    visible(&a.title),
+                    a.priority
                 );
                 self.send(ack("accepted", None));
                 self.groups.insert(a.id.clone(), v.group.clone());
@@ -295,7 +300,7 @@ impl Bus {
                 };
                 info!(
                     "stop from {}: {} announcement(s) stopped",
-                    v.kid,
+                    visible(&v.kid),
                     stopped.len()
                 );
                 let what = format!("{} announcement(s) stopped", stopped.len());
@@ -303,7 +308,7 @@ impl Bus {
                 None
             }
             Cmd::Reload => {
-                info!("reload requested by {}", v.kid);
+                info!("reload requested by {}", visible(&v.kid));
                 self.send(ack("accepted", None));
                 Some(Action::Reload {
                     id: v.id,
