@@ -18,7 +18,7 @@ use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
 use ed25519_dalek::SigningKey;
 use loa_schedules::{parse_duration, Priority};
-use rumqttc::{Client, Event, Packet, QoS};
+use rumqttc::{Client, Event, Packet, QoS, SubscribeFilter};
 use serde_json::{json, Value};
 
 use crate::cli::ConfigArg;
@@ -182,6 +182,9 @@ pub fn announce(args: &AnnounceArgs) -> anyhow::Result<ExitCode> {
     let envelope = sign(&key, &kid, &body);
     let cmd_topic = format!("{base}/cmd/announce");
     let ack_topic = format!("{base}/ack/{id}");
+    // A refusal before the signature holds (a wrong key) is acked here,
+    // with our id in the payload only.
+    let invalid_topic = format!("{base}/ack/invalid");
 
     let mut link = LinkConfig::from_station(mqtt, PathBuf::new());
     // A client id of its own: the daemon's would make the broker drop it.
@@ -191,7 +194,10 @@ pub fn announce(args: &AnnounceArgs) -> anyhow::Result<ExitCode> {
     let (client, mut conn) = Client::new(opts, 16);
     if args.wait {
         // Subscribe first: an ack can come back faster than we would look.
-        client.subscribe(&ack_topic, QoS::AtLeastOnce)?;
+        client.subscribe_many([
+            SubscribeFilter::new(ack_topic.clone(), QoS::AtLeastOnce),
+            SubscribeFilter::new(invalid_topic.clone(), QoS::AtLeastOnce),
+        ])?;
     } else {
         client.publish(&cmd_topic, QoS::AtLeastOnce, false, envelope.clone())?;
     }
@@ -245,10 +251,15 @@ pub fn announce(args: &AnnounceArgs) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::SUCCESS);
                 }
             }
-            Event::Incoming(Packet::Publish(p)) if p.topic == ack_topic => {
+            Event::Incoming(Packet::Publish(p))
+                if p.topic == ack_topic || p.topic == invalid_topic =>
+            {
                 let Ok(ack) = serde_json::from_slice::<Value>(&p.payload) else {
                     continue;
                 };
+                if p.topic == invalid_topic && ack["id"] != id.as_str() {
+                    continue; // another sender's garbage
+                }
                 if let Some(code) = acks.take(&ack, args.group.is_some()) {
                     let _ = client.disconnect();
                     return Ok(code);

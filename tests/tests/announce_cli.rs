@@ -508,6 +508,20 @@ fn announce_wait_follows_a_real_station_to_done_and_to_a_refusal() {
         "{}",
         stdout(&out)
     );
+    // Another key under the same name: the station cannot verify it, acks
+    // on P/ack/invalid, and the sender still hears why.
+    let (wrong, _) = keygen(keys.path(), "chu-tich-xa-cu");
+    let out = announce(
+        dir.path(),
+        &wrong,
+        &["--kid", "chu-tich-xa", "--text", "Họp thôn"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("e2e: rejected (bad_signature: "),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]

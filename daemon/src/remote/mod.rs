@@ -6,8 +6,9 @@
 //!
 //! [`Gate::check`] refuses, in this order (cheap and key-independent first,
 //! nothing about the station's state told before the signature holds):
-//! 1. `malformed`: over 64 KiB, not JSON, an envelope without kid/sig/body,
-//!    a body that is not a JSON object;
+//! 1. `too_large`: over 64 KiB (read no further);
+//!    `malformed`: not JSON, an envelope without kid/sig/body, a body that
+//!    is not a JSON object;
 //! 2. `retained`;
 //! 3. `unknown_key`; 4. `bad_signature` (strict Ed25519 over the body's
 //!    bytes exactly as received; the signature in padded, canonical base64);
@@ -20,10 +21,12 @@
 //! Only a command that passes them all is remembered as seen and counted for
 //! the key's rate; a refused one may be fixed and sent again.
 //!
-//! The ack of a refusal goes to `P/ack/<id>` whenever the body carries a
-//! well-formed id, even before the signature is checked, so that a sender
-//! using the wrong key hears why; such an ack proves nothing about who sent
-//! the command (anyone who may publish commands can provoke one).
+//! The ack of a refusal goes to `P/ack/<id>` only once the signature held.
+//! Before that (too_large, malformed, retained, unknown_key, bad_signature)
+//! anyone may have chosen the id, so the ack goes to `P/ack/invalid`, with
+//! the claimed id in its payload so that a sender using the wrong key hears
+//! why; the bus sends such acks within a budget ([`Throttle`]), so that a
+//! flood of garbage is never answered in kind.
 //!
 //! Rights: a key announces at the levels in its `may` and on its zones only;
 //! `zones: "all"` from a key limited to some zones means all of its zones.
@@ -37,6 +40,7 @@
 mod seen;
 #[cfg(test)]
 mod tests;
+mod throttle;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -51,6 +55,7 @@ use serde_json::{json, Map, Value};
 use crate::mqtt::Publish;
 use crate::outside;
 use seen::Seen;
+pub use throttle::Throttle;
 
 /// A command's payload may not be longer than this.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
@@ -133,6 +138,9 @@ pub struct Refusal {
     pub code: &'static str,
     pub reason: String,
     pub group: Option<String>,
+    /// Whether the signature held: an unverified command's id was chosen by
+    /// whoever published it, so its ack never goes to `P/ack/<id>`.
+    pub verified: bool,
 }
 
 /// Cannot open the seen-command store.
@@ -257,16 +265,22 @@ impl Gate {
     ) -> Result<Verified, Refusal> {
         self.seen.prune(now, self.rules.max_skew.saturating_mul(2));
         let (group, topic_cmd) = self.route(topic);
-        let refuse = |id: Option<&str>, code: &'static str, reason: String| Refusal {
+        // Until the signature holds, anyone may have sent it.
+        let unverified = |id: Option<&str>, code: &'static str, reason: String| Refusal {
             id: id.map(str::to_string),
             code,
             reason,
             group: group.clone(),
+            verified: false,
+        };
+        let refuse = |id: Option<&str>, code: &'static str, reason: String| Refusal {
+            verified: true,
+            ..unverified(id, code, reason)
         };
         if payload.len() > MAX_PAYLOAD {
-            return Err(refuse(
+            return Err(unverified(
                 None,
-                "malformed",
+                "too_large",
                 format!(
                     "the command is {} bytes; at most {MAX_PAYLOAD} are read",
                     payload.len()
@@ -275,11 +289,11 @@ impl Gate {
         }
         let env = match Envelope::parse(payload) {
             Ok(e) => e,
-            Err(reason) => return Err(refuse(None, "malformed", reason)),
+            Err(reason) => return Err(unverified(None, "malformed", reason)),
         };
         let id = env.claimed_id.as_deref();
         if retained {
-            return Err(refuse(
+            return Err(unverified(
                 id,
                 "retained",
                 "a retained message is never obeyed: publish commands without the retain flag"
@@ -287,7 +301,7 @@ impl Gate {
             ));
         }
         let Some(key) = self.rules.key(&env.kid) else {
-            return Err(refuse(
+            return Err(unverified(
                 id,
                 "unknown_key",
                 format!(
@@ -297,7 +311,7 @@ impl Gate {
             ));
         };
         if let Err(reason) = verify(&key.public_key, &env.sig, env.body.as_bytes()) {
-            return Err(refuse(id, "bad_signature", reason));
+            return Err(unverified(id, "bad_signature", reason));
         }
         let body = match Body::parse(&env.body_json) {
             Ok(b) => b,
@@ -892,9 +906,9 @@ impl BodyAnnounce {
     }
 }
 
-/// The acks for a command: `P/ack/<id>` (`P/ack/invalid` without a valid
-/// id), and `loa/group/<g>/ack/<id>` too for a group command; QoS 1, never
-/// retained; payload `{"id","station","status","code"?,"reason"?}`.
+/// The acks for a verified command: `P/ack/<id>` (`P/ack/invalid` without a
+/// valid id), and `loa/group/<g>/ack/<id>` too for a group command; QoS 1,
+/// never retained; payload `{"id","station","status","code"?,"reason"?}`.
 pub fn acks(
     prefix: &str,
     station_id: &str,
@@ -905,6 +919,30 @@ pub fn acks(
     reason: Option<&str>,
 ) -> Vec<Publish> {
     let id = id.filter(|i| valid_id(i));
+    ack_on(
+        prefix,
+        station_id,
+        id.unwrap_or("invalid"),
+        id,
+        group,
+        status,
+        code,
+        reason,
+    )
+}
+
+/// The acks on `<base>/ack/<leaf>`, saying `id`.
+#[allow(clippy::too_many_arguments)]
+fn ack_on(
+    prefix: &str,
+    station_id: &str,
+    leaf: &str,
+    id: Option<&str>,
+    group: Option<&str>,
+    status: &str,
+    code: Option<&str>,
+    reason: Option<&str>,
+) -> Vec<Publish> {
     let mut payload = json!({"id": id, "station": station_id, "status": status});
     if let Some(c) = code {
         payload["code"] = json!(c);
@@ -913,7 +951,6 @@ pub fn acks(
         payload["reason"] = json!(r);
     }
     let payload = payload.to_string().into_bytes();
-    let leaf = id.unwrap_or("invalid");
     let mut topics = vec![format!("{prefix}/ack/{leaf}")];
     if let Some(g) = group {
         topics.push(format!("loa/group/{g}/ack/{leaf}"));
@@ -930,12 +967,21 @@ pub fn acks(
 }
 
 impl Refusal {
-    /// The `rejected` acks for this refusal.
+    /// The `rejected` acks for this refusal: on `P/ack/<id>` once the
+    /// signature held, else always on `P/ack/invalid` (the id it claimed,
+    /// when well-formed, is in the payload so that its sender can tell its
+    /// own).
     pub fn acks(&self, prefix: &str, station_id: &str) -> Vec<Publish> {
-        acks(
+        let id = self.id.as_deref().filter(|i| valid_id(i));
+        let leaf = match (self.verified, id) {
+            (true, Some(id)) => id,
+            _ => "invalid",
+        };
+        ack_on(
             prefix,
             station_id,
-            self.id.as_deref(),
+            leaf,
+            id,
             self.group.as_deref(),
             "rejected",
             Some(self.code),

@@ -278,8 +278,9 @@ fn malformed_messages_are_refused_with_an_id_when_one_can_be_read() {
     assert_eq!((r.code, r.id), ("malformed", None));
     let big = vec![b' '; MAX_PAYLOAD + 1];
     let r = refusal(f.gate.check(&t, &big, false, day()));
-    assert_eq!(r.code, "malformed");
-    assert!(r.reason.contains("bytes"), "{}", r.reason);
+    assert_eq!(r.code, "too_large");
+    assert!(r.reason.contains("65537 bytes"), "{}", r.reason);
+    assert!(!r.verified);
     let r = refusal(
         f.gate
             .check(&t, br#"{"kid":"chu-tich-xa","body":"{}"}"#, false, day()),
@@ -315,6 +316,7 @@ fn retained_unknown_key_and_bad_signature_are_refused() {
     let r = refusal(f.gate.check(&t, &signed(1, "chu-tich-xa", &b), true, day()));
     assert_eq!(r.code, "retained");
     assert_eq!(r.id, Some(id_of(&b)));
+    assert!(!r.verified);
     assert_eq!(
         code(&mut f, &t, &signed(4, "ke-la", &b), day()),
         "unknown_key"
@@ -946,6 +948,47 @@ fn acks_go_to_the_id_or_invalid_with_qos1_not_retained() {
         None,
     );
     assert_eq!(a[0].topic, "loa/test/ack/invalid");
+}
+
+/// Before the signature holds, the id is whoever-published-it's choice: the
+/// ack goes to `P/ack/invalid` (the id only in its payload); once it holds,
+/// to `P/ack/<id>`.
+#[test]
+fn an_unverified_refusal_is_acked_on_invalid_only() {
+    let mut f = fixture();
+    let t = topic("announce");
+    let g = "loa/group/tuyen-hoa/cmd/announce";
+    let mut b = announce(day(), json!({"id": "ke-gia-mao-01"}));
+    for (topic, n, kid, code) in [
+        (t.as_str(), 4, "chu-tich-xa", "bad_signature"),
+        (t.as_str(), 1, "ai-do", "unknown_key"),
+        (g, 4, "chu-tich-xa", "bad_signature"),
+    ] {
+        if topic == g {
+            b = b.replace("station:au-lau", "group:tuyen-hoa");
+        }
+        let r = refusal(f.gate.check(topic, &signed(n, kid, &b), false, day()));
+        assert_eq!((r.code, r.verified), (code, false));
+        let acks = r.acks(P, "au-lau");
+        let topics: Vec<&str> = acks.iter().map(|p| p.topic.as_str()).collect();
+        let want: &[&str] = if topic == g {
+            &["loa/test/ack/invalid", "loa/group/tuyen-hoa/ack/invalid"]
+        } else {
+            &["loa/test/ack/invalid"]
+        };
+        assert_eq!(topics, want);
+        let v: Value = serde_json::from_slice(&acks[0].payload).unwrap();
+        assert_eq!(v["id"], "ke-gia-mao-01");
+        assert_eq!(v["code"], code);
+    }
+    // Signed, then refused: the ack goes to its id.
+    let b = announce(day(), json!({"zones": ["thon-9"]}));
+    let r = refusal(f.send(&t, 1, "chu-tich-xa", &b, day()));
+    assert_eq!((r.code, r.verified), ("no_zone", true));
+    assert_eq!(
+        r.acks(P, "au-lau")[0].topic,
+        format!("loa/test/ack/{}", id_of(&b))
+    );
 }
 
 #[test]
