@@ -18,7 +18,9 @@ use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
 use ed25519_dalek::SigningKey;
 use loa_schedules::{parse_duration, Priority};
-use rumqttc::{Client, Event, Packet, QoS, SubscribeFilter};
+use rumqttc::v5::mqttbytes::v5::{Filter, Packet};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{Client, Event};
 use serde_json::{json, Value};
 
 use crate::cli::ConfigArg;
@@ -195,8 +197,8 @@ pub fn announce(args: &AnnounceArgs) -> anyhow::Result<ExitCode> {
     if args.wait {
         // Subscribe first: an ack can come back faster than we would look.
         client.subscribe_many([
-            SubscribeFilter::new(ack_topic.clone(), QoS::AtLeastOnce),
-            SubscribeFilter::new(invalid_topic.clone(), QoS::AtLeastOnce),
+            Filter::new(ack_topic.clone(), QoS::AtLeastOnce),
+            Filter::new(invalid_topic.clone(), QoS::AtLeastOnce),
         ])?;
     } else {
         client.publish(&cmd_topic, QoS::AtLeastOnce, false, envelope.clone())?;
@@ -228,13 +230,13 @@ pub fn announce(args: &AnnounceArgs) -> anyhow::Result<ExitCode> {
             .map_or(deadline, |s| s.min(deadline))
             .saturating_duration_since(now);
         let ev = match conn.recv_timeout(wait.max(Duration::from_millis(1))) {
-            Err(rumqttc::RecvTimeoutError::Timeout) => {
+            Err(rumqttc::v5::RecvTimeoutError::Timeout) => {
                 if acks.settle_by.is_some_and(|s| Instant::now() >= s) {
                     return Ok(acks.verdict());
                 }
                 continue;
             }
-            Err(rumqttc::RecvTimeoutError::Disconnected) => bail!("the MQTT client stopped"),
+            Err(rumqttc::v5::RecvTimeoutError::Disconnected) => bail!("the MQTT client stopped"),
             Ok(Err(e)) => bail!("cannot reach the broker {broker}: {e}"),
             Ok(Ok(ev)) => ev,
         };
@@ -252,12 +254,12 @@ pub fn announce(args: &AnnounceArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             Event::Incoming(Packet::Publish(p))
-                if p.topic == ack_topic || p.topic == invalid_topic =>
+                if p.topic == ack_topic.as_bytes() || p.topic == invalid_topic.as_bytes() =>
             {
                 let Ok(ack) = serde_json::from_slice::<Value>(&p.payload) else {
                     continue;
                 };
-                if p.topic == invalid_topic && ack["id"] != id.as_str() {
+                if p.topic == invalid_topic.as_bytes() && ack["id"] != id.as_str() {
                     continue; // another sender's garbage
                 }
                 if let Some(code) = acks.take(&ack, args.group.is_some()) {

@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use base64::Engine as _;
 use chrono::Utc;
@@ -175,4 +176,134 @@ fn a_flood_of_garbage_gets_no_amplification() {
     let (status, _) = d.stop();
     assert!(status.success());
     assert_eq!(emergencies_aired(dir.path()), 5, "{:#?}", rows(dir.path()));
+}
+
+/// Publishes `payload` (any size: through stdin, not the command line).
+fn publish_big(broker: &Broker, topic: &str, payload: &[u8], retain: bool) {
+    let mut c = Command::new("mosquitto_pub");
+    c.args(["-h", "127.0.0.1", "-p", &broker.port.to_string()])
+        .args(["-q", "1", "-t", topic, "-s"])
+        .stdin(Stdio::piped());
+    if retain {
+        c.arg("-r");
+    }
+    let mut child = c.spawn().expect("mosquitto_pub runs");
+    child.stdin.take().unwrap().write_all(payload).unwrap();
+    assert!(child.wait().unwrap().success(), "mosquitto_pub {topic}");
+}
+
+/// An envelope of `n` bytes under an unknown key.
+fn garbage(n: usize) -> Vec<u8> {
+    let env = |pad: usize| {
+        let body = json!({"v": 1, "pad": "a".repeat(pad)}).to_string();
+        json!({"kid": "ai-do", "sig": "AAAA", "body": body}).to_string()
+    };
+    let overhead = env(0).len();
+    let v = env(n - overhead).into_bytes();
+    assert_eq!(v.len(), n);
+    v
+}
+
+/// Today a 20,000-byte retained message on P/cmd/announce (or 12 KB on a
+/// group's cmd/stop, or on a relay's tele/.../STATE) drops the link, the
+/// daemon reconnects every 0.3 s forever and emergencies sent meanwhile
+/// never air. Now the link takes them (and a command over 64 KiB is refused
+/// `too_large`), the broker keeps anything over Loa's Maximum Packet Size
+/// to itself, and the link never drops, across a restart too.
+#[test]
+fn big_and_retained_messages_never_cut_the_link() {
+    let broker = Broker::start();
+    let all = broker.subscribe("loa/e2e/ack/#");
+    let dir = station(&broker);
+    let d = Daemon::start(BIN, dir.path(), &[]);
+    d.wait_for_log("mqtt: connected", 10);
+    publish_big(&broker, "loa/e2e/cmd/announce", &garbage(20_000), true);
+    publish_big(
+        &broker,
+        "loa/group/tuyen-hoa/cmd/stop",
+        &garbage(12_000),
+        false,
+    );
+    publish_big(&broker, "tele/amp1/STATE", &garbage(12_000), true);
+    publish_big(&broker, "loa/e2e/cmd/announce", &garbage(100_000), false);
+    publish_big(&broker, "loa/e2e/cmd/stop", &garbage(2_000_000), true);
+    all.wait_for("too_large acked", 10, |m| {
+        acks(m, "invalid").iter().any(|v| v["code"] == "too_large")
+    });
+    five_emergencies_air(&broker, &all, "big");
+    let log = d.log_text();
+    assert_eq!(log.matches("mqtt: connected").count(), 1, "{log}");
+    assert!(
+        !log.contains("mqtt: broker"),
+        "the link never dropped:\n{log}"
+    );
+    let (status, _) = d.stop();
+    assert!(status.success());
+
+    // Started again with the retained messages waiting on the broker: they
+    // come flagged retained (or not at all, over the limit), the link holds.
+    let d = Daemon::start(BIN, dir.path(), &[]);
+    d.wait_for_log("mqtt: connected", 10);
+    all.wait_for("the retained command refused", 10, |m| {
+        acks(m, "invalid").iter().any(|v| v["code"] == "retained")
+    });
+    five_emergencies_air(&broker, &all, "again");
+    let log = d.log_text();
+    assert_eq!(log.matches("mqtt: connected").count(), 1, "{log}");
+    assert!(
+        !log.contains("mqtt: broker"),
+        "the link never dropped:\n{log}"
+    );
+    assert!(log.lines().count() < 40, "a bounded log:\n{log}");
+    let (status, _) = d.stop();
+    assert!(status.success());
+    assert_eq!(emergencies_aired(dir.path()), 10, "{:#?}", rows(dir.path()));
+}
+
+/// A broker that accepts the login and drops the link at once, every time
+/// (whatever the cause: here a stand-in, on a loopback port), meets a
+/// backoff that keeps growing: a few attempts, not one every 0.3 s, and
+/// one warning for the outage, one more for the drops after connecting,
+/// then quiet.
+#[test]
+fn a_link_that_drops_right_after_connecting_backs_off_and_logs_once() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let attempts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = attempts.clone();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Read the CONNECT, answer an MQTT 5 CONNACK (success), hang up.
+            let mut buf = [0u8; 1024];
+            let _ = std::io::Read::read(&mut s, &mut buf);
+            let _ = s.write_all(&[0x20, 0x03, 0x00, 0x00, 0x00]);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let dir = station_dir(
+        &format!(
+            "station: {{ id: e2e, name: x, timezone: Asia/Ho_Chi_Minh }}\n\
+             paths: {{ media: media, state: state }}\noutputs: {{ main: \"null\" }}\n\
+             zones: {{ thon-1: {{ output: main }} }}\nmqtt: {{ url: \"mqtt://127.0.0.1:{port}\" }}\n"
+        ),
+        Some("programs: []\n"),
+    );
+    let d = Daemon::start(BIN, dir.path(), &[]);
+    d.wait_for_log("on air", 10);
+    std::thread::sleep(Duration::from_secs(12));
+    let n = attempts.load(std::sync::atomic::Ordering::SeqCst);
+    let log = d.log_text();
+    // 250 ms doubling (±20 %): at most 6 attempts in 12 s; a backoff reset
+    // by each CONNACK would make about 40.
+    assert!((3..=8).contains(&n), "{n} connections in 12 s:\n{log}");
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("mqtt"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{log}");
+    assert!(warnings[1].contains("dropped the link again"), "{log}");
+    // Connected, dropped, connected again, dropped again: then quiet.
+    assert_eq!(log.matches("mqtt: connected").count(), 2, "{log}");
 }
