@@ -307,3 +307,97 @@ fn a_link_that_drops_right_after_connecting_backs_off_and_logs_once() {
     // Connected, dropped, connected again, dropped again: then quiet.
     assert_eq!(log.matches("mqtt: connected").count(), 2, "{log}");
 }
+
+/// A 48 kHz stereo sine of `secs` seconds at amplitude 0.5.
+fn tone(path: &Path, secs: u32) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..48_000 * secs {
+        let v = (i as f32 * 440.0 * std::f32::consts::TAU / 48_000.0).sin() * 0.5;
+        w.write_sample((v * 32767.0) as i16).unwrap();
+        w.write_sample((v * 32767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// This process may open at least `n` files (the test holds many sockets).
+fn allow_open_files(n: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a valid rlimit for getrlimit/setrlimit to read and write.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        if lim.rlim_cur < n {
+            lim.rlim_cur = n.min(lim.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+        }
+    }
+}
+
+/// Today 1,100 idle connections from a member of group loa take the
+/// daemon's 1,024 file descriptors: the next program cannot open its file
+/// (dead air) and `loa status` hangs. Now at most 32 are kept (a newcomer
+/// takes the place of the one idle the longest), the program airs, and
+/// `loa status` answers meanwhile.
+#[test]
+fn idle_control_connections_never_starve_the_audio() {
+    allow_open_files(4096);
+    let (at, at_ms) = loa_e2e::local_in(10);
+    let dir = station_dir(
+        "station: { id: e2e, name: x, timezone: Asia/Ho_Chi_Minh }\n\
+         paths: { media: media, state: state }\noutputs: { main: \"wav:out.wav\" }\n\
+         zones: { thon-1: { output: main } }\npolicy: { loudness: null }\n",
+        Some(&format!(
+            "programs:\n  - id: tin\n    at: \"{at}\"\n    zones: all\n    items:\n      - file: tone.wav\n"
+        )),
+    );
+    tone(&dir.path().join("media/tone.wav"), 3);
+    let d = Daemon::start_nofile(BIN, dir.path(), 1024);
+    d.wait_for_log("on air", 20);
+    let sock = dir.path().join("state/control.sock");
+    let held: Vec<std::os::unix::net::UnixStream> = (0..1_100)
+        .map(|_| std::os::unix::net::UnixStream::connect(&sock).expect("connect"))
+        .collect();
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", d.child.id()))
+            .unwrap()
+            .count()
+    };
+    let out = loa_e2e::loa(
+        BIN,
+        &[
+            "status",
+            "--format",
+            "json",
+            "--config",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", loa_e2e::stderr(&out));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["station"]["id"], "e2e");
+    let open = fds();
+    assert!(open < 32 + 64, "the daemon holds {open} descriptors");
+    // The program airs its file while the connections are held.
+    let wait = (at_ms + 5_000 - Utc::now().timestamp_millis()).max(0) as u64;
+    std::thread::sleep(Duration::from_millis(wait));
+    assert!(fds() < 32 + 64);
+    drop(held);
+    let log = d.log_text();
+    let (status, _) = d.stop();
+    assert!(status.success());
+    assert!(!log.contains("Too many open files"), "{log}");
+    assert!(log.lines().count() < 20, "a bounded log:\n{log}");
+    let r = rows(dir.path());
+    let file: Vec<_> = r.iter().filter(|x| x.source_kind == "file").collect();
+    assert_eq!(file.len(), 1, "{r:#?}");
+    assert_eq!(file[0].outcome, "completed", "{r:#?}");
+    assert!((file[0].aired_ms - 3_000).abs() < 100, "{:?}", file[0]);
+}
