@@ -161,6 +161,7 @@ fn a_flood_of_garbage_gets_no_amplification() {
         "no ack on a topic the garbage named"
     );
     let invalid = acks(&msgs, "invalid").len();
+    println!("{refused} garbage messages refused, {invalid} acked");
     assert!(
         (1..=20).contains(&invalid),
         "{invalid} acks for {refused} refused messages"
@@ -294,10 +295,11 @@ fn a_link_that_drops_right_after_connecting_backs_off_and_logs_once() {
     d.wait_for_log("on air", 10);
     std::thread::sleep(Duration::from_secs(12));
     let n = attempts.load(std::sync::atomic::Ordering::SeqCst);
+    println!("{n} connections in 12 s");
     let log = d.log_text();
-    // 250 ms doubling (±20 %): at most 6 attempts in 12 s; a backoff reset
+    // 250 ms doubling (±20 %): 6 attempts in 12 s (7 at the edge); a backoff reset
     // by each CONNACK would make about 40.
-    assert!((3..=8).contains(&n), "{n} connections in 12 s:\n{log}");
+    assert!((3..=7).contains(&n), "{n} connections in 12 s:\n{log}");
     let warnings: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("WARN") && l.contains("mqtt"))

@@ -229,104 +229,152 @@ pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: Unbounded
         let mut airtime_inflight = 0usize;
         let mut sent_upto = 0i64;
         let broke: String = loop {
-            // Once the connection has held, the outage is over.
-            let holds = async {
-                match connected_at {
-                    Some(t) if outage.is_some() || backoff > BACKOFF_MIN => {
-                        tokio::time::sleep_until(t + STABLE).await
+            // One poll at a time, never dropped half-way: a poll dropped
+            // while it connects would cancel the attempt and start another.
+            let ev = {
+                let poll = events.poll();
+                tokio::pin!(poll);
+                loop {
+                    // Once the connection has held, the outage is over.
+                    let holds = async {
+                        match connected_at {
+                            Some(t) if outage.is_some() || backoff > BACKOFF_MIN => {
+                                tokio::time::sleep_until(t + STABLE).await
+                            }
+                            _ => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        ev = &mut poll => break Some(ev),
+                        () = holds => {
+                            if outage.take().is_some_and(|o| o.flapping) {
+                                info!("mqtt: connected to {}:{} again, and the link holds", c.host, c.port);
+                            }
+                            backoff = BACKOFF_MIN;
+                        }
+                        m = rx.recv() => match m {
+                            None | Some(ToLink::Shutdown) => break None,
+                            Some(ToLink::Publish(p)) => {
+                                if connected_at.is_some() {
+                                    let qos = if p.qos >= 1 { QoS::AtLeastOnce } else { QoS::AtMostOnce };
+                                    publish(&client, &mut sent, &p.topic, qos, p.retain, p.payload);
+                                }
+                            }
+                            Some(ToLink::Status(s)) => {
+                                if connected_at.is_some() {
+                                    publish(&client, &mut sent, &c.status_topic(), QoS::AtLeastOnce, true, s.to_string().into_bytes());
+                                }
+                                status = Some(s);
+                            }
+                            Some(ToLink::Subscriptions(list)) => {
+                                if connected_at.is_some() {
+                                    for t in list.iter().filter(|t| !subs.contains(t)) {
+                                        let _ = client.try_subscribe(t.clone(), QoS::AtLeastOnce);
+                                    }
+                                }
+                                subs = list;
+                            }
+                            Some(ToLink::Airtime) => {
+                                if connected_at.is_some() {
+                                    feed(&client, &c, outbox.as_ref(), &mut sent, &mut sent_upto, &mut airtime_inflight);
+                                }
+                            }
+                        },
                     }
-                    _ => std::future::pending().await,
                 }
             };
-            tokio::select! {
-                () = holds => {
-                    if outage.take().is_some_and(|o| o.flapping) {
-                        info!("mqtt: connected to {}:{} again, and the link holds", c.host, c.port);
-                    }
-                    backoff = BACKOFF_MIN;
+            let Some(ev) = ev else {
+                // Shutdown: the offline status and a clean goodbye.
+                if connected_at.is_some() {
+                    let _ = client.try_publish(
+                        c.status_topic(),
+                        QoS::AtLeastOnce,
+                        true,
+                        r#"{"state":"offline"}"#,
+                    );
+                    let _ = client.try_disconnect();
+                    // Let the event loop send them (bounded).
+                    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+                        while let Ok(ev) = events.poll().await {
+                            if matches!(ev, Event::Outgoing(Outgoing::Disconnect)) {
+                                break;
+                            }
+                        }
+                    })
+                    .await;
                 }
-                ev = events.poll() => match ev {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        connected_at = Some(tokio::time::Instant::now());
-                        match &outage {
-                            None if !ever_connected => info!("mqtt: connected to {}:{}", c.host, c.port),
-                            Some(o) if !o.flapping => info!("mqtt: connected to {}:{} again", c.host, c.port),
-                            _ => {}
+                return;
+            };
+            match ev {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    connected_at = Some(tokio::time::Instant::now());
+                    match &outage {
+                        None if !ever_connected => {
+                            info!("mqtt: connected to {}:{}", c.host, c.port)
                         }
-                        ever_connected = true;
-                        for t in &subs {
-                            let _ = client.try_subscribe(t.clone(), QoS::AtLeastOnce);
+                        Some(o) if !o.flapping => {
+                            info!("mqtt: connected to {}:{} again", c.host, c.port)
                         }
-                        if let Some(s) = &status {
-                            publish(&client, &mut sent, &c.status_topic(), QoS::AtLeastOnce, true, s.to_string().into_bytes());
-                        }
-                        let _ = tx.send(FromLink::Connected);
-                        feed(&client, &c, outbox.as_ref(), &mut sent, &mut sent_upto, &mut airtime_inflight);
+                        _ => {}
                     }
-                    Ok(Event::Incoming(Packet::Publish(p))) => {
-                        // Retained ones too: a retained command must be refused with an ack.
-                        let topic = String::from_utf8_lossy(&p.topic).into_owned();
-                        let _ = tx.send(FromLink::Message { topic, payload: p.payload.to_vec(), retain: p.retain });
+                    ever_connected = true;
+                    for t in &subs {
+                        let _ = client.try_subscribe(t.clone(), QoS::AtLeastOnce);
                     }
-                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
-                        if let Some(Sent::Airtime(id)) = sent.pop_front() {
-                            inflight.insert(pkid, id);
-                        }
+                    if let Some(s) = &status {
+                        publish(
+                            &client,
+                            &mut sent,
+                            &c.status_topic(),
+                            QoS::AtLeastOnce,
+                            true,
+                            s.to_string().into_bytes(),
+                        );
                     }
-                    Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                        if let Some(id) = inflight.remove(&ack.pkid) {
-                            if let Some(o) = &outbox {
-                                if let Err(e) = o.ack(id) {
-                                    warn!("mqtt: airtime outbox: {e}");
-                                }
-                            }
-                            airtime_inflight = airtime_inflight.saturating_sub(1);
-                            feed(&client, &c, outbox.as_ref(), &mut sent, &mut sent_upto, &mut airtime_inflight);
-                        }
+                    let _ = tx.send(FromLink::Connected);
+                    feed(
+                        &client,
+                        &c,
+                        outbox.as_ref(),
+                        &mut sent,
+                        &mut sent_upto,
+                        &mut airtime_inflight,
+                    );
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    // Retained ones too: a retained command must be refused with an ack.
+                    let topic = String::from_utf8_lossy(&p.topic).into_owned();
+                    let _ = tx.send(FromLink::Message {
+                        topic,
+                        payload: p.payload.to_vec(),
+                        retain: p.retain,
+                    });
+                }
+                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                    if let Some(Sent::Airtime(id)) = sent.pop_front() {
+                        inflight.insert(pkid, id);
                     }
-                    Ok(_) => {}
-                    Err(e) => break why(&e),
-                },
-                m = rx.recv() => match m {
-                    None | Some(ToLink::Shutdown) => {
-                        if connected_at.is_some() {
-                            let _ = client.try_publish(c.status_topic(), QoS::AtLeastOnce, true, r#"{"state":"offline"}"#);
-                            let _ = client.try_disconnect();
-                            // Let the event loop send them (bounded).
-                            let _ = tokio::time::timeout(Duration::from_millis(500), async {
-                                while let Ok(ev) = events.poll().await {
-                                    if matches!(ev, Event::Outgoing(Outgoing::Disconnect)) { break; }
-                                }
-                            }).await;
-                        }
-                        return;
-                    }
-                    Some(ToLink::Publish(p)) => {
-                        if connected_at.is_some() {
-                            let qos = if p.qos >= 1 { QoS::AtLeastOnce } else { QoS::AtMostOnce };
-                            publish(&client, &mut sent, &p.topic, qos, p.retain, p.payload);
-                        }
-                    }
-                    Some(ToLink::Status(s)) => {
-                        if connected_at.is_some() {
-                            publish(&client, &mut sent, &c.status_topic(), QoS::AtLeastOnce, true, s.to_string().into_bytes());
-                        }
-                        status = Some(s);
-                    }
-                    Some(ToLink::Subscriptions(list)) => {
-                        if connected_at.is_some() {
-                            for t in list.iter().filter(|t| !subs.contains(t)) {
-                                let _ = client.try_subscribe(t.clone(), QoS::AtLeastOnce);
+                }
+                Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                    if let Some(id) = inflight.remove(&ack.pkid) {
+                        if let Some(o) = &outbox {
+                            if let Err(e) = o.ack(id) {
+                                warn!("mqtt: airtime outbox: {e}");
                             }
                         }
-                        subs = list;
+                        airtime_inflight = airtime_inflight.saturating_sub(1);
+                        feed(
+                            &client,
+                            &c,
+                            outbox.as_ref(),
+                            &mut sent,
+                            &mut sent_upto,
+                            &mut airtime_inflight,
+                        );
                     }
-                    Some(ToLink::Airtime) => {
-                        if connected_at.is_some() {
-                            feed(&client, &c, outbox.as_ref(), &mut sent, &mut sent_upto, &mut airtime_inflight);
-                        }
-                    }
-                },
+                }
+                Ok(_) => {}
+                Err(e) => break why(&e),
             }
         };
         // The connection failed or dropped: log once per outage, back off.
