@@ -14,7 +14,7 @@ use std::time::Duration;
 use symphonia::core::codecs::{CodecParameters, DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSourceStream, ReadBytes};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
@@ -111,10 +111,56 @@ pub fn media_length(path: &Path) -> Result<Duration, ProbeError> {
         });
     }
     let frames = match opened.params.n_frames {
-        Some(n) => n,
+        // A header that claims more audio than the file holds (a recording
+        // cut short, or a forged header) is not believed.
+        Some(n) => n.min(most_frames(path, opened)),
         None => scan_frames(path, &mut opened)?,
     };
     Ok(frames_to_duration(frames, rate))
+}
+
+/// The most frames the bytes after the header can hold, for PCM (WAV,
+/// AIFF: a fixed number of bits per sample); unbounded for other codecs.
+fn most_frames(path: &Path, opened: Opened) -> u64 {
+    let params = &opened.params;
+    let bits = params.bits_per_coded_sample.or(params.bits_per_sample);
+    let channels = params.channels.map(|c| c.count() as u64);
+    let (Some(bits), Some(channels), Ok(meta)) = (bits, channels, std::fs::metadata(path)) else {
+        return u64::MAX;
+    };
+    if bits == 0 || channels == 0 || !is_pcm(params.codec) {
+        return u64::MAX;
+    }
+    // After probing, the reader stands at the start of the audio data.
+    let data_at = opened.format.into_inner().pos();
+    meta.len().saturating_sub(data_at).saturating_mul(8) / (bits as u64 * channels)
+}
+
+fn is_pcm(codec: symphonia::core::codecs::CodecType) -> bool {
+    use symphonia::core::codecs::*;
+    [
+        CODEC_TYPE_PCM_S8,
+        CODEC_TYPE_PCM_U8,
+        CODEC_TYPE_PCM_S16LE,
+        CODEC_TYPE_PCM_S16BE,
+        CODEC_TYPE_PCM_U16LE,
+        CODEC_TYPE_PCM_U16BE,
+        CODEC_TYPE_PCM_S24LE,
+        CODEC_TYPE_PCM_S24BE,
+        CODEC_TYPE_PCM_U24LE,
+        CODEC_TYPE_PCM_U24BE,
+        CODEC_TYPE_PCM_S32LE,
+        CODEC_TYPE_PCM_S32BE,
+        CODEC_TYPE_PCM_U32LE,
+        CODEC_TYPE_PCM_U32BE,
+        CODEC_TYPE_PCM_F32LE,
+        CODEC_TYPE_PCM_F32BE,
+        CODEC_TYPE_PCM_F64LE,
+        CODEC_TYPE_PCM_F64BE,
+        CODEC_TYPE_PCM_ALAW,
+        CODEC_TYPE_PCM_MULAW,
+    ]
+    .contains(&codec)
 }
 
 /// Counts frames by reading packets (demuxing only, no decoding).
@@ -208,6 +254,35 @@ mod tests {
         let m = dir.path().join("mono.wav");
         write_wav(&m, 48_000, 1, 48_000 * 3 + 24_000);
         assert_eq!(media_length(&m).unwrap(), Duration::from_millis(3500));
+    }
+
+    /// A WAV header that claims a gigabyte of audio over a tenth of a
+    /// second of it: the length is what the file holds, not 6 h.
+    #[test]
+    fn a_header_claiming_more_than_the_file_holds_is_not_believed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("forged.wav");
+        // 24 kHz mono 16-bit: 48,000 bytes a second; 4,800 bytes of audio.
+        let (rate, block) = (24_000u32, 2u16);
+        let mut wav = Vec::new();
+        wav.extend_from_slice(b"RIFF");
+        wav.extend_from_slice(&(36u32 + (1 << 30)).to_le_bytes());
+        wav.extend_from_slice(b"WAVEfmt ");
+        wav.extend_from_slice(&16u32.to_le_bytes());
+        wav.extend_from_slice(&1u16.to_le_bytes());
+        wav.extend_from_slice(&1u16.to_le_bytes());
+        wav.extend_from_slice(&rate.to_le_bytes());
+        wav.extend_from_slice(&(rate * block as u32).to_le_bytes());
+        wav.extend_from_slice(&block.to_le_bytes());
+        wav.extend_from_slice(&16u16.to_le_bytes());
+        wav.extend_from_slice(b"data");
+        wav.extend_from_slice(&(1u32 << 30).to_le_bytes());
+        wav.extend(std::iter::repeat_n(0u8, 4800));
+        std::fs::write(&p, &wav).unwrap();
+        assert_eq!(media_length(&p).unwrap(), Duration::from_millis(100));
+        // Only the header: no audio at all.
+        std::fs::write(&p, &wav[..44]).unwrap();
+        assert_eq!(media_length(&p).unwrap(), Duration::ZERO);
     }
 
     #[test]

@@ -12,6 +12,14 @@
 //! Connections are served on the daemon's runtime; each request goes to the
 //! scheduler's loop, which answers it between two ticks (nothing here waits
 //! on the loop's audio or the broker).
+//!
+//! Control clients can never take the file descriptors that media need: at
+//! most [`MAX_CLIENTS`] connections are open at once. A connection that
+//! sends no request for [`IDLE`] is closed, and when all places are taken a
+//! newcomer takes the place of the connection idle the longest (so that
+//! `loa status` answers even while someone holds connections open); only
+//! when every one is in the middle of a request is the newcomer refused
+//! (`busy`).
 
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
@@ -32,6 +40,7 @@ use tracing::{info, warn};
 use crate::airtime::Trigger;
 use crate::engine::Engine;
 use crate::mqtt::bus::Bus;
+use crate::outside::visible;
 use crate::scheduler::{quiet_hours_hold, Announce, AnnouncementNote, Scheduler};
 
 /// The socket's file name.
@@ -43,6 +52,12 @@ pub const GROUP: &str = "loa";
 /// A request line longer than this is refused (a TTS text is at most 2,000
 /// characters; a line is never near this).
 const MAX_LINE: usize = 64 * 1024;
+/// Control connections open at once.
+pub const MAX_CLIENTS: usize = 32;
+/// A connection without a request for this long is closed.
+const IDLE: Duration = Duration::from_secs(30);
+/// An answer the client does not read within this long closes it.
+const WRITE_WITHIN: Duration = Duration::from_secs(10);
 /// How long `now` waits for its audio to start before answering "waiting".
 const START_WAIT: Duration = Duration::from_secs(15);
 /// An announcement made at the PC that cannot air within this long (a
@@ -177,9 +192,9 @@ impl Control {
                     let id = a.id.clone();
                     info!(
                         "{} at the PC: {} `{}` ({}, {}, zones {})",
-                        req.peer.user,
+                        visible(&req.peer.user),
                         id,
-                        a.title,
+                        visible(&a.title),
                         a.kind,
                         a.priority,
                         a.zones.join(",")
@@ -203,7 +218,11 @@ impl Control {
                     return;
                 }
                 Err((code, why)) => {
-                    info!("{} at the PC: `now` refused ({code}): {why}", req.peer.user);
+                    info!(
+                        "{} at the PC: `now` refused ({code}): {}",
+                        visible(&req.peer.user),
+                        visible(&why)
+                    );
                     refusal(code, &why)
                 }
             },
@@ -282,23 +301,132 @@ fn refusal(code: &str, why: &str) -> Value {
     json!({ "ok": false, "code": code, "error": why })
 }
 
+/// One open connection's place among the [`MAX_CLIENTS`].
+struct Place {
+    id: u64,
+    /// Between requests (it may give its place to a newcomer).
+    idle: std::sync::atomic::AtomicBool,
+    since_idle: std::sync::Mutex<tokio::time::Instant>,
+    /// Told to close (it gave its place).
+    close: tokio::sync::Notify,
+}
+
+impl Place {
+    fn set_idle(&self, idle: bool) {
+        if idle {
+            *self.since_idle.lock().expect("place") = tokio::time::Instant::now();
+        }
+        self.idle.store(idle, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The open connections.
+#[derive(Default)]
+struct Places {
+    next: u64,
+    open: Vec<std::sync::Arc<Place>>,
+}
+
+type Shared = std::sync::Arc<std::sync::Mutex<Places>>;
+
+impl Places {
+    /// A place for a newcomer: a free one, or the one idle the longest
+    /// (told to close); None when every connection is busy.
+    fn take(&mut self) -> Option<std::sync::Arc<Place>> {
+        if self.open.len() >= MAX_CLIENTS {
+            let oldest = self
+                .open
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.idle.load(std::sync::atomic::Ordering::SeqCst))
+                .min_by_key(|(_, p)| *p.since_idle.lock().expect("place"))
+                .map(|(i, _)| i)?;
+            let gone = self.open.swap_remove(oldest);
+            gone.close.notify_one();
+        }
+        self.next += 1;
+        let place = std::sync::Arc::new(Place {
+            id: self.next,
+            idle: std::sync::atomic::AtomicBool::new(false),
+            since_idle: std::sync::Mutex::new(tokio::time::Instant::now()),
+            close: tokio::sync::Notify::new(),
+        });
+        self.open.push(place.clone());
+        Some(place)
+    }
+
+    fn leave(&mut self, id: u64) {
+        self.open.retain(|p| p.id != id);
+    }
+}
+
+/// Gives the place back when its connection ends, however it ends.
+struct Leave(Shared, u64);
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.0.lock() {
+            p.leave(self.1);
+        }
+    }
+}
+
 /// Accepts connections until the runtime ends.
 async fn accept(listener: UnixListener, tx: mpsc::UnboundedSender<Request>, loa_gid: Option<u32>) {
+    let places: Shared = Default::default();
+    // Accept errors (out of descriptors...) are logged once per streak.
+    let mut failing = false;
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(serve(stream, tx.clone(), loa_gid));
+            Ok((mut stream, _)) => {
+                failing = false;
+                let place = places.lock().expect("places").take();
+                match place {
+                    Some(place) => {
+                        let leave = Leave(places.clone(), place.id);
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            serve(stream, tx, loa_gid, &place).await;
+                            drop(leave);
+                        });
+                    }
+                    None => {
+                        // Every place is in the middle of a request: say so
+                        // (without waiting on the newcomer) and hang up.
+                        let line = format!(
+                            "{}\n",
+                            refusal(
+                                "busy",
+                                &format!("{MAX_CLIENTS} control connections are busy; try again in a moment")
+                            )
+                        );
+                        let _ = tokio::time::timeout(
+                            Duration::from_millis(100),
+                            stream.write_all(line.as_bytes()),
+                        )
+                        .await;
+                    }
+                }
             }
             Err(e) => {
-                warn!("control socket: {e}");
+                if !failing {
+                    warn!("control socket: {e}");
+                    failing = true;
+                }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
     }
 }
 
-/// One connection: its peer checked once, then request lines until EOF.
-async fn serve(stream: UnixStream, tx: mpsc::UnboundedSender<Request>, loa_gid: Option<u32>) {
+/// One connection: its peer checked once, then request lines until EOF,
+/// until it idles for [`IDLE`], or until a newcomer takes its place.
+async fn serve(
+    stream: UnixStream,
+    tx: mpsc::UnboundedSender<Request>,
+    loa_gid: Option<u32>,
+    place: &Place,
+) {
     let (read, mut write) = stream.into_split();
     let peer = match write.as_ref().peer_cred() {
         Ok(c) => {
@@ -319,27 +447,36 @@ async fn serve(stream: UnixStream, tx: mpsc::UnboundedSender<Request>, loa_gid: 
     };
     if let Err(why) = authorize(&peer, loa_gid) {
         warn!(
-            "control socket: {} (uid {}) refused: {why}",
-            peer.user, peer.uid
+            "control socket: {} (uid {}) refused: {}",
+            visible(&peer.user),
+            peer.uid,
+            visible(&why)
         );
         // Answer its first request (read with a bound), then hang up.
         let mut lines = BufReader::new(read);
         let mut buf = Vec::new();
         let _ = tokio::time::timeout(Duration::from_secs(2), read_line(&mut lines, &mut buf)).await;
         let line = format!("{}\n", refusal("not_allowed", &why));
-        let _ = write.write_all(line.as_bytes()).await;
+        let _ = tokio::time::timeout(WRITE_WITHIN, write.write_all(line.as_bytes())).await;
         return;
     }
     let mut lines = BufReader::new(read);
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match read_line(&mut lines, &mut buf).await {
-            Ok(false) => return,
-            Ok(true) => {}
-            Err(e) => {
+        place.set_idle(true);
+        let read = tokio::select! {
+            r = tokio::time::timeout(IDLE, read_line(&mut lines, &mut buf)) => r,
+            () = place.close.notified() => return, // a newcomer took the place
+        };
+        place.set_idle(false);
+        match read {
+            Err(_) => return, // idle too long
+            Ok(Ok(false)) => return,
+            Ok(Ok(true)) => {}
+            Ok(Err(e)) => {
                 let line = format!("{}\n", refusal("malformed", &e.to_string()));
-                let _ = write.write_all(line.as_bytes()).await;
+                let _ = tokio::time::timeout(WRITE_WITHIN, write.write_all(line.as_bytes())).await;
                 return;
             }
         }
@@ -370,8 +507,9 @@ async fn serve(stream: UnixStream, tx: mpsc::UnboundedSender<Request>, loa_gid: 
             Err(e) => refusal("malformed", &format!("not JSON: {e}")),
         };
         let line = format!("{answer}\n");
-        if write.write_all(line.as_bytes()).await.is_err() {
-            return;
+        match tokio::time::timeout(WRITE_WITHIN, write.write_all(line.as_bytes())).await {
+            Ok(Ok(())) => {}
+            _ => return,
         }
     }
 }
@@ -580,8 +718,10 @@ fn now_request(
     }
     let (media, kind, source, default_title) = if let Some(t) = text {
         let t = t.trim();
-        if t.is_empty() {
-            return Err(malformed("the text is empty".into()));
+        if !crate::outside::speakable(t) {
+            return Err(malformed(
+                "the text has nothing to speak (no letter or digit, only spaces, punctuation or invisible characters)".into(),
+            ));
         }
         if t.chars().count() > 2000 {
             return Err(malformed(
@@ -595,7 +735,7 @@ fn now_request(
             },
             "tts",
             t.to_string(),
-            t.chars().take(TITLE_CHARS).collect::<String>(),
+            crate::outside::title(t, TITLE_CHARS).unwrap_or_default(),
         )
     } else if let Some(f) = file {
         let path = crate::remote::media_file(&st.paths.media, f).map_err(|(c, why)| {
@@ -609,7 +749,7 @@ fn now_request(
         })?;
         let name = path
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .and_then(|n| crate::outside::title(&n.to_string_lossy(), TITLE_CHARS))
             .unwrap_or_default();
         let s = path.display().to_string();
         (loa_audio::Media::file(path), "file", s, name)
@@ -635,10 +775,11 @@ fn now_request(
             "Phát trực tiếp".to_string(),
         )
     };
-    let title = match body.get("title").and_then(Value::as_str).map(str::trim) {
-        Some(t) if !t.is_empty() => t.chars().take(TITLE_CHARS).collect(),
-        _ => default_title,
-    };
+    let title = body
+        .get("title")
+        .and_then(Value::as_str)
+        .and_then(|t| crate::outside::title(t, TITLE_CHARS))
+        .unwrap_or(default_title);
     Ok(Announce {
         id: new_id(now),
         title,
@@ -720,8 +861,8 @@ fn stop<E: Engine>(body: &Value, peer: &Peer, sched: &mut Scheduler<E>) -> Value
     };
     info!(
         "{} at the PC: stop {}: {} stopped",
-        peer.user,
-        target.unwrap_or("(announcements)"),
+        visible(&peer.user),
+        visible(target.unwrap_or("(announcements)")),
         stopped.len()
     );
     json!({ "ok": true, "stopped": stopped })

@@ -363,11 +363,13 @@ fn broker(config: &Config) -> Finding {
         Err(e) => return Finding::new(Level::Fail, what, format!("cannot start: {e}")),
     };
     let login = rt.block_on(async {
-        let (client, mut events) = rumqttc::AsyncClient::new(options, 10);
+        let (client, mut events) = rumqttc::v5::AsyncClient::new(options, 10);
         let outcome = tokio::time::timeout(Duration::from_secs(5), async {
             loop {
                 match events.poll().await {
-                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => {
+                    Ok(rumqttc::v5::Event::Incoming(
+                        rumqttc::v5::mqttbytes::v5::Packet::ConnAck(_),
+                    )) => {
                         return Ok(());
                     }
                     Ok(_) => {}

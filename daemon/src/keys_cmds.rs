@@ -1,6 +1,6 @@
 //! `loa keygen` and `loa announce`: the sending side of remote commands
 //! (SPEC sections 5 and 6). keygen makes an Ed25519 key whose private half
-//! stays with the sender (PKCS#8 PEM, mode 0600) and prints the public half
+//! stays with the sender (RFC 8410 PKCS#8 PEM, mode 0600) and prints the public half
 //! for station.yaml; announce signs an announcement with it and publishes it
 //! to the station's (or a group's) command topic, and with --wait follows the
 //! acks until the announcement is done.
@@ -15,10 +15,12 @@ use anyhow::{bail, Context};
 use base64::Engine;
 use chrono::Utc;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
 use ed25519_dalek::SigningKey;
 use loa_schedules::{parse_duration, Priority};
-use rumqttc::{Client, Event, Packet, QoS};
+use rumqttc::v5::mqttbytes::v5::{Filter, Packet};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{Client, Event};
 use serde_json::{json, Value};
 
 use crate::cli::ConfigArg;
@@ -38,9 +40,7 @@ pub fn keygen(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
     getrandom::fill(&mut secret)
         .map_err(|e| anyhow::anyhow!("the system's random source failed: {e}"))?;
     let key = SigningKey::from_bytes(&secret);
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| anyhow::anyhow!("cannot encode the key: {e}"))?;
+    let pem = private_pem(&key)?;
     let out = &args.out;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -70,6 +70,21 @@ pub fn keygen(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
         BASE64.encode(key.verifying_key().to_bytes())
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The private key as RFC 8410 PKCS#8 PEM, the form `openssl genpkey
+/// -algorithm ed25519` writes (version 1, no public key): OpenSSL 3 and
+/// Python's `cryptography` refuse the version 2 form with the public key
+/// that ed25519-dalek writes by default ("extra data"). `read_key` reads both.
+fn private_pem(key: &SigningKey) -> anyhow::Result<impl std::ops::Deref<Target = String>> {
+    let bytes = KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
+    let pem = bytes
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| anyhow::anyhow!("cannot encode the key: {e}"))?;
+    Ok(pem)
 }
 
 /// The key id a key file stands for by default: its file name without the
@@ -169,6 +184,9 @@ pub fn announce(args: &AnnounceArgs) -> anyhow::Result<ExitCode> {
     let envelope = sign(&key, &kid, &body);
     let cmd_topic = format!("{base}/cmd/announce");
     let ack_topic = format!("{base}/ack/{id}");
+    // A refusal before the signature holds (a wrong key) is acked here,
+    // with our id in the payload only.
+    let invalid_topic = format!("{base}/ack/invalid");
 
     let mut link = LinkConfig::from_station(mqtt, PathBuf::new());
     // A client id of its own: the daemon's would make the broker drop it.
@@ -178,7 +196,10 @@ pub fn announce(args: &AnnounceArgs) -> anyhow::Result<ExitCode> {
     let (client, mut conn) = Client::new(opts, 16);
     if args.wait {
         // Subscribe first: an ack can come back faster than we would look.
-        client.subscribe(&ack_topic, QoS::AtLeastOnce)?;
+        client.subscribe_many([
+            Filter::new(ack_topic.clone(), QoS::AtLeastOnce),
+            Filter::new(invalid_topic.clone(), QoS::AtLeastOnce),
+        ])?;
     } else {
         client.publish(&cmd_topic, QoS::AtLeastOnce, false, envelope.clone())?;
     }
@@ -209,13 +230,13 @@ pub fn announce(args: &AnnounceArgs) -> anyhow::Result<ExitCode> {
             .map_or(deadline, |s| s.min(deadline))
             .saturating_duration_since(now);
         let ev = match conn.recv_timeout(wait.max(Duration::from_millis(1))) {
-            Err(rumqttc::RecvTimeoutError::Timeout) => {
+            Err(rumqttc::v5::RecvTimeoutError::Timeout) => {
                 if acks.settle_by.is_some_and(|s| Instant::now() >= s) {
                     return Ok(acks.verdict());
                 }
                 continue;
             }
-            Err(rumqttc::RecvTimeoutError::Disconnected) => bail!("the MQTT client stopped"),
+            Err(rumqttc::v5::RecvTimeoutError::Disconnected) => bail!("the MQTT client stopped"),
             Ok(Err(e)) => bail!("cannot reach the broker {broker}: {e}"),
             Ok(Ok(ev)) => ev,
         };
@@ -232,10 +253,15 @@ pub fn announce(args: &AnnounceArgs) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::SUCCESS);
                 }
             }
-            Event::Incoming(Packet::Publish(p)) if p.topic == ack_topic => {
+            Event::Incoming(Packet::Publish(p))
+                if p.topic == ack_topic.as_bytes() || p.topic == invalid_topic.as_bytes() =>
+            {
                 let Ok(ack) = serde_json::from_slice::<Value>(&p.payload) else {
                     continue;
                 };
+                if p.topic == invalid_topic.as_bytes() && ack["id"] != id.as_str() {
+                    continue; // another sender's garbage
+                }
                 if let Some(code) = acks.take(&ack, args.group.is_some()) {
                     let _ = client.disconnect();
                     return Ok(code);
@@ -385,6 +411,51 @@ mod tests {
             crate::cli::Command::Announce(a) => a,
             other => panic!("{other:?}"),
         }
+    }
+
+    /// keygen writes the RFC 8410 form (version 1, no public key, as
+    /// `openssl genpkey` does); the version 2 form older Loas wrote, with
+    /// the public key, is still read, and so is OpenSSL's own.
+    #[test]
+    fn keys_are_written_as_rfc_8410_pkcs8_and_both_forms_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.pem");
+        keygen(&KeygenArgs { out: new.clone() }).unwrap();
+        let pem = std::fs::read_to_string(&new).unwrap();
+        // SEQUENCE { INTEGER 0, { id-Ed25519 }, OCTET STRING { OCTET STRING (32) } }
+        let der = BASE64
+            .decode(
+                pem.lines()
+                    .filter(|l| !l.starts_with("-----"))
+                    .collect::<String>(),
+            )
+            .unwrap();
+        assert_eq!(der.len(), 48, "{pem}");
+        assert_eq!(
+            &der[..16],
+            b"\x30\x2e\x02\x01\x00\x30\x05\x06\x03\x2b\x65\x70\x04\x22\x04\x20"
+        );
+        let key = read_key(&new).unwrap();
+
+        let old = dir.path().join("old.pem");
+        let v2 = key.to_pkcs8_pem(LineEnding::LF).unwrap();
+        assert!(
+            v2.starts_with("-----BEGIN PRIVATE KEY-----\nMFEC"),
+            "{}",
+            *v2
+        );
+        std::fs::write(&old, v2.as_bytes()).unwrap();
+        assert_eq!(read_key(&old).unwrap().to_bytes(), key.to_bytes());
+
+        // RFC 8410 section 10.3's example, as `openssl genpkey` writes keys.
+        let openssl = dir.path().join("openssl.pem");
+        std::fs::write(
+            &openssl,
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let k = read_key(&openssl).unwrap();
+        assert_eq!(k.to_bytes()[..4], [0xd4, 0xee, 0x72, 0xdb]);
     }
 
     /// What `loa announce` sends is what the station's gate accepts, with

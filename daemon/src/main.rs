@@ -23,6 +23,8 @@ mod keys_cmds;
 mod mqtt;
 // `loa check --online`, `loa doctor`: each relay source fetched once.
 mod online;
+// Text from outside: escaped for the log, cleaned for titles.
+mod outside;
 mod probe;
 // Verifies signed remote commands (SPEC 6); the bus obeys what passes.
 mod remote;

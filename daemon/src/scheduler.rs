@@ -796,10 +796,9 @@ impl<E: Engine> Scheduler<E> {
                 let each = a.length.unwrap_or(Duration::from_secs(60));
                 start
                     + delta(loa_audio::BUILTIN_CHIME + Duration::from_secs(1))
-                    + delta(
-                        each * a.repeat.max(1)
-                            + Duration::from_secs(2) * a.repeat.saturating_sub(1),
-                    )
+                    + delta(each.saturating_mul(a.repeat.max(1)).saturating_add(
+                        Duration::from_secs(2).saturating_mul(a.repeat.saturating_sub(1)),
+                    ))
             })
         };
         let end_reason = if live {

@@ -230,10 +230,26 @@ impl Daemon {
 
     /// As `start`, with extra environment variables (a PulseAudio's ALSA set-up).
     pub fn start_env(bin: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        Daemon::spawn(Command::new(bin), dir, args, env)
+    }
+
+    /// As `start`, allowed at most `nofile` open files (systemd's default
+    /// for a service without LimitNOFILE= is 1,024).
+    pub fn start_nofile(bin: &str, dir: &Path, nofile: u32) -> Daemon {
+        let mut sh = Command::new("sh");
+        sh.args([
+            "-c",
+            &format!("ulimit -n {nofile} && exec \"$0\" \"$@\""),
+            bin,
+        ]);
+        Daemon::spawn(sh, dir, &[], &[])
+    }
+
+    fn spawn(mut cmd: Command, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let n = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
         let log = dir.join(format!("loa-{n}.log"));
         let err = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(bin)
+        let child = cmd
             .arg("run")
             .arg("--config")
             .arg(dir)

@@ -219,6 +219,7 @@ fn every_refusal_is_acked_with_its_code_and_nothing_airs() {
     broker.publish("loa/e2e/cmd/announce", "this is not JSON", false);
     all.wait_for("every refusal acked", 30, |m| m.len() > cases.len());
     let msgs = all.messages();
+    let invalid = acks_for(&msgs, "invalid");
     for (code, env, _) in &cases {
         let body: serde_json::Value = serde_json::from_str(
             serde_json::from_str::<serde_json::Value>(env).unwrap()["body"]
@@ -227,7 +228,15 @@ fn every_refusal_is_acked_with_its_code_and_nothing_airs() {
         )
         .unwrap();
         let id = body["id"].as_str().unwrap();
-        let acks = acks_for(&msgs, id);
+        // Until the signature holds, the id is the publisher's choice: never
+        // a topic, only in the payload of an ack on P/ack/invalid.
+        let acks: Vec<serde_json::Value> =
+            if ["bad_signature", "unknown_key", "retained"].contains(code) {
+                assert!(acks_for(&msgs, id).is_empty(), "{code}: {msgs:#?}");
+                invalid.iter().filter(|v| v["id"] == id).cloned().collect()
+            } else {
+                acks_for(&msgs, id)
+            };
         assert_eq!(acks.len(), 1, "{code}: {msgs:#?}");
         assert_eq!(
             (acks[0]["status"].as_str(), acks[0]["code"].as_str()),
@@ -236,7 +245,6 @@ fn every_refusal_is_acked_with_its_code_and_nothing_airs() {
         );
         assert!(acks[0]["reason"].as_str().is_some_and(|r| !r.is_empty()));
     }
-    let invalid = acks_for(&msgs, "invalid");
     assert!(
         invalid.iter().any(|v| v["code"] == "malformed"),
         "{msgs:#?}"
@@ -421,4 +429,68 @@ fn quiet_hours_and_the_rate_limit_refuse_and_air_nothing() {
         "only the accepted emergency aired: {r:#?}"
     );
     assert_eq!(r.len(), 2, "chime and its text: {r:#?}");
+}
+
+/// Nothing a sender writes becomes a line of its own in the journal: a key
+/// id with a line break and a forged "accepted" line, and signed text and
+/// title with NUL and right-to-left overrides, are logged escaped.
+#[test]
+fn fields_from_outside_cannot_forge_or_hide_log_lines() {
+    let broker = Broker::start();
+    let all = broker.subscribe("loa/e2e/ack/#");
+    let dir = station(&broker, "programs: []\n");
+    let d = Daemon::start(BIN, dir.path(), &[]);
+    d.wait_for_log("mqtt: connected", 10);
+    let forged = "chu-tich-xa\n2026-11-25T03:00:00.000000Z  INFO announcement gia-mao-0001 from chu-tich-xa accepted: Sơ tán ngay (emergency)";
+    let env = envelope(
+        &key(1),
+        forged,
+        serde_json::json!({"id": "gia-mao-0001", "cmd": "announce", "priority": "emergency",
+            "zones": "all", "text": "Sơ tán ngay"}),
+    );
+    broker.publish("loa/e2e/cmd/announce", &env, false);
+    let env = envelope(
+        &key(1),
+        "chu-tich-xa",
+        serde_json::json!({"id": "that-that-0001", "cmd": "announce", "priority": "normal",
+            "zones": "all", "text": "Họp\u{0} dân\u{202e}", "title": "Họp\u{202e} dân\nINFO giả"}),
+    );
+    broker.publish("loa/e2e/cmd/announce", &env, false);
+    all.wait_for("the real one done", 30, |m| {
+        acks_for(m, "that-that-0001")
+            .iter()
+            .any(|v| v["status"] == "done")
+    });
+    let log = d.log_text();
+    let (status, _) = d.stop();
+    assert!(status.success());
+    for line in log.lines() {
+        assert!(
+            !line.starts_with("2026-11-25T03:00:00") && !line.starts_with("INFO giả"),
+            "a forged line: {line:?}\n{log}"
+        );
+        assert!(
+            !line.contains('\u{202e}') && !line.contains('\0'),
+            "a raw control character: {line:?}"
+        );
+    }
+    assert!(
+        log.contains(r"chu-tich-xa\n2026-11-25T03:00:00"),
+        "the forged key id is logged escaped:\n{log}"
+    );
+    for line in log.lines().filter(|l| l.contains("gia-mao-0001")) {
+        assert!(line.contains("refused (unknown_key)"), "{line:?}");
+    }
+    let accepted: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("accepted") && !l.contains("refused"))
+        .collect();
+    assert_eq!(accepted.len(), 1, "{accepted:#?}");
+    assert!(accepted[0].contains("that-that-0001"), "{accepted:?}");
+    assert!(accepted[0].contains("Họp dânINFO giả"), "{accepted:?}");
+    let r = rows(dir.path());
+    assert!(
+        r.iter().all(|x| x.title == "Họp dânINFO giả"),
+        "the title without its invisible characters: {r:#?}"
+    );
 }

@@ -180,6 +180,35 @@ fn keygen_writes_a_private_pem_0600_and_prints_the_public_key_line() {
     assert_eq!(std::fs::read_to_string(&key).unwrap(), pem);
 }
 
+/// A province's own sending system signs with the same key file: OpenSSL
+/// loads it (standard PKCS#8, RFC 8410) and derives the public key that
+/// keygen printed for station.yaml.
+#[test]
+fn the_key_file_is_standard_pkcs8_that_openssl_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public_key) = keygen(dir.path(), "so-tt-tt");
+    let openssl = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .arg("-in")
+            .arg(&key)
+            .output()
+            .expect("openssl runs (scripts/install-deps installs it)")
+    };
+    let check = openssl(&["pkey", "-noout"]);
+    assert!(
+        check.status.success(),
+        "openssl pkey cannot load the key: {}",
+        stderr(&check)
+    );
+    let spki = openssl(&["pkey", "-pubout", "-outform", "DER"]);
+    assert!(spki.status.success(), "{}", stderr(&spki));
+    // SubjectPublicKeyInfo: 12 bytes of algorithm, then the 32-byte key.
+    assert_eq!(spki.stdout.len(), 44);
+    let derived = base64::engine::general_purpose::STANDARD.encode(&spki.stdout[12..]);
+    assert_eq!(derived, public_key, "OpenSSL's public key is keygen's");
+}
+
 #[test]
 fn announce_wait_prints_the_acks_and_exits_0_when_done() {
     let broker = Broker::start();
@@ -476,6 +505,20 @@ fn announce_wait_follows_a_real_station_to_done_and_to_a_refusal() {
         stdout(&out).contains(
             "e2e: rejected (not_allowed: key `chu-tich-xa` may not announce at emergency)"
         ),
+        "{}",
+        stdout(&out)
+    );
+    // Another key under the same name: the station cannot verify it, acks
+    // on P/ack/invalid, and the sender still hears why.
+    let (wrong, _) = keygen(keys.path(), "chu-tich-xa-cu");
+    let out = announce(
+        dir.path(),
+        &wrong,
+        &["--kid", "chu-tich-xa", "--text", "Họp thôn"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("e2e: rejected (bad_signature: "),
         "{}",
         stdout(&out)
     );

@@ -500,3 +500,40 @@ fn a_user_outside_group_loa_is_refused() {
     assert_eq!(tts[0].requested_by.as_deref(), Some("loa-e2e-op"));
     assert_eq!(tts[0].trigger, "cli");
 }
+
+/// What would chime and then fail is refused at once, with its code, and
+/// nothing airs: an empty file, a file that is not audio, a text of only
+/// invisible characters.
+#[test]
+fn an_empty_file_or_an_invisible_text_is_refused_before_the_chime() {
+    let dir = station("zones:\n  thon-1: { output: main }\npolicy: { loudness: null }\n");
+    let d = dir.path();
+    std::fs::write(d.join("media/rong.wav"), b"").unwrap();
+    std::fs::write(
+        d.join("media/ghi-chu.mp3"),
+        "không phải âm thanh\n".repeat(50),
+    )
+    .unwrap();
+    let daemon = Daemon::start(BIN, d, &[]);
+    daemon.wait_for_log("on air", 20);
+    for (args, code) in [
+        (vec!["now", "--file", "rong.wav"], "bad_file"),
+        (vec!["now", "--file", "ghi-chu.mp3"], "bad_file"),
+        (
+            vec!["now", "--text", "\u{200b}\u{200b}\u{202e}\u{feff}"],
+            "malformed",
+        ),
+    ] {
+        let out = run(d, &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stdout(&out));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(
+            err.contains(&format!("refused ({code})")),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(no_announcements(&status(d)));
+    daemon.stop();
+    assert!(rows(d).is_empty(), "nothing aired: {:#?}", rows(d));
+}

@@ -17,7 +17,8 @@ use super::link::{FromLink, Link, LinkConfig, ToLink};
 use super::Publish;
 use crate::boards::Boards;
 use crate::engine::Engine;
-use crate::remote::{self, Cmd, Gate, StopTarget, What};
+use crate::outside::visible;
+use crate::remote::{self, Cmd, Gate, StopTarget, Throttle, What};
 use crate::scheduler::{Announce, AnnouncementNote, Scheduler, ZoneNote};
 use crate::zones::Zones;
 
@@ -31,6 +32,8 @@ pub struct Bus {
     link: Option<Link>,
     /// Verifies signed remote commands (with MQTT only).
     gate: Option<Gate>,
+    /// How many refusals a minute get an ack and a log line.
+    refusals: Throttle,
     /// The group an accepted announcement came through (acks go there too).
     groups: HashMap<String, Option<String>>,
     prefix: String,
@@ -71,6 +74,7 @@ impl Bus {
         let bus = Bus {
             link,
             gate,
+            refusals: Throttle::default(),
             groups: HashMap::new(),
             prefix: config
                 .station
@@ -177,8 +181,14 @@ impl Bus {
             out.extend(self.boards.tick(now));
         }
         self.send(out);
+        if let Some(summary) = self.refusals.tick(now) {
+            warn!("{summary}");
+        }
 
-        let status = self.status_document(sched);
+        // The refusal counters as of the minute's start or end: a flood
+        // does not republish the status for every message.
+        let mut status = self.status_document(sched);
+        status["remote"] = self.refusals.status(false);
         if status != self.status {
             self.status = status.clone();
             if let Some(l) = &self.link {
@@ -194,10 +204,14 @@ impl Bus {
 
     /// When relays or boards next need the loop.
     pub fn next_wakeup(&self) -> Option<DateTime<Utc>> {
-        [self.zones.next_wakeup(), self.boards.next_wakeup()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.zones.next_wakeup(),
+            self.boards.next_wakeup(),
+            self.refusals.next_wakeup(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next message from the link (pending forever without one).
@@ -255,11 +269,20 @@ impl Bus {
         let v = match gate.check(topic, payload, retain, now) {
             Ok(v) => v,
             Err(r) => {
-                warn!(
-                    "remote command on {topic} refused ({}): {}",
-                    r.code, r.reason
-                );
-                self.send(r.acks(&self.prefix, &self.station_id));
+                if let Some(summary) = self.refusals.tick(now) {
+                    warn!("{summary}");
+                }
+                let tell = self.refusals.refused(&r, now);
+                if tell.log {
+                    warn!(
+                        "remote command on {topic} refused ({}): {}",
+                        r.code,
+                        visible(&r.reason)
+                    );
+                }
+                if tell.ack {
+                    self.send(r.acks(&self.prefix, &self.station_id));
+                }
                 return None;
             }
         };
@@ -278,7 +301,10 @@ impl Bus {
             Cmd::Announce(a) => {
                 info!(
                     "announcement {} from {} accepted: {} ({})",
-                    a.id, v.kid, a.title, a.priority
+                    a.id,
+                    visible(&v.kid),
+                    visible(&a.title),
+                    a.priority
                 );
                 self.send(ack("accepted", None));
                 self.groups.insert(a.id.clone(), v.group.clone());
@@ -295,7 +321,7 @@ impl Bus {
                 };
                 info!(
                     "stop from {}: {} announcement(s) stopped",
-                    v.kid,
+                    visible(&v.kid),
                     stopped.len()
                 );
                 let what = format!("{} announcement(s) stopped", stopped.len());
@@ -303,7 +329,7 @@ impl Bus {
                 None
             }
             Cmd::Reload => {
-                info!("reload requested by {}", v.kid);
+                info!("reload requested by {}", visible(&v.kid));
                 self.send(ack("accepted", None));
                 Some(Action::Reload {
                     id: v.id,
@@ -337,6 +363,7 @@ impl Bus {
             "since": since.map(stamp),
         });
         doc["config"] = self.config_state.clone();
+        doc["remote"] = self.refusals.status(true);
         doc
     }
 

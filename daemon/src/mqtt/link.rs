@@ -1,8 +1,21 @@
 //! The link to the broker: one task owns the rumqttc event loop.
 //!
+//! What other clients publish must never cut the link: Loa speaks MQTT 5
+//! and tells the broker its Maximum Packet Size ([`MAX_PACKET`], four times
+//! a command's 64 KiB), so the broker drops a larger message for Loa instead
+//! of sending it (a 3.1.1 client could only drop the connection, and a
+//! retained message would drop it again on every reconnect). A command
+//! between 64 KiB and that size arrives and is refused `too_large`.
+//!
 //! rumqttc has no backoff of its own (after a drop, `poll()` fails at once,
 //! forever), so the task sleeps with exponential backoff and jitter (250 ms
 //! up to 30 s) between attempts, starting each attempt with a fresh client.
+//! The backoff starts again from 250 ms only once a connection has held for
+//! [`STABLE`]: a broker that accepts and then drops the link at once, for
+//! whatever reason, meets a growing backoff, never a storm. An outage is
+//! logged once when it starts, once more if the link keeps dropping right
+//! after it connects, and once when it is over.
+//!
 //! On every ConnAck it subscribes again, publishes the retained status and
 //! tells the daemon, which republishes boards and relays. Finished airtime
 //! rows go out from the durable outbox (SQLite), oldest first, and leave it
@@ -13,7 +26,10 @@ use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS, Transport};
+use rumqttc::v5::mqttbytes::v5::{LastWill, Packet};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use rumqttc::{Outgoing, Transport};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tracing::{info, warn};
 
@@ -85,6 +101,12 @@ impl LinkConfig {
 const AIRTIME_WINDOW: usize = 20;
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A connection that held this long ends an outage (and its backoff).
+const STABLE: Duration = Duration::from_secs(60);
+/// The largest message Loa accepts from the broker (MQTT 5 Maximum Packet
+/// Size): above a command's 64 KiB, so that a larger command can still be
+/// refused with an ack; the broker drops anything larger for Loa.
+pub const MAX_PACKET: u32 = 256 * 1024;
 
 /// What a QoS 1 or 0 publish was, in the order the event loop sends them
 /// (it numbers them as it goes; we learn each packet id from Outgoing).
@@ -100,6 +122,7 @@ fn options(c: &LinkConfig) -> anyhow::Result<MqttOptions> {
         r#"{"state":"offline"}"#,
         QoS::AtLeastOnce,
         true,
+        None,
     ));
     Ok(o)
 }
@@ -109,7 +132,9 @@ fn options(c: &LinkConfig) -> anyhow::Result<MqttOptions> {
 pub(crate) fn connect_options(c: &LinkConfig) -> anyhow::Result<MqttOptions> {
     let mut o = MqttOptions::new(&c.client_id, &c.host, c.port);
     o.set_keep_alive(Duration::from_secs(15));
-    o.set_clean_session(true);
+    o.set_clean_start(true);
+    // Also rumqttc's own limit on what it reads.
+    o.set_max_packet_size(Some(MAX_PACKET));
     if let Some(user) = &c.username {
         let pass = match &c.password_file {
             Some(f) => std::fs::read_to_string(f)
@@ -156,6 +181,14 @@ fn tls_config(c: &LinkConfig) -> anyhow::Result<rustls::ClientConfig> {
         .with_no_client_auth())
 }
 
+/// An outage of the link: from the first failed attempt (or the drop of a
+/// connection that had held) until a connection holds for [`STABLE`].
+struct Outage {
+    /// The link dropped again soon after connecting, and that was logged:
+    /// quiet until it holds.
+    flapping: bool,
+}
+
 /// Runs the link until `ToLink::Shutdown` or the daemon drops its sender.
 pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: UnboundedSender<FromLink>) {
     let outbox = match Outbox::open(&c.db) {
@@ -171,7 +204,9 @@ pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: Unbounded
     let mut status: Option<serde_json::Value> = None;
     let mut subs: Vec<String> = Vec::new();
     let mut backoff = BACKOFF_MIN;
-    let mut failures = 0u32;
+    // None: never connected yet and never failed, or the link holds.
+    let mut outage: Option<Outage> = None;
+    let mut ever_connected = false;
     loop {
         let opts = match options(&c) {
             Ok(o) => o,
@@ -187,108 +222,185 @@ pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: Unbounded
             }
         };
         let (client, mut events) = AsyncClient::new(opts, 256);
-        let mut connected = false;
+        // When this attempt's ConnAck came.
+        let mut connected_at: Option<tokio::time::Instant> = None;
         let mut sent: VecDeque<Sent> = VecDeque::new();
         let mut inflight: HashMap<u16, i64> = HashMap::new();
         let mut airtime_inflight = 0usize;
         let mut sent_upto = 0i64;
-        let broke: Option<String> = loop {
-            tokio::select! {
-                ev = events.poll() => match ev {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        connected = true;
-                        if failures > 0 {
-                            info!("mqtt: connected to {}:{} again", c.host, c.port);
-                        } else {
-                            info!("mqtt: connected to {}:{}", c.host, c.port);
+        let broke: String = loop {
+            // One poll at a time, never dropped half-way: a poll dropped
+            // while it connects would cancel the attempt and start another.
+            let ev = {
+                let poll = events.poll();
+                tokio::pin!(poll);
+                loop {
+                    // Once the connection has held, the outage is over.
+                    let holds = async {
+                        match connected_at {
+                            Some(t) if outage.is_some() || backoff > BACKOFF_MIN => {
+                                tokio::time::sleep_until(t + STABLE).await
+                            }
+                            _ => std::future::pending().await,
                         }
-                        failures = 0;
-                        backoff = BACKOFF_MIN;
-                        for t in &subs {
-                            let _ = client.try_subscribe(t.clone(), QoS::AtLeastOnce);
+                    };
+                    tokio::select! {
+                        ev = &mut poll => break Some(ev),
+                        () = holds => {
+                            if outage.take().is_some_and(|o| o.flapping) {
+                                info!("mqtt: connected to {}:{} again, and the link holds", c.host, c.port);
+                            }
+                            backoff = BACKOFF_MIN;
                         }
-                        if let Some(s) = &status {
-                            publish(&client, &mut sent, &c.status_topic(), QoS::AtLeastOnce, true, s.to_string().into_bytes());
-                        }
-                        let _ = tx.send(FromLink::Connected);
-                        feed(&client, &c, outbox.as_ref(), &mut sent, &mut sent_upto, &mut airtime_inflight);
-                    }
-                    Ok(Event::Incoming(Packet::Publish(p))) => {
-                        // Retained ones too: a retained command must be refused with an ack.
-                        let _ = tx.send(FromLink::Message { topic: p.topic.clone(), payload: p.payload.to_vec(), retain: p.retain });
-                    }
-                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
-                        if let Some(Sent::Airtime(id)) = sent.pop_front() {
-                            inflight.insert(pkid, id);
-                        }
-                    }
-                    Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                        if let Some(id) = inflight.remove(&ack.pkid) {
-                            if let Some(o) = &outbox {
-                                if let Err(e) = o.ack(id) {
-                                    warn!("mqtt: airtime outbox: {e}");
+                        m = rx.recv() => match m {
+                            None | Some(ToLink::Shutdown) => break None,
+                            Some(ToLink::Publish(p)) => {
+                                if connected_at.is_some() {
+                                    let qos = if p.qos >= 1 { QoS::AtLeastOnce } else { QoS::AtMostOnce };
+                                    publish(&client, &mut sent, &p.topic, qos, p.retain, p.payload);
                                 }
                             }
-                            airtime_inflight = airtime_inflight.saturating_sub(1);
-                            feed(&client, &c, outbox.as_ref(), &mut sent, &mut sent_upto, &mut airtime_inflight);
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => break Some(why(&e)),
-                },
-                m = rx.recv() => match m {
-                    None | Some(ToLink::Shutdown) => {
-                        if connected {
-                            let _ = client.try_publish(c.status_topic(), QoS::AtLeastOnce, true, r#"{"state":"offline"}"#);
-                            let _ = client.try_disconnect();
-                            // Let the event loop send them (bounded).
-                            let _ = tokio::time::timeout(Duration::from_millis(500), async {
-                                while let Ok(ev) = events.poll().await {
-                                    if matches!(ev, Event::Outgoing(Outgoing::Disconnect)) { break; }
+                            Some(ToLink::Status(s)) => {
+                                if connected_at.is_some() {
+                                    publish(&client, &mut sent, &c.status_topic(), QoS::AtLeastOnce, true, s.to_string().into_bytes());
                                 }
-                            }).await;
-                        }
-                        return;
+                                status = Some(s);
+                            }
+                            Some(ToLink::Subscriptions(list)) => {
+                                if connected_at.is_some() {
+                                    for t in list.iter().filter(|t| !subs.contains(t)) {
+                                        let _ = client.try_subscribe(t.clone(), QoS::AtLeastOnce);
+                                    }
+                                }
+                                subs = list;
+                            }
+                            Some(ToLink::Airtime) => {
+                                if connected_at.is_some() {
+                                    feed(&client, &c, outbox.as_ref(), &mut sent, &mut sent_upto, &mut airtime_inflight);
+                                }
+                            }
+                        },
                     }
-                    Some(ToLink::Publish(p)) => {
-                        if connected {
-                            let qos = if p.qos >= 1 { QoS::AtLeastOnce } else { QoS::AtMostOnce };
-                            publish(&client, &mut sent, &p.topic, qos, p.retain, p.payload);
-                        }
-                    }
-                    Some(ToLink::Status(s)) => {
-                        if connected {
-                            publish(&client, &mut sent, &c.status_topic(), QoS::AtLeastOnce, true, s.to_string().into_bytes());
-                        }
-                        status = Some(s);
-                    }
-                    Some(ToLink::Subscriptions(list)) => {
-                        if connected {
-                            for t in list.iter().filter(|t| !subs.contains(t)) {
-                                let _ = client.try_subscribe(t.clone(), QoS::AtLeastOnce);
+                }
+            };
+            let Some(ev) = ev else {
+                // Shutdown: the offline status and a clean goodbye.
+                if connected_at.is_some() {
+                    let _ = client.try_publish(
+                        c.status_topic(),
+                        QoS::AtLeastOnce,
+                        true,
+                        r#"{"state":"offline"}"#,
+                    );
+                    let _ = client.try_disconnect();
+                    // Let the event loop send them (bounded).
+                    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+                        while let Ok(ev) = events.poll().await {
+                            if matches!(ev, Event::Outgoing(Outgoing::Disconnect)) {
+                                break;
                             }
                         }
-                        subs = list;
-                    }
-                    Some(ToLink::Airtime) => {
-                        if connected {
-                            feed(&client, &c, outbox.as_ref(), &mut sent, &mut sent_upto, &mut airtime_inflight);
+                    })
+                    .await;
+                }
+                return;
+            };
+            match ev {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    connected_at = Some(tokio::time::Instant::now());
+                    match &outage {
+                        None if !ever_connected => {
+                            info!("mqtt: connected to {}:{}", c.host, c.port)
                         }
+                        Some(o) if !o.flapping => {
+                            info!("mqtt: connected to {}:{} again", c.host, c.port)
+                        }
+                        _ => {}
                     }
-                },
+                    ever_connected = true;
+                    for t in &subs {
+                        let _ = client.try_subscribe(t.clone(), QoS::AtLeastOnce);
+                    }
+                    if let Some(s) = &status {
+                        publish(
+                            &client,
+                            &mut sent,
+                            &c.status_topic(),
+                            QoS::AtLeastOnce,
+                            true,
+                            s.to_string().into_bytes(),
+                        );
+                    }
+                    let _ = tx.send(FromLink::Connected);
+                    feed(
+                        &client,
+                        &c,
+                        outbox.as_ref(),
+                        &mut sent,
+                        &mut sent_upto,
+                        &mut airtime_inflight,
+                    );
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    // Retained ones too: a retained command must be refused with an ack.
+                    let topic = String::from_utf8_lossy(&p.topic).into_owned();
+                    let _ = tx.send(FromLink::Message {
+                        topic,
+                        payload: p.payload.to_vec(),
+                        retain: p.retain,
+                    });
+                }
+                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                    if let Some(Sent::Airtime(id)) = sent.pop_front() {
+                        inflight.insert(pkid, id);
+                    }
+                }
+                Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                    if let Some(id) = inflight.remove(&ack.pkid) {
+                        if let Some(o) = &outbox {
+                            if let Err(e) = o.ack(id) {
+                                warn!("mqtt: airtime outbox: {e}");
+                            }
+                        }
+                        airtime_inflight = airtime_inflight.saturating_sub(1);
+                        feed(
+                            &client,
+                            &c,
+                            outbox.as_ref(),
+                            &mut sent,
+                            &mut sent_upto,
+                            &mut airtime_inflight,
+                        );
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => break why(&e),
             }
         };
         // The connection failed or dropped: log once per outage, back off.
-        if connected || failures == 0 {
-            warn!(
-                "mqtt: broker {}:{} {}; schedules keep airing, retrying with backoff",
-                c.host,
-                c.port,
-                broke.unwrap_or_default()
-            );
+        match &mut outage {
+            None => {
+                warn!(
+                    "mqtt: broker {}:{} {broke}; schedules keep airing, retrying with backoff",
+                    c.host, c.port
+                );
+                outage = Some(Outage { flapping: false });
+            }
+            Some(o) if !o.flapping && connected_at.is_some() => {
+                warn!(
+                    "mqtt: broker {}:{} dropped the link again soon after it connected ({broke}); retrying with backoff up to {} s, quiet until the link holds for {} s",
+                    c.host,
+                    c.port,
+                    BACKOFF_MAX.as_secs(),
+                    STABLE.as_secs()
+                );
+                o.flapping = true;
+            }
+            Some(_) => {}
+        }
+        if connected_at.is_some() {
             let _ = tx.send(FromLink::Disconnected);
         }
-        failures += 1;
         drop(client);
         drop(events);
         let jitter = 0.8 + fastrand::f64() * 0.4;
@@ -313,11 +425,15 @@ pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: Unbounded
 
 /// Why an attempt failed, in words that point at what to fix: a broker
 /// that refuses the login or fails the TLS handshake is not unreachable.
-pub(crate) fn why(e: &rumqttc::ConnectionError) -> String {
-    use rumqttc::{ConnectReturnCode as Code, ConnectionError as E};
+pub(crate) fn why(e: &rumqttc::v5::ConnectionError) -> String {
+    use rumqttc::v5::mqttbytes::v5::ConnectReturnCode as Code;
+    use rumqttc::v5::ConnectionError as E;
     match e {
         E::ConnectionRefused(Code::BadUserNamePassword | Code::NotAuthorized) => {
             format!("refused the login ({e}); check mqtt.username and password_file")
+        }
+        E::ConnectionRefused(Code::UnsupportedProtocolVersion | Code::RefusedProtocolVersion) => {
+            format!("refused the connection ({e}): Loa speaks MQTT 5 (mosquitto 1.6 or newer does)")
         }
         E::ConnectionRefused(_) => format!("refused the connection ({e})"),
         E::Tls(_) => format!(

@@ -6,8 +6,9 @@
 //!
 //! [`Gate::check`] refuses, in this order (cheap and key-independent first,
 //! nothing about the station's state told before the signature holds):
-//! 1. `malformed`: over 64 KiB, not JSON, an envelope without kid/sig/body,
-//!    a body that is not a JSON object;
+//! 1. `too_large`: over 64 KiB (read no further);
+//!    `malformed`: not JSON, an envelope without kid/sig/body, a body that
+//!    is not a JSON object;
 //! 2. `retained`;
 //! 3. `unknown_key`; 4. `bad_signature` (strict Ed25519 over the body's
 //!    bytes exactly as received; the signature in padded, canonical base64);
@@ -20,10 +21,12 @@
 //! Only a command that passes them all is remembered as seen and counted for
 //! the key's rate; a refused one may be fixed and sent again.
 //!
-//! The ack of a refusal goes to `P/ack/<id>` whenever the body carries a
-//! well-formed id, even before the signature is checked, so that a sender
-//! using the wrong key hears why; such an ack proves nothing about who sent
-//! the command (anyone who may publish commands can provoke one).
+//! The ack of a refusal goes to `P/ack/<id>` only once the signature held.
+//! Before that (too_large, malformed, retained, unknown_key, bad_signature)
+//! anyone may have chosen the id, so the ack goes to `P/ack/invalid`, with
+//! the claimed id in its payload so that a sender using the wrong key hears
+//! why; the bus sends such acks within a budget ([`Throttle`]), so that a
+//! flood of garbage is never answered in kind.
 //!
 //! Rights: a key announces at the levels in its `may` and on its zones only;
 //! `zones: "all"` from a key limited to some zones means all of its zones.
@@ -37,6 +40,7 @@
 mod seen;
 #[cfg(test)]
 mod tests;
+mod throttle;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -49,7 +53,9 @@ use loa_schedules::{parse_duration, DailyWindow, Priority, RateLimit, RemoteKey,
 use serde_json::{json, Map, Value};
 
 use crate::mqtt::Publish;
+use crate::outside;
 use seen::Seen;
+pub use throttle::Throttle;
 
 /// A command's payload may not be longer than this.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
@@ -57,6 +63,11 @@ pub const MAX_PAYLOAD: usize = 64 * 1024;
 const MAX_TEXT_CHARS: usize = 2000;
 const MAX_REPEAT: u32 = 20;
 const TITLE_CHARS: usize = 80;
+/// A command is valid for at most a day after it was sent (`exp - ts`).
+const MAX_VALIDITY: i64 = 24 * 3600;
+/// An announcement's stream relays, or its file plays, for at most this
+/// long: a longer broadcast belongs in a schedule.
+pub const MAX_LENGTH: Duration = Duration::from_secs(4 * 3600);
 
 /// Padded RFC 4648 base64, decoding only the canonical form (padding
 /// required, no stray bits), so one signature has exactly one spelling.
@@ -127,6 +138,9 @@ pub struct Refusal {
     pub code: &'static str,
     pub reason: String,
     pub group: Option<String>,
+    /// Whether the signature held: an unverified command's id was chosen by
+    /// whoever published it, so its ack never goes to `P/ack/<id>`.
+    pub verified: bool,
 }
 
 /// Cannot open the seen-command store.
@@ -251,16 +265,22 @@ impl Gate {
     ) -> Result<Verified, Refusal> {
         self.seen.prune(now, self.rules.max_skew.saturating_mul(2));
         let (group, topic_cmd) = self.route(topic);
-        let refuse = |id: Option<&str>, code: &'static str, reason: String| Refusal {
+        // Until the signature holds, anyone may have sent it.
+        let unverified = |id: Option<&str>, code: &'static str, reason: String| Refusal {
             id: id.map(str::to_string),
             code,
             reason,
             group: group.clone(),
+            verified: false,
+        };
+        let refuse = |id: Option<&str>, code: &'static str, reason: String| Refusal {
+            verified: true,
+            ..unverified(id, code, reason)
         };
         if payload.len() > MAX_PAYLOAD {
-            return Err(refuse(
+            return Err(unverified(
                 None,
-                "malformed",
+                "too_large",
                 format!(
                     "the command is {} bytes; at most {MAX_PAYLOAD} are read",
                     payload.len()
@@ -269,11 +289,11 @@ impl Gate {
         }
         let env = match Envelope::parse(payload) {
             Ok(e) => e,
-            Err(reason) => return Err(refuse(None, "malformed", reason)),
+            Err(reason) => return Err(unverified(None, "malformed", reason)),
         };
         let id = env.claimed_id.as_deref();
         if retained {
-            return Err(refuse(
+            return Err(unverified(
                 id,
                 "retained",
                 "a retained message is never obeyed: publish commands without the retain flag"
@@ -281,14 +301,17 @@ impl Gate {
             ));
         }
         let Some(key) = self.rules.key(&env.kid) else {
-            return Err(refuse(
+            return Err(unverified(
                 id,
                 "unknown_key",
-                format!("key `{}` is not in this station's remote.keys", env.kid),
+                format!(
+                    "key `{}` is not in this station's remote.keys",
+                    outside::visible(&env.kid)
+                ),
             ));
         };
         if let Err(reason) = verify(&key.public_key, &env.sig, env.body.as_bytes()) {
-            return Err(refuse(id, "bad_signature", reason));
+            return Err(unverified(id, "bad_signature", reason));
         }
         let body = match Body::parse(&env.body_json) {
             Ok(b) => b,
@@ -313,7 +336,7 @@ impl Gate {
                 "wrong_target",
                 format!(
                     "the command is for `{}` but came on `{topic}` (for `{expected_to}`)",
-                    body.to
+                    outside::visible(&body.to)
                 ),
             ));
         }
@@ -324,16 +347,16 @@ impl Gate {
                 format!("a `{}` command came on `{topic}`", body.cmd),
             ));
         }
-        let skew = self.rules.max_skew.as_secs() as i64;
-        let off = body.ts - now.timestamp();
-        if off.abs() > skew {
+        // Any i64 may arrive: differences are taken without overflow.
+        let skew = self.rules.max_skew.as_secs();
+        let off = body.ts.abs_diff(now.timestamp());
+        if off > skew {
             return Err(refuse(
                 id,
                 "clock_skew",
                 format!(
-                    "the command's time is {} s {} the station's clock; at most {skew} s are accepted (check both clocks)",
-                    off.abs(),
-                    if off > 0 { "ahead of" } else { "behind" }
+                    "the command's time is {off} s {} the station's clock; at most {skew} s are accepted (check both clocks)",
+                    if body.ts > now.timestamp() { "ahead of" } else { "behind" }
                 ),
             ));
         }
@@ -341,7 +364,10 @@ impl Gate {
             return Err(refuse(
                 id,
                 "expired",
-                format!("the command expired {} s ago", now.timestamp() - body.exp),
+                format!(
+                    "the command expired {} s ago",
+                    now.timestamp().abs_diff(body.exp)
+                ),
             ));
         }
         match self.seen.contains(&body.id) {
@@ -503,7 +529,10 @@ impl Gate {
                             if let Some(z) = known.iter().find(|z| !mine.contains(z)) {
                                 return Err((
                                     "not_allowed",
-                                    format!("key `{kid}` may not use zone `{z}`"),
+                                    format!(
+                                        "key `{kid}` may not use zone `{}`",
+                                        outside::visible(z)
+                                    ),
                                 ));
                             }
                         }
@@ -545,10 +574,10 @@ impl Gate {
                 let title = match &a.title {
                     Some(t) => t.clone(),
                     None => match &what {
-                        What::Text(t) => t.chars().take(TITLE_CHARS).collect(),
+                        What::Text(t) => outside::title(t, TITLE_CHARS).unwrap_or_default(),
                         What::File(p) => p
                             .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
+                            .and_then(|n| outside::title(&n.to_string_lossy(), TITLE_CHARS))
                             .unwrap_or_default(),
                         What::Stream { url, .. } => url.chars().take(TITLE_CHARS).collect(),
                     },
@@ -575,17 +604,19 @@ impl Gate {
 }
 
 /// `f` (relative to `media`, or absolute), if it lies inside the media
-/// directory after resolving symlinks and is a regular file. Errors carry
-/// the code `bad_file`.
-pub fn media_file(media_dir: &Path, f: &str) -> Result<PathBuf, (&'static str, String)> {
+/// directory after resolving symlinks, is a regular file and plays: audio
+/// that is not empty and at most [`MAX_LENGTH`] long (so nothing is
+/// chimed for a file that then fails). Errors carry the code `bad_file`.
+pub fn media_file(media_dir: &Path, name: &str) -> Result<PathBuf, (&'static str, String)> {
     let bad = |why: String| ("bad_file", why);
+    let f = outside::visible(name);
     let media = media_dir.canonicalize().map_err(|e| {
         bad(format!(
             "the media directory {} is unusable: {e}",
             media_dir.display()
         ))
     })?;
-    let path = media_dir.join(f);
+    let path = media_dir.join(name);
     let real = path
         .canonicalize()
         .map_err(|e| bad(format!("file `{f}`: {e}")))?;
@@ -598,7 +629,15 @@ pub fn media_file(media_dir: &Path, f: &str) -> Result<PathBuf, (&'static str, S
     if !real.is_file() {
         return Err(bad(format!("file `{f}` is not a regular file")));
     }
-    Ok(real)
+    match loa_audio::probe::media_length(&real) {
+        Err(e) => Err(bad(format!("file `{f}`: {}", e.reason()))),
+        Ok(d) if d.is_zero() => Err(bad(format!("file `{f}` holds no audio"))),
+        Ok(d) if d > MAX_LENGTH => Err(bad(format!(
+            "file `{f}` plays for {}; an announcement plays for at most 4 h: schedule it instead",
+            loa_schedules::format_duration(d)
+        ))),
+        Ok(_) => Ok(real),
+    }
 }
 
 const CMDS: [&str; 3] = ["announce", "stop", "reload"];
@@ -721,16 +760,24 @@ impl Body {
             ));
         }
         let (ts, exp) = (int("ts")?, int("exp")?);
+        if exp > ts && exp.abs_diff(ts) > MAX_VALIDITY as u64 {
+            return Err(format!(
+                "`exp` is {} s after `ts`; a command may be valid for at most {MAX_VALIDITY} s (24 h)",
+                exp.abs_diff(ts)
+            ));
+        }
         let to = need("to", string("to")?)?;
         if !(to.starts_with("station:") || to.starts_with("group:")) {
             return Err(format!(
-                "`to` must be station:<id> or group:<g>, not `{to}`"
+                "`to` must be station:<id> or group:<g>, not `{}`",
+                outside::visible(&to)
             ));
         }
         let cmd_text = need("cmd", string("cmd")?)?;
         let Some(cmd) = CMDS.iter().copied().find(|c| *c == cmd_text) else {
             return Err(format!(
-                "`cmd` must be announce, stop or reload, not `{cmd_text}`"
+                "`cmd` must be announce, stop or reload, not `{}`",
+                outside::visible(&cmd_text)
             ));
         };
         let detail = match cmd {
@@ -738,7 +785,12 @@ impl Body {
             "stop" => match need("target", string("target")?)?.as_str() {
                 "all" => Detail::Stop(StopTarget::All),
                 t if valid_id(t) => Detail::Stop(StopTarget::Id(t.to_string())),
-                t => return Err(format!("stop target `{t}` is neither `all` nor an id")),
+                t => {
+                    return Err(format!(
+                        "stop target `{}` is neither `all` nor an id",
+                        outside::visible(t)
+                    ))
+                }
             },
             _ => Detail::Announce(BodyAnnounce::parse(b, &string)?),
         };
@@ -760,7 +812,10 @@ impl BodyAnnounce {
     ) -> Result<BodyAnnounce, String> {
         let p = string("priority")?.ok_or("the announcement has no `priority`")?;
         let priority = Priority::parse(&p).ok_or_else(|| {
-            format!("priority `{p}` is not one of filler, normal, priority, emergency")
+            format!(
+                "priority `{}` is not one of filler, normal, priority, emergency",
+                outside::visible(&p)
+            )
         })?;
         let zones = match b.get("zones") {
             Some(Value::String(s)) if s == "all" => None,
@@ -777,8 +832,11 @@ impl BodyAnnounce {
         let (text, file, stream) = (string("text")?, string("file")?, string("stream")?);
         let what = match (text, file, stream) {
             (Some(t), None, None) => {
-                if t.trim().is_empty() {
-                    return Err("`text` is empty".into());
+                if !outside::speakable(&t) {
+                    return Err(
+                        "`text` has nothing to speak (no letter or digit, only spaces, punctuation or invisible characters)"
+                            .into(),
+                    );
                 }
                 if t.chars().count() > MAX_TEXT_CHARS {
                     return Err(format!("`text` is longer than {MAX_TEXT_CHARS} characters"));
@@ -794,20 +852,29 @@ impl BodyAnnounce {
             (None, None, Some(url)) => {
                 if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
                     return Err(format!(
-                        "stream `{url}` must be an http:// or https:// address"
+                        "stream `{}` must be an http:// or https:// address",
+                        outside::visible(&url)
                     ));
                 }
                 let duration = match b.get("duration") {
                     Some(Value::Number(n)) => n
                         .as_u64()
                         .filter(|s| *s > 0)
-                        .map(Duration::from_secs)
+                        .map(|s| Duration::from_secs(s.min(u32::MAX as u64)))
                         .ok_or("`duration` must be a positive number of seconds or a duration such as 15m")?,
                     Some(Value::String(s)) => parse_duration(s)?,
-                    _ => return Err("a stream needs a `duration`".into()),
+                    Some(_) => return Err("`duration` must be a positive number of seconds or a duration such as 15m".into()),
+                    None => return Err("a stream needs a `duration`".into()),
                 };
                 if duration.is_zero() {
                     return Err("`duration` must be longer than zero".into());
+                }
+                if duration > MAX_LENGTH {
+                    return Err(format!(
+                        "`duration` is {} s; an announcement relays for at most {} s (4 h): schedule a longer relay",
+                        duration.as_secs(),
+                        MAX_LENGTH.as_secs()
+                    ));
                 }
                 BodyWhat::Stream { url, duration }
             }
@@ -815,6 +882,11 @@ impl BodyAnnounce {
                 return Err("an announcement needs exactly one of `text`, `file`, `stream`".into())
             }
         };
+        if !matches!(what, BodyWhat::Stream { .. }) && b.contains_key("duration") {
+            return Err(
+                "`duration` is for a stream only: a text or a file airs for its own length".into(),
+            );
+        }
         let repeat = match b.get("repeat") {
             None | Some(Value::Null) => 1,
             Some(v) => v
@@ -828,15 +900,15 @@ impl BodyAnnounce {
             priority,
             zones,
             what,
-            title: string("title")?.filter(|t| !t.trim().is_empty()),
+            title: string("title")?.and_then(|t| outside::title(&t, TITLE_CHARS)),
             repeat,
         })
     }
 }
 
-/// The acks for a command: `P/ack/<id>` (`P/ack/invalid` without a valid
-/// id), and `loa/group/<g>/ack/<id>` too for a group command; QoS 1, never
-/// retained; payload `{"id","station","status","code"?,"reason"?}`.
+/// The acks for a verified command: `P/ack/<id>` (`P/ack/invalid` without a
+/// valid id), and `loa/group/<g>/ack/<id>` too for a group command; QoS 1,
+/// never retained; payload `{"id","station","status","code"?,"reason"?}`.
 pub fn acks(
     prefix: &str,
     station_id: &str,
@@ -847,6 +919,30 @@ pub fn acks(
     reason: Option<&str>,
 ) -> Vec<Publish> {
     let id = id.filter(|i| valid_id(i));
+    ack_on(
+        prefix,
+        station_id,
+        id.unwrap_or("invalid"),
+        id,
+        group,
+        status,
+        code,
+        reason,
+    )
+}
+
+/// The acks on `<base>/ack/<leaf>`, saying `id`.
+#[allow(clippy::too_many_arguments)]
+fn ack_on(
+    prefix: &str,
+    station_id: &str,
+    leaf: &str,
+    id: Option<&str>,
+    group: Option<&str>,
+    status: &str,
+    code: Option<&str>,
+    reason: Option<&str>,
+) -> Vec<Publish> {
     let mut payload = json!({"id": id, "station": station_id, "status": status});
     if let Some(c) = code {
         payload["code"] = json!(c);
@@ -855,7 +951,6 @@ pub fn acks(
         payload["reason"] = json!(r);
     }
     let payload = payload.to_string().into_bytes();
-    let leaf = id.unwrap_or("invalid");
     let mut topics = vec![format!("{prefix}/ack/{leaf}")];
     if let Some(g) = group {
         topics.push(format!("loa/group/{g}/ack/{leaf}"));
@@ -872,12 +967,21 @@ pub fn acks(
 }
 
 impl Refusal {
-    /// The `rejected` acks for this refusal.
+    /// The `rejected` acks for this refusal: on `P/ack/<id>` once the
+    /// signature held, else always on `P/ack/invalid` (the id it claimed,
+    /// when well-formed, is in the payload so that its sender can tell its
+    /// own).
     pub fn acks(&self, prefix: &str, station_id: &str) -> Vec<Publish> {
-        acks(
+        let id = self.id.as_deref().filter(|i| valid_id(i));
+        let leaf = match (self.verified, id) {
+            (true, Some(id)) => id,
+            _ => "invalid",
+        };
+        ack_on(
             prefix,
             station_id,
-            self.id.as_deref(),
+            leaf,
+            id,
             self.group.as_deref(),
             "rejected",
             Some(self.code),

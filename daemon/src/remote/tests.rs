@@ -36,9 +36,9 @@ fn night() -> DateTime<Utc> {
 /// 4 in station.yaml only when `extra` says so.
 fn station_yaml(dir: &Path, extra: &str, rate: &str) -> Station {
     std::fs::create_dir_all(dir.join("media/news")).unwrap();
-    std::fs::write(dir.join("media/news/ban-tin.mp3"), b"x").unwrap();
-    std::fs::write(dir.join("secret.mp3"), b"x").unwrap();
-    let _ = std::os::unix::fs::symlink(dir.join("secret.mp3"), dir.join("media/link.mp3"));
+    wav(&dir.join("media/news/ban-tin.wav"), 8_000);
+    wav(&dir.join("secret.wav"), 8_000);
+    let _ = std::os::unix::fs::symlink(dir.join("secret.wav"), dir.join("media/link.wav"));
     std::fs::write(
         dir.join("station.yaml"),
         format!(
@@ -85,6 +85,21 @@ remote:
     let config = loaded.config.expect("station loads");
     assert!(loaded.diagnostics.is_valid(), "{:?}", loaded.diagnostics);
     config.station
+}
+
+/// A WAV of `frames` silent frames at 8 kHz, mono.
+fn wav(path: &Path, frames: u32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for _ in 0..frames {
+        w.write_sample(0i16).unwrap();
+    }
+    w.finalize().unwrap();
 }
 
 struct Fixture {
@@ -213,7 +228,7 @@ fn zones_come_back_in_station_order_and_a_file_resolves_inside_media() {
     let mut f = fixture();
     let b = announce(
         day(),
-        json!({"text": null, "file": "news/ban-tin.mp3", "zones": ["thon-3", "thon-1", "xa-khac"],
+        json!({"text": null, "file": "news/ban-tin.wav", "zones": ["thon-3", "thon-1", "xa-khac"],
                "priority": "emergency", "repeat": 3}),
     );
     let v = f
@@ -222,8 +237,8 @@ fn zones_come_back_in_station_order_and_a_file_resolves_inside_media() {
     let Cmd::Announce(a) = v.cmd else { panic!() };
     assert_eq!(a.zones, ["thon-1", "thon-3"]);
     let media = f.dir.path().join("media").canonicalize().unwrap();
-    assert_eq!(a.what, What::File(media.join("news/ban-tin.mp3")));
-    assert_eq!(a.title, "ban-tin.mp3");
+    assert_eq!(a.what, What::File(media.join("news/ban-tin.wav")));
+    assert_eq!(a.title, "ban-tin.wav");
     assert_eq!(a.repeat, 3);
     assert_eq!(a.priority, Priority::Emergency);
 }
@@ -263,8 +278,9 @@ fn malformed_messages_are_refused_with_an_id_when_one_can_be_read() {
     assert_eq!((r.code, r.id), ("malformed", None));
     let big = vec![b' '; MAX_PAYLOAD + 1];
     let r = refusal(f.gate.check(&t, &big, false, day()));
-    assert_eq!(r.code, "malformed");
-    assert!(r.reason.contains("bytes"), "{}", r.reason);
+    assert_eq!(r.code, "too_large");
+    assert!(r.reason.contains("65537 bytes"), "{}", r.reason);
+    assert!(!r.verified);
     let r = refusal(
         f.gate
             .check(&t, br#"{"kid":"chu-tich-xa","body":"{}"}"#, false, day()),
@@ -300,6 +316,7 @@ fn retained_unknown_key_and_bad_signature_are_refused() {
     let r = refusal(f.gate.check(&t, &signed(1, "chu-tich-xa", &b), true, day()));
     assert_eq!(r.code, "retained");
     assert_eq!(r.id, Some(id_of(&b)));
+    assert!(!r.verified);
     assert_eq!(
         code(&mut f, &t, &signed(4, "ke-la", &b), day()),
         "unknown_key"
@@ -652,8 +669,8 @@ fn unknown_zones_are_dropped_and_none_left_is_no_zone() {
 fn a_file_must_exist_inside_media_after_symlinks() {
     let mut f = fixture();
     for file in [
-        "../secret.mp3",
-        "link.mp3",
+        "../secret.wav",
+        "link.wav",
         "news/khong-co.mp3",
         "news",
         "/etc/passwd",
@@ -662,6 +679,150 @@ fn a_file_must_exist_inside_media_after_symlinks() {
         let r = refusal(f.send(&topic("announce"), 1, "chu-tich-xa", &b, day()));
         assert_eq!(r.code, "bad_file", "{file}: {r:?}");
     }
+}
+
+/// A file that would chime and then fail, or hold the station for hours,
+/// is refused before anything airs.
+#[test]
+fn a_file_must_be_audio_that_is_not_empty_nor_longer_than_4_hours() {
+    let mut f = fixture();
+    let media = f.dir.path().join("media");
+    std::fs::write(media.join("empty.wav"), b"").unwrap();
+    std::fs::write(media.join("notes.mp3"), "not audio\n".repeat(100)).unwrap();
+    wav(&media.join("header-only.wav"), 0);
+    // A header that claims 5 h (8 kHz mono 16-bit) over 1 s of audio is
+    // believed for the 1 s it holds.
+    wav(&media.join("forged.wav"), 8_000);
+    let mut bytes = std::fs::read(media.join("forged.wav")).unwrap();
+    let claimed = 5u32 * 3600 * 8_000 * 2;
+    bytes[40..44].copy_from_slice(&claimed.to_le_bytes());
+    bytes[4..8].copy_from_slice(&(36 + claimed).to_le_bytes());
+    std::fs::write(media.join("forged.wav"), bytes).unwrap();
+    for (file, why) in [
+        ("empty.wav", "file `empty.wav`: "),
+        ("notes.mp3", "not a playable audio file"),
+        ("header-only.wav", "holds no audio"),
+    ] {
+        let b = announce(day(), json!({"text": null, "file": file}));
+        let r = refusal(f.send(&topic("announce"), 1, "chu-tich-xa", &b, day()));
+        assert_eq!(r.code, "bad_file", "{file}: {r:?}");
+        assert!(r.reason.contains(why), "{file}: {}", r.reason);
+    }
+    let b = announce(day(), json!({"text": null, "file": "forged.wav"}));
+    assert!(f
+        .send(&topic("announce"), 1, "chu-tich-xa", &b, day())
+        .is_ok());
+    // A real 4 h 1 min file (a sparse one: silence costs no disk).
+    let long = media.join("long.wav");
+    wav(&long, 0);
+    let frames = (4 * 3600 + 60) * 8_000u32;
+    let mut bytes = std::fs::read(&long).unwrap();
+    bytes[40..44].copy_from_slice(&(frames * 2).to_le_bytes());
+    bytes[4..8].copy_from_slice(&(36 + frames * 2).to_le_bytes());
+    std::fs::write(&long, bytes).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&long)
+        .unwrap()
+        .set_len(44 + frames as u64 * 2)
+        .unwrap();
+    let b = announce(day(), json!({"text": null, "file": "long.wav"}));
+    let r = refusal(f.send(&topic("announce"), 1, "chu-tich-xa", &b, day()));
+    assert_eq!(r.code, "bad_file");
+    assert!(r.reason.contains("at most 4 h"), "{}", r.reason);
+}
+
+/// Fields a signer may set to anything: each is refused with its reason,
+/// and no arithmetic on them overflows.
+#[test]
+fn out_of_range_times_durations_and_texts_are_refused() {
+    let mut f = fixture();
+    let t = topic("announce");
+    let now = day().timestamp();
+    // exp far in the future, or before ts.
+    for (patch, why) in [
+        (json!({"exp": i64::MAX}), "at most 86400 s"),
+        (json!({"exp": now + 86_401}), "at most 86400 s"),
+    ] {
+        let b = announce(day(), patch.clone());
+        let r = refusal(f.send(&t, 1, "chu-tich-xa", &b, day()));
+        assert_eq!(r.code, "malformed", "{patch}: {r:?}");
+        assert!(r.reason.contains(why), "{patch}: {}", r.reason);
+    }
+    let b = announce(day(), json!({"exp": now + 86_400}));
+    assert!(f.send(&t, 1, "chu-tich-xa", &b, day()).is_ok());
+    let b = announce(day(), json!({ "exp": i64::MIN }));
+    let r = refusal(f.send(&t, 1, "chu-tich-xa", &b, day()));
+    assert_eq!(r.code, "expired");
+    assert!(
+        r.reason
+            .contains(&format!("{} s ago", now.abs_diff(i64::MIN))),
+        "{}",
+        r.reason
+    );
+    // ts at the ends of i64: a clock_skew refusal, not a wrapped number.
+    let b = announce(day(), json!({"ts": i64::MIN, "exp": i64::MIN + 60}));
+    let r = refusal(f.send(&t, 1, "chu-tich-xa", &b, day()));
+    assert_eq!(r.code, "clock_skew");
+    assert!(
+        r.reason
+            .contains(&format!("{} s behind", now.abs_diff(i64::MIN))),
+        "{}",
+        r.reason
+    );
+    let b = announce(day(), json!({"ts": i64::MAX - 60, "exp": i64::MAX}));
+    let r = refusal(f.send(&t, 1, "chu-tich-xa", &b, day()));
+    assert_eq!(r.code, "clock_skew");
+    assert!(r.reason.contains("s ahead of"), "{}", r.reason);
+    // duration: only for a stream, and then a positive length of at most 4 h.
+    for patch in [
+        json!({"duration": -1}),
+        json!({"duration": "abc"}),
+        json!({"duration": 60}),
+        json!({"text": null, "file": "news/ban-tin.wav", "duration": 5}),
+        json!({"text": null, "stream": "https://radio.example/vov1", "duration": -1}),
+        json!({"text": null, "stream": "https://radio.example/vov1", "duration": "abc"}),
+        json!({"text": null, "stream": "https://radio.example/vov1", "duration": [1]}),
+        json!({"text": null, "stream": "https://radio.example/vov1", "duration": u64::MAX}),
+        json!({"text": null, "stream": "https://radio.example/vov1", "duration": "4h1m"}),
+    ] {
+        let b = announce(day(), patch.clone());
+        let r = refusal(f.send(&t, 1, "chu-tich-xa", &b, day()));
+        assert_eq!(r.code, "malformed", "{patch}: {r:?}");
+        assert!(r.reason.contains("duration"), "{patch}: {}", r.reason);
+    }
+    let b = announce(
+        day(),
+        json!({"text": null, "stream": "https://radio.example/vov1", "duration": "4h"}),
+    );
+    assert!(f.send(&t, 1, "chu-tich-xa", &b, day()).is_ok());
+    // A text with nothing to speak.
+    for text in [
+        "\u{200b}\u{200b}\u{200b}",
+        "\u{202e}\u{2066} \u{feff}",
+        " . ! ",
+    ] {
+        let b = announce(day(), json!({ "text": text }));
+        let r = refusal(f.send(&t, 1, "chu-tich-xa", &b, day()));
+        assert_eq!(r.code, "malformed", "{text:?}");
+        assert!(r.reason.contains("nothing to speak"), "{}", r.reason);
+    }
+    // A title is cleaned of invisible characters and cut to 80 characters;
+    // one with nothing visible gives way to the text's start.
+    let b = announce(
+        day(),
+        json!({"title": format!("\u{202e}Họp\n{}", "á".repeat(200))}),
+    );
+    let Cmd::Announce(a) = f.send(&t, 1, "chu-tich-xa", &b, day()).unwrap().cmd else {
+        panic!()
+    };
+    assert!(a.title.starts_with("Họpá"), "{}", a.title);
+    assert_eq!(a.title.chars().count(), 80);
+    let b = announce(day(), json!({"title": "\u{200b}\u{2066}"}));
+    let Cmd::Announce(a) = f.send(&t, 1, "chu-tich-xa", &b, day()).unwrap().cmd else {
+        panic!()
+    };
+    assert_eq!(a.title, "Họp dân lúc 8 giờ");
 }
 
 #[test]
@@ -787,6 +948,47 @@ fn acks_go_to_the_id_or_invalid_with_qos1_not_retained() {
         None,
     );
     assert_eq!(a[0].topic, "loa/test/ack/invalid");
+}
+
+/// Before the signature holds, the id is whoever-published-it's choice: the
+/// ack goes to `P/ack/invalid` (the id only in its payload); once it holds,
+/// to `P/ack/<id>`.
+#[test]
+fn an_unverified_refusal_is_acked_on_invalid_only() {
+    let mut f = fixture();
+    let t = topic("announce");
+    let g = "loa/group/tuyen-hoa/cmd/announce";
+    let mut b = announce(day(), json!({"id": "ke-gia-mao-01"}));
+    for (topic, n, kid, code) in [
+        (t.as_str(), 4, "chu-tich-xa", "bad_signature"),
+        (t.as_str(), 1, "ai-do", "unknown_key"),
+        (g, 4, "chu-tich-xa", "bad_signature"),
+    ] {
+        if topic == g {
+            b = b.replace("station:au-lau", "group:tuyen-hoa");
+        }
+        let r = refusal(f.gate.check(topic, &signed(n, kid, &b), false, day()));
+        assert_eq!((r.code, r.verified), (code, false));
+        let acks = r.acks(P, "au-lau");
+        let topics: Vec<&str> = acks.iter().map(|p| p.topic.as_str()).collect();
+        let want: &[&str] = if topic == g {
+            &["loa/test/ack/invalid", "loa/group/tuyen-hoa/ack/invalid"]
+        } else {
+            &["loa/test/ack/invalid"]
+        };
+        assert_eq!(topics, want);
+        let v: Value = serde_json::from_slice(&acks[0].payload).unwrap();
+        assert_eq!(v["id"], "ke-gia-mao-01");
+        assert_eq!(v["code"], code);
+    }
+    // Signed, then refused: the ack goes to its id.
+    let b = announce(day(), json!({"zones": ["thon-9"]}));
+    let r = refusal(f.send(&t, 1, "chu-tich-xa", &b, day()));
+    assert_eq!((r.code, r.verified), ("no_zone", true));
+    assert_eq!(
+        r.acks(P, "au-lau")[0].topic,
+        format!("loa/test/ack/{}", id_of(&b))
+    );
 }
 
 #[test]
