@@ -345,9 +345,13 @@ impl Places {
             gone.close.notify_one();
         }
         self.next += 1;
+        // Idle until its first request is read: a connection that has sent
+        // nothing yet (its task may not even have run under load) must not
+        // count as busy, or a burst of silent connections locks out the
+        // operator's `loa status`.
         let place = std::sync::Arc::new(Place {
             id: self.next,
-            idle: std::sync::atomic::AtomicBool::new(false),
+            idle: std::sync::atomic::AtomicBool::new(true),
             since_idle: std::sync::Mutex::new(tokio::time::Instant::now()),
             close: tokio::sync::Notify::new(),
         });
