@@ -12,14 +12,14 @@
 //!   hour the issue asks about);
 //! - origin death to fallback audio, and origin recovery to relay audio.
 
-#[path = "../tests/common/hls_origin.rs"]
+#[path = "../tests/common/mod.rs"]
 #[allow(dead_code)]
-mod hls_origin;
+mod common;
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use hls_origin::{Encoding, Origin, Signal};
+use common::hls_origin::{Encoding, Origin, Signal};
 use loa_audio::{
     Deck, DeckConfig, DeckEvent, Item, Media, OutputSpec, Priority, SilencePolicy, SourceKind,
 };
@@ -234,26 +234,10 @@ fn main() {
         .unwrap_or(600);
     let dir = tempfile::tempdir().unwrap();
     let fallback = dir.path().join("nhac-nen.wav");
-    write_sine(&fallback, 330.0, 48_000 * 20);
+    common::sine_wav(&fallback, 330.0, 8_000.0, 48_000 * 20);
     let origin = Origin::start(Encoding::TsAac, Signal::Sine(440));
     println!("live origin: {}", origin.url());
     joins(&origin);
     death_and_recovery(&origin, &fallback);
     long_relay(&origin, secs);
-}
-
-fn write_sine(path: &Path, hz: f32, frames: u32) {
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 48_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..frames {
-        let s = ((i as f32 * hz * std::f32::consts::TAU / 48_000.0).sin() * 8000.0) as i16;
-        w.write_sample(s).unwrap();
-        w.write_sample(s).unwrap();
-    }
-    w.finalize().unwrap();
 }
