@@ -13,7 +13,6 @@
 //! - origin death to fallback audio, and origin recovery to relay audio.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::path::Path;
