@@ -37,6 +37,12 @@
 //! there; only those that changed are sent, [`Boards::republish`] sends the
 //! whole list. AWTRIX boards drop Loa's app by themselves if Loa stops: it is
 //! sent with `lifetime` [`AWTRIX_LIFETIME`] and again every [`AWTRIX_REFRESH`].
+//!
+//! Boards that come back: a board restarted by a power cut, or one that
+//! connects after Loa, shows the current text within seconds. The `text`
+//! and `json` presets' messages are retained states; Tasmota and WLED
+//! boards announce themselves (their MQTT birth message) and Loa answers
+//! with their state; an AWTRIX board gets the app at the next refresh.
 
 mod fold;
 mod preset;
@@ -396,6 +402,32 @@ impl Boards {
     /// boards included.
     pub fn republish(&self, now: DateTime<Utc>) -> Vec<Publish> {
         (0..self.boards.len())
+            .flat_map(|i| self.render(i, now))
+            .collect()
+    }
+
+    /// The topics on which boards announce that they are back (see
+    /// [`preset::birth`]).
+    pub fn subscriptions(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self
+            .boards
+            .iter()
+            .filter_map(|b| preset::birth(&b.board).map(|(t, _)| t))
+            .collect();
+        topics.sort();
+        topics.dedup();
+        topics
+    }
+
+    /// A message on a subscribed topic: a board that says it is back (after
+    /// a power cut, a firmware restart) gets its whole state again.
+    pub fn on_message(&self, topic: &str, payload: &[u8], now: DateTime<Utc>) -> Vec<Publish> {
+        let said = String::from_utf8_lossy(payload);
+        (0..self.boards.len())
+            .filter(|&i| {
+                preset::birth(&self.boards[i].board)
+                    .is_some_and(|(t, online)| t == topic && said.trim() == online)
+            })
             .flat_map(|i| self.render(i, now))
             .collect()
     }

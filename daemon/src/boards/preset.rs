@@ -162,7 +162,10 @@ pub fn render(
                 ],
             }
         }
-        BoardPreset::Text => vec![Publish::device(
+        // Loa's own formats are states, retained: a board that restarts
+        // (a power cut in the village) or connects after Loa gets the text
+        // from the broker at once, an emergency's included.
+        BoardPreset::Text => vec![Publish::state(
             t.clone(),
             visible.map(text).unwrap_or_default(),
         )],
@@ -182,8 +185,23 @@ pub fn render(
                 ),
                 None => r#"{"text":"","color":null,"priority":null,"until":null}"#.to_string(),
             };
-            vec![Publish::device(t.clone(), payload)]
+            vec![Publish::state(t.clone(), payload)]
         }
+    }
+}
+
+/// The topic on which a board's firmware says it is back (its MQTT birth
+/// message, retained, with the Last Will saying the opposite), and what it
+/// says then: Tasmota `tele/<topic>/LWT` "Online", WLED `<topic>/status`
+/// "online". Loa sends such a board its text again when it hears it. The
+/// `text` and `json` boards need none (their text is retained); AWTRIX
+/// gets Loa's app again within [`super::AWTRIX_REFRESH`].
+pub fn birth(board: &Board) -> Option<(String, &'static str)> {
+    let t = &board.topic;
+    match board.preset {
+        BoardPreset::Tasmota => Some((format!("tele/{t}/LWT"), "Online")),
+        BoardPreset::Wled => Some((format!("{t}/status"), "online")),
+        BoardPreset::Awtrix | BoardPreset::Text | BoardPreset::Json => None,
     }
 }
 

@@ -99,8 +99,11 @@ fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
 fn wire(out: &[Publish]) -> Vec<(String, String)> {
     out.iter()
         .map(|p| {
-            assert!(!p.retain, "retained message to a device: {p:?}");
-            assert_eq!(p.qos, 0, "{p:?}");
+            // The text and json presets' states are retained (QoS 1);
+            // commands to AWTRIX, WLED and Tasmota firmware never are.
+            let state = p.topic.starts_with("bang/");
+            assert_eq!(p.retain, state, "{p:?}");
+            assert_eq!(p.qos, u8::from(state), "{p:?}");
             (p.topic.clone(), p.payload_str().to_string())
         })
         .collect()
@@ -779,8 +782,8 @@ fn reload_keeps_what_shows_and_blanks_removed_boards() {
 }
 
 #[test]
-fn nothing_is_ever_retained() {
-    let mut b = Boards::new(&example());
+fn only_the_text_and_json_states_are_retained() {
+    let mut b = Boards::new(&config(STATION, ONE_SLOGAN));
     let mut all = b.tick(at(6, 0, 0));
     all.extend(b.now_playing(Some("Tin"), at(6, 1, 0)));
     all.extend(b.emergency(Some("Khẩn"), at(6, 2, 0)));
@@ -788,5 +791,55 @@ fn nothing_is_ever_retained() {
     all.extend(b.emergency(None, at(6, 4, 0)));
     all.extend(b.reload(&config(STATION, ONE_SLOGAN), at(6, 5, 0)));
     assert!(!all.is_empty());
+    for p in &all {
+        let state = p.topic == "bang/text" || p.topic == "bang/json";
+        assert_eq!((p.retain, p.qos), (state, u8::from(state)), "{p:?}");
+    }
+    // The example station's boards: commands to firmware, none retained.
+    let mut b = Boards::new(&example());
+    let mut all = b.tick(at(6, 0, 0));
+    all.extend(b.emergency(Some("Khẩn"), at(6, 2, 0)));
     assert!(all.iter().all(|p| !p.retain && p.qos == 0));
+}
+
+#[test]
+fn a_board_that_comes_back_gets_its_text_again_an_emergency_included() {
+    let mut b = Boards::new(&config(STATION, ONE_SLOGAN));
+    b.tick(at(6, 0, 0));
+    b.emergency(Some("Bão số 3"), at(6, 1, 0));
+    assert_eq!(
+        b.subscriptions(),
+        vec![
+            "tele/led-cho/LWT".to_string(),
+            "wled/nvh/status".to_string()
+        ]
+    );
+    // Tasmota's board lost power: its will says Offline (nothing to do),
+    // then its birth message says Online.
+    assert!(b
+        .on_message("tele/led-cho/LWT", b"Offline", at(6, 2, 0))
+        .is_empty());
+    let back = b.on_message("tele/led-cho/LWT", b"Online", at(6, 3, 0));
+    assert_eq!(
+        wire(&back),
+        msgs(&[
+            ("cmnd/led-cho/DisplayText", "Bao so 3"),
+            ("cmnd/led-cho/DisplayBlinkrate", "1"),
+        ])
+    );
+    let back = b.on_message("wled/nvh/status", b"online", at(6, 4, 0));
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].topic, "wled/nvh/api");
+    assert!(back[0].payload_str().contains("Bão số 3"), "{back:?}");
+    // Anything else on those topics, or another topic, sends nothing.
+    assert!(b
+        .on_message("wled/nvh/status", b"offline", at(6, 5, 0))
+        .is_empty());
+    assert!(b.on_message("bang/text", b"Online", at(6, 5, 0)).is_empty());
+    // The retained states carry the emergency for boards that come back
+    // on their own.
+    let states = b.republish(at(6, 6, 0));
+    let text = states.iter().find(|p| p.topic == "bang/text").unwrap();
+    assert!(text.retain && text.qos == 1);
+    assert_eq!(text.payload_str(), "Bão số 3");
 }

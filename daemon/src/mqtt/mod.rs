@@ -5,7 +5,9 @@
 pub mod bus;
 pub mod link;
 
-/// One message to publish. Nothing sent to a device is retained.
+/// One message to publish. Commands to devices are not retained (a relay
+/// must not switch again when it reconnects); the state of a `text` or
+/// `json` LED board is (see [`Publish::state`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Publish {
     pub topic: String,
@@ -23,6 +25,17 @@ impl Publish {
             payload: payload.into(),
             qos: 0,
             retain: false,
+        }
+    }
+
+    /// A QoS 1, retained message: a state that a device which (re)connects
+    /// later, a board after a power cut, gets from the broker at once.
+    pub fn state(topic: impl Into<String>, payload: impl Into<Vec<u8>>) -> Publish {
+        Publish {
+            topic: topic.into(),
+            payload: payload.into(),
+            qos: 1,
+            retain: true,
         }
     }
 
