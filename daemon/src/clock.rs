@@ -1,19 +1,34 @@
 //! Time as an input. The scheduler reads the wall clock (to know what the
 //! schedule says now) and a monotonic clock (to tell a wall-clock step, an
 //! NTP correction or an operator fixing the date, from time passing). The
-//! real clock reads the system; the virtual one is moved by its owner, so a
-//! week of schedule runs in seconds and a clock step is a test input.
+//! real clock reads the system; the virtual ones are moved by their owner
+//! (`VirtualClock`) or by tokio's paused time (`PausedClock`), so a week of
+//! schedule runs in seconds and a clock step is a test input.
+//!
+//! The daemon's loop sleeps through the clock too (`sleep_until`), so the
+//! same loop runs on the wall clock and, in tests, on virtual time.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 pub trait Clock {
     /// Wall time.
     fn now(&self) -> DateTime<Utc>;
     /// Monotonic time since the clock was made; never steps.
     fn mono(&self) -> Duration;
+    /// Waits until the wall clock reads `t` (at once when it already does).
+    /// A wall clock may step while waiting: callers that care cap the wait
+    /// with [`Clock::idle_wake`] and look again.
+    fn sleep_until(&self, t: DateTime<Utc>) -> impl Future<Output = ()>;
+    /// The longest the daemon's loop may sleep when nothing is due: on the
+    /// wall clock a second, to notice steps (NTP, an operator fixing the
+    /// date) soon; a virtual clock only steps when its owner says so.
+    fn idle_wake(&self) -> Duration {
+        Duration::from_secs(1)
+    }
 }
 
 /// The system's clocks.
@@ -35,6 +50,10 @@ impl Clock for WallClock {
     }
     fn mono(&self) -> Duration {
         self.origin.elapsed()
+    }
+    async fn sleep_until(&self, t: DateTime<Utc>) {
+        let d = (t - Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(d).await
     }
 }
 
@@ -77,6 +96,61 @@ impl Clock for VirtualClock {
     fn mono(&self) -> Duration {
         self.mono.get()
     }
+    /// Nothing else moves this clock while its owner waits: time passes
+    /// to `t` at once.
+    async fn sleep_until(&self, t: DateTime<Utc>) {
+        self.advance_to(t);
+    }
+}
+
+/// Virtual time for async code: tokio's clock, paused (`start_paused`), is
+/// the monotonic clock, and the wall clock reads `start` plus the time
+/// that passed plus any steps. Every timer of the runtime (the loop's
+/// sleeps, the control socket's timeouts, a test's own `sleep`) shares it,
+/// and tokio moves it to the next timer whenever every task waits: a week
+/// of the daemon's loop runs in seconds, events keep their order.
+#[cfg_attr(not(test), allow(dead_code))]
+pub struct PausedClock {
+    start: DateTime<Utc>,
+    origin: tokio::time::Instant,
+    steps: Cell<TimeDelta>,
+}
+
+#[cfg_attr(not(test), allow(dead_code))]
+impl PausedClock {
+    /// Must be made inside a runtime whose time is paused.
+    pub fn new(start: DateTime<Utc>) -> Self {
+        PausedClock {
+            start,
+            origin: tokio::time::Instant::now(),
+            steps: Cell::new(TimeDelta::zero()),
+        }
+    }
+
+    /// The wall clock jumps by `d`; no time passes.
+    pub fn step(&self, d: TimeDelta) {
+        self.steps.set(self.steps.get() + d);
+    }
+}
+
+impl Clock for PausedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.start + delta(self.mono()) + self.steps.get()
+    }
+    fn mono(&self) -> Duration {
+        self.origin.elapsed()
+    }
+    async fn sleep_until(&self, t: DateTime<Utc>) {
+        let d = (t - self.now()).to_std().unwrap_or_default();
+        tokio::time::sleep(d).await
+    }
+    fn idle_wake(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+}
+
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
 pub fn to_system(t: DateTime<Utc>) -> SystemTime {
@@ -108,6 +182,25 @@ mod tests {
             c.mono(),
             Duration::from_secs(3600),
             "going back is not time passing"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn paused_time_sleeps_to_the_wall_time_asked() {
+        let start = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
+        let c = PausedClock::new(start);
+        let t = start + chrono::TimeDelta::days(7);
+        c.sleep_until(t).await;
+        assert_eq!(c.now(), t, "a week passed at once, to the millisecond");
+        assert_eq!(c.mono(), Duration::from_secs(7 * 86400));
+        c.step(chrono::TimeDelta::hours(-1));
+        assert_eq!(c.now(), t - chrono::TimeDelta::hours(1));
+        c.sleep_until(t).await;
+        assert_eq!(c.now(), t);
+        assert_eq!(
+            c.mono(),
+            Duration::from_secs(7 * 86400 + 3600),
+            "after a step back, the hour to wait passes again"
         );
     }
 

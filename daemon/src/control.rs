@@ -42,6 +42,7 @@ use crate::engine::Engine;
 use crate::mqtt::bus::Bus;
 use crate::outside::visible;
 use crate::scheduler::{quiet_hours_hold, Announce, AnnouncementNote, Scheduler};
+use crate::tasks::Tasks;
 
 /// The socket's file name.
 pub const SOCKET_NAME: &str = "control.sock";
@@ -117,8 +118,9 @@ pub fn socket_path(config: &Config) -> PathBuf {
 }
 
 impl Control {
-    /// Binds the socket (on the current runtime) and starts serving it.
-    pub fn start(config: &Config) -> anyhow::Result<Control> {
+    /// Binds the socket and starts serving it (tasks of `tasks`: they stop
+    /// accepting and hang up when the daemon stops).
+    pub fn start(config: &Config, tasks: &Tasks) -> anyhow::Result<Control> {
         let path = socket_path(config);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
@@ -158,7 +160,10 @@ impl Control {
         }
         info!("local control on {}", path.display());
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(accept(listener, tx, loa_gid));
+        tasks.spawn(
+            "control socket",
+            accept(listener, tx, loa_gid, tasks.clone()),
+        );
         Ok(Control {
             rx,
             path,
@@ -375,13 +380,23 @@ impl Drop for Leave {
     }
 }
 
-/// Accepts connections until the runtime ends.
-async fn accept(listener: UnixListener, tx: mpsc::UnboundedSender<Request>, loa_gid: Option<u32>) {
+/// Accepts connections until the daemon stops.
+async fn accept(
+    listener: UnixListener,
+    tx: mpsc::UnboundedSender<Request>,
+    loa_gid: Option<u32>,
+    tasks: Tasks,
+) {
     let places: Shared = Default::default();
+    let token = tasks.token();
     // Accept errors (out of descriptors...) are logged once per streak.
     let mut failing = false;
     loop {
-        match listener.accept().await {
+        let accepted = tokio::select! {
+            _ = token.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        match accepted {
             Ok((mut stream, _)) => {
                 failing = false;
                 let place = places.lock().expect("places").take();
@@ -389,8 +404,12 @@ async fn accept(listener: UnixListener, tx: mpsc::UnboundedSender<Request>, loa_
                     Some(place) => {
                         let leave = Leave(places.clone(), place.id);
                         let tx = tx.clone();
-                        tokio::spawn(async move {
-                            serve(stream, tx, loa_gid, &place).await;
+                        let token = token.clone();
+                        tasks.spawn("control connection", async move {
+                            tokio::select! {
+                                _ = serve(stream, tx, loa_gid, &place) => {}
+                                _ = token.cancelled() => {}
+                            }
                             drop(leave);
                         });
                     }

@@ -22,6 +22,17 @@ pub trait Engine {
     fn stop(&mut self, output: usize, id: ItemId);
     /// The events that happened since the last call, in order, by output.
     fn take_events(&mut self) -> Vec<(usize, DeckEvent)>;
+    /// How often the daemon's loop looks at the events while something
+    /// airs: real decks report from their own threads, so the loop polls
+    /// (every 20 ms); an engine that knows when its next event happens
+    /// says so in [`Engine::next_event_at`] and returns None here.
+    fn poll_every(&self) -> Option<Duration> {
+        Some(Duration::from_millis(20))
+    }
+    /// When the next event happens, where the engine knows it.
+    fn next_event_at(&self) -> Option<SystemTime> {
+        None
+    }
 }
 
 /// An engine on a virtual clock: its owner moves time.

@@ -33,6 +33,8 @@ mod run;
 mod scheduler;
 mod schema;
 mod simulate;
+// One shutdown: the token every task gets and the tracker that joins them.
+mod tasks;
 mod zones;
 
 use std::process::ExitCode;

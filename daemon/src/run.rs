@@ -5,8 +5,14 @@
 //! READY=1 once outputs are open, WATCHDOG=1 from the loop itself, STATUS=
 //! what airs.
 //!
-//! Shutdown is one mechanism: the loop ends, everything fades out, open
-//! rows close as `cut` with detail `shutdown`, and the process exits 0.
+//! Shutdown is one mechanism (module `tasks`): SIGTERM or SIGINT cancels
+//! the one token, the loop ends, everything fades out, open rows close as
+//! `cut` with detail `shutdown`, relays go off, every task is joined, and
+//! the process exits 0.
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,10 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use chrono::Utc;
+use chrono::{DateTime, TimeDelta, Utc};
 use loa_audio::{Deck, DeckConfig, DeckEvent, Item, ItemId, SilencePolicy, TtsConfig};
-use loa_schedules::{Config, OutputSpec};
+use loa_schedules::{Config, MediaProbe, OutputSpec};
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tracing::{error, info, warn};
 
 use crate::airtime::AirtimeLog;
@@ -25,6 +32,7 @@ use crate::clock::{Clock, WallClock};
 use crate::engine::Engine;
 use crate::mqtt::bus::{Action, Bus};
 use crate::scheduler::Scheduler;
+use crate::tasks::Tasks;
 
 /// Arguments of `loa run`.
 #[derive(Debug, clap::Args)]
@@ -85,8 +93,11 @@ pub fn init_logging() {
 }
 
 /// Loads and checks the configuration; errors are logged one per line.
-fn load(dir: &Path) -> Result<(Config, loa_schedules::agenda::Lengths), Vec<String>> {
-    let report = loa_schedules::check::check_dir(dir, &crate::probe::AudioProbe, None);
+fn load(
+    dir: &Path,
+    probe: &dyn MediaProbe,
+) -> Result<(Config, loa_schedules::agenda::Lengths), Vec<String>> {
+    let report = loa_schedules::check::check_dir(dir, probe, None);
     for w in &report.diagnostics.warnings {
         warn!("{w}");
     }
@@ -159,7 +170,7 @@ pub(crate) fn audio_spec(spec: &OutputSpec) -> loa_audio::OutputSpec {
 
 /// Measures the loudness of every file the schedule names, in the
 /// background, so that no first airing waits for its measurement.
-fn warm_loudness(decks: &[Deck], config: &Config) {
+fn warm_loudness(tasks: &Tasks, decks: &[Deck], config: &Config) {
     if config.station.policy.loudness.is_none() {
         return;
     }
@@ -183,9 +194,15 @@ fn warm_loudness(decks: &[Deck], config: &Config) {
     for d in decks {
         let meter = d.loudness();
         let files = files.clone();
-        let _ = std::thread::Builder::new()
-            .name("loa-loudness".into())
-            .spawn(move || meter.warm(files.iter().map(PathBuf::as_path)));
+        // Stops between two files when the daemon stops.
+        let _ = tasks.thread("loa-loudness", move |token| {
+            meter.warm(
+                files
+                    .iter()
+                    .take_while(|_| !token.is_cancelled())
+                    .map(PathBuf::as_path),
+            )
+        });
     }
 }
 
@@ -195,17 +212,19 @@ fn notify(state: &[sd_notify::NotifyState]) {
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     init_logging();
-    let dir = args.config.config.clone();
-    let (mut config, lengths) = match load(&dir) {
+    let loader = Loader {
+        dir: args.config.config.clone(),
+        overrides: args.outputs.clone(),
+        probe: Arc::new(crate::probe::ProbeCache::default()),
+    };
+    let (config, lengths) = match loader.load() {
         Ok(x) => x,
         Err(errors) => bail!(
             "{}: {} error(s) in the configuration (see above; `loa check` lists them)",
-            dir.display(),
+            loader.dir.display(),
             errors.len()
         ),
     };
-    apply_overrides(&mut config, &args.outputs)?;
-    let overrides = args.outputs.clone();
 
     let db = crate::airtime::log_path(&config.station);
     let (mut log, recovered) = AirtimeLog::open(&db, &config.station.id, config.station.timezone)
@@ -225,7 +244,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         info!("output `{}` open: {}", o.name, o.spec);
         decks.push(deck);
     }
-    warm_loudness(&decks, &config);
+    let tasks = Tasks::new();
+    warm_loudness(&tasks, &decks, &config);
     let config = Arc::new(config);
     info!(
         "{}: {} programs, {} zones, time zone {}",
@@ -246,34 +266,173 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("tokio runtime")?;
-    rt.block_on(serve(&mut sched, &dir, &overrides))?;
+    rt.block_on(async {
+        let (tx, inputs) = tokio::sync::mpsc::unbounded_channel();
+        signals(&tasks, tx.clone())?;
+        let _watcher = watch(&loader.dir, tx);
+        serve(&mut sched, &WallClock::new(), &tasks, &loader, inputs).await
+    })?;
+    // The decks fade out and close their outputs as they drop.
+    drop(sched);
+    info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(
-    sched: &mut Scheduler<Decks>,
-    dir: &Path,
-    overrides: &[String],
-) -> anyhow::Result<()> {
-    let clock = WallClock::new();
+/// What the loop is told from outside it.
+#[derive(Debug)]
+pub(crate) enum Input {
+    /// Reload now (SIGHUP), saying why.
+    Reload(&'static str),
+    /// A file under the configuration directory changed: reload once the
+    /// editor has finished writing.
+    Changed,
+}
+
+/// SIGTERM and SIGINT stop the daemon (the one token); SIGHUP reloads.
+fn signals(tasks: &Tasks, tx: UnboundedSender<Input>) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
-    let (changed_tx, mut changed_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let _watcher = watch(dir, changed_tx);
-    let mut reload_at: Option<tokio::time::Instant> = None;
+    let stop = tasks.clone();
+    tasks.spawn("signals", async move {
+        let token = stop.token();
+        loop {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+                _ = hup.recv() => {
+                    if !token.is_cancelled() {
+                        let _ = tx.send(Input::Reload("SIGHUP"));
+                    }
+                    continue;
+                }
+            };
+            if token.is_cancelled() {
+                // The handlers stay installed: a second signal is not fatal.
+                info!("{name}: already stopping (relays are being switched off)");
+            } else {
+                info!("{name}: stopping");
+                stop.cancel();
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The configuration directory, and how it is (re)loaded.
+#[derive(Clone)]
+pub(crate) struct Loader {
+    pub dir: PathBuf,
+    /// `--output` replacements, applied to every load.
+    pub overrides: Vec<String>,
+    /// Shared with earlier loads: only changed files are probed again.
+    pub probe: Arc<dyn MediaProbe + Send + Sync>,
+}
+
+impl Loader {
+    /// Loads and checks the configuration; errors are logged one per line.
+    fn load(&self) -> Result<(Config, loa_schedules::agenda::Lengths), Vec<String>> {
+        let (mut config, lengths) = load(&self.dir, &*self.probe)?;
+        if let Err(e) = apply_overrides(&mut config, &self.overrides) {
+            error!("{e:#}");
+            return Err(vec![format!("{e:#}")]);
+        }
+        Ok((config, lengths))
+    }
+}
+
+type Loaded = Result<(Config, loa_schedules::agenda::Lengths), Vec<String>>;
+
+/// A reload under way off the loop, and who waits for its result.
+struct Reloading {
+    result: tokio::task::JoinHandle<Loaded>,
+    acks: Vec<Ack>,
+}
+
+/// A remote `cmd/reload` to acknowledge with the result.
+struct Ack {
+    id: String,
+    group: Option<String>,
+}
+
+/// The reloads asked for: one runs at a time, off the loop (it probes every
+/// file the schedule names); those asked while it runs are served by one
+/// more load after it, which sees what changed since.
+#[derive(Default)]
+struct Reloads {
+    running: Option<Reloading>,
+    /// Asked while one runs: the acks to give after the next load.
+    queued: Option<Vec<Ack>>,
+}
+
+impl Reloads {
+    fn ask(&mut self, tasks: &Tasks, loader: &Loader, ack: Option<Ack>) {
+        if self.running.is_some() {
+            self.queued.get_or_insert_with(Vec::new).extend(ack);
+            return;
+        }
+        let l = loader.clone();
+        self.running = Some(Reloading {
+            result: tasks.spawn_blocking("reload", move || l.load()),
+            acks: ack.into_iter().collect(),
+        });
+    }
+
+    /// The running load's result, when it comes.
+    async fn done(&mut self) -> (Loaded, Vec<Ack>) {
+        match &mut self.running {
+            Some(r) => {
+                let loaded = (&mut r.result)
+                    .await
+                    .unwrap_or_else(|e| Err(vec![format!("the reload failed: {e}")]));
+                let acks = self.running.take().map(|r| r.acks).unwrap_or_default();
+                (loaded, acks)
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// After a result: starts the load asked for meanwhile.
+    fn next(&mut self, tasks: &Tasks, loader: &Loader) {
+        if let Some(acks) = self.queued.take() {
+            let l = loader.clone();
+            self.running = Some(Reloading {
+                result: tasks.spawn_blocking("reload", move || l.load()),
+                acks,
+            });
+        }
+    }
+}
+
+/// The daemon's loop: the scheduler, the MQTT bus, the control socket,
+/// reloads and the watchdog, on `clock`, until the token is cancelled; then
+/// one shutdown. Generic over the clock and the engine so that a test runs
+/// this very loop on virtual time.
+pub(crate) async fn serve<C: Clock, E: Engine>(
+    sched: &mut Scheduler<E>,
+    clock: &C,
+    tasks: &Tasks,
+    loader: &Loader,
+    mut inputs: UnboundedReceiver<Input>,
+) -> anyhow::Result<()> {
+    let token = tasks.token();
+    let mut reload_at: Option<DateTime<Utc>> = None;
+    let mut reloads = Reloads::default();
     let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
-    let mut last_watchdog = tokio::time::Instant::now();
-    let mut bus = Bus::new(sched.config());
+    let mut last_watchdog = clock.mono();
+    let mut bus = Bus::new(sched.config(), tasks);
     if bus.has_link() {
         sched.log().enable_feed();
     }
     bus.config_state = config_state(sched.config(), "start", clock.now(), &[]);
     // Local control (`loa now`, `loa stop`, `loa status`); the station airs
     // without it if the socket cannot be made, and says why.
-    let mut control = match crate::control::Control::start(sched.config()) {
+    let mut control = match crate::control::Control::start(sched.config(), tasks) {
         Ok(c) => Some(c),
-        Err(e) if format!("{e:#}").contains("another loa daemon") => return Err(e),
+        Err(e) if format!("{e:#}").contains("another loa daemon") => {
+            tasks.cancel();
+            return Err(e);
+        }
         Err(e) => {
             error!("{e:#}; `loa now`, `loa stop` and `loa status` will not work");
             None
@@ -298,43 +457,46 @@ async fn serve(
             last_status = status;
         }
         if let Some(period) = watchdog {
-            if last_watchdog.elapsed() >= period {
+            if clock.mono().saturating_sub(last_watchdog) >= period {
                 notify(&[sd_notify::NotifyState::Watchdog]);
-                last_watchdog = tokio::time::Instant::now();
+                last_watchdog = clock.mono();
             }
         }
-        // Wake for the next scheduler deadline, at least every 20 ms while
-        // something airs (deck events) and every second when idle (to see
-        // clock steps and feed the watchdog).
-        let cap = if sched.is_idle() {
-            Duration::from_secs(1)
-        } else {
-            Duration::from_millis(20)
+        // Wake for the next deadline: the scheduler's, the bus's, the
+        // control socket's, a debounced reload; while something airs, soon
+        // enough to see the decks' events; when idle, soon enough to see
+        // a wall-clock step and feed the watchdog.
+        let now = clock.now();
+        let cap = match sched.engine.poll_every() {
+            Some(every) if !sched.is_idle() => every,
+            _ => clock.idle_wake(),
         };
-        let until_next = [
+        let wake = [
             sched.next_wakeup(),
             bus.next_wakeup(),
             control.as_ref().and_then(|c| c.next_wakeup()),
+            sched.engine.next_event_at().map(crate::clock::from_system),
+            reload_at,
         ]
         .into_iter()
         .flatten()
         .min()
-        .map(|t| (t - clock.now()).to_std().unwrap_or_default())
-        .unwrap_or(cap)
-        .min(cap);
-        let mut deadline = tokio::time::Instant::now() + until_next;
-        if let Some(r) = reload_at {
-            deadline = deadline.min(r);
-        }
+        .unwrap_or(now + delta(cap))
+        .min(now + delta(cap));
         tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => {}
-            _ = term.recv() => { info!("SIGTERM: stopping"); break; }
-            _ = int.recv() => { info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => { info!("SIGHUP: reloading"); let _ = reload(sched, &mut bus, &clock, dir, overrides); }
+            _ = token.cancelled() => break,
+            _ = clock.sleep_until(wake) => {}
+            Some(input) = inputs.recv() => match input {
+                Input::Reload(why) => {
+                    info!("{why}: reloading");
+                    reloads.ask(tasks, loader, None);
+                }
+                // Editors write in several steps: wait for them to settle.
+                Input::Changed => reload_at = Some(clock.now() + TimeDelta::milliseconds(500)),
+            },
             Some(m) = bus.recv() => {
                 if let Some(Action::Reload { id, group }) = bus.on_link(m, sched, clock.now()) {
-                    let result = reload(sched, &mut bus, &clock, dir, overrides);
-                    bus.reloaded(&id, group.as_deref(), result);
+                    reloads.ask(tasks, loader, Some(Ack { id, group }));
                 }
             }
             Some(req) = async {
@@ -347,37 +509,64 @@ async fn serve(
                     c.handle(req, sched, &mut bus, clock.now());
                 }
             }
-            Some(()) = changed_rx.recv() => {
-                // Editors write in several steps: wait for them to settle.
-                reload_at = Some(tokio::time::Instant::now() + Duration::from_millis(500));
+            (loaded, acks) = reloads.done() => {
+                let result = apply_reload(sched, &mut bus, clock.now(), loaded);
+                for a in acks {
+                    bus.reloaded(&a.id, a.group.as_deref(), result.clone());
+                }
+                reloads.next(tasks, loader);
             }
         }
-        if reload_at.is_some_and(|r| r <= tokio::time::Instant::now()) {
+        if reload_at.is_some_and(|r| r <= clock.now()) {
             reload_at = None;
-            while changed_rx.try_recv().is_ok() {}
+            while matches!(inputs.try_recv(), Ok(Input::Changed)) {}
             info!("the configuration changed on disk: reloading");
-            let _ = reload(sched, &mut bus, &clock, dir, overrides);
+            reloads.ask(tasks, loader, None);
         }
     }
 
+    // One shutdown: what airs fades out and its rows close as `cut`
+    // (detail `shutdown`); relays go OFF and their devices confirm; the
+    // boards are cleared; the link sends the last airtime rows and the
+    // offline status; then every task is joined.
     notify(&[sd_notify::NotifyState::Stopping]);
     sched.stop_all("shutdown");
-    // Let the fades finish and the decks report (well within 2 s).
     drop(control); // removes the socket: `loa status` now says no daemon runs
-    let until = tokio::time::Instant::now() + Duration::from_millis(700);
-    while tokio::time::Instant::now() < until && !sched.is_idle() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let fades_by = clock.now() + TimeDelta::milliseconds(700);
+    loop {
         let ev = sched.engine.take_events();
         sched.handle(ev);
+        if sched.is_idle() || clock.now() >= fades_by {
+            break;
+        }
+        let look = sched
+            .engine
+            .poll_every()
+            .map(|d| clock.now() + delta(d))
+            .into_iter()
+            .chain(sched.engine.next_event_at().map(crate::clock::from_system))
+            .min()
+            .unwrap_or(fades_by)
+            .min(fades_by);
+        clock.sleep_until(look).await;
     }
     sched.close_rows(clock.now(), "shutdown");
     bus.follow(sched, clock.now());
     bus.shutdown(clock.now()).await;
-    info!("stopped");
+    drop(bus);
+    tasks.join(SHUTDOWN_JOIN).await;
     Ok(())
 }
 
-fn status_line(sched: &Scheduler<Decks>) -> String {
+/// How long the tasks get to end after the relays are off (the link's last
+/// airtime rows and offline status, a reload's probing).
+const SHUTDOWN_JOIN: Duration = Duration::from_secs(5);
+
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+fn status_line<E: Engine>(sched: &Scheduler<E>) -> String {
     let tz = sched.config().station.timezone;
     match sched.now_airing() {
         Some((p, since)) => format!(
@@ -396,23 +585,16 @@ fn status_line(sched: &Scheduler<Decks>) -> String {
     }
 }
 
-fn reload(
-    sched: &mut Scheduler<Decks>,
+/// Puts a loaded configuration on air, or keeps the last good one and says
+/// why not.
+fn apply_reload<E: Engine>(
+    sched: &mut Scheduler<E>,
     bus: &mut Bus,
-    clock: &WallClock,
-    dir: &Path,
-    overrides: &[String],
+    now: DateTime<Utc>,
+    loaded: Loaded,
 ) -> Result<(), String> {
-    let loaded = load(dir);
-    // After the load, which probes every file the schedule names.
-    let now = clock.now();
     match loaded {
-        Ok((mut config, lengths)) => {
-            if let Err(e) = apply_overrides(&mut config, overrides) {
-                error!("reload refused: {e:#}; the last good schedule stays on air");
-                bus.config_state = config_state(sched.config(), "reload", now, &[format!("{e:#}")]);
-                return Err(format!("{e:#}"));
-            }
+        Ok((config, lengths)) => {
             let old = sched.config().clone();
             if old.station.outputs != config.station.outputs
                 || old.station.mqtt != config.station.mqtt
@@ -457,11 +639,8 @@ fn config_state(
     })
 }
 
-/// Watches the configuration directory; sends () on every change.
-fn watch(
-    dir: &Path,
-    tx: tokio::sync::mpsc::UnboundedSender<()>,
-) -> Option<notify::RecommendedWatcher> {
+/// Watches the configuration directory; says `Changed` on every change.
+fn watch(dir: &Path, tx: UnboundedSender<Input>) -> Option<notify::RecommendedWatcher> {
     use notify::{RecursiveMode, Watcher};
     let dir: PathBuf = dir.to_path_buf();
     let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
@@ -471,7 +650,7 @@ fn watch(
                 (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.starts_with('.')
             });
             if relevant && !matches!(ev.kind, notify::EventKind::Access(_)) {
-                let _ = tx.send(());
+                let _ = tx.send(Input::Changed);
             }
         }
     })

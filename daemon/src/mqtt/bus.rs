@@ -20,6 +20,7 @@ use crate::engine::Engine;
 use crate::outside::visible;
 use crate::remote::{self, Cmd, Gate, StopTarget, Throttle, What};
 use crate::scheduler::{Announce, AnnouncementNote, Scheduler, ZoneNote};
+use crate::tasks::Tasks;
 use crate::zones::Zones;
 
 /// What the daemon's loop must do for a remote command.
@@ -57,14 +58,14 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// Starts the link when station.yaml has `mqtt` (on the current runtime).
-    pub fn new(config: &Config) -> Bus {
+    /// Starts the link when station.yaml has `mqtt` (one of `tasks`).
+    pub fn new(config: &Config, tasks: &Tasks) -> Bus {
         let db = crate::airtime::log_path(&config.station);
         let link = config
             .station
             .mqtt
             .as_ref()
-            .map(|m| Link::spawn(LinkConfig::from_station(m, db.clone())));
+            .map(|m| Link::spawn(LinkConfig::from_station(m, db.clone()), tasks));
         let zones = Zones::new(config);
         let gate = link.as_ref().and_then(|_| {
             Gate::open(&config.station, &db)
@@ -104,6 +105,7 @@ impl Bus {
     fn subscribe(&self) {
         if let Some(l) = &self.link {
             let mut topics = self.zones.subscriptions();
+            topics.extend(self.boards.subscriptions());
             if let Some(g) = &self.gate {
                 topics.extend(g.topics());
             }
@@ -251,6 +253,8 @@ impl Bus {
                     return self.command(&topic, &payload, retain, sched, now);
                 }
                 self.zones.on_message(&topic, &payload, now);
+                let back = self.boards.on_message(&topic, &payload, now);
+                self.send(back);
             }
         }
         None
@@ -424,10 +428,10 @@ impl Bus {
         let mut out = self.zones.tick(now);
         out.extend(self.boards.now_playing(None, now));
         self.send(out);
+        // The link delivers what is queued, then the offline status, and
+        // ends; the daemon's shutdown joins it (bounded).
         if let Some(l) = &self.link {
             l.send(ToLink::Shutdown);
-            // Give the link a moment to flush (bounded; we exit either way).
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         }
     }
 }

@@ -20,7 +20,16 @@
 //! tells the daemon, which republishes boards and relays. Finished airtime
 //! rows go out from the durable outbox (SQLite), oldest first, and leave it
 //! only when the broker acknowledges them (QoS 1). Nothing here blocks the
-//! scheduler: it talks to this task over channels.
+//! scheduler: it talks to this task over channels. What comes from the
+//! broker reaches the daemon through a bounded channel ([`FROM_LINK`]): a
+//! flood waits in the broker's queues, not in Loa's memory.
+//!
+//! Shutdown: when the daemon's token is cancelled a backoff wait is cut
+//! short (one more attempt, so the relays' OFF can still go out); on
+//! `ToLink::Shutdown`, sent after the daemon's last messages, the task
+//! sends what is queued, waits (bounded) until the broker has acknowledged
+//! the airtime rows in flight (those it has not stay in the outbox for the
+//! next start), publishes the offline status, disconnects and ends.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -30,7 +39,8 @@ use rumqttc::v5::mqttbytes::v5::{LastWill, Packet};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use rumqttc::{Outgoing, Transport};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{Receiver, Sender, UnboundedReceiver, UnboundedSender};
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::Publish;
@@ -107,6 +117,12 @@ const STABLE: Duration = Duration::from_secs(60);
 /// Size): above a command's 64 KiB, so that a larger command can still be
 /// refused with an ack; the broker drops anything larger for Loa.
 pub const MAX_PACKET: u32 = 256 * 1024;
+
+/// Messages from the broker waiting for the daemon's loop, at most.
+pub const FROM_LINK: usize = 256;
+/// How long the link may take at shutdown to have the last airtime rows
+/// acknowledged before it disconnects (the rest stay in the outbox).
+const FLUSH_WITHIN: Duration = Duration::from_millis(1500);
 
 /// What a QoS 1 or 0 publish was, in the order the event loop sends them
 /// (it numbers them as it goes; we learn each packet id from Outgoing).
@@ -190,7 +206,12 @@ struct Outage {
 }
 
 /// Runs the link until `ToLink::Shutdown` or the daemon drops its sender.
-pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: UnboundedSender<FromLink>) {
+pub async fn run(
+    c: LinkConfig,
+    mut rx: UnboundedReceiver<ToLink>,
+    tx: Sender<FromLink>,
+    token: CancellationToken,
+) {
     let outbox = match Outbox::open(&c.db) {
         Ok(o) => Some(o),
         Err(e) => {
@@ -284,8 +305,44 @@ pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: Unbounded
                 }
             };
             let Some(ev) = ev else {
-                // Shutdown: the offline status and a clean goodbye.
+                // Shutdown: what is queued, the last airtime rows
+                // acknowledged (bounded), the offline status, a clean goodbye.
                 if connected_at.is_some() {
+                    feed(
+                        &client,
+                        &c,
+                        outbox.as_ref(),
+                        &mut sent,
+                        &mut sent_upto,
+                        &mut airtime_inflight,
+                    );
+                    let by = tokio::time::Instant::now() + FLUSH_WITHIN;
+                    while airtime_inflight > 0 || !sent.is_empty() {
+                        match tokio::time::timeout_at(by, events.poll()).await {
+                            Ok(Ok(Event::Outgoing(Outgoing::Publish(pkid)))) => {
+                                if let Some(Sent::Airtime(id)) = sent.pop_front() {
+                                    inflight.insert(pkid, id);
+                                }
+                            }
+                            Ok(Ok(Event::Incoming(Packet::PubAck(ack)))) => {
+                                if let Some(id) = inflight.remove(&ack.pkid) {
+                                    if let Some(o) = &outbox {
+                                        if let Err(e) = o.ack(id) {
+                                            warn!("mqtt: airtime outbox: {e}");
+                                        }
+                                    }
+                                    airtime_inflight = airtime_inflight.saturating_sub(1);
+                                }
+                            }
+                            Ok(Ok(_)) => {}
+                            Ok(Err(_)) | Err(_) => break,
+                        }
+                    }
+                    if airtime_inflight > 0 {
+                        info!(
+                            "mqtt: {airtime_inflight} airtime row(s) not yet acknowledged at shutdown stay in the outbox for the next start"
+                        );
+                    }
                     let _ = client.try_publish(
                         c.status_topic(),
                         QoS::AtLeastOnce,
@@ -331,7 +388,7 @@ pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: Unbounded
                             s.to_string().into_bytes(),
                         );
                     }
-                    let _ = tx.send(FromLink::Connected);
+                    let _ = tx.send(FromLink::Connected).await;
                     feed(
                         &client,
                         &c,
@@ -344,11 +401,13 @@ pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: Unbounded
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     // Retained ones too: a retained command must be refused with an ack.
                     let topic = String::from_utf8_lossy(&p.topic).into_owned();
-                    let _ = tx.send(FromLink::Message {
-                        topic,
-                        payload: p.payload.to_vec(),
-                        retain: p.retain,
-                    });
+                    let _ = tx
+                        .send(FromLink::Message {
+                            topic,
+                            payload: p.payload.to_vec(),
+                            retain: p.retain,
+                        })
+                        .await;
                 }
                 Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
                     if let Some(Sent::Airtime(id)) = sent.pop_front() {
@@ -399,7 +458,7 @@ pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: Unbounded
             Some(_) => {}
         }
         if connected_at.is_some() {
-            let _ = tx.send(FromLink::Disconnected);
+            let _ = tx.send(FromLink::Disconnected).await;
         }
         drop(client);
         drop(events);
@@ -408,10 +467,14 @@ pub async fn run(c: LinkConfig, mut rx: UnboundedReceiver<ToLink>, tx: Unbounded
         backoff = (backoff * 2).min(BACKOFF_MAX);
         let until = tokio::time::Instant::now() + wait;
         // While away: keep the latest status and subscriptions, drop device
-        // messages (current state is republished on reconnect).
+        // messages (current state is republished on reconnect). When the
+        // daemon stops, one more attempt at once: the relays' OFF, the last
+        // rows and the offline status may still reach the broker.
+        let stopping = token.is_cancelled();
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => break,
+                _ = token.cancelled(), if !stopping => break,
                 m = rx.recv() => match m {
                     None | Some(ToLink::Shutdown) => return,
                     Some(ToLink::Status(s)) => status = Some(s),
@@ -493,15 +556,15 @@ fn feed(
 /// The link's handle in the daemon.
 pub struct Link {
     pub tx: UnboundedSender<ToLink>,
-    pub rx: UnboundedReceiver<FromLink>,
+    pub rx: Receiver<FromLink>,
 }
 
 impl Link {
-    /// Spawns the link task on the current runtime.
-    pub fn spawn(c: LinkConfig) -> Link {
+    /// Spawns the link task, one of the daemon's `tasks`.
+    pub fn spawn(c: LinkConfig, tasks: &crate::tasks::Tasks) -> Link {
         let (to_tx, to_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (from_tx, from_rx) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(run(c, to_rx, from_tx));
+        let (from_tx, from_rx) = tokio::sync::mpsc::channel(FROM_LINK);
+        tasks.spawn("mqtt link", run(c, to_rx, from_tx, tasks.token()));
         Link {
             tx: to_tx,
             rx: from_rx,
