@@ -289,6 +289,8 @@ pub(crate) enum Input {
 }
 
 /// SIGTERM and SIGINT stop the daemon (the one token); SIGHUP reloads.
+/// The handlers stay installed after the first stop: a second signal while
+/// the relays are being switched off changes nothing.
 fn signals(tasks: &Tasks, tx: UnboundedSender<Input>) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
@@ -298,22 +300,16 @@ fn signals(tasks: &Tasks, tx: UnboundedSender<Input>) -> anyhow::Result<()> {
         let token = stop.token();
         loop {
             let name = tokio::select! {
+                _ = token.cancelled() => return,
                 _ = term.recv() => "SIGTERM",
                 _ = int.recv() => "SIGINT",
                 _ = hup.recv() => {
-                    if !token.is_cancelled() {
-                        let _ = tx.send(Input::Reload("SIGHUP"));
-                    }
+                    let _ = tx.send(Input::Reload("SIGHUP"));
                     continue;
                 }
             };
-            if token.is_cancelled() {
-                // The handlers stay installed: a second signal is not fatal.
-                info!("{name}: already stopping (relays are being switched off)");
-            } else {
-                info!("{name}: stopping");
-                stop.cancel();
-            }
+            info!("{name}: stopping");
+            stop.cancel();
         }
     });
     Ok(())

@@ -406,3 +406,63 @@ fn a_relay_dead_from_the_start_airs_its_fallback_and_leaves_rows_that_say_why() 
         "the window is planned once: {planned:?}"
     );
 }
+
+#[test]
+fn a_reload_stuck_on_a_slow_file_never_delays_a_program() {
+    // A reload probes every file the schedule names. A file that cannot be
+    // read (here a FIFO: opening it waits for a writer, as a dying disk or a
+    // hung network share would) must not hold the loop: the program due
+    // meanwhile starts on its second, and the daemon still stops at once.
+    let (a, a_ms) = local_in(6);
+    let dir = station(&format!(
+        "programs:
+  - id: a
+    at: \"{a}\"
+    zones: all
+    items:
+      - tone: {{ hz: 800, for: 1s }}
+"
+    ));
+    let wav = dir.path().join("out.wav");
+    let d = Daemon::start_to_wav(BIN, dir.path(), &wav);
+    d.wait_for_log("on air", 10);
+    std::fs::create_dir_all(dir.path().join("media")).unwrap();
+    let fifo = dir.path().join("media/slow.wav");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::write(
+        dir.path().join("schedules/b.yaml"),
+        "programs:\n  - id: b\n    at: \"23:59\"\n    zones: all\n    items: [{ file: slow.wav }]\n",
+    )
+    .unwrap();
+    d.signal("HUP");
+    d.wait_for_log("SIGHUP: reloading", 10);
+    sleep_until_ms(a_ms + 2_000);
+    let log = d.log_text();
+    assert!(
+        !log.contains("reloaded") && !log.contains("reload refused"),
+        "the reload is still waiting on the FIFO:\n{log}"
+    );
+    let rows_now = rows(dir.path());
+    assert_eq!(rows_now.len(), 1, "{rows_now:#?}");
+    assert_eq!(rows_now[0].outcome, "completed");
+    assert!(
+        (ms_of(&rows_now[0].started_at) - a_ms).abs() < 30,
+        "a started on its second while the reload waited: {:?}",
+        rows_now[0]
+    );
+    // The stuck reload cannot be cancelled; the shutdown waits for it a
+    // bounded time, names it, and exits 0.
+    let log_path = d.log.clone();
+    let (status, took) = d.stop();
+    assert!(status.success(), "exit {status:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let log = std::fs::read_to_string(log_path).unwrap();
+    assert!(
+        log.contains("shutdown: reload did not end within"),
+        "the journal names the task that did not end:\n{log}"
+    );
+}
