@@ -372,7 +372,7 @@ async fn serve(
     }
     sched.close_rows(clock.now(), "shutdown");
     bus.follow(sched, clock.now());
-    bus.shutdown(clock.now()).await;
+    bus.shutdown(&clock).await;
     info!("stopped");
     Ok(())
 }

@@ -494,6 +494,8 @@ fn feed(
 pub struct Link {
     pub tx: UnboundedSender<ToLink>,
     pub rx: UnboundedReceiver<FromLink>,
+    /// Ends after `ToLink::Shutdown`, once the queued messages went out.
+    pub task: tokio::task::JoinHandle<()>,
 }
 
 impl Link {
@@ -501,10 +503,11 @@ impl Link {
     pub fn spawn(c: LinkConfig) -> Link {
         let (to_tx, to_rx) = tokio::sync::mpsc::unbounded_channel();
         let (from_tx, from_rx) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(run(c, to_rx, from_tx));
+        let task = tokio::spawn(run(c, to_rx, from_tx));
         Link {
             tx: to_tx,
             rx: from_rx,
+            task,
         }
     }
 
