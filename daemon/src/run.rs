@@ -266,12 +266,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("tokio runtime")?;
-    rt.block_on(async {
+    let served = rt.block_on(async {
         let (tx, inputs) = tokio::sync::mpsc::unbounded_channel();
         signals(&tasks, tx.clone())?;
         let _watcher = watch(&loader.dir, tx);
         serve(&mut sched, &WallClock::new(), &tasks, &loader, inputs).await
-    })?;
+    });
+    // The tasks were joined (bounded) by serve; one still blocked (a reload
+    // on a hung file) must not hold the exit, as dropping the runtime would.
+    rt.shutdown_background();
+    served?;
     // The decks fade out and close their outputs as they drop.
     drop(sched);
     info!("stopped");
@@ -548,7 +552,7 @@ pub(crate) async fn serve<C: Clock, E: Engine>(
     }
     sched.close_rows(clock.now(), "shutdown");
     bus.follow(sched, clock.now());
-    bus.shutdown(clock.now()).await;
+    bus.shutdown(clock).await;
     drop(bus);
     tasks.join(SHUTDOWN_JOIN).await;
     Ok(())

@@ -261,8 +261,24 @@ fn programs(config: &Config, lengths: &Lengths, diags: &mut Diagnostics) {
 }
 
 /// Zones without a relay hear everything on their output, also what targets
-/// the other zones there.
+/// the other zones there. A custom relay without `renew` has no dead-man
+/// switch: after a crash its amplifier stays on until someone goes there.
 fn relay_coverage(config: &Config, diags: &mut Diagnostics) {
+    for z in &config.station.zones {
+        if let Some(Relay {
+            device: RelayDevice::Custom { renew: None, .. },
+            ..
+        }) = &z.relay
+        {
+            diags.warning(
+                z.loc.clone(),
+                format!(
+                    "zone `{}`: its custom relay has no `renew` message, so nothing switches its amplifier off if Loa dies (crash, power cut of the PC); program the device to switch off unless renewed and give `renew: {{topic, payload}}`",
+                    z.id
+                ),
+            );
+        }
+    }
     for o in &config.station.outputs {
         let zones: Vec<&Zone> = config
             .station

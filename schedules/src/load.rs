@@ -179,7 +179,15 @@ mod keys {
     pub const STATION: &[&str] = &["id", "name", "timezone"];
     pub const PATHS: &[&str] = &["media", "state"];
     pub const ZONE: &[&str] = &["name", "output", "relay", "preroll", "hold"];
-    pub const RELAY: &[&str] = &["preset", "topic", "channel", "switch_on", "switch_off"];
+    pub const RELAY: &[&str] = &[
+        "preset",
+        "topic",
+        "channel",
+        "switch_on",
+        "switch_off",
+        "renew",
+        "lease",
+    ];
     pub const MESSAGE: &[&str] = &["topic", "payload"];
     pub const BOARD: &[&str] = &["name", "preset", "topic", "charset", "show_now_playing"];
     pub const MQTT: &[&str] = &[
@@ -736,6 +744,26 @@ impl Cx<'_> {
             .get("preroll")
             .and_then(|n| self.duration(n, "preroll"))
             .unwrap_or(Duration::from_secs(2));
+        if let Some(r) = relay.as_ref().filter(|r| r.lease < preroll) {
+            // The lease node, where the fix is (or the relay, when defaulted).
+            let at = f.get("relay").map(|n| match &n.value {
+                Value::Map(m) => m
+                    .iter()
+                    .find(|(k, _)| k.as_str() == Some("lease"))
+                    .map_or(n, |(_, v)| v),
+                _ => n,
+            });
+            if let Some(at) = at {
+                self.err(
+                    at,
+                    format!(
+                        "{what}: relay lease {} is shorter than the preroll {}: the amplifier would be switched off by its own timer while it warms up; make the lease longer",
+                        crate::model::format_duration(r.lease),
+                        crate::model::format_duration(preroll)
+                    ),
+                );
+            }
+        }
         let hold = f
             .get("hold")
             .and_then(|n| self.duration(n, "hold"))
@@ -784,6 +812,24 @@ impl Cx<'_> {
                 },
             }
         };
+        let lease = match f.get("lease") {
+            None => Some(Relay::DEFAULT_LEASE),
+            Some(n) => self.duration(n, "relay lease").and_then(|d| {
+                if (Relay::MIN_LEASE..=Relay::MAX_LEASE).contains(&d) {
+                    Some(d)
+                } else {
+                    self.err(
+                        n,
+                        format!(
+                            "{what}: lease must be from {} to {} (the device switches the amplifier off when Loa stops renewing it; default 2m)",
+                            crate::model::format_duration(Relay::MIN_LEASE),
+                            crate::model::format_duration(Relay::MAX_LEASE)
+                        ),
+                    );
+                    None
+                }
+            }),
+        };
         match preset {
             P::Custom => {
                 let msg = |cx: &mut Self, key: &str| -> Option<MqttMessage> {
@@ -802,25 +848,46 @@ impl Cx<'_> {
                 };
                 let on = msg(self, "switch_on");
                 let off = msg(self, "switch_off");
-                Some(Relay::Custom { on: on?, off: off? })
+                let renew = match f.get("renew") {
+                    Some(_) => Some(msg(self, "renew")?),
+                    None => None,
+                };
+                Some(Relay {
+                    device: RelayDevice::Custom {
+                        on: on?,
+                        off: off?,
+                        renew,
+                    },
+                    lease: lease?,
+                })
             }
             p => {
+                if let Some(k) = f.key_node("renew") {
+                    self.err(
+                        k,
+                        format!("{what}: `renew` is for preset custom only (the {} preset renews its lease itself)", match p {
+                            P::Tasmota => "tasmota",
+                            P::Shelly => "shelly",
+                            _ => "esphome",
+                        }),
+                    );
+                }
                 let topic = self
                     .required(&f, "topic", &what)
                     .and_then(|t| self.text(t, "relay topic"))?;
-                Some(match p {
-                    P::Tasmota => Relay::Tasmota {
+                let device = match p {
+                    P::Tasmota => RelayDevice::Tasmota {
                         topic,
                         channel: channel(self)?,
                     },
-                    P::Shelly => Relay::Shelly {
+                    P::Shelly => RelayDevice::Shelly {
                         topic,
                         channel: match f.get("channel") {
                             None => 0,
                             Some(_) => channel(self)?,
                         },
                     },
-                    P::Esphome => Relay::Esphome {
+                    P::Esphome => RelayDevice::Esphome {
                         topic,
                         id: f
                             .get("channel")
@@ -828,6 +895,10 @@ impl Cx<'_> {
                             .unwrap_or_else(|| "relay".into()),
                     },
                     P::Custom => unreachable!("handled above"),
+                };
+                Some(Relay {
+                    device,
+                    lease: lease?,
                 })
             }
         }

@@ -167,13 +167,52 @@ pub struct Zone {
     pub loc: Loc,
 }
 
-/// An amplifier power switch reached over MQTT.
+/// An amplifier power switch reached over MQTT, and the dead-man lease it
+/// is switched on with: the device itself switches the amplifier off when
+/// Loa stops renewing it (a crash, a power cut of the PC), so no amplifier
+/// stays on longer than one lease after Loa is gone.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Relay {
-    Tasmota { topic: String, channel: u32 },
-    Shelly { topic: String, channel: u32 },
-    Esphome { topic: String, id: String },
-    Custom { on: MqttMessage, off: MqttMessage },
+pub struct Relay {
+    pub device: RelayDevice,
+    /// `relay.lease`: within [`Relay::MIN_LEASE`, `Relay::MAX_LEASE`] and
+    /// not shorter than the zone's preroll (checked at load).
+    pub lease: Duration,
+}
+
+impl Relay {
+    /// Two minutes: short enough that a dead daemon's amplifiers go quiet
+    /// soon, long enough that a busy PC or broker never lets one drop.
+    pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
+    /// Renewed every third of the lease: a lease of 3 s is renewed every
+    /// second, and two lost renewals in a row still leave it in force.
+    pub const MIN_LEASE: Duration = Duration::from_secs(3);
+    /// Tasmota's longest PulseTime (64900 = 64,800 s).
+    pub const MAX_LEASE: Duration = Duration::from_secs(18 * 3600);
+}
+
+/// The kind of device a relay is, and where it listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RelayDevice {
+    Tasmota {
+        topic: String,
+        channel: u32,
+    },
+    Shelly {
+        topic: String,
+        channel: u32,
+    },
+    Esphome {
+        topic: String,
+        id: String,
+    },
+    /// `renew`, if given, is sent every third of the lease while the zone is
+    /// on: a device programmed to switch itself off unless renewed. Without
+    /// it the relay has no dead-man switch (`loa check` warns).
+    Custom {
+        on: MqttMessage,
+        off: MqttMessage,
+        renew: Option<MqttMessage>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -345,6 +345,30 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "relay-lease-zero",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  main: \"null\"\nzones:\n  thon-1:\n    output: main\n    relay:\n      preset: tasmota\n      topic: amp1\n      lease: 0s\n"),
+        files: &[],
+        expect: &[("station.yaml", 13, "lease must be from 3s to 18h", true)],
+    },
+    Case {
+        name: "relay-lease-shorter-than-preroll",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  main: \"null\"\nzones:\n  thon-1:\n    output: main\n    relay:\n      preset: shelly\n      topic: sh1\n      lease: 5s\n    preroll: 8s\n"),
+        files: &[],
+        expect: &[("station.yaml", 13, "relay lease 5s is shorter than the preroll 8s", true)],
+    },
+    Case {
+        name: "relay-renew-not-custom",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  main: \"null\"\nzones:\n  thon-1:\n    output: main\n    relay:\n      preset: esphome\n      topic: esp1\n      renew: { topic: x, payload: y }\n"),
+        files: &[],
+        expect: &[("station.yaml", 13, "`renew` is for preset custom only", true)],
+    },
+    Case {
+        name: "custom-relay-without-renew",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  main: \"null\"\nzones:\n  thon-1:\n    output: main\n    relay:\n      preset: custom\n      switch_on: { topic: a/set, payload: \"1\" }\n      switch_off: { topic: a/set, payload: \"0\" }\n"),
+        files: &[],
+        expect: &[("station.yaml", 8, "has no `renew` message", false)],
+    },
+    Case {
         name: "emergency-in-quiet-hours-is-fine",
         station: None,
         files: &[("a.yaml", "programs:\n  - id: canh-bao-lu\n    at: \"03:00\"\n    priority: emergency\n    zones: all\n    items:\n      - file: jingle.mp3\n")],

@@ -16,12 +16,16 @@ use tracing::{info, warn};
 use super::link::{FromLink, Link, LinkConfig, ToLink};
 use super::Publish;
 use crate::boards::Boards;
+use crate::clock::Clock;
 use crate::engine::Engine;
 use crate::outside::visible;
 use crate::remote::{self, Cmd, Gate, StopTarget, Throttle, What};
 use crate::scheduler::{Announce, AnnouncementNote, Scheduler, ZoneNote};
 use crate::tasks::Tasks;
 use crate::zones::Zones;
+
+/// How long shutdown waits for the relays to report off.
+pub const CONFIRM_OFF: Duration = Duration::from_secs(3);
 
 /// What the daemon's loop must do for a remote command.
 pub enum Action {
@@ -421,17 +425,56 @@ impl Bus {
         self.subscribe();
     }
 
-    /// Relays off, boards cleared of what aired, offline status, disconnect.
-    pub async fn shutdown(&mut self, now: DateTime<Utc>) {
-        let all: Vec<String> = self.zones.states().into_iter().map(|(z, _)| z).collect();
-        self.zones.mute(&all, now);
-        let mut out = self.zones.tick(now);
+    /// Relays off and confirmed, boards cleared of what aired, offline
+    /// status, disconnect; then the link task has ended (each bounded).
+    ///
+    /// Every relay is commanded off, and Loa waits up to [`CONFIRM_OFF`] for
+    /// each one that was on (or whose state is unknown) to report off: an
+    /// amplifier left on hums all night in a village. The journal names
+    /// those that did not confirm; their lease switches them off.
+    pub async fn shutdown(&mut self, clock: &impl Clock) {
+        let now = clock.now();
+        let mut out = self.zones.shutdown(now);
         out.extend(self.boards.now_playing(None, now));
         self.send(out);
-        // The link delivers what is queued, then the offline status, and
-        // ends; the daemon's shutdown joins it (bounded).
-        if let Some(l) = &self.link {
-            l.send(ToLink::Shutdown);
+        let Some(link) = &mut self.link else { return };
+        let waiting = self.zones.unconfirmed_off();
+        if !waiting.is_empty() {
+            let deadline = tokio::time::Instant::now() + CONFIRM_OFF;
+            while !self.zones.unconfirmed_off().is_empty() {
+                match tokio::time::timeout_at(deadline, link.rx.recv()).await {
+                    // Connected only now: the OFFs sent so far were dropped.
+                    Ok(Some(FromLink::Connected)) => {
+                        for p in self.zones.republish() {
+                            link.send(ToLink::Publish(p));
+                        }
+                    }
+                    Ok(Some(FromLink::Message { topic, payload, .. })) => {
+                        self.zones.on_message(&topic, &payload, clock.now())
+                    }
+                    Ok(Some(FromLink::Disconnected)) => {}
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            let left = self.zones.unconfirmed_off();
+            if left.is_empty() {
+                info!("every relay reports off ({})", waiting.join(", "));
+            } else {
+                warn!(
+                    "relays not confirmed off within {} s: zone(s) {}; check them: each switches itself off when its lease (relay.lease) runs out",
+                    CONFIRM_OFF.as_secs(),
+                    left.join(", ")
+                );
+            }
+        }
+        link.send(ToLink::Shutdown);
+        // The link sends what is queued, the offline status and its goodbye,
+        // then ends (itself bounded); this bound only guards a stuck socket.
+        if tokio::time::timeout(Duration::from_secs(2), &mut link.task)
+            .await
+            .is_err()
+        {
+            warn!("mqtt: the link did not close within 2 s");
         }
     }
 }

@@ -8,6 +8,12 @@
 //! devices' state reports: a relay that does not confirm within
 //! [`CONFIRM_WITHIN`] is a fault, logged once and shown in status.
 //!
+//! Dead-man: every ON arms the device's own auto-off with the relay's lease
+//! (`relay.lease`, default 2 minutes), renewed every third of the lease while
+//! the zone is on, so the amplifiers of a daemon that died (crash, `kill -9`,
+//! power cut of the PC) go off within one lease. At shutdown every relay is
+//! switched off and [`Zones::unconfirmed_off`] says which have not said so.
+//!
 //! Pure: time is an input (`now`, `at`), nothing here reads a clock or does I/O.
 
 mod preset;
@@ -18,6 +24,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use loa_schedules::{Config, Relay};
+use preset::Switch;
 use tracing::{debug, info, warn};
 
 use crate::mqtt::Publish;
@@ -44,6 +51,8 @@ struct Zone {
     /// The state last commanded (without a relay: the logical state).
     on: bool,
     watch: Watch,
+    /// While on: when the lease is next renewed.
+    renew_at: Option<DateTime<Utc>>,
 }
 
 /// The zone must be on over [from, until); `until: None` while sound goes on.
@@ -96,14 +105,30 @@ impl Zones {
                 let o = old.swap_remove(i);
                 z.demands = o.demands;
                 z.on = o.on;
-                if o.relay == z.relay {
+                let same_device = match (&o.relay, &z.relay) {
+                    (Some(a), Some(b)) => a.device == b.device,
+                    (None, None) => true,
+                    _ => false,
+                };
+                if same_device {
                     z.watch = o.watch;
+                    z.renew_at = o.renew_at;
+                    // A new lease takes effect at once (an ON to a relay
+                    // that is on does not click it).
+                    if let (true, Some(r)) = (z.on, &z.relay) {
+                        if o.relay.as_ref().is_some_and(|o| o.lease != r.lease) {
+                            out.extend(self.command(r, Switch::On));
+                            z.renew_at = Some(now + renew_every(r));
+                        }
+                    }
                 } else {
                     if let (true, Some(r)) = (o.on, &o.relay) {
-                        out.push(self.command(r, false));
+                        out.extend(self.command(r, Switch::Off));
                     }
+                    z.renew_at = None;
                     if let (true, Some(r)) = (z.on, &z.relay) {
-                        out.push(self.command(r, true));
+                        out.extend(self.command(r, Switch::On));
+                        z.renew_at = Some(now + renew_every(r));
                         z.arm(now);
                     }
                 }
@@ -113,7 +138,7 @@ impl Zones {
         for o in old {
             if let (true, Some(r)) = (o.on, &o.relay) {
                 info!(zone = %o.id, "zone removed from station.yaml: its relay is switched off");
-                out.push(self.command(r, false));
+                out.extend(self.command(r, Switch::Off));
             }
         }
         out
@@ -193,13 +218,21 @@ impl Zones {
             let wanted = z.wanted(now);
             z.demands.retain(|d| d.until.is_none_or(|u| u > now));
             if wanted == z.on {
+                if let (true, Some(relay)) = (z.on, z.relay.clone()) {
+                    if z.renew_at.is_some_and(|r| r <= now) {
+                        z.renew_at = Some(now + renew_every(&relay));
+                        out.extend(self.command(&relay, Switch::Renew));
+                    }
+                }
                 continue;
             }
             z.on = wanted;
             debug!(zone = %z.id, on = wanted, "zone switched");
             if let Some(relay) = z.relay.clone() {
                 z.arm(now);
-                out.push(self.command(&relay, wanted));
+                z.renew_at = wanted.then(|| now + renew_every(&relay));
+                let switch = if wanted { Switch::On } else { Switch::Off };
+                out.extend(self.command(&relay, switch));
             }
         }
         out
@@ -217,7 +250,10 @@ impl Zones {
                     .collect();
                 bounds.sort();
                 let change = bounds.into_iter().find(|&b| z.wanted(b) != z.on);
-                change.into_iter().chain(z.watch.check_at)
+                change
+                    .into_iter()
+                    .chain(z.watch.check_at)
+                    .chain(z.renew_at.filter(|_| z.on))
             })
             .min()
     }
@@ -226,7 +262,7 @@ impl Zones {
     pub fn subscriptions(&self) -> Vec<String> {
         let mut topics: Vec<String> = Vec::new();
         for r in self.zones.iter().filter_map(|z| z.relay.as_ref()) {
-            for t in preset::state_topics(r) {
+            for t in preset::state_topics(&r.device) {
                 if !topics.contains(&t) {
                     topics.push(t);
                 }
@@ -243,7 +279,7 @@ impl Zones {
             let Some(state) = z
                 .relay
                 .as_ref()
-                .and_then(|r| preset::read_report(r, topic, payload))
+                .and_then(|r| preset::read_report(&r.device, topic, payload))
             else {
                 continue;
             };
@@ -260,12 +296,51 @@ impl Zones {
         }
     }
 
-    /// The commands that put every relay in its current wanted state (after a
-    /// reconnect, and at start-up: every relay off).
+    /// The commands that put every relay in its current wanted state, its
+    /// lease armed again if on (the device may have restarted): after a
+    /// reconnect, and on the first connection after start-up, which switches
+    /// off every relay whose state after a crash is unknown, except those of
+    /// a program joined in progress.
     pub fn republish(&self) -> Vec<Publish> {
         self.zones
             .iter()
-            .filter_map(|z| z.relay.as_ref().map(|r| self.command(r, z.on)))
+            .filter_map(|z| {
+                let switch = if z.on { Switch::On } else { Switch::Off };
+                z.relay.as_ref().map(|r| self.command(r, switch))
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// Loa stops: every zone off at once (no hold), every relay commanded off
+    /// (also those Loa believes off: their state may be unknown), with no
+    /// demand left to switch one on again.
+    pub fn shutdown(&mut self, now: DateTime<Utc>) -> Vec<Publish> {
+        let mut out = Vec::new();
+        for i in 0..self.zones.len() {
+            let z = &mut self.zones[i];
+            z.demands.clear();
+            z.on = false;
+            z.renew_at = None;
+            if let Some(relay) = z.relay.clone() {
+                z.arm(now);
+                out.extend(self.command(&relay, Switch::Off));
+            }
+        }
+        out
+    }
+
+    /// Zones whose relay has not reported off since it was last reported
+    /// on or unknown (relays that report nothing, `custom`, are not waited
+    /// for).
+    pub fn unconfirmed_off(&self) -> Vec<String> {
+        self.zones
+            .iter()
+            .filter(|z| {
+                z.relay.as_ref().is_some_and(|r| preset::reports(&r.device))
+                    && z.watch.reported != Some(false)
+            })
+            .map(|z| z.id.clone())
             .collect()
     }
 
@@ -285,12 +360,14 @@ impl Zones {
             .collect()
     }
 
-    fn command(&self, relay: &Relay, on: bool) -> Publish {
-        let id = match relay {
-            Relay::Shelly { .. } => self.rpc_id.fetch_add(1, Ordering::Relaxed),
+    fn command(&self, relay: &Relay, switch: Switch) -> Vec<Publish> {
+        let id = match relay.device {
+            loa_schedules::RelayDevice::Shelly { .. } => {
+                self.rpc_id.fetch_add(1, Ordering::Relaxed)
+            }
             _ => 0,
         };
-        preset::command(relay, on, &self.src, id)
+        preset::commands(relay, switch, &self.src, id)
     }
 
     /// The known zones among `ids` (an unknown id is ignored: the scheduler
@@ -310,6 +387,7 @@ impl Zone {
             demands: Vec::new(),
             on: false,
             watch: Watch::default(),
+            renew_at: None,
         }
     }
 
@@ -319,10 +397,20 @@ impl Zone {
 
     /// A command was sent at `now`: expect a report, if the device gives any.
     fn arm(&mut self, now: DateTime<Utc>) {
-        if self.relay.as_ref().is_some_and(preset::reports) {
+        if self
+            .relay
+            .as_ref()
+            .is_some_and(|r| preset::reports(&r.device))
+        {
             self.watch.check_at = Some(now + CONFIRM_WITHIN);
         }
     }
+}
+
+/// How often a relay that is on gets its lease renewed: every third of the
+/// lease, so that two renewals lost in a row still leave it in force.
+fn renew_every(relay: &Relay) -> TimeDelta {
+    delta(relay.lease) / 3
 }
 
 /// A configured preroll or hold as a time span, bounded to a day so that

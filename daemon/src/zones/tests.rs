@@ -2,6 +2,10 @@
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
+use std::time::Duration;
+
+use loa_schedules::RelayDevice;
+
 use super::*;
 
 const STATION: &str = r#"station:
@@ -17,17 +21,17 @@ mqtt:
 zones:
   thon-2:
     output: main
-    relay: { preset: tasmota, topic: amp-thon, channel: 2 }
+    relay: { preset: tasmota, topic: amp-thon, channel: 2, lease: 1h }
     preroll: 3s
     hold: 30s
   cho:
     output: main
-    relay: { preset: shelly, topic: shelly-cho, channel: 0 }
+    relay: { preset: shelly, topic: shelly-cho, channel: 0, lease: 1h }
     preroll: 2s
     hold: 10s
   thon-1:
     output: main
-    relay: { preset: esphome, topic: loa-thon1, channel: relay_amp }
+    relay: { preset: esphome, topic: loa-thon1, channel: relay_amp, lease: 1h }
     preroll: 1s
     hold: 5s
   dinh:
@@ -36,6 +40,7 @@ zones:
       preset: custom
       switch_on: { topic: "amp/dinh/set", payload: "bat" }
       switch_off: { topic: "amp/dinh/set", payload: "tat" }
+      lease: 1h
     preroll: 0s
     hold: 0s
   truong:
@@ -127,11 +132,13 @@ fn each_preset_switches_on_and_off_with_its_exact_message() {
     assert_eq!(
         msgs(&tick(&mut z, t(10.0))),
         vec![
+            m("cmnd/amp-thon/PulseTime2", "3700"),
             m("cmnd/amp-thon/POWER2", "ON"),
             m(
                 "shelly-cho/rpc",
-                r#"{"id":1,"src":"loa-test","method":"Switch.Set","params":{"id":0,"on":true}}"#
+                r#"{"id":1,"src":"loa-test","method":"Switch.Set","params":{"id":0,"on":true,"toggle_after":3600}}"#
             ),
+            m("loa-thon1/switch/relay_amp/lease", "3600"),
             m("loa-thon1/switch/relay_amp/command", "ON"),
             m("amp/dinh/set", "bat"),
         ]
@@ -157,20 +164,23 @@ fn each_preset_switches_on_and_off_with_its_exact_message() {
 
 #[test]
 fn tasmota_relay_number_and_single_relay_reports() {
-    let on = preset::command(
-        &Relay::Tasmota {
-            topic: "amp".into(),
-            channel: 1,
+    let on = preset::commands(
+        &Relay {
+            device: RelayDevice::Tasmota {
+                topic: "amp".into(),
+                channel: 1,
+            },
+            lease: Duration::from_secs(120),
         },
-        true,
+        Switch::On,
         "x",
         1,
     );
     assert_eq!(
-        (on.topic.as_str(), on.payload_str()),
-        ("cmnd/amp/POWER1", "ON")
+        msgs(&on),
+        vec![m("cmnd/amp/PulseTime1", "220"), m("cmnd/amp/POWER1", "ON")]
     );
-    let r1 = Relay::Tasmota {
+    let r1 = RelayDevice::Tasmota {
         topic: "amp".into(),
         channel: 1,
     };
@@ -193,15 +203,22 @@ fn tasmota_relay_number_and_single_relay_reports() {
     );
     assert_eq!(preset::read_report(&r1, "stat/amp2/POWER", b"ON"), None);
     // Channel 0 is `POWER0`, every relay at once; the first one tells.
-    let r0 = Relay::Tasmota {
+    let r0 = RelayDevice::Tasmota {
         topic: "amp".into(),
         channel: 0,
     };
-    let off = preset::command(&r0, false, "x", 1);
-    assert_eq!(
-        (off.topic.as_str(), off.payload_str()),
-        ("cmnd/amp/POWER0", "OFF")
-    );
+    let relay0 = Relay {
+        device: r0.clone(),
+        lease: Duration::from_secs(5),
+    };
+    let off = preset::commands(&relay0, Switch::Off, "x", 1);
+    assert_eq!(msgs(&off), vec![m("cmnd/amp/POWER0", "OFF")]);
+    // Each relay that POWER0 switches gets its own PulseTime first.
+    let on = msgs(&preset::commands(&relay0, Switch::On, "x", 1));
+    assert_eq!(on.len(), 9);
+    assert_eq!(on[0], m("cmnd/amp/PulseTime1", "50"));
+    assert_eq!(on[7], m("cmnd/amp/PulseTime8", "50"));
+    assert_eq!(on[8], m("cmnd/amp/POWER0", "ON"));
     assert_eq!(
         preset::read_report(
             &r0,
@@ -210,7 +227,7 @@ fn tasmota_relay_number_and_single_relay_reports() {
         ),
         Some(false)
     );
-    let r2 = Relay::Tasmota {
+    let r2 = RelayDevice::Tasmota {
         topic: "amp".into(),
         channel: 2,
     };
@@ -228,7 +245,7 @@ fn tasmota_relay_number_and_single_relay_reports() {
 
 #[test]
 fn shelly_and_esphome_reports() {
-    let s = Relay::Shelly {
+    let s = RelayDevice::Shelly {
         topic: "sh".into(),
         channel: 1,
     };
@@ -253,7 +270,7 @@ fn shelly_and_esphome_reports() {
     let power =
         br#"{"method":"NotifyStatus","params":{"ts":1.7e9,"switch:1":{"id":1,"apower":3.2}}}"#;
     assert_eq!(preset::read_report(&s, "sh/events/rpc", power), None);
-    let e = Relay::Esphome {
+    let e = RelayDevice::Esphome {
         topic: "esp".into(),
         id: "relay".into(),
     };
@@ -277,7 +294,10 @@ fn each_zone_switches_on_exactly_its_preroll_before_sound() {
     assert!(tick(&mut z, t(96.999)).is_empty());
     assert_eq!(
         msgs(&tick(&mut z, t(97.0))),
-        vec![m("cmnd/amp-thon/POWER2", "ON")]
+        vec![
+            m("cmnd/amp-thon/PulseTime2", "3700"),
+            m("cmnd/amp-thon/POWER2", "ON")
+        ]
     );
     assert_eq!(state(&z, "cho"), "off");
     assert_eq!(z.next_wakeup(), Some(t(98.0)));
@@ -299,7 +319,10 @@ fn a_preroll_already_past_switches_at_once() {
     assert!(z.next_wakeup().unwrap() <= t(50.0));
     assert_eq!(
         msgs(&tick(&mut z, t(50.0))),
-        vec![m("cmnd/amp-thon/POWER2", "ON")]
+        vec![
+            m("cmnd/amp-thon/PulseTime2", "3700"),
+            m("cmnd/amp-thon/POWER2", "ON")
+        ]
     );
 }
 
@@ -308,7 +331,7 @@ fn each_zone_switches_off_exactly_its_hold_after_sound() {
     let mut z = zones();
     let both = ids(&["thon-2", "cho"]);
     z.sound_from(&both, t(10.0));
-    assert_eq!(tick(&mut z, t(10.0)).len(), 2);
+    assert_eq!(tick(&mut z, t(10.0)).len(), 3);
     z.silent_from(&both, t(70.0));
     // cho holds 10 s, thon-2 30 s.
     assert_eq!(z.next_wakeup(), Some(t(80.0)));
@@ -325,12 +348,16 @@ fn each_zone_switches_off_exactly_its_hold_after_sound() {
     assert_eq!(z.next_wakeup(), None);
 }
 
-/// Ticks every 100 ms over [from, to] and collects what was sent, with when.
+/// Ticks every 100 ms over [from, to] and collects the switching sent, with
+/// when (the PulseTime that goes with each Tasmota ON is tested on its own).
 fn run(z: &mut Zones, from: f64, to: f64) -> Vec<(DateTime<Utc>, String, String)> {
     let mut out = Vec::new();
     for tenth in (from * 10.0).round() as i64..=(to * 10.0).round() as i64 {
         let now = t(0.0) + TimeDelta::milliseconds(tenth * 100);
-        for p in tick(z, now) {
+        for p in tick(z, now)
+            .iter()
+            .filter(|p| !p.topic.contains("/PulseTime"))
+        {
             out.push((now, p.topic.clone(), p.payload_str().to_owned()));
         }
     }
@@ -462,9 +489,11 @@ fn republish_sends_every_relay_its_wanted_state() {
     let mut z = zones();
     z.sound_from(&ids(&["thon-2", "dinh"]), t(10.0));
     tick(&mut z, t(10.0));
+    // A relay that is on gets its lease again: the device may have restarted.
     assert_eq!(
         msgs(&z.republish()),
         vec![
+            m("cmnd/amp-thon/PulseTime2", "3700"),
             m("cmnd/amp-thon/POWER2", "ON"),
             m(
                 "shelly-cho/rpc",
@@ -474,8 +503,9 @@ fn republish_sends_every_relay_its_wanted_state() {
             m("amp/dinh/set", "bat"),
         ]
     );
-    // Republishing is not a change of wanted state: nothing more is due.
-    assert_eq!(z.next_wakeup(), None);
+    // Republishing is not a change of wanted state: only the lease's
+    // renewal is due (a third of thon-2's 1 h lease after it switched on).
+    assert_eq!(z.next_wakeup(), Some(t(1210.0)));
     assert!(tick(&mut z, t(11.0)).is_empty());
 }
 
@@ -483,7 +513,7 @@ fn republish_sends_every_relay_its_wanted_state() {
 fn a_relay_that_does_not_report_its_new_state_is_a_fault_until_it_does() {
     let mut z = zones();
     z.sound_from(&ids(&["thon-2", "cho", "thon-1", "dinh"]), t(10.0));
-    assert_eq!(z.tick(t(10.0)).len(), 4);
+    assert_eq!(z.tick(t(10.0)).len(), 6);
     // thon-1 (ESPHome) confirms in time; the others say nothing.
     z.on_message("loa-thon1/switch/relay_amp/state", b"ON", t(10.3));
     assert_eq!(z.next_wakeup(), Some(t(15.0)));
@@ -517,7 +547,8 @@ fn a_relay_that_does_not_report_its_new_state_is_a_fault_until_it_does() {
     );
     assert_eq!(state(&z, "thon-2"), "on");
     assert_eq!(state(&z, "cho"), "on");
-    assert_eq!(z.next_wakeup(), None);
+    // No fault left to check: only the leases' renewal is due.
+    assert_eq!(z.next_wakeup(), Some(t(1210.0)));
 }
 
 #[test]
@@ -604,22 +635,23 @@ fn reload_switches_off_a_removed_zone_and_keeps_the_others() {
     tick(&mut z, t(10.0));
     // cho is removed; thon-2 moves to relay 3.
     let station = STATION
-        .replace("channel: 2 }", "channel: 3 }")
+        .replace("channel: 2,", "channel: 3,")
         .replace(
-            "  cho:\n    output: main\n    relay: { preset: shelly, topic: shelly-cho, channel: 0 }\n    preroll: 2s\n    hold: 10s\n",
+            "  cho:\n    output: main\n    relay: { preset: shelly, topic: shelly-cho, channel: 0, lease: 1h }\n    preroll: 2s\n    hold: 10s\n",
             "",
         );
     let sent = z.reload(&config(&station), t(20.0));
-    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(sent.len(), 4, "{sent:?}");
     assert_eq!(
-        msgs(&sent[..2]),
+        msgs(&sent[..3]),
         vec![
             m("cmnd/amp-thon/POWER2", "OFF"),
+            m("cmnd/amp-thon/PulseTime3", "3700"),
             m("cmnd/amp-thon/POWER3", "ON"),
         ]
     );
-    assert_eq!(sent[2].topic, "shelly-cho/rpc");
-    assert!(sent[2].payload_str().contains(r#""on":false"#));
+    assert_eq!(sent[3].topic, "shelly-cho/rpc");
+    assert!(sent[3].payload_str().contains(r#""on":false"#));
     assert_eq!(z.states().len(), 4);
     // The demand carried over: thon-2 goes off its hold after the end.
     z.silent_from(&ids(&["thon-2"]), t(30.0));
@@ -703,4 +735,215 @@ fn a_fault_is_logged_once_and_again_only_after_recovery() {
     assert!(log.contains("`thon-2` reports off again"), "{log}");
     assert_eq!(log.matches("did not switch on").count(), 1, "{log}");
     assert_eq!(state(&z, "thon-2"), "fault");
+}
+
+/// One relay of each preset with a 9 s lease (renewed every 3 s).
+const LEASED: &str = r#"station:
+  id: test
+  name: "Đài thử"
+  timezone: Asia/Ho_Chi_Minh
+paths: { media: media, state: state }
+outputs:
+  main: "null"
+mqtt:
+  url: mqtt://127.0.0.1:1883
+  client_id: loa-test
+zones:
+  tas:
+    relay: { preset: tasmota, topic: amp, channel: 1, lease: 9s }
+    preroll: 0s
+    hold: 0s
+  she:
+    relay: { preset: shelly, topic: sh, lease: 9s }
+    preroll: 0s
+    hold: 0s
+  esp:
+    relay: { preset: esphome, topic: esp, lease: 9s }
+    preroll: 0s
+    hold: 0s
+  cus:
+    relay:
+      preset: custom
+      switch_on: { topic: "c/set", payload: "bat" }
+      switch_off: { topic: "c/set", payload: "tat" }
+      renew: { topic: "c/giu", payload: "9" }
+      lease: 9s
+    preroll: 0s
+    hold: 0s
+"#;
+
+#[test]
+fn tasmota_pulse_time_reads_tenths_up_to_eleven_seconds_then_seconds_plus_100() {
+    assert_eq!(preset::pulse_time(0.5), 5);
+    assert_eq!(preset::pulse_time(3.0), 30);
+    assert_eq!(preset::pulse_time(11.1), 111);
+    assert_eq!(preset::pulse_time(12.0), 112);
+    assert_eq!(preset::pulse_time(120.0), 220);
+    assert_eq!(preset::pulse_time(64_800.0), 64_900);
+    assert_eq!(preset::pulse_time(1e9), 64_900);
+}
+
+#[test]
+fn each_on_arms_the_lease_and_it_is_renewed_every_third_until_off() {
+    let mut z = Zones::new(&config(LEASED));
+    let all = ids(&["tas", "she", "esp", "cus"]);
+    z.sound_from(&all, t(10.0));
+    assert_eq!(
+        msgs(&tick(&mut z, t(10.0))),
+        vec![
+            m("cmnd/amp/PulseTime1", "90"),
+            m("cmnd/amp/POWER1", "ON"),
+            m(
+                "sh/rpc",
+                r#"{"id":1,"src":"loa-test","method":"Switch.Set","params":{"id":0,"on":true,"toggle_after":9}}"#
+            ),
+            m("esp/switch/relay/lease", "9"),
+            m("esp/switch/relay/command", "ON"),
+            m("c/set", "bat"),
+        ]
+    );
+    assert_eq!(z.next_wakeup(), Some(t(13.0)));
+    assert!(tick(&mut z, t(12.999)).is_empty());
+    // The renewal: Tasmota's repeated ON restarts its PulseTime (the
+    // PulseTime command itself would stop the running timer).
+    let renew = vec![
+        m("cmnd/amp/POWER1", "ON"),
+        m(
+            "sh/rpc",
+            r#"{"id":2,"src":"loa-test","method":"Switch.Set","params":{"id":0,"on":true,"toggle_after":9}}"#,
+        ),
+        m("esp/switch/relay/lease", "9"),
+        m("esp/switch/relay/command", "ON"),
+        m("c/giu", "9"),
+    ];
+    assert_eq!(msgs(&tick(&mut z, t(13.0))), renew);
+    // Renewed every 3 s while on: never a gap the device could time out in.
+    let mut at = Vec::new();
+    for tenth in 131..=250 {
+        let now = t(tenth as f64 / 10.0);
+        let sent = tick(&mut z, now);
+        if !sent.is_empty() {
+            assert_eq!(sent.len(), 5, "{sent:?}");
+            at.push(now);
+        }
+    }
+    assert_eq!(at, vec![t(16.0), t(19.0), t(22.0), t(25.0)]);
+    // Off: the plain OFF (Shelly without timer), and no renewal after it.
+    z.silent_from(&all, t(26.0));
+    assert_eq!(
+        msgs(&tick(&mut z, t(26.0))),
+        vec![
+            m("cmnd/amp/POWER1", "OFF"),
+            m(
+                "sh/rpc",
+                r#"{"id":7,"src":"loa-test","method":"Switch.Set","params":{"id":0,"on":false}}"#
+            ),
+            m("esp/switch/relay/command", "OFF"),
+            m("c/set", "tat"),
+        ]
+    );
+    assert_eq!(z.next_wakeup(), None);
+    assert!(run(&mut z, 26.0, 60.0).is_empty());
+}
+
+#[test]
+fn a_relay_that_switched_itself_off_is_switched_on_again_by_the_renewal() {
+    let mut z = Zones::new(&config(LEASED));
+    z.sound_from(&ids(&["tas"]), t(10.0));
+    tick(&mut z, t(10.0));
+    // The renewal was lost (broker away): the device's PulseTime ran out.
+    z.on_message("stat/amp/POWER1", b"OFF", t(12.0));
+    let sent = z.tick(t(13.0));
+    assert_eq!(msgs(&sent), vec![m("cmnd/amp/POWER1", "ON")]);
+    z.on_message("stat/amp/POWER1", b"ON", t(13.1));
+    z.tick(t(17.5));
+    assert_eq!(state(&z, "tas"), "on");
+}
+
+#[test]
+fn at_start_every_relay_is_switched_off_unless_a_program_is_joined() {
+    // The first connection after start-up republishes: state after a crash
+    // is unknown, so every relay gets an OFF...
+    let z = Zones::new(&config(LEASED));
+    assert_eq!(
+        msgs(&z.republish()),
+        vec![
+            m("cmnd/amp/POWER1", "OFF"),
+            m(
+                "sh/rpc",
+                r#"{"id":1,"src":"loa-test","method":"Switch.Set","params":{"id":0,"on":false}}"#
+            ),
+            m("esp/switch/relay/command", "OFF"),
+            m("c/set", "tat"),
+        ]
+    );
+    // ...except the zones of a program joined in progress: ON, with its lease.
+    let mut z = Zones::new(&config(LEASED));
+    z.sound_from(&ids(&["esp"]), t(0.0) - TimeDelta::seconds(30));
+    z.tick(t(0.0));
+    let sent = msgs(&z.republish());
+    assert!(sent.contains(&m("cmnd/amp/POWER1", "OFF")), "{sent:?}");
+    assert!(sent.contains(&m("esp/switch/relay/lease", "9")), "{sent:?}");
+    assert!(
+        sent.contains(&m("esp/switch/relay/command", "ON")),
+        "{sent:?}"
+    );
+    assert!(
+        !sent.contains(&m("esp/switch/relay/command", "OFF")),
+        "{sent:?}"
+    );
+}
+
+#[test]
+fn shutdown_switches_every_relay_off_and_waits_for_those_on_or_unknown() {
+    let mut z = Zones::new(&config(LEASED));
+    // `she` was seen off before; `tas` is on; `esp` never reported.
+    z.on_message("sh/status/switch:0", br#"{"id":0,"output":false}"#, t(1.0));
+    z.sound_from(&ids(&["tas", "cus"]), t(10.0));
+    tick(&mut z, t(10.0));
+    assert_eq!(state(&z, "tas"), "on");
+    z.sound_from(&ids(&["tas"]), t(100.0)); // a later item, still to come
+    let sent = msgs(&z.shutdown(t(20.0)));
+    assert_eq!(
+        sent,
+        vec![
+            m("cmnd/amp/POWER1", "OFF"),
+            m(
+                "sh/rpc",
+                r#"{"id":1,"src":"loa-test","method":"Switch.Set","params":{"id":0,"on":false}}"#
+            ),
+            m("esp/switch/relay/command", "OFF"),
+            m("c/set", "tat"),
+        ]
+    );
+    // The custom relay cannot tell; `she` already said off.
+    assert_eq!(z.unconfirmed_off(), ids(&["tas", "esp"]));
+    z.on_message("stat/amp/RESULT", br#"{"POWER1":"OFF"}"#, t(20.1));
+    assert_eq!(z.unconfirmed_off(), ids(&["esp"]));
+    z.on_message("esp/switch/relay/state", b"OFF", t(20.2));
+    assert!(z.unconfirmed_off().is_empty());
+    // Nothing switches on again, and no lease is renewed.
+    assert_eq!(z.next_wakeup(), Some(t(25.0)));
+    assert!(run(&mut z, 20.0, 200.0).is_empty());
+    assert!(
+        z.states().iter().all(|(_, s)| *s == "off"),
+        "{:?}",
+        z.states()
+    );
+}
+
+#[test]
+fn a_new_lease_on_reload_is_armed_at_once_without_switching_off() {
+    let mut z = Zones::new(&config(LEASED));
+    z.sound_from(&ids(&["tas"]), t(10.0));
+    tick(&mut z, t(10.0));
+    let sent = z.reload(
+        &config(&LEASED.replacen("lease: 9s", "lease: 30s", 1)),
+        t(11.0),
+    );
+    assert_eq!(
+        msgs(&sent),
+        vec![m("cmnd/amp/PulseTime1", "130"), m("cmnd/amp/POWER1", "ON")]
+    );
+    assert_eq!(z.next_wakeup(), Some(t(21.0)));
 }
