@@ -17,47 +17,14 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset, TimeDelta, TimeZone};
 use chrono_tz::Tz;
 use loa_schedules::Priority;
+use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// Version of the tables below, kept in `meta` for later migrations.
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// The `airtime` table: exactly SPEC's columns. `trigger` is an SQL keyword,
-/// hence quoted everywhere.
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS airtime (
-    id           INTEGER PRIMARY KEY,
-    program_id   TEXT,
-    title        TEXT NOT NULL,
-    category     TEXT NOT NULL,
-    source_kind  TEXT NOT NULL,
-    source       TEXT NOT NULL,
-    "trigger"    TEXT NOT NULL,
-    requested_by TEXT,
-    priority     TEXT NOT NULL,
-    zones        TEXT NOT NULL,
-    scheduled_at TEXT,
-    started_at   TEXT NOT NULL,
-    ended_at     TEXT,
-    planned_ms   INTEGER NOT NULL,
-    aired_ms     INTEGER NOT NULL,
-    outcome      TEXT NOT NULL,
-    detail       TEXT
-);
--- Reports select a period of local days.
-CREATE INDEX IF NOT EXISTS airtime_started_at ON airtime (started_at);
--- Start-up recovery looks for the (few) rows still airing.
-CREATE INDEX IF NOT EXISTS airtime_airing ON airtime (id) WHERE outcome = 'airing';
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
--- Finished rows waiting for the MQTT airtime feed (P/airtime): durable, so
--- that a broker outage of any length loses none.
-CREATE TABLE IF NOT EXISTS outbox (
-    row_id INTEGER PRIMARY KEY
-);
-"#;
+// Explicit paths: benches/report.rs includes this file by path too.
+#[path = "airtime/salvage.rs"]
+mod salvage;
+#[path = "airtime/schema.rs"]
+pub mod schema;
 
 /// Detail of the rows found airing at start-up.
 pub const INTERRUPTED_DETAIL: &str = "loa stopped unexpectedly (crash or power cut)";
@@ -157,15 +124,164 @@ pub enum AirtimeError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error(transparent)]
+    Schema(#[from] schema::SchemaError),
+    #[error("{}: the airtime log is damaged ({why}) and could not be moved aside: {source}; \
+             move it away by hand (loa starts a fresh log)", path.display())]
+    MoveAside {
+        path: PathBuf,
+        why: String,
+        source: std::io::Error,
+    },
     #[error("{}: airtime log has no row {id}", path.display())]
     NoRow { path: PathBuf, id: i64 },
 }
 
+impl AirtimeError {
+    fn sqlite(&self) -> Option<&rusqlite::Error> {
+        match self {
+            AirtimeError::Open { source, .. } | AirtimeError::Sql { source, .. } => Some(source),
+            AirtimeError::Schema(e) => e.sqlite(),
+            _ => None,
+        }
+    }
+
+    /// The file is damaged: moving it aside and starting afresh is the cure.
+    fn is_damage(&self) -> bool {
+        self.sqlite().is_some_and(salvage::is_damage)
+    }
+}
+
+/// One write to the log, kept in order until the file takes it.
+#[derive(Clone, Debug)]
+enum Write {
+    /// Every column, the id first.
+    Insert(Vec<Value>),
+    Progress {
+        id: i64,
+        aired_ms: i64,
+    },
+    Finish {
+        id: i64,
+        ended_at: String,
+        aired_ms: i64,
+        outcome: Outcome,
+        detail: Option<String>,
+    },
+    /// Queue a finished row for the MQTT feed.
+    Feed(i64),
+    Meta {
+        key: String,
+        value: String,
+    },
+}
+
+impl Write {
+    fn row_id(&self) -> Option<i64> {
+        match self {
+            Write::Insert(v) => match v.first() {
+                Some(Value::Integer(id)) => Some(*id),
+                _ => None,
+            },
+            Write::Progress { id, .. } | Write::Finish { id, .. } | Write::Feed(id) => Some(*id),
+            Write::Meta { .. } => None,
+        }
+    }
+
+    /// Uses the id a row was written under (see `AirtimeLog::renumbered`).
+    fn renumber(&mut self, map: &std::collections::HashMap<i64, i64>) {
+        match self {
+            Write::Progress { id, .. } | Write::Finish { id, .. } | Write::Feed(id) => {
+                if let Some(new) = map.get(id) {
+                    *id = *new;
+                }
+            }
+            Write::Insert(_) | Write::Meta { .. } => {}
+        }
+    }
+
+    /// Whether a write that changes nothing means the row is not there.
+    fn needs_row(&self) -> bool {
+        matches!(self, Write::Progress { .. } | Write::Finish { .. })
+    }
+
+    /// Applies the write; returns how many rows it changed.
+    fn apply(&self, conn: &Connection) -> rusqlite::Result<usize> {
+        match self {
+            Write::Insert(values) => conn
+                .prepare_cached(
+                    r#"INSERT INTO airtime (id, program_id, title, category, source_kind, source,
+                        "trigger", requested_by, priority, zones, scheduled_at, started_at,
+                        ended_at, planned_ms, aired_ms, outcome, detail)
+                       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+                        ?15, ?16, ?17)"#,
+                )?
+                .execute(rusqlite::params_from_iter(values.iter())),
+            Write::Progress { id, aired_ms } => conn
+                .prepare_cached(
+                    "UPDATE airtime SET aired_ms = ?2 WHERE id = ?1 AND outcome = 'airing'",
+                )?
+                .execute(params![id, aired_ms]),
+            Write::Finish {
+                id,
+                ended_at,
+                aired_ms,
+                outcome,
+                detail,
+            } => conn
+                .prepare_cached(
+                    "UPDATE airtime SET ended_at = ?2, aired_ms = ?3, outcome = ?4, detail = ?5
+                     WHERE id = ?1",
+                )?
+                .execute(params![id, ended_at, aired_ms, outcome.as_str(), detail]),
+            // Only a row that is there (a finish that found none queues nothing).
+            Write::Feed(id) => conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO outbox (row_id)
+                     SELECT ?1 WHERE EXISTS (SELECT 1 FROM airtime WHERE id = ?1)",
+                )?
+                .execute([id]),
+            Write::Meta { key, value } => conn
+                .prepare_cached(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )?
+                .execute(params![key, value]),
+        }
+    }
+}
+
+/// How often writes that failed are tried again, and how often the file is
+/// checked for having been deleted or replaced while nothing is written.
+const RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The station's airtime log, open for writing (one writer: the daemon or
 /// `loa simulate`).
+///
+/// A write the file cannot take (disk full, an I/O error, the file gone) is
+/// kept in memory, in order, and tried again on the next write and every
+/// [`RETRY_EVERY`]; [`AirtimeLog::status_json`] shows the fault meanwhile.
+/// Row ids are given here, not by SQLite, so that a row that is still
+/// waiting can already be finished.
 pub struct AirtimeLog {
-    conn: Connection,
+    /// None while the file cannot be opened (it is tried again).
+    conn: Option<Connection>,
     path: PathBuf,
+    station_id: String,
+    tz: Tz,
+    next_id: i64,
+    pending: Vec<Write>,
+    /// Why the last attempt to write failed, while writes wait.
+    fault: Option<String>,
+    /// The last time the file was moved aside or started afresh, and why
+    /// (shown in the status until loa restarts).
+    notice: Option<String>,
+    last_try: Option<std::time::Duration>,
+    /// Ids handed out while no file was open that the file turned out to
+    /// have: the id each row was written under instead.
+    renumbered: std::collections::HashMap<i64, i64>,
+    /// Inside `begin_batch` .. `commit_batch`.
+    batch: bool,
     /// Queue finished rows for the MQTT feed.
     feed: bool,
     /// A row was queued since the last `take_fed()`.
@@ -202,12 +318,54 @@ fn interrupt_airing(conn: &Connection) -> rusqlite::Result<usize> {
 /// connection (the daemon, `loa report`) holds the file.
 pub fn durable(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    keep_wal(conn);
     // journal_mode answers with a row; pragma_update would reject that.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(rusqlite::Error::InvalidQuery);
     }
-    conn.pragma_update(None, "synchronous", "FULL")
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    // The kept -wal is emptied at a clean close, so the file alone is the
+    // log then (and a copy of it is whole).
+    conn.pragma_update(None, "journal_size_limit", 4 << 20)
+}
+
+/// Every connection of the daemon to the file keeps the -wal and -shm when
+/// it closes: SQLite deletes them by name, and after the log was deleted and
+/// started afresh that name is the new file's.
+fn keep_wal(conn: &Connection) {
+    let mut persist = 1;
+    let _ = conn.file_control(
+        Some(rusqlite::MAIN_DB),
+        rusqlite::FileControl::PersistWal(&mut persist),
+    );
+}
+
+/// Whether the file a connection has open was deleted or replaced since.
+pub fn has_moved(conn: &Connection) -> bool {
+    let mut moved = 0;
+    conn.file_control(
+        Some(rusqlite::MAIN_DB),
+        rusqlite::FileControl::HasMoved(&mut moved),
+    )
+    .is_ok()
+        && moved != 0
+}
+
+/// Opens another connection to the airtime database for writing (the remote
+/// gate's): durable, its tables brought to this Loa's version.
+pub fn open_shared(path: &Path) -> Result<Connection, AirtimeError> {
+    let sql = |source| AirtimeError::Sql {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut conn = Connection::open(path).map_err(|source| AirtimeError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    durable(&conn).map_err(sql)?;
+    schema::migrate(&mut conn, path)?;
+    Ok(conn)
 }
 
 /// RFC 3339 with milliseconds and the zone's offset, as stored.
@@ -222,56 +380,199 @@ fn clamp_ms(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
+/// What an operator reads for an error that keeps rows waiting.
+fn fault_reason(e: &AirtimeError) -> String {
+    use rusqlite::ErrorCode as C;
+    let what = match e.sqlite().and_then(rusqlite::Error::sqlite_error_code) {
+        Some(C::DiskFull) => "disk full".to_string(),
+        Some(C::ReadOnly | C::PermissionDenied | C::CannotOpen) => {
+            "the file or its directory is not writable".to_string()
+        }
+        Some(C::SystemIoFailure) => "I/O error".to_string(),
+        Some(C::DatabaseBusy | C::DatabaseLocked) => "the file is held by another program".into(),
+        _ => e.to_string(),
+    };
+    format!("cannot write ({what})")
+}
+
+/// The time in a moved file's name: when it was moved, by the PC's clock.
+fn file_stamp(tz: Tz) -> String {
+    chrono::Utc::now()
+        .with_timezone(&tz)
+        .format("%Y%m%dT%H%M%S")
+        .to_string()
+}
+
+/// A connection to the file at `path` with its tables at this Loa's version,
+/// checked whole (a damaged page must be found now, not mid-program).
+fn connect(path: &Path, station_id: &str, tz: Tz) -> Result<Connection, AirtimeError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| AirtimeError::CreateDir {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    let sql = |source| AirtimeError::Sql {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut conn = Connection::open(path).map_err(|source| AirtimeError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    durable(&conn).map_err(sql)?;
+    let check: String = conn
+        .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+        .map_err(sql)?;
+    if check != "ok" {
+        return Err(sql(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+            Some(check),
+        )));
+    }
+    schema::migrate(&mut conn, path)?;
+    // The log belongs to the station configured now; a renamed station
+    // or a changed zone keeps its log (older rows keep their offsets).
+    for (key, value) in [("station_id", station_id), ("timezone", tz.name())] {
+        let w = Write::Meta {
+            key: key.into(),
+            value: value.into(),
+        };
+        w.apply(&conn).map_err(sql)?;
+    }
+    Ok(conn)
+}
+
 impl AirtimeLog {
     /// Opens (or creates, with its parent directories) the log at `path`:
     /// WAL with synchronous=FULL, so that a power cut loses no committed row.
     /// Rows left `airing` by a crash or power cut become `interrupted`, with
     /// their last saved `aired_ms` and `ended_at` = started_at + aired_ms.
-    /// Returns the log and how many rows were so recovered.
+    /// A damaged file is moved aside and its readable rows recovered into a
+    /// fresh one. Returns the log and how many rows were left airing.
+    ///
+    /// Fails when the file cannot be opened now; [`AirtimeLog::open_on_air`]
+    /// is the daemon's, which airs regardless.
     pub fn open(
         path: &Path,
         station_id: &str,
         tz: Tz,
     ) -> Result<(AirtimeLog, usize), AirtimeError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| AirtimeError::CreateDir {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        }
-        let conn = Connection::open(path).map_err(|source| AirtimeError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let mut log = AirtimeLog {
-            conn,
-            path: path.to_path_buf(),
-            feed: false,
-            fed: false,
-        };
-        log.init(station_id, tz).map_err(|e| log.sql(e))?;
-        let recovered = log.recover()?;
-        Ok((log, recovered))
+        let mut log = AirtimeLog::closed(path, station_id, tz);
+        let conn = log.connect_or_salvage()?;
+        let n = log.adopt(conn)?;
+        Ok((log, n))
     }
 
-    fn init(&mut self, station_id: &str, tz: Tz) -> rusqlite::Result<()> {
-        durable(&self.conn)?;
-        let tx = self.conn.transaction()?;
-        tx.execute_batch(SCHEMA)?;
-        // The log belongs to the station configured now; a renamed station
-        // or a changed zone keeps its log (older rows keep their offsets).
-        for (key, value) in [
-            ("station_id", station_id.to_string()),
-            ("timezone", tz.name().to_string()),
-            ("schema_version", SCHEMA_VERSION.to_string()),
-        ] {
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )?;
+    /// [`AirtimeLog::open`] for the daemon: only a log written by a newer
+    /// Loa is refused. A file that cannot be opened now (disk full, not
+    /// writable) leaves the log waiting, its rows kept in memory and the
+    /// file tried again, while the schedule airs.
+    pub fn open_on_air(
+        path: &Path,
+        station_id: &str,
+        tz: Tz,
+    ) -> Result<(AirtimeLog, usize), AirtimeError> {
+        match AirtimeLog::open(path, station_id, tz) {
+            Ok(x) => Ok(x),
+            Err(e @ AirtimeError::Schema(schema::SchemaError::Newer { .. })) => Err(e),
+            Err(e) => {
+                tracing::error!(
+                    "{e}; the station airs and loa tries the log again every {} s, keeping its \
+                     rows meanwhile; free space or fix the file's permissions",
+                    RETRY_EVERY.as_secs()
+                );
+                let mut log = AirtimeLog::closed(path, station_id, tz);
+                log.fault = Some(fault_reason(&e));
+                Ok((log, 0))
+            }
         }
-        tx.commit()
+    }
+
+    fn closed(path: &Path, station_id: &str, tz: Tz) -> AirtimeLog {
+        AirtimeLog {
+            conn: None,
+            path: path.to_path_buf(),
+            station_id: station_id.to_string(),
+            tz,
+            // Set from the file; rows written while none is open are
+            // renumbered clear of the file's own when it comes back.
+            next_id: 0,
+            pending: Vec::new(),
+            fault: None,
+            notice: None,
+            last_try: None,
+            renumbered: std::collections::HashMap::new(),
+            batch: false,
+            feed: false,
+            fed: false,
+        }
+    }
+
+    /// Takes a fresh connection: rows left airing are interrupted and ids
+    /// continue after the file's. Rows that waited for the file under ids it
+    /// already has are renumbered.
+    fn adopt(&mut self, conn: Connection) -> Result<usize, AirtimeError> {
+        let n = interrupt_airing(&conn).map_err(|e| self.sql(e))?;
+        let max: i64 = conn
+            .query_row("SELECT coalesce(max(id), 0) FROM airtime", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        let clash = self
+            .pending
+            .iter()
+            .any(|w| matches!(w, Write::Insert(_)) && w.row_id().is_some_and(|id| id <= max));
+        let mut next = self.next_id.max(max + 1);
+        if clash {
+            for w in &mut self.pending {
+                let old = w.row_id();
+                if let (Write::Insert(v), Some(old)) = (w, old) {
+                    v[0] = Value::Integer(next);
+                    self.renumbered.insert(old, next);
+                    next += 1;
+                }
+            }
+            for w in &mut self.pending {
+                w.renumber(&self.renumbered);
+            }
+        }
+        self.next_id = next;
+        self.conn = Some(conn);
+        Ok(n)
+    }
+
+    /// Connects; a damaged file is moved aside and what can be read of it
+    /// goes into a fresh one.
+    fn connect_or_salvage(&mut self) -> Result<Connection, AirtimeError> {
+        match connect(&self.path, &self.station_id, self.tz) {
+            Ok(c) => Ok(c),
+            Err(e) if e.is_damage() => self.salvage(&e.to_string()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn salvage(&mut self, why: &str) -> Result<Connection, AirtimeError> {
+        self.conn = None;
+        let moved = salvage::move_aside(&self.path, &file_stamp(self.tz)).map_err(|source| {
+            AirtimeError::MoveAside {
+                path: self.path.clone(),
+                why: why.to_string(),
+                source,
+            }
+        })?;
+        let mut conn = connect(&self.path, &self.station_id, self.tz)?;
+        let got = salvage::recover_into(&moved, &mut conn);
+        let note = format!(
+            "{} was damaged ({why}); it was moved aside to {} and {} airtime rows (and {} other \
+             rows) read from it into a fresh log. Rows on damaged pages are lost: keep the moved \
+             file for the record, and check the disk (`loa doctor`, `dmesg`) for errors",
+            self.path.display(),
+            got.moved_to.display(),
+            got.airtime_rows,
+            got.other_rows
+        );
+        tracing::error!("{note}");
+        self.notice = Some(note);
+        Ok(conn)
     }
 
     fn sql(&self, source: rusqlite::Error) -> AirtimeError {
@@ -281,14 +582,223 @@ impl AirtimeLog {
         }
     }
 
-    /// Rows left airing become interrupted.
-    fn recover(&mut self) -> Result<usize, AirtimeError> {
-        let tx = self.conn.transaction().map_err(|e| AirtimeError::Sql {
-            path: self.path.clone(),
-            source: e,
-        })?;
-        let n = interrupt_airing(&tx).and_then(|n| tx.commit().map(|()| n));
-        n.map_err(|e| self.sql(e))
+    /// The file was deleted or replaced while open: rows went into a file
+    /// nobody will read. Start the log afresh at its path with the rows that
+    /// still matter (airing, or not yet sent to the feed).
+    fn reopen_moved(&mut self) -> Result<(), AirtimeError> {
+        let Some(old) = self.conn.take() else {
+            return Ok(());
+        };
+        let carried = carry_rows(&old);
+        drop(old);
+        if !self.path.exists() {
+            // The -wal and -shm left at the path are the deleted file's.
+            for side in ["-wal", "-shm"] {
+                let mut p = self.path.as_os_str().to_owned();
+                p.push(side);
+                let _ = std::fs::remove_file(PathBuf::from(p));
+            }
+        }
+        let conn = self.connect_or_salvage()?;
+        let (rows, queued) = carried.unwrap_or_default();
+        let n = rows.len();
+        for values in rows {
+            let _ = conn
+                .prepare_cached(
+                    r#"INSERT OR IGNORE INTO airtime (id, program_id, title, category,
+                        source_kind, source, "trigger", requested_by, priority, zones,
+                        scheduled_at, started_at, ended_at, planned_ms, aired_ms, outcome, detail)
+                       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+                        ?15, ?16, ?17)"#,
+                )
+                .and_then(|mut s| s.execute(rusqlite::params_from_iter(values.iter())));
+        }
+        for id in queued {
+            let _ = Write::Feed(id).apply(&conn);
+        }
+        let max: i64 = conn
+            .query_row("SELECT coalesce(max(id), 0) FROM airtime", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        self.next_id = self.next_id.max(max + 1);
+        self.conn = Some(conn);
+        let note = format!(
+            "{} was deleted or replaced while loa ran; loa goes on in a new log there, with the \
+             {n} rows still airing or waiting for the MQTT feed. Rows before are only in the \
+             old file: restore it from a backup if it was deleted by mistake (stop loa first)",
+            self.path.display()
+        );
+        tracing::error!("{note}");
+        self.notice = Some(note);
+        Ok(())
+    }
+
+    /// Makes sure a connection to the file at the path is open.
+    fn ensure_open(&mut self) -> Result<(), AirtimeError> {
+        if self.conn.as_ref().is_some_and(has_moved) {
+            return self.reopen_moved();
+        }
+        if self.conn.is_none() {
+            let conn = self.connect_or_salvage()?;
+            // Rows of the file left airing before loa started (the file
+            // could not be opened then) are interrupted; ours wait in memory.
+            self.adopt(conn)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what waits, in order, in one transaction; on failure all of it
+    /// keeps waiting. Returns the row ids that writes needed and did not find.
+    fn flush(&mut self) -> Result<Vec<i64>, AirtimeError> {
+        if self.pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        let result = self.write_pending();
+        let result = match result {
+            // A page found damaged mid-run: move the file aside, recover, and
+            // write into the fresh one.
+            Err(e) if e.is_damage() => {
+                let why = e.to_string();
+                self.salvage(&why).and_then(|conn| {
+                    self.conn = Some(conn);
+                    self.write_pending()
+                })
+            }
+            r => r,
+        };
+        match result {
+            Ok(missing) => {
+                if self.fault.take().is_some() {
+                    tracing::warn!(
+                        "airtime log: {} is written again; no row was lost",
+                        self.path.display()
+                    );
+                }
+                Ok(missing)
+            }
+            Err(e) => {
+                let reason = fault_reason(&e);
+                if self.fault.as_deref() != Some(reason.as_str()) {
+                    tracing::error!(
+                        "airtime log: {e}; {} rows wait in memory and are written as soon as \
+                         the file takes them (a restart before then loses them): free space on \
+                         the disk of {}",
+                        self.waiting_rows(),
+                        self.path.display()
+                    );
+                }
+                self.fault = Some(reason);
+                Err(e)
+            }
+        }
+    }
+
+    fn write_pending(&mut self) -> Result<Vec<i64>, AirtimeError> {
+        self.ensure_open()?;
+        let path = self.path.clone();
+        let sql = |source| AirtimeError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let conn = self.conn.as_mut().expect("opened above");
+        // A savepoint nests in a batch's transaction and is one outside it.
+        let sp = conn.savepoint().map_err(sql)?;
+        let mut missing = Vec::new();
+        for w in &self.pending {
+            let n = w.apply(&sp).map_err(sql)?;
+            if n == 0 && w.needs_row() {
+                missing.extend(w.row_id());
+            }
+        }
+        sp.commit().map_err(sql)?;
+        self.pending.clear();
+        Ok(missing)
+    }
+
+    /// Rows with writes waiting.
+    fn waiting_rows(&self) -> usize {
+        let mut ids: Vec<i64> = self.pending.iter().filter_map(Write::row_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+
+    /// Queues a write and writes what waits. An error for a row this write
+    /// names is the caller's; a fault that keeps it waiting is not an error.
+    fn write(&mut self, mut w: Write) -> Result<(), AirtimeError> {
+        w.renumber(&self.renumbered);
+        let id = w.row_id();
+        let needs_row = w.needs_row();
+        // Only the last saved progress of a waiting row matters.
+        if let Write::Progress { id, aired_ms } = &w {
+            if let Some(Write::Progress { aired_ms: a, .. }) = self
+                .pending
+                .iter_mut()
+                .rev()
+                .find(|p| matches!(p, Write::Progress { id: i, .. } if i == id))
+            {
+                *a = *aired_ms;
+                return self.flush().map(|_| ()).or(Ok(()));
+            }
+        }
+        self.pending.push(w);
+        match self.flush() {
+            Ok(missing) => {
+                for m in missing.iter().filter(|m| Some(**m) != id || !needs_row) {
+                    tracing::warn!("airtime log: a write for row {m} found no such row");
+                }
+                match id {
+                    Some(id) if needs_row && missing.contains(&id) => Err(AirtimeError::NoRow {
+                        path: self.path.clone(),
+                        id,
+                    }),
+                    _ => Ok(()),
+                }
+            }
+            // Kept: written when the file takes it (the fault is in the status).
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Tries waiting writes again (every [`RETRY_EVERY`]) and checks that the
+    /// file is still the one at the path; the serve loop calls it each turn.
+    pub fn tick(&mut self, mono: std::time::Duration) {
+        if self
+            .last_try
+            .is_some_and(|t| mono.saturating_sub(t) < RETRY_EVERY)
+        {
+            return;
+        }
+        self.last_try = Some(mono);
+        if self.batch {
+            return;
+        }
+        if !self.pending.is_empty() {
+            let _ = self.flush();
+        } else if self.conn.is_none() || self.conn.as_ref().is_some_and(has_moved) {
+            self.fault = self.ensure_open().err().map(|e| fault_reason(&e));
+        }
+    }
+
+    /// The log's part of the status document: `ok`, or `failing` with why
+    /// and how many rows wait; and the last time the file was replaced.
+    pub fn status_json(&self) -> serde_json::Value {
+        let mut v = match &self.fault {
+            None => serde_json::json!({ "state": "ok" }),
+            Some(reason) => serde_json::json!({
+                "state": "failing",
+                "reason": reason,
+                "waiting": self.waiting_rows(),
+            }),
+        };
+        if let Some(n) = &self.notice {
+            v["notice"] = n.clone().into();
+        }
+        v
+    }
+
+    /// The item starts: a row with outcome `airing` and aired_ms 0.
+    pub fn start(&mut self, row: &NewRow) -> Result<i64, AirtimeError> {
+        self.insert(row, None, 0, Outcome::Airing, None)
     }
 
     fn insert(
@@ -299,50 +809,39 @@ impl AirtimeLog {
         outcome: Outcome,
         detail: Option<&str>,
     ) -> Result<i64, AirtimeError> {
-        let result = (|| {
-            let mut stmt = self.conn.prepare_cached(
-                r#"INSERT INTO airtime (program_id, title, category, source_kind, source, "trigger",
-                    requested_by, priority, zones, scheduled_at, started_at, ended_at,
-                    planned_ms, aired_ms, outcome, detail)
-                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"#,
-            )?;
-            stmt.execute(params![
-                row.program_id,
-                row.title,
-                row.category,
-                row.source_kind,
-                row.source,
-                row.trigger.as_str(),
-                row.requested_by,
-                row.priority.as_str(),
-                row.zones.join(","),
-                row.scheduled_at.as_ref().map(format_time),
-                format_time(&row.started_at),
-                ended_at.map(format_time),
-                clamp_ms(row.planned_ms),
-                clamp_ms(aired_ms),
-                outcome.as_str(),
-                detail,
-            ])?;
-            Ok(self.conn.last_insert_rowid())
-        })();
-        result.map_err(|e| self.sql(e))
-    }
-
-    /// The item starts: a row with outcome `airing` and aired_ms 0.
-    pub fn start(&mut self, row: &NewRow) -> Result<i64, AirtimeError> {
-        self.insert(row, None, 0, Outcome::Airing, None)
+        let id = self.next_id.max(1);
+        self.next_id = id + 1;
+        let text = |s: Option<String>| s.map_or(Value::Null, Value::Text);
+        let values = vec![
+            Value::Integer(id),
+            text(row.program_id.clone()),
+            Value::Text(row.title.clone()),
+            Value::Text(row.category.clone()),
+            Value::Text(row.source_kind.clone()),
+            Value::Text(row.source.clone()),
+            Value::Text(row.trigger.as_str().into()),
+            text(row.requested_by.clone()),
+            Value::Text(row.priority.as_str().into()),
+            Value::Text(row.zones.join(",")),
+            text(row.scheduled_at.as_ref().map(format_time)),
+            Value::Text(format_time(&row.started_at)),
+            text(ended_at.map(format_time)),
+            Value::Integer(clamp_ms(row.planned_ms)),
+            Value::Integer(clamp_ms(aired_ms)),
+            Value::Text(outcome.as_str().into()),
+            text(detail.map(str::to_string)),
+        ];
+        self.write(Write::Insert(values))?;
+        Ok(id)
     }
 
     /// Saves how long an airing row has aired so far (every 5 s), so that a
     /// crash loses at most that much.
     pub fn progress(&mut self, id: i64, aired_ms: u64) -> Result<(), AirtimeError> {
-        let n = self
-            .conn
-            .prepare_cached("UPDATE airtime SET aired_ms = ?2 WHERE id = ?1 AND outcome = 'airing'")
-            .and_then(|mut s| s.execute(params![id, clamp_ms(aired_ms)]))
-            .map_err(|e| self.sql(e))?;
-        self.changed(n, id)
+        self.write(Write::Progress {
+            id,
+            aired_ms: clamp_ms(aired_ms),
+        })
     }
 
     /// The item ended.
@@ -354,26 +853,17 @@ impl AirtimeLog {
         outcome: Outcome,
         detail: Option<&str>,
     ) -> Result<(), AirtimeError> {
-        let n = self
-            .conn
-            .prepare_cached(
-                "UPDATE airtime SET ended_at = ?2, aired_ms = ?3, outcome = ?4, detail = ?5 WHERE id = ?1",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    id,
-                    format_time(&ended_at),
-                    clamp_ms(aired_ms),
-                    outcome.as_str(),
-                    detail
-                ])
-            })
-            .map_err(|e| self.sql(e))?;
-        self.changed(n, id)?;
+        self.write(Write::Finish {
+            id,
+            ended_at: format_time(&ended_at),
+            aired_ms: clamp_ms(aired_ms),
+            outcome,
+            detail: detail.map(str::to_string),
+        })?;
         self.queue(id)
     }
 
-    /// Queue finished rows for the MQTT airtime feed from now on.
+    /// Queue finished rows for the MQTT feed from now on.
     pub fn enable_feed(&mut self) {
         self.feed = true;
     }
@@ -385,21 +875,8 @@ impl AirtimeLog {
 
     fn queue(&mut self, id: i64) -> Result<(), AirtimeError> {
         if self.feed {
-            self.conn
-                .prepare_cached("INSERT OR IGNORE INTO outbox (row_id) VALUES (?1)")
-                .and_then(|mut s| s.execute([id]))
-                .map_err(|e| self.sql(e))?;
+            self.write(Write::Feed(id))?;
             self.fed = true;
-        }
-        Ok(())
-    }
-
-    fn changed(&self, n: usize, id: i64) -> Result<(), AirtimeError> {
-        if n == 0 {
-            return Err(AirtimeError::NoRow {
-                path: self.path.clone(),
-                id,
-            });
         }
         Ok(())
     }
@@ -423,7 +900,8 @@ impl AirtimeLog {
     /// [`Outbox`], the tests through this.
     #[cfg(test)]
     pub fn row_json(&self, id: i64) -> Result<serde_json::Value, AirtimeError> {
-        row_json_of(&self.conn, id)
+        let conn = self.conn.as_ref().expect("the log is open");
+        row_json_of(conn, id)
             .map_err(|e| self.sql(e))?
             .ok_or_else(|| AirtimeError::NoRow {
                 path: self.path.clone(),
@@ -431,28 +909,57 @@ impl AirtimeLog {
             })
     }
 
+    #[cfg(test)]
+    fn conn(&self) -> &Connection {
+        self.conn.as_ref().expect("the log is open")
+    }
+
     /// Starts a transaction around many calls (the simulator writes a year
     /// of rows; one fsync per row would take minutes).
     pub fn begin_batch(&mut self) -> Result<(), AirtimeError> {
-        self.conn.execute_batch("BEGIN").map_err(|e| self.sql(e))
+        self.ensure_open()?;
+        let conn = self.conn.as_ref().expect("opened above");
+        conn.execute_batch("BEGIN").map_err(|e| self.sql(e))?;
+        self.batch = true;
+        Ok(())
     }
 
     pub fn commit_batch(&mut self) -> Result<(), AirtimeError> {
-        self.conn.execute_batch("COMMIT").map_err(|e| self.sql(e))
+        self.batch = false;
+        let conn = self.conn.as_ref().expect("opened in begin_batch");
+        if let Err(e) = conn.execute_batch("COMMIT") {
+            return Err(self.sql(e));
+        }
+        self.flush().map(|_| ())
     }
 
     /// Records the station's name in `meta`, for reports read without the
     /// configuration (`loa report --db`).
     pub fn set_station_name(&mut self, name: &str) -> Result<(), AirtimeError> {
-        self.conn
-            .execute(
-                "INSERT INTO meta (key, value) VALUES ('station_name', ?1)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [name],
-            )
-            .map(|_| ())
-            .map_err(|e| self.sql(e))
+        self.write(Write::Meta {
+            key: "station_name".into(),
+            value: name.into(),
+        })
     }
+}
+
+/// The rows of a file about to be left that must go on in the new one:
+/// those still airing and those the feed has not sent, and the feed's queue.
+fn carry_rows(conn: &Connection) -> rusqlite::Result<(Vec<Vec<Value>>, Vec<i64>)> {
+    let rows = conn
+        .prepare(
+            r#"SELECT id, program_id, title, category, source_kind, source, "trigger",
+                requested_by, priority, zones, scheduled_at, started_at, ended_at,
+                planned_ms, aired_ms, outcome, detail FROM airtime
+               WHERE outcome = 'airing' OR id IN (SELECT row_id FROM outbox) ORDER BY id"#,
+        )?
+        .query_map([], |r| (0..17).map(|i| r.get::<_, Value>(i)).collect())?
+        .collect::<rusqlite::Result<Vec<Vec<Value>>>>()?;
+    let queued = conn
+        .prepare("SELECT row_id FROM outbox ORDER BY row_id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok((rows, queued))
 }
 
 /// One row as SPEC's JSON (every column), None when there is no such row.
@@ -488,16 +995,36 @@ pub fn row_json_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<serde_
 }
 
 /// The MQTT feed's side of the log: its own connection (WAL lets it read
-/// while the scheduler writes), oldest rows first.
+/// while the scheduler writes), oldest rows first. When the file is deleted
+/// or replaced, it follows the log to the new file at the path.
 pub struct Outbox {
-    conn: Connection,
+    path: PathBuf,
+    conn: std::sync::Mutex<Connection>,
 }
 
 impl Outbox {
     pub fn open(path: &Path) -> rusqlite::Result<Outbox> {
+        Ok(Outbox {
+            path: path.to_path_buf(),
+            conn: std::sync::Mutex::new(Outbox::connect(path)?),
+        })
+    }
+
+    fn connect(path: &Path) -> rusqlite::Result<Connection> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(Outbox { conn })
+        keep_wal(&conn);
+        Ok(conn)
+    }
+
+    /// The connection, to the file now at the path.
+    fn conn(&self) -> rusqlite::Result<std::sync::MutexGuard<'_, Connection>> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        // Only once the log has made the new file: never create it here.
+        if has_moved(&conn) && self.path.exists() {
+            *conn = Outbox::connect(&self.path)?;
+        }
+        Ok(conn)
     }
 
     /// Up to `limit` queued rows after row id `after`, oldest first, as JSON.
@@ -506,16 +1033,20 @@ impl Outbox {
         after: i64,
         limit: usize,
     ) -> rusqlite::Result<Vec<(i64, serde_json::Value)>> {
-        let ids: Vec<i64> = self
-            .conn
+        let conn = self.conn()?;
+        let ids: Vec<i64> = conn
             .prepare_cached("SELECT row_id FROM outbox WHERE row_id > ?1 ORDER BY row_id LIMIT ?2")?
             .query_map(params![after, limit as i64], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            match row_json_of(&self.conn, id)? {
+            match row_json_of(&conn, id)? {
                 Some(v) => out.push((id, v)),
-                None => self.ack(id)?, // the row is gone (log edited by hand)
+                // The row is gone (log edited by hand).
+                None => {
+                    conn.prepare_cached("DELETE FROM outbox WHERE row_id = ?1")?
+                        .execute([id])?;
+                }
             }
         }
         Ok(out)
@@ -523,7 +1054,7 @@ impl Outbox {
 
     /// The broker has the row (PUBACK): forget it.
     pub fn ack(&self, id: i64) -> rusqlite::Result<()> {
-        self.conn
+        self.conn()?
             .prepare_cached("DELETE FROM outbox WHERE row_id = ?1")?
             .execute([id])?;
         Ok(())
@@ -612,17 +1143,17 @@ mod tests {
         let path = dir.path().join("airtime.sqlite");
         let (log, _) = AirtimeLog::open(&path, "au-lau", TZ).unwrap();
         let mode: String = log
-            .conn
+            .conn()
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
         let sync: i64 = log
-            .conn
+            .conn()
             .query_row("PRAGMA synchronous", [], |r| r.get(0))
             .unwrap();
         assert_eq!(sync, 2, "FULL");
         let meta = |k: &str| -> String {
-            log.conn
+            log.conn()
                 .query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
                 .unwrap()
         };
@@ -632,7 +1163,7 @@ mod tests {
         let mut log = log;
         log.set_station_name("Đài truyền thanh xã Âu Lâu").unwrap();
         let name: String = log
-            .conn
+            .conn()
             .query_row(
                 "SELECT value FROM meta WHERE key = 'station_name'",
                 [],
@@ -641,7 +1172,7 @@ mod tests {
             .unwrap();
         assert_eq!(name, "Đài truyền thanh xã Âu Lâu");
         let cols: Vec<String> = log
-            .conn
+            .conn()
             .prepare("SELECT name FROM pragma_table_info('airtime')")
             .unwrap()
             .query_map([], |r| r.get(0))
@@ -727,5 +1258,327 @@ mod tests {
             .with_ymd_and_hms(2026, 7, 1, 12, 0, 0)
             .unwrap();
         assert_eq!(format_time(&paris), "2026-07-01T12:00:00.000+02:00");
+    }
+
+    /// The schema exactly as Loa wrote it before migrations (SCHEMA_VERSION
+    /// 1 in `meta`, user_version 0), with rows.
+    fn todays_log(path: &Path, rows: i64) {
+        let c = Connection::open(path).unwrap();
+        c.execute_batch(
+            r#"PRAGMA journal_mode = WAL;
+            CREATE TABLE IF NOT EXISTS airtime (
+                id INTEGER PRIMARY KEY, program_id TEXT, title TEXT NOT NULL,
+                category TEXT NOT NULL, source_kind TEXT NOT NULL, source TEXT NOT NULL,
+                "trigger" TEXT NOT NULL, requested_by TEXT, priority TEXT NOT NULL,
+                zones TEXT NOT NULL, scheduled_at TEXT, started_at TEXT NOT NULL,
+                ended_at TEXT, planned_ms INTEGER NOT NULL, aired_ms INTEGER NOT NULL,
+                outcome TEXT NOT NULL, detail TEXT);
+            CREATE INDEX IF NOT EXISTS airtime_started_at ON airtime (started_at);
+            CREATE INDEX IF NOT EXISTS airtime_airing ON airtime (id) WHERE outcome = 'airing';
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS outbox (row_id INTEGER PRIMARY KEY);
+            INSERT INTO meta VALUES ('station_id', 'au-lau'), ('timezone', 'Asia/Ho_Chi_Minh'),
+                ('schema_version', '1'), ('station_name', 'Đài xã Âu Lâu');"#,
+        )
+        .unwrap();
+        for i in 1..=rows {
+            c.execute(
+                r#"INSERT INTO airtime (id, program_id, title, category, source_kind, source,
+                    "trigger", priority, zones, scheduled_at, started_at, ended_at,
+                    planned_ms, aired_ms, outcome)
+                   VALUES (?1, 'thoi-su', 'Thời sự ' || ?1, 'news', 'file', 'thoi-su.mp3',
+                    'schedule', 'normal', 'thon-1', '2026-11-23T06:00:00.000+07:00',
+                    '2026-11-23T06:00:00.000+07:00', '2026-11-23T06:10:00.000+07:00',
+                    600000, 600000, 'completed')"#,
+                [i],
+            )
+            .unwrap();
+        }
+        c.execute("INSERT INTO outbox VALUES (?1)", [rows]).unwrap();
+    }
+
+    fn count(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_log_written_before_migrations_is_adopted_in_place_with_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airtime.sqlite");
+        todays_log(&path, 40);
+        let (mut log, _) = AirtimeLog::open(&path, "au-lau", TZ).unwrap();
+        let c = log.conn();
+        assert_eq!(count(c, "PRAGMA user_version"), schema::LATEST as i64);
+        assert_eq!(count(c, "SELECT count(*) FROM airtime"), 40);
+        assert_eq!(count(c, "SELECT count(*) FROM outbox"), 1);
+        assert_eq!(count(c, "SELECT count(*) FROM seen_commands"), 0);
+        assert_eq!(
+            log.row_json(17).unwrap()["title"],
+            "Thời sự 17",
+            "rows keep their ids and columns"
+        );
+        // Adopting changes no table: no backup was needed.
+        assert!(!schema::backup_path(&path, 1).exists());
+        // New rows continue after the old ones.
+        assert_eq!(log.start(&row()).unwrap(), 41);
+    }
+
+    #[test]
+    fn a_later_migration_upgrades_in_place_and_keeps_a_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airtime.sqlite");
+        todays_log(&path, 25);
+        let (log, _) = AirtimeLog::open(&path, "au-lau", TZ).unwrap();
+        drop(log);
+        // A next version as a later Loa may add it.
+        let mut list = schema::MIGRATIONS.to_vec();
+        list.push("ALTER TABLE airtime ADD COLUMN loudness_lufs REAL;");
+        let mut c = Connection::open(&path).unwrap();
+        schema::migrate_with(&mut c, &path, &list).unwrap();
+        assert_eq!(count(&c, "PRAGMA user_version"), 2);
+        assert_eq!(
+            count(
+                &c,
+                "SELECT count(*) FROM airtime WHERE title LIKE 'Thời sự %'"
+            ),
+            25
+        );
+        assert_eq!(
+            count(
+                &c,
+                "SELECT count(*) FROM pragma_table_info('airtime') WHERE name = 'loudness_lufs'"
+            ),
+            1
+        );
+        let backup = schema::backup_path(&path, 2);
+        let b = Connection::open(&backup).unwrap();
+        assert_eq!(count(&b, "SELECT count(*) FROM airtime"), 25);
+        assert_eq!(count(&b, "PRAGMA user_version"), 1);
+        drop(c);
+
+        // This Loa (version 1) now refuses the upgraded log, naming both
+        // versions and the backup to go back to.
+        let e = AirtimeLog::open(&path, "au-lau", TZ)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("schema version 2"), "{e}");
+        assert!(e.contains("knows versions up to 1"), "{e}");
+        assert!(e.contains("Upgrade loa"), "{e}");
+        assert!(e.contains(&backup.display().to_string()), "{e}");
+        // So does `loa report`, and the daemon too (it never writes into it).
+        let r = crate::report::open_log(&path).err().unwrap().to_string();
+        assert!(r.contains("schema version 2"), "{r}");
+        assert!(AirtimeLog::open_on_air(&path, "au-lau", TZ).is_err());
+        let c = Connection::open(&path).unwrap();
+        assert_eq!(count(&c, "SELECT count(*) FROM airtime"), 25, "untouched");
+    }
+
+    #[test]
+    fn rows_that_meet_a_full_disk_wait_in_order_and_are_written_when_space_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airtime.sqlite");
+        let (mut log, _) = AirtimeLog::open(&path, "au-lau", TZ).unwrap();
+        log.enable_feed();
+        let first = log.start(&row()).unwrap();
+        log.finish(first, at(23, 6, 30), 1_800_000, Outcome::Completed, None)
+            .unwrap();
+        // The file may not grow: SQLite answers SQLITE_FULL, as on a full disk.
+        let pages = count(log.conn(), "PRAGMA page_count");
+        log.conn()
+            .pragma_update(None, "max_page_count", pages)
+            .unwrap();
+        let mut r = row();
+        r.title = "x".repeat(3000);
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            r.started_at = at(23, 7, i);
+            let id = log.start(&r).unwrap();
+            log.progress(id, 5_000).unwrap();
+            log.finish(
+                id,
+                at(23, 7, i) + TimeDelta::seconds(30),
+                30_000,
+                Outcome::Completed,
+                None,
+            )
+            .unwrap();
+            ids.push(id);
+        }
+        let status = log.status_json();
+        assert_eq!(status["state"], "failing", "{status}");
+        assert_eq!(status["reason"], "cannot write (disk full)");
+        let waiting = status["waiting"].as_u64().unwrap();
+        assert!(waiting >= 2, "{status}");
+        // What was written before stays.
+        assert_eq!(log.row_json(first).unwrap()["outcome"], "completed");
+
+        // Space returns: the next retry writes every waiting row, in order.
+        log.conn()
+            .pragma_update(None, "max_page_count", 1_000_000)
+            .unwrap();
+        log.tick(std::time::Duration::from_secs(100));
+        assert_eq!(log.status_json(), serde_json::json!({ "state": "ok" }));
+        for (i, id) in ids.iter().enumerate() {
+            let v = log.row_json(*id).unwrap();
+            assert_eq!(v["outcome"], "completed");
+            assert_eq!(v["aired_ms"], 30_000);
+            assert_eq!(v["started_at"], format_time(&at(23, 7, i as u32)));
+        }
+        assert_eq!(
+            count(log.conn(), "SELECT count(*) FROM outbox"),
+            1 + ids.len() as i64,
+            "every finished row is queued for the feed"
+        );
+    }
+
+    #[test]
+    fn a_truncated_log_is_moved_aside_and_its_readable_rows_recovered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airtime.sqlite");
+        let (mut log, _) = AirtimeLog::open(&path, "au-lau", TZ).unwrap();
+        log.set_station_name("Đài xã Âu Lâu").unwrap();
+        let mut r = row();
+        log.begin_batch().unwrap();
+        for i in 0..400 {
+            r.title = format!("Bản tin {i} {}", "·".repeat(200));
+            log.record(&r, at(23, 7, 0), 1_000, Outcome::Completed, None)
+                .unwrap();
+        }
+        log.commit_batch().unwrap();
+        drop(log);
+        let size = std::fs::metadata(&path).unwrap().len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(size / 2)
+            .unwrap();
+
+        let (mut log, _) = AirtimeLog::open(&path, "au-lau", TZ).unwrap();
+        let moved: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                n.starts_with("airtime.sqlite.damaged-")
+                    && !n.contains("-wal")
+                    && !n.contains("-shm")
+            })
+            .collect();
+        assert_eq!(moved.len(), 1, "{moved:?}");
+        assert_eq!(
+            std::fs::metadata(dir.path().join(&moved[0])).unwrap().len(),
+            size / 2,
+            "the damaged file is kept as it was"
+        );
+        let recovered = count(log.conn(), "SELECT count(*) FROM airtime");
+        assert!(
+            recovered > 50 && recovered < 400,
+            "about half the rows are readable: {recovered}"
+        );
+        assert_eq!(
+            count(
+                log.conn(),
+                "SELECT count(*) FROM meta WHERE key = 'station_name'"
+            ),
+            1
+        );
+        let notice = log.status_json()["notice"].as_str().unwrap().to_string();
+        assert!(notice.contains(&moved[0]), "{notice}");
+        assert!(
+            notice.contains(&format!("{recovered} airtime rows")),
+            "{notice}"
+        );
+        // The fresh log takes new rows after the recovered ones.
+        let id = log.start(&row()).unwrap();
+        assert!(id > recovered);
+        assert_eq!(log.row_json(id).unwrap()["outcome"], "airing");
+    }
+
+    #[test]
+    fn a_log_deleted_while_running_goes_on_in_a_new_file_with_the_rows_between() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airtime.sqlite");
+        let (mut log, _) = AirtimeLog::open(&path, "au-lau", TZ).unwrap();
+        log.enable_feed();
+        let old = log.start(&row()).unwrap();
+        log.finish(old, at(23, 6, 30), 1_800_000, Outcome::Completed, None)
+            .unwrap();
+        let mut r = row();
+        r.started_at = at(23, 7, 0);
+        let airing = log.start(&r).unwrap();
+        log.progress(airing, 5_000).unwrap();
+        std::fs::remove_file(&path).unwrap();
+
+        // The next write notices.
+        log.progress(airing, 10_000).unwrap();
+        r.started_at = at(23, 8, 0);
+        let after = log
+            .record(&r, at(23, 8, 0), 0, Outcome::Skipped, Some("test"))
+            .unwrap();
+        log.finish(airing, at(23, 7, 40), 40_000, Outcome::Completed, None)
+            .unwrap();
+        assert!(path.exists());
+        let c = Connection::open(&path).unwrap();
+        let ids: Vec<i64> = c
+            .prepare("SELECT id FROM airtime ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        // The row finished before the deletion was still waiting for the
+        // feed: it is carried too.
+        assert_eq!(ids, vec![old, airing, after]);
+        assert_eq!(log.row_json(airing).unwrap()["aired_ms"], 40_000);
+        assert_eq!(log.row_json(airing).unwrap()["outcome"], "completed");
+        assert_eq!(count(&c, "SELECT count(*) FROM outbox"), 3);
+        let notice = log.status_json()["notice"].as_str().unwrap().to_string();
+        assert!(notice.contains("deleted or replaced"), "{notice}");
+
+        // Deleted again while idle: the periodic check notices.
+        std::fs::remove_file(&path).unwrap();
+        log.tick(std::time::Duration::from_secs(1_000));
+        assert!(
+            path.exists(),
+            "a new file is made without waiting for a row"
+        );
+    }
+
+    #[test]
+    fn rows_kept_while_the_file_could_not_be_opened_are_renumbered_clear_of_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        // The state directory is not there yet (a disk not mounted): a file
+        // stands where it should be.
+        let state = dir.path().join("state");
+        std::fs::write(&state, "").unwrap();
+        let path = state.join("airtime.sqlite");
+        let (mut log, _) = AirtimeLog::open_on_air(&path, "au-lau", TZ).unwrap();
+        assert_eq!(log.status_json()["state"], "failing");
+        let a = log.start(&row()).unwrap();
+        log.finish(a, at(23, 6, 30), 1_800_000, Outcome::Completed, None)
+            .unwrap();
+        let b = log.start(&row()).unwrap();
+        assert_eq!(log.status_json()["waiting"], 2);
+
+        // The disk comes back with the log on it.
+        std::fs::remove_file(&state).unwrap();
+        std::fs::create_dir(&state).unwrap();
+        todays_log(&path, 3);
+        log.tick(std::time::Duration::from_secs(10));
+        assert_eq!(log.status_json()["state"], "ok");
+        log.finish(b, at(23, 7, 0), 60_000, Outcome::Cut, Some("stopped"))
+            .unwrap();
+        let c = log.conn();
+        assert_eq!(count(c, "SELECT count(*) FROM airtime"), 5);
+        assert_eq!(
+            count(
+                c,
+                "SELECT count(*) FROM airtime WHERE title LIKE 'Thời sự %'"
+            ),
+            3
+        );
+        assert_eq!(log.row_json(4).unwrap()["outcome"], "completed");
+        assert_eq!(log.row_json(5).unwrap()["detail"], "stopped");
     }
 }

@@ -1310,6 +1310,20 @@ pub fn status_text(doc: &Value, today: &str) -> String {
             let _ = writeln!(out, "{label:<10} {name} ({}) {state}", s(v, "spec"));
         }
     }
+    if let Some(a) = doc.get("airtime_log").filter(|a| !a.is_null()) {
+        let line = match s(a, "state").as_str() {
+            "failing" => format!(
+                "airtime log: {}: {} rows waiting",
+                s(a, "reason"),
+                a.get("waiting").and_then(Value::as_u64).unwrap_or(0)
+            ),
+            st => st.to_string(),
+        };
+        let _ = writeln!(out, "Log:       {line}");
+        if let Some(n) = a.get("notice").and_then(Value::as_str) {
+            let _ = writeln!(out, "           {n}");
+        }
+    }
     if let Some(c) = doc.get("config").filter(|c| !c.is_null()) {
         let errors: Vec<&str> = c
             .get("errors")

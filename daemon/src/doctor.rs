@@ -574,24 +574,43 @@ fn airtime_log(path: &Path) -> Finding {
             ),
         );
     }
-    let rows =
-        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .and_then(|c| c.query_row("SELECT count(*) FROM airtime", [], |r| r.get::<_, i64>(0)));
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY);
+    if let Ok(c) = &conn {
+        if let Err(e @ crate::airtime::schema::SchemaError::Newer { .. }) =
+            crate::airtime::schema::check_readable(c, path)
+        {
+            return Finding::new(Level::Fail, what, e.to_string());
+        }
+    }
+    let rows = conn.and_then(|c| {
+        let check: String = c.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
+        let n = c.query_row("SELECT count(*) FROM airtime", [], |r| r.get::<_, i64>(0))?;
+        Ok((check, n))
+    });
     match rows {
-        Ok(n) => Finding::new(
+        Ok((check, n)) if check == "ok" => Finding::new(
             Level::Ok,
             what,
             format!("{} opens ({n} rows)", path.display()),
         ),
-        Err(e) => Finding::new(
-            Level::Fail,
-            what,
-            format!(
-                "{} does not read as an airtime log: {e}; restore it from a backup (the daemon will not start on it)",
-                path.display()
-            ),
-        ),
+        Ok((check, _)) => damaged(path, &check),
+        Err(e) => damaged(path, &e.to_string()),
     }
+}
+
+/// A log that does not read whole: what `loa run` will do about it.
+fn damaged(path: &Path, why: &str) -> Finding {
+    Finding::new(
+        Level::Warn,
+        "airtime log",
+        format!(
+            "{} is damaged ({why}); at its next start loa moves it aside \
+             (airtime.sqlite.damaged-<time>) and recovers the readable rows into a fresh log; \
+             check the disk for errors",
+            path.display()
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -652,10 +671,11 @@ mod tests {
             airtime_log(&dir.path().join("airtime.sqlite")).level,
             Level::Ok
         );
+        // Damaged: loa will move it aside and air, so it is a warning that
+        // says so.
         std::fs::write(dir.path().join("bad.sqlite"), "not sqlite").unwrap();
-        assert_eq!(
-            airtime_log(&dir.path().join("bad.sqlite")).level,
-            Level::Fail
-        );
+        let f = airtime_log(&dir.path().join("bad.sqlite"));
+        assert_eq!(f.level, Level::Warn);
+        assert!(f.to_string().contains("moves it aside"), "{f}");
     }
 }

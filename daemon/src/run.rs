@@ -227,8 +227,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     };
 
     let db = crate::airtime::log_path(&config.station);
-    let (mut log, recovered) = AirtimeLog::open(&db, &config.station.id, config.station.timezone)
-        .with_context(|| format!("the airtime log {}", db.display()))?;
+    let (mut log, recovered) =
+        AirtimeLog::open_on_air(&db, &config.station.id, config.station.timezone)
+            .with_context(|| format!("the airtime log {}", db.display()))?;
     if let Err(e) = log.set_station_name(&config.station.name) {
         warn!("airtime log: {e}");
     }

@@ -360,6 +360,11 @@ impl<E: Engine> Scheduler<E> {
         &mut self.log
     }
 
+    /// The airtime log's part of the status document.
+    pub fn log_status(&self) -> serde_json::Value {
+        self.log.status_json()
+    }
+
     fn local(&self, t: DateTime<Utc>) -> DateTime<Tz> {
         t.with_timezone(&self.tz)
     }
@@ -386,6 +391,8 @@ impl<E: Engine> Scheduler<E> {
 
     /// Time passes: fire what is due, start what waited, save progress.
     pub fn tick(&mut self, now: DateTime<Utc>, mono: Duration) {
+        // Rows the file could not take yet are tried again from here.
+        self.log.tick(mono);
         let cursor_before = self.cursor;
         let mut stepped = false;
         let first = self.last_tick.is_none();

@@ -589,6 +589,7 @@ pub fn status_document<E: Engine>(
         "announcements": announcements,
         "boards": boards.current(),
         "outputs": outputs,
+        "airtime_log": sched.log_status(),
         "station": {
             "id": sched.config().station.id,
             "name": sched.config().station.name,

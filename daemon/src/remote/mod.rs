@@ -148,7 +148,7 @@ pub struct Refusal {
 #[error("cannot keep remote command ids in {path}: {source}")]
 pub struct GateError {
     path: PathBuf,
-    source: rusqlite::Error,
+    source: crate::airtime::AirtimeError,
 }
 
 /// Rights and keys as of the last (re)load.

@@ -12,6 +12,7 @@ use rusqlite::{params, Connection};
 
 pub struct Seen {
     conn: Connection,
+    path: std::path::PathBuf,
     /// Also kept in memory, so a failing disk never lets a replay through
     /// while the daemon runs.
     recent: HashMap<String, i64>,
@@ -19,21 +20,30 @@ pub struct Seen {
 }
 
 impl Seen {
-    pub fn open(db: &Path) -> rusqlite::Result<Seen> {
+    pub fn open(db: &Path) -> Result<Seen, crate::airtime::AirtimeError> {
         if let Some(dir) = db.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let conn = Connection::open(db)?;
-        // An accepted command must stay seen after a power cut.
-        crate::airtime::durable(&conn)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS seen_commands (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL)",
-        )?;
+        // Durable: an accepted command must stay seen after a power cut. The
+        // table is the airtime database's (module airtime::schema).
+        let conn = crate::airtime::open_shared(db)?;
         Ok(Seen {
             conn,
+            path: db.to_path_buf(),
             recent: HashMap::new(),
             pruned_at: None,
         })
+    }
+
+    /// Follows the airtime log to a new file when the old one was deleted or
+    /// replaced (the log starts the new one; ids seen since are in memory).
+    fn follow_file(&mut self) {
+        if crate::airtime::has_moved(&self.conn) && self.path.exists() {
+            match crate::airtime::open_shared(&self.path) {
+                Ok(c) => self.conn = c,
+                Err(e) => tracing::warn!("remote: {e}"),
+            }
+        }
     }
 
     /// Drops ids older than `keep` (at most once a minute).
@@ -57,7 +67,8 @@ impl Seen {
 
     /// Whether `id` was seen; Err (the database's complaint) when that
     /// cannot be known, which the gate treats as seen: it fails closed.
-    pub fn contains(&self, id: &str) -> Result<bool, String> {
+    pub fn contains(&mut self, id: &str) -> Result<bool, String> {
+        self.follow_file();
         if self.recent.contains_key(id) {
             return Ok(true);
         }
@@ -73,6 +84,7 @@ impl Seen {
     }
 
     pub fn insert(&mut self, id: &str, now: DateTime<Utc>) {
+        self.follow_file();
         self.recent.insert(id.to_string(), now.timestamp());
         if let Err(e) = self.conn.execute(
             "INSERT OR REPLACE INTO seen_commands (id, seen_at) VALUES (?1, ?2)",

@@ -181,6 +181,8 @@ pub fn open_log(path: &Path) -> anyhow::Result<Connection> {
             path.display()
         );
     }
+    // Columns a newer Loa added or changed would be misread.
+    crate::airtime::schema::check_readable(&conn, path)?;
     Ok(conn)
 }
 
