@@ -779,6 +779,29 @@ impl AirtimeLog {
         }
     }
 
+    /// At shutdown: one last try to write what waits. What the file still
+    /// cannot take (a full disk) goes to the journal, one line per write,
+    /// so that nothing is lost without a trace and an administrator can put
+    /// it back by hand.
+    pub fn close(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let _ = self.flush();
+        if self.pending.is_empty() {
+            return;
+        }
+        tracing::error!(
+            "airtime log: {} write(s) for {} row(s) could not be saved before stopping ({}); each follows on its own line",
+            self.pending.len(),
+            self.waiting_rows(),
+            self.fault.as_deref().unwrap_or("cannot write")
+        );
+        for w in &self.pending {
+            tracing::error!("airtime log: unsaved: {w:?}");
+        }
+    }
+
     /// The log's part of the status document: `ok`, or `failing` with why
     /// and how many rows wait; and the last time the file was replaced.
     pub fn status_json(&self) -> serde_json::Value {

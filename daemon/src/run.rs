@@ -552,6 +552,7 @@ pub(crate) async fn serve<C: Clock, E: Engine>(
         clock.sleep_until(look).await;
     }
     sched.close_rows(clock.now(), "shutdown");
+    sched.log().close();
     bus.follow(sched, clock.now());
     bus.shutdown(clock).await;
     drop(bus);
