@@ -33,6 +33,8 @@ mod run;
 mod scheduler;
 mod schema;
 mod simulate;
+// Control requests and remote command bodies, typed and bounded.
+mod wire;
 mod zones;
 
 use std::process::ExitCode;
