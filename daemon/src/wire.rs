@@ -35,10 +35,11 @@ pub fn from_value<'a, T: Deserialize<'a>>(value: &'a Value) -> Result<T, String>
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
+        // The path holds an unknown field's name as sent: quoted short.
         short(if path == "." {
             inner
         } else {
-            format!("`{path}`: {inner}")
+            format!("`{}`: {inner}", quote(&path))
         })
     })
 }

@@ -2,6 +2,8 @@
 //! binary (Cargo passes its path as CARGO_BIN_EXE_loa to each test target)
 //! against configuration directories made here.
 
+pub mod corpus;
+
 use std::hash::{Hash, Hasher};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

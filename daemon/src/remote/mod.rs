@@ -752,11 +752,26 @@ struct Head {
 }
 
 #[derive(Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "Bounded<16>")]
 enum Kind {
     Announce,
     Stop,
     Reload,
+}
+
+impl TryFrom<Bounded<16>> for Kind {
+    type Error = String;
+    fn try_from(word: Bounded<16>) -> Result<Kind, String> {
+        match word.0.as_str() {
+            "announce" => Ok(Kind::Announce),
+            "stop" => Ok(Kind::Stop),
+            "reload" => Ok(Kind::Reload),
+            other => Err(format!(
+                "`{}` is not one of announce, stop, reload",
+                outside::visible(other)
+            )),
+        }
+    }
 }
 
 /// `v`: the body format; only 1 exists.
@@ -764,10 +779,23 @@ struct Version;
 
 impl<'de> Deserialize<'de> for Version {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Whole::<1, 1>::deserialize(d) {
-            Ok(_) => Ok(Version),
-            Err(_) => Err(serde::de::Error::custom("must be 1")),
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Version;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("1 (the only body format)")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Version, E> {
+                match v {
+                    1 => Ok(Version),
+                    _ => Err(E::custom(format!("is {v}; this station reads only 1"))),
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Version, E> {
+                Err(E::custom(format!("is {v}; this station reads only 1")))
+            }
         }
+        d.deserialize_any(V)
     }
 }
 
