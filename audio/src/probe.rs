@@ -101,7 +101,21 @@ pub(crate) fn open(path: &Path) -> Result<Opened, ProbeError> {
 }
 
 /// The playing length of an audio file (MP3, OGG/Vorbis, FLAC, WAV, AAC/M4A).
+/// A file that makes the demultiplexer panic is `NotAudio`, like any other
+/// damaged file.
 pub fn media_length(path: &Path) -> Result<Duration, ProbeError> {
+    crate::contain::contained(|| length(path), |why| decoder_failed(path, why))
+}
+
+/// The error for a file whose demultiplexer or decoder panicked.
+pub(crate) fn decoder_failed(path: &Path, why: String) -> ProbeError {
+    ProbeError::NotAudio {
+        path: path.to_path_buf(),
+        reason: format!("damaged audio data: the decoder failed on it ({why})"),
+    }
+}
+
+fn length(path: &Path) -> Result<Duration, ProbeError> {
     let mut opened = open(path)?;
     let rate = opened.params.sample_rate.unwrap_or(0) as u64;
     if rate == 0 {
