@@ -35,8 +35,10 @@ pub fn from_value<'a, T: Deserialize<'a>>(value: &'a Value) -> Result<T, String>
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        // The path holds an unknown field's name as sent: quoted short.
-        short(if path == "." {
+        // serde names an unknown or missing field itself; any other path is
+        // quoted short (it may hold a name as sent).
+        let named = inner.starts_with("unknown field") || inner.starts_with("missing field");
+        short(if path == "." || named {
             inner
         } else {
             format!("`{}`: {inner}", quote(&path))
@@ -354,6 +356,14 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_field_is_named_once() {
+        assert_eq!(
+            refusal(r#"{"zone": ["a"]}"#),
+            "unknown field `zone`, expected one of `repeat`, `duration`, `ts`, `zones`, `priority`, `text`"
+        );
+    }
+
+    #[test]
     fn every_refusal_names_its_field_and_what_it_allows_on_one_line() {
         for (json, needle) in [
             (r#"{"repeat": 11}"#, "`repeat`: invalid value: integer `11`, expected a whole number from 1 to 10"),
@@ -378,7 +388,7 @@ mod tests {
             (r#"{"priority": "urgent"}"#, "`priority`: `urgent` is not one of filler, normal, priority, emergency"),
             (r#"{"priority": 3}"#, "`priority`: invalid type: integer `3`, expected one of filler"),
             (r#"{"text": " . "}"#, "`text`: has nothing to speak"),
-            (r#"{"zone": ["a"]}"#, "unknown field `zone`, expected one of"),
+            (r#"{"zone": ["a"]}"#, "unknown field `zone`, expected one of `repeat`"),
             ("{\"repeat\": 1", "not JSON: EOF while parsing"),
         ] {
             let r = refusal(json);
