@@ -32,10 +32,9 @@ bench: deps
 ## (any bytes as a media file: length probe and full decode) in audio/fuzz.
 ## FUZZ_CRATE (schedules or audio) follows from the target; FUZZ_ARGS adds
 ## libFuzzer options (e.g. "-fork=1 -ignore_crashes=1" to go on after a
-## finding). An input slower
-## than 10 s counts as a finding. New inputs go to <crate>/fuzz/corpus/,
-## findings to <crate>/fuzz/artifacts/ (see schedules/fuzz/README.md and
-## audio/fuzz/README.md).
+## finding). An input slower than 10 s counts as a finding. New inputs go to
+## <crate>/fuzz/corpus/, findings to <crate>/fuzz/artifacts/ (see
+## schedules/fuzz/README.md and audio/fuzz/README.md).
 FUZZ_SECONDS ?= 600
 FUZZ_TARGET ?= load_config
 FUZZ_CRATE ?= $(if $(filter probe_decode,$(FUZZ_TARGET)),audio,schedules)
