@@ -99,11 +99,18 @@ impl FileDecoder {
     /// to it).
     pub fn seek(&mut self, offset: Duration) -> Result<(), ProbeError> {
         let path = self.path.clone();
-        contained(
+        let mut panicked = false;
+        let r = contained(
             || self.seek_inner(offset),
-            |why| probe::decoder_failed(&path, why),
-        )
-        .inspect_err(|_| self.broken())
+            |why| {
+                panicked = true;
+                probe::decoder_failed(&path, why)
+            },
+        );
+        if panicked {
+            self.broken();
+        }
+        r
     }
 
     fn seek_inner(&mut self, offset: Duration) -> Result<(), ProbeError> {
@@ -163,15 +170,22 @@ impl FileDecoder {
     /// damaged file (the frames already handed out have aired).
     pub fn read(&mut self, out: &mut [f32]) -> Result<usize, ProbeError> {
         let path = self.path.clone();
-        contained(
+        let mut panicked = false;
+        let r = contained(
             || self.read_inner(out),
-            |why| probe::decoder_failed(&path, why),
-        )
-        .inspect_err(|_| self.broken())
+            |why| {
+                panicked = true;
+                probe::decoder_failed(&path, why)
+            },
+        );
+        if panicked {
+            self.broken();
+        }
+        r
     }
 
-    /// After an error the file is over: the demultiplexer and decoder are
-    /// never called again (after a panic their state is unknown).
+    /// After a panic the file is over: the demultiplexer and decoder are
+    /// never called again (their state is unknown).
     fn broken(&mut self) {
         self.ended = true;
         self.pending.clear();

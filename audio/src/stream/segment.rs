@@ -88,11 +88,18 @@ impl SegmentDecoder {
         init: Option<&[u8]>,
         out: &mut Vec<f32>,
     ) -> Result<Container, String> {
-        crate::contain::contained(
+        let mut panicked = false;
+        let r = crate::contain::contained(
             || self.decode_inner(data, init, out),
-            |why| format!("the decoder failed on the segment ({why})"),
-        )
-        .inspect_err(|_| self.reset())
+            |why| {
+                panicked = true;
+                format!("the decoder failed on the segment ({why})")
+            },
+        );
+        if panicked {
+            self.reset();
+        }
+        r
     }
 
     fn decode_inner(
