@@ -25,19 +25,25 @@ build:
 bench: deps
 	$(CARGO) bench --workspace --locked
 
-## make fuzz: the loader's fuzz target, from the committed seeds (cargo-fuzz is
-## installed if missing; no nightly needed: RUSTC_BOOTSTRAP=1). FUZZ_SECONDS
-## defaults to 600; FUZZ_TARGET=parse_yaml fuzzes the YAML parser alone. An input
-## slower than 10 s counts as a finding. New inputs go to schedules/fuzz/corpus/,
-## findings to schedules/fuzz/artifacts/ (see schedules/fuzz/README.md).
+## make fuzz: a fuzz target from its committed seeds (cargo-fuzz is installed
+## if missing; no nightly needed: RUSTC_BOOTSTRAP=1). FUZZ_SECONDS defaults to
+## 600. FUZZ_TARGET picks the target: load_config (the default: the loader),
+## parse_yaml (the YAML parser alone), both in schedules/fuzz; probe_decode
+## (any bytes as a media file: length probe and full decode) in audio/fuzz.
+## FUZZ_CRATE (schedules or audio) follows from the target; FUZZ_ARGS adds
+## libFuzzer options (e.g. "-fork=1 -ignore_crashes=1" to go on after a
+## finding). An input slower than 10 s counts as a finding. New inputs go to
+## <crate>/fuzz/corpus/, findings to <crate>/fuzz/artifacts/ (see
+## schedules/fuzz/README.md and audio/fuzz/README.md).
 FUZZ_SECONDS ?= 600
 FUZZ_TARGET ?= load_config
+FUZZ_CRATE ?= $(if $(filter probe_decode,$(FUZZ_TARGET)),audio,schedules)
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	mkdir -p schedules/fuzz/corpus/$(FUZZ_TARGET)
-	cd schedules && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_TARGET) \
+	mkdir -p $(FUZZ_CRATE)/fuzz/corpus/$(FUZZ_TARGET)
+	cd $(FUZZ_CRATE) && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_TARGET) \
 		fuzz/corpus/$(FUZZ_TARGET) fuzz/seeds/$(FUZZ_TARGET) \
-		-- -max_total_time=$(FUZZ_SECONDS) -timeout=10
+		-- -max_total_time=$(FUZZ_SECONDS) -timeout=10 $(FUZZ_ARGS)
 
 ## make deb: the Debian package, target/debian/loa_VERSION-1_amd64.deb (binary,
 ## unit, the example station as /etc/loa, docs, schemas; postinst creates the

@@ -14,6 +14,7 @@ use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatReader, SeekMode, SeekTo};
 use symphonia::core::units::Time;
 
+use crate::contain::contained;
 use crate::probe::{self, ProbeError};
 use crate::resample::{to_stereo, Resampler};
 
@@ -47,7 +48,16 @@ pub(crate) struct FileDecoder {
 }
 
 impl FileDecoder {
+    /// Opens `path` (a panic of the demultiplexer or decoder on it is its
+    /// error, as in [`FileDecoder::read`] and [`FileDecoder::seek`]).
     pub fn open(path: &Path) -> Result<Self, ProbeError> {
+        contained(
+            || Self::open_inner(path),
+            |why| probe::decoder_failed(path, why),
+        )
+    }
+
+    fn open_inner(path: &Path) -> Result<Self, ProbeError> {
         let opened = probe::open(path)?;
         let decoder = symphonia::default::get_codecs()
             .make(&opened.params, &DecoderOptions::default())
@@ -88,6 +98,22 @@ impl FileDecoder {
     /// that allow it (WAV, FLAC; MP3 and AAC to the frame after decoding up
     /// to it).
     pub fn seek(&mut self, offset: Duration) -> Result<(), ProbeError> {
+        let path = self.path.clone();
+        let mut panicked = false;
+        let r = contained(
+            || self.seek_inner(offset),
+            |why| {
+                panicked = true;
+                probe::decoder_failed(&path, why)
+            },
+        );
+        if panicked {
+            self.broken();
+        }
+        r
+    }
+
+    fn seek_inner(&mut self, offset: Duration) -> Result<(), ProbeError> {
         if offset.is_zero() {
             return Ok(());
         }
@@ -140,7 +166,34 @@ impl FileDecoder {
     /// Fills `out` (interleaved stereo) with the next frames; returns the
     /// number of frames written, fewer than asked only at the end of the file.
     /// Errors say why the file cannot go on (truncated, damaged).
+    /// A panic inside the decoder ends the file with an error, like a
+    /// damaged file (the frames already handed out have aired).
     pub fn read(&mut self, out: &mut [f32]) -> Result<usize, ProbeError> {
+        let path = self.path.clone();
+        let mut panicked = false;
+        let r = contained(
+            || self.read_inner(out),
+            |why| {
+                panicked = true;
+                probe::decoder_failed(&path, why)
+            },
+        );
+        if panicked {
+            self.broken();
+        }
+        r
+    }
+
+    /// After a panic the file is over: the demultiplexer and decoder are
+    /// never called again (their state is unknown).
+    fn broken(&mut self) {
+        self.ended = true;
+        self.pending.clear();
+        self.pending_pos = 0;
+        self.deferred = None;
+    }
+
+    fn read_inner(&mut self, out: &mut [f32]) -> Result<usize, ProbeError> {
         if let Some(e) = self.deferred.take() {
             return Err(e);
         }

@@ -11,7 +11,8 @@
 //! - [`loudness`]: EBU R128 measurement (cached) and normalisation gain.
 //! - [`tts`]: text to speech through a configurable command, cached.
 //! - [`stream`]: HTTP(S) relays with reconnection, silence detection, fallback.
-//! - internal: `decode` (files to the engine format), `resample`, `source`
+//! - internal: `contain` (a decoder's panic becomes its item's error),
+//!   `decode` (files to the engine format), `resample`, `source`
 //!   (files, playlists, tone, silence, chime), `live` (capture), `prepare`
 //!   (items to sources, off the audio thread), `format` (48 kHz stereo f32),
 //!   `ring` (the wait-free rings between threads).
@@ -44,6 +45,7 @@
 //! assert_eq!(ends[1], (music, Outcome::Cut, epoch + Duration::from_secs(30)));
 //! ```
 
+mod contain;
 pub mod deck;
 mod decode;
 pub mod format;

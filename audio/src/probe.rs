@@ -101,7 +101,21 @@ pub(crate) fn open(path: &Path) -> Result<Opened, ProbeError> {
 }
 
 /// The playing length of an audio file (MP3, OGG/Vorbis, FLAC, WAV, AAC/M4A).
+/// A file that makes the demultiplexer panic is `NotAudio`, like any other
+/// damaged file.
 pub fn media_length(path: &Path) -> Result<Duration, ProbeError> {
+    crate::contain::contained(|| length(path), |why| decoder_failed(path, why))
+}
+
+/// The error for a file whose demultiplexer or decoder panicked.
+pub(crate) fn decoder_failed(path: &Path, why: String) -> ProbeError {
+    ProbeError::NotAudio {
+        path: path.to_path_buf(),
+        reason: format!("damaged audio data: the decoder failed on it ({why})"),
+    }
+}
+
+fn length(path: &Path) -> Result<Duration, ProbeError> {
     let mut opened = open(path)?;
     let rate = opened.params.sample_rate.unwrap_or(0) as u64;
     if rate == 0 {
@@ -110,7 +124,16 @@ pub fn media_length(path: &Path) -> Result<Duration, ProbeError> {
             reason: "no sample rate".into(),
         });
     }
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(u64::MAX);
     let frames = match opened.params.n_frames {
+        // A header that claims more than a second of audio per byte of
+        // file (no codec compresses even silence that far) is damaged or
+        // forged (the fuzzer's MP3 finding claimed 26 million years in 249
+        // bytes): the packets are counted instead. (PCM is bounded exactly
+        // below.)
+        Some(n) if n / rate > bytes && !is_pcm(opened.params.codec) => {
+            scan_frames(path, &mut opened)?
+        }
         // A header that claims more audio than the file holds (a recording
         // cut short, or a forged header) is not believed.
         Some(n) => n.min(most_frames(path, opened)),
@@ -168,7 +191,7 @@ fn scan_frames(path: &Path, opened: &mut Opened) -> Result<u64, ProbeError> {
     let mut frames = 0u64;
     loop {
         match opened.format.next_packet() {
-            Ok(p) if p.track_id() == opened.track_id => frames += p.dur,
+            Ok(p) if p.track_id() == opened.track_id => frames = frames.saturating_add(p.dur),
             Ok(_) => {}
             Err(SymphoniaError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => break,
             Err(SymphoniaError::ResetRequired) => break,
@@ -283,6 +306,23 @@ mod tests {
         // Only the header: no audio at all.
         std::fs::write(&p, &wav[..44]).unwrap();
         assert_eq!(media_length(&p).unwrap(), Duration::ZERO);
+    }
+
+    /// An MP3 whose Info header claims 4 billion frames (5 years) in 1.4 KB:
+    /// its length is what its packets hold.
+    #[test]
+    fn a_frame_count_the_bytes_cannot_hold_is_not_believed() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut mp3 = std::fs::read(fixtures.join("tiny.mp3")).unwrap();
+        let truth = media_length(&fixtures.join("tiny.mp3")).unwrap();
+        assert!(truth > Duration::from_millis(200) && truth < Duration::from_millis(400));
+        let info = mp3.windows(4).position(|w| w == b"Info").unwrap();
+        mp3[info + 8..info + 12].copy_from_slice(&0xffff_fff0u32.to_be_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("forged.mp3");
+        std::fs::write(&p, &mp3).unwrap();
+        let d = media_length(&p).unwrap();
+        assert!(d < Duration::from_secs(1), "{d:?}");
     }
 
     #[test]

@@ -325,6 +325,52 @@ fn broken_files_fail_their_item_and_the_deck_goes_on() {
     assert_run(&frames, start, 24_000, 1, 0);
 }
 
+/// An AAC file that makes symphonia's AAC decoder panic (index out of
+/// bounds in its section data; found by the probe_decode fuzz target,
+/// audio/fuzz/README.md): its item fails with the file's path in the
+/// warning and the reason in the airtime row, and the deck, its thread and
+/// the next item go on.
+#[test]
+fn a_file_that_makes_the_decoder_panic_fails_its_item_and_the_deck_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("thong-bao-hong.aac");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/regressions/aac-ics-section-index-out-of-bounds"),
+        &bad,
+    )
+    .unwrap();
+    let good = dir.path().join("good.wav");
+    coded_wav(&good, 1, 24_000);
+    // The probe reads only headers and frame lengths: the file has a length
+    // (it is planned like any other) and fails when it airs.
+    assert!(loa_audio::media_length(&bad).is_ok());
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    let b = deck.play(Item::new(Media::file(&bad), Priority::Normal));
+    deck.run_until_idle(Duration::from_secs(10));
+    let g = deck.play(Item::new(Media::file(&good), Priority::Normal));
+    deck.run_until_idle(Duration::from_secs(10));
+    deck.flush();
+    let events = drain(&deck);
+    match item_end(&events, b).0 {
+        Outcome::Failed(reason) => assert!(
+            reason.contains("the decoder failed on it (index out of bounds"),
+            "{reason}"
+        ),
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(item_end(&events, g).0, Outcome::Completed);
+    let rows = ended(&events);
+    assert!(
+        matches!(&rows[0], (s, Outcome::Failed(_), _) if s.ends_with("thong-bao-hong.aac")),
+        "{rows:?}"
+    );
+    // What decoded before the panic aired; then the good file, whole.
+    let frames = read_wav(&out);
+    let start = find(&frames, rows[0].2 as usize, 1, 0).expect("the good file aired");
+    assert_run(&frames, start, 24_000, 1, 0);
+}
+
 #[test]
 fn stop_cuts_with_a_short_fade_and_unstarted_items_are_not_aired() {
     let dir = tempfile::tempdir().unwrap();

@@ -43,6 +43,8 @@ use crate::mqtt::bus::Bus;
 use crate::outside::visible;
 use crate::scheduler::{quiet_hours_hold, Announce, AnnouncementNote, Scheduler};
 use crate::tasks::Tasks;
+use crate::wire::{from_value, Bounded, Level, SpokenText, Whole, Zones};
+use serde::de::IgnoredAny;
 
 /// The socket's file name.
 pub const SOCKET_NAME: &str = "control.sock";
@@ -81,8 +83,123 @@ pub struct Peer {
 /// A request on its way to the scheduler's loop.
 pub struct Request {
     pub peer: Peer,
-    pub body: Value,
+    pub body: ControlRequest,
     reply: oneshot::Sender<Value>,
+}
+
+/// One request line, typed (docs/control.md). A line that is not one of
+/// these is refused `malformed` on its connection and never reaches the loop.
+#[derive(Debug)]
+pub enum ControlRequest {
+    Now(NowRequest),
+    Stop(StopRequest),
+    Status,
+}
+
+/// The longest path a `file` may name (Linux's PATH_MAX).
+const PATH_BYTES: usize = 4096;
+/// The longest `stop` target: announcement ids are at most 64 characters.
+const TARGET_BYTES: usize = 64;
+
+/// `loa now`: exactly one of text, file, live (checked in [`now_request`]).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NowRequest {
+    #[serde(rename = "cmd")]
+    _cmd: IgnoredAny,
+    text: Option<SpokenText>,
+    file: Option<Bounded<PATH_BYTES>>,
+    live: Option<CaptureDevice>,
+    priority: Option<Level>,
+    zones: Option<Zones>,
+    title: Option<String>,
+    repeat: Option<Whole<1, 10>>,
+}
+
+/// `loa stop [ID|all]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StopRequest {
+    #[serde(rename = "cmd")]
+    _cmd: IgnoredAny,
+    target: Option<Bounded<TARGET_BYTES>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusRequest {
+    #[serde(rename = "cmd")]
+    _cmd: IgnoredAny,
+}
+
+/// A request's kind, read first so that the rest is read as that kind.
+#[derive(serde::Deserialize)]
+struct Head {
+    cmd: Kind,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(try_from = "Bounded<16>")]
+enum Kind {
+    Now,
+    Stop,
+    Status,
+}
+
+impl TryFrom<Bounded<16>> for Kind {
+    type Error = String;
+    fn try_from(word: Bounded<16>) -> Result<Kind, String> {
+        match word.0.as_str() {
+            "now" => Ok(Kind::Now),
+            "stop" => Ok(Kind::Stop),
+            "status" => Ok(Kind::Status),
+            other => Err(format!(
+                "`{}` is not one of now, stop, status",
+                visible(other)
+            )),
+        }
+    }
+}
+
+impl ControlRequest {
+    /// One request line; the reason of a refusal names the field and what
+    /// it allows (its code is `malformed`).
+    pub fn parse(line: &str) -> Result<ControlRequest, String> {
+        let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+        if !value.is_object() {
+            return Err("a request is a JSON object on one line".into());
+        }
+        if value.get("cmd").is_none() {
+            return Err("a request is a JSON object with \"cmd\": now, stop or status".into());
+        }
+        let head: Head = from_value(&value)?;
+        Ok(match head.cmd {
+            Kind::Now => ControlRequest::Now(from_value(&value)?),
+            Kind::Stop => ControlRequest::Stop(from_value(&value)?),
+            Kind::Status => {
+                from_value::<StatusRequest>(&value)?;
+                ControlRequest::Status
+            }
+        })
+    }
+}
+
+/// A capture device's name as `loa devices` lists it: 1 to 200 bytes, no
+/// spaces or control characters.
+#[derive(Debug)]
+pub struct CaptureDevice(String);
+
+impl<'de> serde::Deserialize<'de> for CaptureDevice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() || s.len() > 200 || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(serde::de::Error::custom(format!(
+                "capture device `{}` is not a device name (1 to 200 bytes, no spaces): `loa devices` lists the inputs' names",
+                visible(&s.chars().take(40).collect::<String>())
+            )));
+        }
+        Ok(CaptureDevice(s))
+    }
 }
 
 /// A `now` whose answer waits for its audio to start.
@@ -189,10 +306,10 @@ impl Control {
         bus: &mut Bus,
         now: DateTime<Utc>,
     ) {
-        let answer = match req.body.get("cmd").and_then(Value::as_str) {
-            Some("status") => json!({ "ok": true, "status": bus.status_document(sched) }),
-            Some("stop") => stop(&req.body, &req.peer, sched),
-            Some("now") => match now_request(&req.body, &req.peer, sched.config(), now) {
+        let answer = match &req.body {
+            ControlRequest::Status => json!({ "ok": true, "status": bus.status_document(sched) }),
+            ControlRequest::Stop(s) => stop(s, &req.peer, sched),
+            ControlRequest::Now(body) => match now_request(body, &req.peer, sched.config(), now) {
                 Ok(a) => {
                     let id = a.id.clone();
                     info!(
@@ -231,14 +348,6 @@ impl Control {
                     refusal(code, &why)
                 }
             },
-            Some(other) => refusal(
-                "malformed",
-                &format!("unknown cmd `{other}` (now, stop, status)"),
-            ),
-            None => refusal(
-                "malformed",
-                "a request is a JSON object with \"cmd\": now, stop or status",
-            ),
         };
         let _ = req.reply.send(answer);
     }
@@ -508,8 +617,8 @@ async fn serve(
         if text.is_empty() {
             continue;
         }
-        let answer = match serde_json::from_str::<Value>(text) {
-            Ok(body) if body.is_object() => {
+        let answer = match ControlRequest::parse(text) {
+            Ok(body) => {
                 let (reply, answer) = oneshot::channel();
                 if tx
                     .send(Request {
@@ -526,8 +635,14 @@ async fn serve(
                     Err(_) => refusal("stopping", "the daemon is stopping"),
                 }
             }
-            Ok(_) => refusal("malformed", "a request is a JSON object on one line"),
-            Err(e) => refusal("malformed", &format!("not JSON: {e}")),
+            Err(why) => {
+                info!(
+                    "{} at the PC: request refused (malformed): {}",
+                    visible(&peer.user),
+                    visible(&why)
+                );
+                refusal("malformed", &why)
+            }
         };
         let line = format!("{answer}\n");
         match tokio::time::timeout(WRITE_WITHIN, write.write_all(line.as_bytes())).await {
@@ -657,16 +772,14 @@ fn user_groups(user: &str, primary: Option<u32>) -> Vec<u32> {
 /// A `now` request checked and made into an announcement, or refused with
 /// a code (the remote refusal codes where they apply) and a reason.
 fn now_request(
-    body: &Value,
+    body: &NowRequest,
     peer: &Peer,
     config: &Config,
     now: DateTime<Utc>,
 ) -> Result<Announce, (&'static str, String)> {
     let st = &config.station;
     let malformed = |why: String| ("malformed", why);
-    let text = body.get("text").and_then(Value::as_str);
-    let file = body.get("file").and_then(Value::as_str);
-    let live = body.get("live").and_then(Value::as_str);
+    let (text, file, live) = (&body.text, &body.file, &body.live);
     let n = [text.is_some(), file.is_some(), live.is_some()]
         .iter()
         .filter(|x| **x)
@@ -676,60 +789,36 @@ fn now_request(
             "give exactly one of \"text\", \"file\" or \"live\"".into(),
         ));
     }
-    let priority = match body.get("priority") {
-        None | Some(Value::Null) => Priority::Normal,
-        Some(Value::String(p)) => Priority::parse(p).ok_or_else(|| {
-            malformed(format!(
-                "priority `{p}`: write filler, normal, priority or emergency"
-            ))
-        })?,
-        Some(_) => return Err(malformed("priority is a word, e.g. \"normal\"".into())),
-    };
+    let priority = body.priority.map_or(Priority::Normal, |l| l.0);
     let station_zones: Vec<&str> = st.zones.iter().map(|z| z.id.as_str()).collect();
-    let zones: Vec<String> = match body.get("zones") {
-        None | Some(Value::Null) => station_zones.iter().map(|z| z.to_string()).collect(),
-        Some(Value::String(s)) if s == "all" => {
-            station_zones.iter().map(|z| z.to_string()).collect()
-        }
-        Some(Value::Array(list)) => {
-            let mut asked = Vec::new();
-            for z in list {
-                let Some(z) = z.as_str() else {
-                    return Err(malformed("zones is \"all\" or a list of zone ids".into()));
-                };
-                if !station_zones.contains(&z) {
-                    let hint = loa_schedules::diag::did_you_mean(z, station_zones.iter().copied())
-                        .map(|s| format!("did you mean `{s}`? "))
-                        .unwrap_or_default();
-                    return Err((
-                        "no_zone",
-                        format!(
-                            "there is no zone `{z}`; {hint}zones: {}",
-                            station_zones.join(", ")
-                        ),
-                    ));
-                }
-                asked.push(z.to_string());
+    let zones: Vec<String> = match &body.zones {
+        None | Some(Zones::All) => station_zones.iter().map(|z| z.to_string()).collect(),
+        Some(Zones::List(list)) => {
+            if let Some(z) = list.iter().find(|z| !station_zones.contains(&z.as_str())) {
+                let hint = loa_schedules::diag::did_you_mean(z, station_zones.iter().copied())
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
+                return Err((
+                    "no_zone",
+                    format!(
+                        "there is no zone `{}`; {hint}zones: {}",
+                        visible(z),
+                        station_zones.join(", ")
+                    ),
+                ));
             }
             // station.yaml order, once each.
             station_zones
                 .iter()
-                .filter(|z| asked.iter().any(|a| a == *z))
+                .filter(|z| list.iter().any(|a| a == *z))
                 .map(|z| z.to_string())
                 .collect()
         }
-        Some(_) => return Err(malformed("zones is \"all\" or a list of zone ids".into())),
     };
     if zones.is_empty() {
         return Err(("no_zone", "no zone given".into()));
     }
-    let repeat = match body.get("repeat") {
-        None | Some(Value::Null) => 1,
-        Some(v) => match v.as_u64() {
-            Some(r @ 1..=10) => r as u32,
-            _ => return Err(malformed("repeat is a whole number from 1 to 10".into())),
-        },
-    };
+    let repeat = body.repeat.map_or(1, |r| r.get() as u32);
     if let Some(q) = quiet_hours_hold(st.policy.quiet_hours, st.timezone, priority, now) {
         return Err((
             "quiet_hours",
@@ -739,18 +828,7 @@ fn now_request(
             ),
         ));
     }
-    let (media, kind, source, default_title) = if let Some(t) = text {
-        let t = t.trim();
-        if !crate::outside::speakable(t) {
-            return Err(malformed(
-                "the text has nothing to speak (no letter or digit, only spaces, punctuation or invisible characters)".into(),
-            ));
-        }
-        if t.chars().count() > 2000 {
-            return Err(malformed(
-                "the text is longer than 2,000 characters; split it".into(),
-            ));
-        }
+    let (media, kind, source, default_title) = if let Some(SpokenText(t)) = text {
         (
             loa_audio::Media::Tts {
                 text: t.to_string(),
@@ -760,7 +838,7 @@ fn now_request(
             t.to_string(),
             crate::outside::title(t, TITLE_CHARS).unwrap_or_default(),
         )
-    } else if let Some(f) = file {
+    } else if let Some(Bounded(f)) = file {
         let path = crate::remote::media_file(&st.paths.media, f).map_err(|(c, why)| {
             (
                 c,
@@ -777,17 +855,9 @@ fn now_request(
         let s = path.display().to_string();
         (loa_audio::Media::file(path), "file", s, name)
     } else {
-        let input = live.unwrap_or("default");
+        let input = live.as_ref().map_or("default", |d| d.0.as_str());
         if repeat != 1 {
             return Err(malformed("a live session cannot repeat".into()));
-        }
-        if input.is_empty()
-            || input.len() > 200
-            || input.chars().any(|c| c.is_control() || c.is_whitespace())
-        {
-            return Err(malformed(format!(
-                "capture device `{input}`: `loa devices` lists the inputs' names"
-            )));
         }
         (
             loa_audio::Media::Live {
@@ -799,8 +869,8 @@ fn now_request(
         )
     };
     let title = body
-        .get("title")
-        .and_then(Value::as_str)
+        .title
+        .as_deref()
         .and_then(|t| crate::outside::title(t, TITLE_CHARS))
         .unwrap_or(default_title);
     Ok(Announce {
@@ -830,12 +900,8 @@ fn new_id(now: DateTime<Utc>) -> String {
 
 /// `stop`: an announcement by id; without a target every announcement;
 /// `all` whatever airs, the scheduled program included.
-fn stop<E: Engine>(body: &Value, peer: &Peer, sched: &mut Scheduler<E>) -> Value {
-    let target = match body.get("target") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(t)) => Some(t.as_str()),
-        Some(_) => return refusal("malformed", "target is an announcement id or \"all\""),
-    };
+fn stop<E: Engine>(body: &StopRequest, peer: &Peer, sched: &mut Scheduler<E>) -> Value {
+    let target = body.target.as_ref().map(|t| t.0.as_str());
     let views = sched.announcements();
     let title_of = |id: &str| {
         views
@@ -1380,6 +1446,68 @@ mod tests {
         assert!(e.contains("adduser no-such-user-loa-test loa"), "{e}");
         let e = authorize(&stranger, None).unwrap_err();
         assert!(e.contains("no group loa"), "{e}");
+    }
+
+    /// A station with zones thon-1 and thon-2 and a media directory.
+    fn station() -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("media")).unwrap();
+        std::fs::write(
+            dir.path().join("station.yaml"),
+            "station: { id: e2e, name: x, timezone: Asia/Ho_Chi_Minh }\n\
+             paths: { media: media, state: state }\noutputs: { main: \"null\" }\n\
+             zones: { thon-1: { output: main }, thon-2: { output: main } }\n",
+        )
+        .unwrap();
+        let loaded = loa_schedules::load_dir(dir.path());
+        assert!(loaded.diagnostics.is_valid(), "{:?}", loaded.diagnostics);
+        (dir, loaded.config.unwrap())
+    }
+
+    /// The hostile corpus (tests/corpus/control.tsv): every line is refused
+    /// with its code and a one-line reason naming the field, by the parser
+    /// on the connection or by the checks of `now` (a stop of an unknown id
+    /// needs the scheduler: tests/tests/hostile_corpus.rs covers it).
+    #[test]
+    fn the_hostile_corpus_is_refused_field_by_field() {
+        let (_dir, config) = station();
+        let peer = Peer {
+            uid: 0,
+            pid: None,
+            user: "nam".into(),
+            primary_gid: None,
+        };
+        let now = Utc::now();
+        let brief = loa_e2e::corpus::brief;
+        let cases = loa_e2e::corpus::control();
+        assert!(cases.len() > 50);
+        for c in cases.iter().filter(|c| c.code != "unknown_id") {
+            let (code, why) = match ControlRequest::parse(&c.line) {
+                Err(why) => ("malformed", why),
+                Ok(ControlRequest::Now(n)) => match now_request(&n, &peer, &config, now) {
+                    Err(e) => e,
+                    Ok(a) => panic!("{}: accepted as {}", brief(&c.line), a.title),
+                },
+                Ok(other) => panic!("{}: accepted as {other:?}", brief(&c.line)),
+            };
+            assert_eq!(code, c.code, "{}: {why}", brief(&c.line));
+            assert!(why.contains(&c.needle), "{}: {why}", brief(&c.line));
+            assert!(!why.contains('\n') && why.chars().count() <= 301, "{why}");
+        }
+    }
+
+    #[test]
+    fn the_clients_requests_are_read_as_before() {
+        for line in [
+            r#"{"cmd":"status"}"#,
+            r#"{"cmd":"stop","target":null}"#,
+            r#"{"cmd":"stop","target":"all"}"#,
+            r#"{"cmd":"now","priority":"normal","text":"Họp dân","zones":["thon-2"],"title":"Họp","repeat":10}"#,
+            r#"{"cmd":"now","priority":"emergency","live":"default"}"#,
+            r#"{"cmd":"now","file":"/srv/media/a.mp3","zones":"all","repeat":null}"#,
+        ] {
+            assert!(ControlRequest::parse(line).is_ok(), "{line}");
+        }
     }
 
     #[test]

@@ -35,6 +35,8 @@ mod schema;
 mod simulate;
 // One shutdown: the token every task gets and the tracker that joins them.
 mod tasks;
+// Control requests and remote command bodies, typed and bounded.
+mod wire;
 mod zones;
 
 use std::process::ExitCode;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use loa_schedules::MediaProbe;
+use tracing::warn;
 
 /// The schedule model's `MediaProbe`, backed by loa-audio's decoder probe.
 pub struct AudioProbe;
@@ -22,12 +23,35 @@ pub type Probe = Box<dyn Fn(&Path) -> Result<Duration, String>>;
 /// An `AudioProbe` that remembers: a year of schedule asks for the same
 /// files often.
 pub fn caching_probe() -> Probe {
+    caching(AudioProbe)
+}
+
+/// `inner`, remembered per path. A panic inside `inner` (loa-audio contains
+/// its decoders' own; this is the last guard before the scheduler's loop) is
+/// the file's error, logged once with its path and remembered like any other
+/// answer, so that a file that breaks the probe never stops the loop and is
+/// not probed again.
+fn caching(inner: impl MediaProbe + 'static) -> Probe {
     let cache: Mutex<HashMap<PathBuf, Result<Duration, String>>> = Mutex::new(HashMap::new());
     Box::new(move |p: &Path| {
-        let mut c = cache.lock().expect("probe cache");
-        c.entry(p.to_path_buf())
-            .or_insert_with(|| AudioProbe.length(p))
-            .clone()
+        // The lock is never held across a panic (see below), but a cache is
+        // worth nothing next to the loop: a poisoned one is used as it is.
+        let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = c.get(p) {
+            return known.clone();
+        }
+        drop(c);
+        let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.length(p)))
+            .unwrap_or_else(|_| {
+                let why = "the media probe failed on this file (a decoder bug); \
+                               replace the file with a fresh copy"
+                    .to_string();
+                warn!("{}: {why}", p.display());
+                Err(why)
+            });
+        c = cache.lock().unwrap_or_else(|e| e.into_inner());
+        c.insert(p.to_path_buf(), answer.clone());
+        answer
     })
 }
 
@@ -78,6 +102,54 @@ impl MediaProbe for ProbeCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A probe whose decoder panics on `bad.mp3`, counting its calls.
+    struct Panicking(Arc<AtomicUsize>);
+
+    impl MediaProbe for Panicking {
+        fn length(&self, path: &Path) -> Result<Duration, String> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            if path.ends_with("bad.mp3") {
+                panic!("index out of bounds: the len is 64 but the index is 64");
+            }
+            Ok(Duration::from_secs(3))
+        }
+    }
+
+    #[test]
+    fn a_probe_that_panics_is_the_files_error_once_and_the_rest_goes_on() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let probe = caching(Panicking(calls.clone()));
+        let bad = Path::new("/srv/media/bad.mp3");
+        let e = probe(bad).unwrap_err();
+        assert!(e.contains("the media probe failed on this file"), "{e}");
+        // Remembered: the file is not probed (nor reported) again.
+        assert_eq!(probe(bad).unwrap_err(), e);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Other files are probed as before.
+        assert_eq!(
+            probe(Path::new("/srv/media/good.mp3")),
+            Ok(Duration::from_secs(3))
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    /// The AAC file that makes symphonia's decoder panic
+    /// (audio/fuzz/regressions): its length comes from its frame headers, so
+    /// it is planned like any other file; airing it fails its item
+    /// (audio/tests/deck.rs).
+    #[test]
+    fn the_fuzzers_aac_finding_has_a_length() {
+        let f = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../audio/fuzz/regressions/aac-ics-section-index-out-of-bounds");
+        let d = caching_probe()(&f).unwrap();
+        assert!(
+            d > Duration::from_millis(900) && d < Duration::from_secs(2),
+            "{d:?}"
+        );
+    }
 
     #[test]
     fn a_cached_length_is_probed_again_when_the_file_changes() {

@@ -2,6 +2,7 @@
 //! binary (Cargo passes its path as CARGO_BIN_EXE_loa to each test target)
 //! against configuration directories made here.
 
+pub mod corpus;
 pub mod devices;
 
 use std::hash::{Hash, Hasher};

@@ -147,7 +147,15 @@ pub(crate) struct Opened {
 }
 
 /// Probes the body's format and makes its decoder.
+/// A panic of the demultiplexer on the stream's first bytes is its error.
 pub(crate) fn open(body: Body) -> Result<Opened, String> {
+    crate::contain::contained(
+        || open_inner(body),
+        |why| format!("not a playable stream: the decoder failed on it ({why})"),
+    )
+}
+
+fn open_inner(body: Body) -> Result<Opened, String> {
     let mut hint = Hint::new();
     let ct = &body.content_type;
     if ct.contains("mpeg") || ct.contains("mp3") {
@@ -188,8 +196,23 @@ pub(crate) fn open(body: Body) -> Result<Opened, String> {
     })
 }
 
-/// Decodes the next packets into 48 kHz stereo `out`; None at the end.
+/// Decodes the next packets into 48 kHz stereo `out`; None at the end. A
+/// panic of the demultiplexer or decoder ends the stream with an error (the
+/// caller drops `o` and reconnects, as after any stream error).
 pub(crate) fn next_audio(
+    o: &mut Opened,
+    resampler: &mut Option<(u32, Resampler)>,
+    stereo: &mut Vec<f32>,
+    out: &mut Vec<f32>,
+    bad: &mut u32,
+) -> Result<Option<(u32, u16)>, String> {
+    crate::contain::contained(
+        || next_audio_inner(o, resampler, stereo, out, bad),
+        |why| format!("cannot decode the stream: the decoder failed ({why})"),
+    )
+}
+
+fn next_audio_inner(
     o: &mut Opened,
     resampler: &mut Option<(u32, Resampler)>,
     stereo: &mut Vec<f32>,

@@ -80,7 +80,29 @@ impl SegmentDecoder {
 
     /// Decodes one segment (`init`: the fMP4 initialisation segment) and
     /// appends its audio, 48 kHz interleaved stereo, to `out`.
+    /// A panic of the demultiplexer or decoder on the segment is its error
+    /// (the decoder is then forgotten: its state is unknown).
     pub fn decode(
+        &mut self,
+        data: &[u8],
+        init: Option<&[u8]>,
+        out: &mut Vec<f32>,
+    ) -> Result<Container, String> {
+        let mut panicked = false;
+        let r = crate::contain::contained(
+            || self.decode_inner(data, init, out),
+            |why| {
+                panicked = true;
+                format!("the decoder failed on the segment ({why})")
+            },
+        );
+        if panicked {
+            self.reset();
+        }
+        r
+    }
+
+    fn decode_inner(
         &mut self,
         data: &[u8],
         init: Option<&[u8]>,

@@ -49,18 +49,19 @@ use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use loa_schedules::{parse_duration, DailyWindow, Priority, RateLimit, RemoteKey, Right, Station};
-use serde_json::{json, Map, Value};
+use loa_schedules::{DailyWindow, Priority, RateLimit, RemoteKey, Right, Station};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::{json, Value};
 
 use crate::mqtt::Publish;
 use crate::outside;
+use crate::wire::{from_value, Bounded, Length, Level, SpokenText, UnixTime, Whole, Zones};
 use seen::Seen;
 pub use throttle::Throttle;
 
 /// A command's payload may not be longer than this.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
-/// A text is spoken whole or not at all (the TTS limit of SPEC section 2).
-const MAX_TEXT_CHARS: usize = 2000;
 const MAX_REPEAT: u32 = 20;
 const TITLE_CHARS: usize = 80;
 /// A command is valid for at most a day after it was sent (`exp - ts`).
@@ -647,7 +648,7 @@ struct Envelope {
     kid: String,
     sig: String,
     body: String,
-    body_json: Map<String, Value>,
+    body_json: Value,
     claimed_id: Option<String>,
 }
 
@@ -665,7 +666,7 @@ impl Envelope {
         };
         let (kid, sig, body) = (field("kid")?, field("sig")?, field("body")?);
         let body_json = match serde_json::from_str(&body) {
-            Ok(Value::Object(m)) => m,
+            Ok(m @ Value::Object(_)) => m,
             Ok(_) => return Err("the body is not a JSON object".into()),
             Err(e) => return Err(format!("the body is not JSON: {e}")),
         };
@@ -735,64 +736,179 @@ enum BodyWhat {
     Stream { url: String, duration: Duration },
 }
 
-impl Body {
-    fn parse(b: &Map<String, Value>) -> Result<Body, String> {
-        let string = |name: &str| match b.get(name) {
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            None | Some(Value::Null) => Ok(None),
-            Some(_) => Err(format!("body field `{name}` must be a string")),
-        };
-        let need =
-            |name: &str, v: Option<String>| v.ok_or_else(|| format!("the body has no `{name}`"));
-        let int = |name: &str| match b.get(name) {
-            Some(v) => v
-                .as_i64()
-                .ok_or_else(|| format!("body field `{name}` must be a whole number")),
-            None => Err(format!("the body has no `{name}`")),
-        };
-        if b.get("v").and_then(Value::as_i64) != Some(1) {
-            return Err("the body's `v` must be 1".into());
+/// The longest `file`, `stream` address or `to` a body may carry.
+const FIELD_BYTES: usize = 4096;
+
+/// The fields every body has; its `cmd` says how the rest is read.
+#[derive(Deserialize)]
+struct Head {
+    #[serde(rename = "v")]
+    _v: Version,
+    id: Bounded<64>,
+    ts: UnixTime,
+    exp: UnixTime,
+    to: Bounded<FIELD_BYTES>,
+    cmd: Kind,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(try_from = "Bounded<16>")]
+enum Kind {
+    Announce,
+    Stop,
+    Reload,
+}
+
+impl TryFrom<Bounded<16>> for Kind {
+    type Error = String;
+    fn try_from(word: Bounded<16>) -> Result<Kind, String> {
+        match word.0.as_str() {
+            "announce" => Ok(Kind::Announce),
+            "stop" => Ok(Kind::Stop),
+            "reload" => Ok(Kind::Reload),
+            other => Err(format!(
+                "`{}` is not one of announce, stop, reload",
+                outside::visible(other)
+            )),
         }
-        let id = need("id", string("id")?)?;
+    }
+}
+
+/// `v`: the body format; only 1 exists.
+struct Version;
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Version;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("1 (the only body format)")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Version, E> {
+                match v {
+                    1 => Ok(Version),
+                    _ => Err(E::custom(format!("is {v}; this station reads only 1"))),
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Version, E> {
+                Err(E::custom(format!("is {v}; this station reads only 1")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The fields of an announce body (the head's are known, and read by [`Head`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnnounceFields {
+    #[serde(rename = "v")]
+    _v: IgnoredAny,
+    #[serde(rename = "id")]
+    _id: IgnoredAny,
+    #[serde(rename = "ts")]
+    _ts: IgnoredAny,
+    #[serde(rename = "exp")]
+    _exp: IgnoredAny,
+    #[serde(rename = "to")]
+    _to: IgnoredAny,
+    #[serde(rename = "cmd")]
+    _cmd: IgnoredAny,
+    priority: Level,
+    zones: Zones,
+    text: Option<SpokenText>,
+    file: Option<Bounded<FIELD_BYTES>>,
+    stream: Option<Bounded<FIELD_BYTES>>,
+    duration: Option<Length<{ MAX_LENGTH.as_secs() }>>,
+    title: Option<String>,
+    repeat: Option<Whole<1, { MAX_REPEAT as u64 }>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StopFields {
+    #[serde(rename = "v")]
+    _v: IgnoredAny,
+    #[serde(rename = "id")]
+    _id: IgnoredAny,
+    #[serde(rename = "ts")]
+    _ts: IgnoredAny,
+    #[serde(rename = "exp")]
+    _exp: IgnoredAny,
+    #[serde(rename = "to")]
+    _to: IgnoredAny,
+    #[serde(rename = "cmd")]
+    _cmd: IgnoredAny,
+    target: Bounded<64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReloadFields {
+    #[serde(rename = "v")]
+    _v: IgnoredAny,
+    #[serde(rename = "id")]
+    _id: IgnoredAny,
+    #[serde(rename = "ts")]
+    _ts: IgnoredAny,
+    #[serde(rename = "exp")]
+    _exp: IgnoredAny,
+    #[serde(rename = "to")]
+    _to: IgnoredAny,
+    #[serde(rename = "cmd")]
+    _cmd: IgnoredAny,
+}
+
+impl Body {
+    /// The body as the envelope carried it (already JSON); refusals are
+    /// `malformed` with the field named.
+    fn parse(b: &Value) -> Result<Body, String> {
+        let head: Head = from_value(b)?;
+        let id = head.id.0;
         if !valid_id(&id) {
             return Err(format!(
-                "id `{id}` must be 8 to 64 characters of A-Z a-z 0-9 _ -"
+                "id `{}` must be 8 to 64 characters of A-Z a-z 0-9 _ -",
+                outside::visible(&id)
             ));
         }
-        let (ts, exp) = (int("ts")?, int("exp")?);
+        let (ts, exp) = (head.ts.0, head.exp.0);
         if exp > ts && exp.abs_diff(ts) > MAX_VALIDITY as u64 {
             return Err(format!(
                 "`exp` is {} s after `ts`; a command may be valid for at most {MAX_VALIDITY} s (24 h)",
                 exp.abs_diff(ts)
             ));
         }
-        let to = need("to", string("to")?)?;
+        let to = head.to.0;
         if !(to.starts_with("station:") || to.starts_with("group:")) {
             return Err(format!(
                 "`to` must be station:<id> or group:<g>, not `{}`",
                 outside::visible(&to)
             ));
         }
-        let cmd_text = need("cmd", string("cmd")?)?;
-        let Some(cmd) = CMDS.iter().copied().find(|c| *c == cmd_text) else {
-            return Err(format!(
-                "`cmd` must be announce, stop or reload, not `{}`",
-                outside::visible(&cmd_text)
-            ));
-        };
-        let detail = match cmd {
-            "reload" => Detail::Reload,
-            "stop" => match need("target", string("target")?)?.as_str() {
-                "all" => Detail::Stop(StopTarget::All),
-                t if valid_id(t) => Detail::Stop(StopTarget::Id(t.to_string())),
-                t => {
-                    return Err(format!(
-                        "stop target `{}` is neither `all` nor an id",
-                        outside::visible(t)
-                    ))
-                }
-            },
-            _ => Detail::Announce(BodyAnnounce::parse(b, &string)?),
+        let (cmd, detail) = match head.cmd {
+            Kind::Reload => {
+                from_value::<ReloadFields>(b)?;
+                ("reload", Detail::Reload)
+            }
+            Kind::Stop => {
+                let f: StopFields = from_value(b)?;
+                let target = match f.target.0.as_str() {
+                    "all" => StopTarget::All,
+                    t if valid_id(t) => StopTarget::Id(t.to_string()),
+                    t => {
+                        return Err(format!(
+                            "stop target `{}` is neither `all` nor an id",
+                            outside::visible(t)
+                        ))
+                    }
+                };
+                ("stop", Detail::Stop(target))
+            }
+            Kind::Announce => (
+                "announce",
+                Detail::Announce(BodyAnnounce::of(from_value(b)?)?),
+            ),
         };
         Ok(Body {
             id,
@@ -806,102 +922,49 @@ impl Body {
 }
 
 impl BodyAnnounce {
-    fn parse(
-        b: &Map<String, Value>,
-        string: &dyn Fn(&str) -> Result<Option<String>, String>,
-    ) -> Result<BodyAnnounce, String> {
-        let p = string("priority")?.ok_or("the announcement has no `priority`")?;
-        let priority = Priority::parse(&p).ok_or_else(|| {
-            format!(
-                "priority `{}` is not one of filler, normal, priority, emergency",
-                outside::visible(&p)
-            )
-        })?;
-        let zones = match b.get("zones") {
-            Some(Value::String(s)) if s == "all" => None,
-            Some(Value::Array(items)) => Some(
-                items
-                    .iter()
-                    .map(|z| z.as_str().map(str::to_string))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or("`zones` must be \"all\" or a list of zone ids")?,
-            ),
-            Some(_) => return Err("`zones` must be \"all\" or a list of zone ids".into()),
-            None => return Err("the announcement has no `zones`".into()),
+    fn of(f: AnnounceFields) -> Result<BodyAnnounce, String> {
+        let zones = match f.zones {
+            Zones::All => None,
+            Zones::List(z) => Some(z),
         };
-        let (text, file, stream) = (string("text")?, string("file")?, string("stream")?);
-        let what = match (text, file, stream) {
-            (Some(t), None, None) => {
-                if !outside::speakable(&t) {
-                    return Err(
-                        "`text` has nothing to speak (no letter or digit, only spaces, punctuation or invisible characters)"
-                            .into(),
-                    );
-                }
-                if t.chars().count() > MAX_TEXT_CHARS {
-                    return Err(format!("`text` is longer than {MAX_TEXT_CHARS} characters"));
-                }
-                BodyWhat::Text(t)
-            }
-            (None, Some(f), None) => {
-                if f.is_empty() {
+        let what = match (f.text, f.file, f.stream) {
+            (Some(t), None, None) => BodyWhat::Text(t.0),
+            (None, Some(Bounded(file)), None) => {
+                if file.is_empty() {
                     return Err("`file` is empty".into());
                 }
-                BodyWhat::File(f)
+                BodyWhat::File(file)
             }
-            (None, None, Some(url)) => {
+            (None, None, Some(Bounded(url))) => {
                 if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
                     return Err(format!(
                         "stream `{}` must be an http:// or https:// address",
                         outside::visible(&url)
                     ));
                 }
-                let duration = match b.get("duration") {
-                    Some(Value::Number(n)) => n
-                        .as_u64()
-                        .filter(|s| *s > 0)
-                        .map(|s| Duration::from_secs(s.min(u32::MAX as u64)))
-                        .ok_or("`duration` must be a positive number of seconds or a duration such as 15m")?,
-                    Some(Value::String(s)) => parse_duration(s)?,
-                    Some(_) => return Err("`duration` must be a positive number of seconds or a duration such as 15m".into()),
-                    None => return Err("a stream needs a `duration`".into()),
+                let Some(duration) = f.duration else {
+                    return Err("a stream needs a `duration`".into());
                 };
-                if duration.is_zero() {
-                    return Err("`duration` must be longer than zero".into());
+                BodyWhat::Stream {
+                    url,
+                    duration: duration.get(),
                 }
-                if duration > MAX_LENGTH {
-                    return Err(format!(
-                        "`duration` is {} s; an announcement relays for at most {} s (4 h): schedule a longer relay",
-                        duration.as_secs(),
-                        MAX_LENGTH.as_secs()
-                    ));
-                }
-                BodyWhat::Stream { url, duration }
             }
             _ => {
                 return Err("an announcement needs exactly one of `text`, `file`, `stream`".into())
             }
         };
-        if !matches!(what, BodyWhat::Stream { .. }) && b.contains_key("duration") {
+        if !matches!(what, BodyWhat::Stream { .. }) && f.duration.is_some() {
             return Err(
                 "`duration` is for a stream only: a text or a file airs for its own length".into(),
             );
         }
-        let repeat = match b.get("repeat") {
-            None | Some(Value::Null) => 1,
-            Some(v) => v
-                .as_u64()
-                .filter(|r| (1..=MAX_REPEAT as u64).contains(r))
-                .ok_or(format!(
-                    "`repeat` must be a whole number from 1 to {MAX_REPEAT}"
-                ))? as u32,
-        };
         Ok(BodyAnnounce {
-            priority,
+            priority: f.priority.0,
             zones,
             what,
-            title: string("title")?.and_then(|t| outside::title(&t, TITLE_CHARS)),
-            repeat,
+            title: f.title.and_then(|t| outside::title(&t, TITLE_CHARS)),
+            repeat: f.repeat.map_or(1, |r| r.get() as u32),
         })
     }
 }

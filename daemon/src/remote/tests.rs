@@ -1039,3 +1039,28 @@ fn a_key_may_stop_only_what_it_could_have_started() {
     assert!(stop(&mut f, 1, "chu-tich-xa", &id_of(&alert)).is_ok());
     assert!(stop(&mut f, 1, "chu-tich-xa", "local-12345678").is_ok());
 }
+
+/// The hostile corpus (tests/corpus/remote.tsv), signed with a key that may
+/// do everything: each body is refused with its code and a reason naming
+/// the field, and nothing of it is remembered (the same id may come again).
+#[test]
+fn the_hostile_corpus_is_refused_field_by_field() {
+    let mut f = fixture();
+    let brief = loa_e2e::corpus::brief;
+    let cases = loa_e2e::corpus::remote();
+    assert!(cases.len() > 50);
+    for c in cases.iter().filter(|c| c.code != "not_allowed") {
+        let id = fresh_id();
+        let body = c.body("au-lau", &id, day().timestamp());
+        let r = refusal(f.send(&topic(c.leaf()), 1, "chu-tich-xa", &body, day()));
+        assert_eq!(r.code, c.code, "{}: {}", brief(&c.patch), r.reason);
+        assert!(
+            r.reason.contains(&c.needle),
+            "{}: {}",
+            brief(&c.patch),
+            r.reason
+        );
+        assert!(!r.reason.contains('\n'), "{}", r.reason);
+        assert!(r.reason.chars().count() <= 301, "{}", r.reason);
+    }
+}
