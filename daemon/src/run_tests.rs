@@ -42,19 +42,8 @@ const DAILY: &str = r#"programs:
     items: [{ file: 5m.mp3 }]
 "#;
 
-/// DAILY and a notice at 12:30 every day.
-const WITH_NOON: &str = r#"programs:
-  - id: tin-sang
-    title: "Tin sáng"
-    at: "06:00"
-    zones: [thon-1]
-    items: [{ file: 10m.mp3 }]
-  - id: tin-chieu
-    title: "Tin chiều"
-    at: "17:00"
-    zones: [thon-1]
-    items: [{ file: 5m.mp3 }]
-  - id: thong-bao
+/// The noon notice added to DAILY on Wednesday.
+const NOON: &str = r#"  - id: thong-bao
     title: "Thông báo"
     at: "12:30"
     zones: [thon-1]
@@ -177,7 +166,7 @@ async fn a_week_on_the_daemons_loop_airs_on_time_reloads_and_stops_once() {
     let outside = async {
         // Wednesday 12:00: the operator adds a noon notice (SIGHUP).
         clock.sleep_until(local(2, 12, 0)).await;
-        std::fs::write(dir.join("schedules/a.yaml"), WITH_NOON).unwrap();
+        std::fs::write(dir.join("schedules/a.yaml"), format!("{DAILY}{NOON}")).unwrap();
         tx.send(Input::Reload("SIGHUP")).unwrap();
         // Thursday 12:00: a broken edit, seen by the file watcher: refused,
         // the noon notice stays on air.

@@ -245,10 +245,7 @@ pub async fn run(
         let (client, mut events) = AsyncClient::new(opts, 256);
         // When this attempt's ConnAck came.
         let mut connected_at: Option<tokio::time::Instant> = None;
-        let mut sent: VecDeque<Sent> = VecDeque::new();
-        let mut inflight: HashMap<u16, i64> = HashMap::new();
-        let mut airtime_inflight = 0usize;
-        let mut sent_upto = 0i64;
+        let mut flight = Flight::default();
         let broke: String = loop {
             // One poll at a time, never dropped half-way: a poll dropped
             // while it connects would cancel the attempt and start another.
@@ -278,12 +275,12 @@ pub async fn run(
                             Some(ToLink::Publish(p)) => {
                                 if connected_at.is_some() {
                                     let qos = if p.qos >= 1 { QoS::AtLeastOnce } else { QoS::AtMostOnce };
-                                    publish(&client, &mut sent, &p.topic, qos, p.retain, p.payload);
+                                    flight.publish(&client, &p.topic, qos, p.retain, p.payload);
                                 }
                             }
                             Some(ToLink::Status(s)) => {
                                 if connected_at.is_some() {
-                                    publish(&client, &mut sent, &c.status_topic(), QoS::AtLeastOnce, true, s.to_string().into_bytes());
+                                    flight.publish(&client, &c.status_topic(), QoS::AtLeastOnce, true, s.to_string().into_bytes());
                                 }
                                 status = Some(s);
                             }
@@ -297,7 +294,7 @@ pub async fn run(
                             }
                             Some(ToLink::Airtime) => {
                                 if connected_at.is_some() {
-                                    feed(&client, &c, outbox.as_ref(), &mut sent, &mut sent_upto, &mut airtime_inflight);
+                                    flight.feed(&client, &c, outbox.as_ref());
                                 }
                             }
                         },
@@ -308,39 +305,22 @@ pub async fn run(
                 // Shutdown: what is queued, the last airtime rows
                 // acknowledged (bounded), the offline status, a clean goodbye.
                 if connected_at.is_some() {
-                    feed(
-                        &client,
-                        &c,
-                        outbox.as_ref(),
-                        &mut sent,
-                        &mut sent_upto,
-                        &mut airtime_inflight,
-                    );
+                    flight.feed(&client, &c, outbox.as_ref());
                     let by = tokio::time::Instant::now() + FLUSH_WITHIN;
-                    while airtime_inflight > 0 || !sent.is_empty() {
+                    while !flight.settled() {
                         match tokio::time::timeout_at(by, events.poll()).await {
-                            Ok(Ok(Event::Outgoing(Outgoing::Publish(pkid)))) => {
-                                if let Some(Sent::Airtime(id)) = sent.pop_front() {
-                                    inflight.insert(pkid, id);
-                                }
-                            }
+                            Ok(Ok(Event::Outgoing(Outgoing::Publish(pkid)))) => flight.written(pkid),
                             Ok(Ok(Event::Incoming(Packet::PubAck(ack)))) => {
-                                if let Some(id) = inflight.remove(&ack.pkid) {
-                                    if let Some(o) = &outbox {
-                                        if let Err(e) = o.ack(id) {
-                                            warn!("mqtt: airtime outbox: {e}");
-                                        }
-                                    }
-                                    airtime_inflight = airtime_inflight.saturating_sub(1);
-                                }
+                                flight.acked(ack.pkid, outbox.as_ref());
                             }
                             Ok(Ok(_)) => {}
                             Ok(Err(_)) | Err(_) => break,
                         }
                     }
-                    if airtime_inflight > 0 {
+                    if flight.rows > 0 {
                         info!(
-                            "mqtt: {airtime_inflight} airtime row(s) not yet acknowledged at shutdown stay in the outbox for the next start"
+                            "mqtt: {} airtime row(s) not yet acknowledged at shutdown stay in the outbox for the next start",
+                            flight.rows
                         );
                     }
                     let _ = client.try_publish(
@@ -379,24 +359,14 @@ pub async fn run(
                         let _ = client.try_subscribe(t.clone(), QoS::AtLeastOnce);
                     }
                     if let Some(s) = &status {
-                        publish(
-                            &client,
-                            &mut sent,
-                            &c.status_topic(),
+                        flight.publish(&client, &c.status_topic(),
                             QoS::AtLeastOnce,
                             true,
                             s.to_string().into_bytes(),
                         );
                     }
                     let _ = tx.send(FromLink::Connected).await;
-                    feed(
-                        &client,
-                        &c,
-                        outbox.as_ref(),
-                        &mut sent,
-                        &mut sent_upto,
-                        &mut airtime_inflight,
-                    );
+                    flight.feed(&client, &c, outbox.as_ref());
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     // Retained ones too: a retained command must be refused with an ack.
@@ -409,27 +379,10 @@ pub async fn run(
                         })
                         .await;
                 }
-                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
-                    if let Some(Sent::Airtime(id)) = sent.pop_front() {
-                        inflight.insert(pkid, id);
-                    }
-                }
+                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => flight.written(pkid),
                 Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                    if let Some(id) = inflight.remove(&ack.pkid) {
-                        if let Some(o) = &outbox {
-                            if let Err(e) = o.ack(id) {
-                                warn!("mqtt: airtime outbox: {e}");
-                            }
-                        }
-                        airtime_inflight = airtime_inflight.saturating_sub(1);
-                        feed(
-                            &client,
-                            &c,
-                            outbox.as_ref(),
-                            &mut sent,
-                            &mut sent_upto,
-                            &mut airtime_inflight,
-                        );
+                    if flight.acked(ack.pkid, outbox.as_ref()) {
+                        flight.feed(&client, &c, outbox.as_ref());
                     }
                 }
                 Ok(_) => {}
@@ -506,50 +459,87 @@ pub(crate) fn why(e: &rumqttc::v5::ConnectionError) -> String {
     }
 }
 
-fn publish(
-    client: &AsyncClient,
-    sent: &mut VecDeque<Sent>,
-    topic: &str,
-    qos: QoS,
-    retain: bool,
-    payload: Vec<u8>,
-) {
-    if client.try_publish(topic, qos, retain, payload).is_ok() {
-        sent.push_back(Sent::Other);
-    }
+/// What one connection has handed to the event loop and the broker has
+/// not yet acknowledged: the publishes in the order the event loop numbers
+/// them, and the airtime rows by packet id until their PUBACK takes them
+/// out of the outbox.
+#[derive(Default)]
+struct Flight {
+    sent: VecDeque<Sent>,
+    /// Packet id -> airtime row id.
+    airtime: HashMap<u16, i64>,
+    /// Airtime rows handed over and not yet acknowledged.
+    rows: usize,
+    /// The last airtime row handed over.
+    upto: i64,
 }
 
-/// Sends queued airtime rows, oldest first, keeping a window in flight.
-fn feed(
-    client: &AsyncClient,
-    c: &LinkConfig,
-    outbox: Option<&Outbox>,
-    sent: &mut VecDeque<Sent>,
-    sent_upto: &mut i64,
-    inflight: &mut usize,
-) {
-    let Some(o) = outbox else { return };
-    if *inflight >= AIRTIME_WINDOW {
-        return;
+impl Flight {
+    fn publish(
+        &mut self,
+        client: &AsyncClient,
+        topic: &str,
+        qos: QoS,
+        retain: bool,
+        payload: Vec<u8>,
+    ) {
+        if client.try_publish(topic, qos, retain, payload).is_ok() {
+            self.sent.push_back(Sent::Other);
+        }
     }
-    let rows = match o.pending(*sent_upto, AIRTIME_WINDOW - *inflight) {
-        Ok(r) => r,
-        Err(e) => {
-            warn!("mqtt: airtime outbox: {e}");
+
+    /// Sends queued airtime rows, oldest first, keeping a window in flight.
+    fn feed(&mut self, client: &AsyncClient, c: &LinkConfig, outbox: Option<&Outbox>) {
+        let Some(o) = outbox else { return };
+        if self.rows >= AIRTIME_WINDOW {
             return;
         }
-    };
-    let topic = format!("{}/airtime", c.prefix);
-    for (id, row) in rows {
-        if client
-            .try_publish(topic.clone(), QoS::AtLeastOnce, false, row.to_string())
-            .is_err()
-        {
-            return; // the request queue is full: the next ack sends more
+        let rows = match o.pending(self.upto, AIRTIME_WINDOW - self.rows) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!("mqtt: airtime outbox: {e}");
+                return;
+            }
+        };
+        let topic = format!("{}/airtime", c.prefix);
+        for (id, row) in rows {
+            if client
+                .try_publish(topic.clone(), QoS::AtLeastOnce, false, row.to_string())
+                .is_err()
+            {
+                return; // the request queue is full: the next ack sends more
+            }
+            self.sent.push_back(Sent::Airtime(id));
+            self.upto = id;
+            self.rows += 1;
         }
-        sent.push_back(Sent::Airtime(id));
-        *sent_upto = id;
-        *inflight += 1;
+    }
+
+    /// The event loop wrote a publish and numbered it `pkid`.
+    fn written(&mut self, pkid: u16) {
+        if let Some(Sent::Airtime(id)) = self.sent.pop_front() {
+            self.airtime.insert(pkid, id);
+        }
+    }
+
+    /// The broker acknowledged `pkid`; true when it was an airtime row,
+    /// which now leaves the outbox.
+    fn acked(&mut self, pkid: u16, outbox: Option<&Outbox>) -> bool {
+        let Some(id) = self.airtime.remove(&pkid) else {
+            return false;
+        };
+        if let Some(o) = outbox {
+            if let Err(e) = o.ack(id) {
+                warn!("mqtt: airtime outbox: {e}");
+            }
+        }
+        self.rows = self.rows.saturating_sub(1);
+        true
+    }
+
+    /// Everything written and every airtime row acknowledged.
+    fn settled(&self) -> bool {
+        self.rows == 0 && self.sent.is_empty()
     }
 }
 
