@@ -30,7 +30,9 @@ bench: deps
 ## 600. FUZZ_TARGET picks the target: load_config (the default: the loader),
 ## parse_yaml (the YAML parser alone), both in schedules/fuzz; probe_decode
 ## (any bytes as a media file: length probe and full decode) in audio/fuzz.
-## FUZZ_CRATE (schedules or audio) follows from the target; FUZZ_ARGS adds
+## FUZZ_CRATE (schedules or audio) follows from the target. probe_decode runs
+## the daemon's path (a decoder's panic is the file's error, not a crash);
+## FUZZ_FEATURES=uncontained makes every decoder panic a finding. FUZZ_ARGS adds
 ## libFuzzer options (e.g. "-fork=1 -ignore_crashes=1" to go on after a
 ## finding). An input slower than 10 s counts as a finding. New inputs go to
 ## <crate>/fuzz/corpus/, findings to <crate>/fuzz/artifacts/ (see
@@ -38,10 +40,12 @@ bench: deps
 FUZZ_SECONDS ?= 600
 FUZZ_TARGET ?= load_config
 FUZZ_CRATE ?= $(if $(filter probe_decode,$(FUZZ_TARGET)),audio,schedules)
+FUZZ_FEATURES ?=
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	mkdir -p $(FUZZ_CRATE)/fuzz/corpus/$(FUZZ_TARGET)
 	cd $(FUZZ_CRATE) && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_TARGET) \
+		$(if $(FUZZ_FEATURES),--features $(FUZZ_FEATURES)) \
 		fuzz/corpus/$(FUZZ_TARGET) fuzz/seeds/$(FUZZ_TARGET) \
 		-- -max_total_time=$(FUZZ_SECONDS) -timeout=10 $(FUZZ_ARGS)
 

@@ -5,8 +5,9 @@
 //! into them goes through [`contained`], which turns a panic into an error
 //! for that item.
 //!
-//! Built by cargo-fuzz (`--cfg fuzzing`), panics go through instead, so that
-//! the fuzzer sees every one (audio/fuzz/README.md).
+//! With the feature `uncontained` (the fuzzer hunting decoder bugs, never
+//! the daemon) panics go through instead, so that the fuzzer sees every one
+//! (audio/fuzz/README.md).
 
 use std::any::Any;
 
@@ -19,12 +20,12 @@ pub(crate) fn contained<T, E>(
     f: impl FnOnce() -> Result<T, E>,
     failed: impl FnOnce(String) -> E,
 ) -> Result<T, E> {
-    #[cfg(fuzzing)]
+    #[cfg(feature = "uncontained")]
     {
         let _ = &failed;
         f()
     }
-    #[cfg(not(fuzzing))]
+    #[cfg(not(feature = "uncontained"))]
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => Err(failed(said(payload.as_ref()))),

@@ -496,8 +496,16 @@ pub(crate) async fn serve<C: Clock, E: Engine>(
                 Input::Changed => reload_at = Some(clock.now() + TimeDelta::milliseconds(500)),
             },
             Some(m) = bus.recv() => {
-                if let Some(Action::Reload { id, group }) = bus.on_link(m, sched, clock.now()) {
-                    reloads.ask(tasks, loader, Some(Ack { id, group }));
+                // What else waits is taken in the same turn (bounded): a
+                // flood is read at the pace of the refusals, not of the loop.
+                let mut next = Some(m);
+                let mut taken = 0;
+                while let Some(m) = next {
+                    if let Some(Action::Reload { id, group }) = bus.on_link(m, sched, clock.now()) {
+                        reloads.ask(tasks, loader, Some(Ack { id, group }));
+                    }
+                    taken += 1;
+                    next = if taken < LINK_BATCH { bus.try_recv() } else { None };
                 }
             }
             Some(req) = async {
@@ -559,6 +567,10 @@ pub(crate) async fn serve<C: Clock, E: Engine>(
     tasks.join(SHUTDOWN_JOIN).await;
     Ok(())
 }
+
+/// Messages from the broker taken in one turn of the loop, at most: the
+/// scheduler is looked at again between two batches.
+const LINK_BATCH: usize = 64;
 
 /// How long the tasks get to end after the relays are off (the link's last
 /// airtime rows and offline status, a reload's probing).

@@ -430,7 +430,10 @@ impl Broker {
         std::fs::write(
             &conf,
             format!(
-                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\n",
+                // max_queued_messages: mosquitto's default (1,000) sheds
+                // QoS 1 messages for a client that reads slower than a
+                // flood arrives; the hostile tests count every one.
+                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nmax_queued_messages 20000\n",
                 self.port
             ),
         )

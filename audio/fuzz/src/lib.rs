@@ -5,8 +5,10 @@
 //! decode (`Loudness::measure` decodes every frame with the decoder that
 //! airs the file).
 //!
-//! Built by cargo-fuzz (`--cfg fuzzing`), loa-audio does not contain a
-//! decoder's panic (see `loa_audio::probe::contained`), so that the fuzzer
+//! By default the target runs the daemon's path: loa-audio contains a
+//! decoder's panic (`audio/src/contain.rs`) and the file is that item's
+//! error, so a crash is one the daemon would have. With the feature
+//! `uncontained` loa-audio lets those panics through, so that the fuzzer
 //! sees every panic a file can cause inside symphonia or Loa.
 
 use std::cell::RefCell;
@@ -20,6 +22,15 @@ const EXTENSIONS: [&str; 7] = ["mp3", "ogg", "flac", "wav", "m4a", "aac", "bin"]
 thread_local! {
     /// One directory per fuzzing thread, made once.
     static DIR: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
+}
+
+/// libFuzzer's harness aborts on any panic, even one caught inside Loa.
+/// On the daemon's path a contained panic is not a finding: the hook stays
+/// quiet and the harness still aborts on a panic that escapes Loa. With
+/// `uncontained` the harness's hook stays.
+pub fn panics_as_the_daemon_sees_them() {
+    #[cfg(not(feature = "uncontained"))]
+    std::panic::set_hook(Box::new(|_| {}));
 }
 
 /// Writes `data` to a file and probes and decodes it; returns what the

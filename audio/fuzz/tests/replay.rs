@@ -3,7 +3,7 @@
 //!
 //!     cd audio/fuzz && cargo test --no-default-features
 //!
-//! Built without `--cfg fuzzing`, loa-audio contains a decoder's panic: a
+//! Built without the feature `uncontained`, loa-audio contains a decoder's panic: a
 //! regression must come back as an error, never as a panic, and within
 //! REGRESSION_BUDGET.
 

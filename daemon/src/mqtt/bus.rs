@@ -221,6 +221,11 @@ impl Bus {
     }
 
     /// The next message from the link (pending forever without one).
+    /// The next message already waiting, if any.
+    pub fn try_recv(&mut self) -> Option<FromLink> {
+        self.link.as_mut().and_then(|l| l.rx.try_recv().ok())
+    }
+
     pub async fn recv(&mut self) -> Option<FromLink> {
         match &mut self.link {
             Some(l) => l.rx.recv().await,
