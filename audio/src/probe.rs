@@ -58,12 +58,25 @@ pub(crate) struct Opened {
 /// checks that a decoder exists for the codec, so that "not audio" is
 /// reported here rather than mid-air.
 pub(crate) fn open(path: &Path) -> Result<Opened, ProbeError> {
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
-    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+    let mut file = File::open(path).map_err(|e| io_error(path, e))?;
+    let meta = file.metadata().map_err(|e| io_error(path, e))?;
+    if meta.is_dir() {
         return Err(ProbeError::NotAudio {
             path: path.to_path_buf(),
             reason: "it is a directory".into(),
         });
+    }
+    // An MP4 whose tables claim more than the file holds would make the
+    // reader allocate it (crate::isobmff): refused before it is read.
+    let mut head = [0u8; 8];
+    let n = std::io::Read::read(&mut file, &mut head).map_err(|e| io_error(path, e))?;
+    if crate::isobmff::looks_like(&head[..n]) {
+        crate::isobmff::check(&mut file, meta.len()).map_err(|why| ProbeError::NotAudio {
+            path: path.to_path_buf(),
+            reason: format!("a damaged MP4: {why}"),
+        })?;
+    } else {
+        std::io::Seek::rewind(&mut file).map_err(|e| io_error(path, e))?;
     }
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
