@@ -309,7 +309,9 @@ pub async fn run(
                     let by = tokio::time::Instant::now() + FLUSH_WITHIN;
                     while !flight.settled() {
                         match tokio::time::timeout_at(by, events.poll()).await {
-                            Ok(Ok(Event::Outgoing(Outgoing::Publish(pkid)))) => flight.written(pkid),
+                            Ok(Ok(Event::Outgoing(Outgoing::Publish(pkid)))) => {
+                                flight.written(pkid)
+                            }
                             Ok(Ok(Event::Incoming(Packet::PubAck(ack)))) => {
                                 flight.acked(ack.pkid, outbox.as_ref());
                             }
@@ -359,7 +361,9 @@ pub async fn run(
                         let _ = client.try_subscribe(t.clone(), QoS::AtLeastOnce);
                     }
                     if let Some(s) = &status {
-                        flight.publish(&client, &c.status_topic(),
+                        flight.publish(
+                            &client,
+                            &c.status_topic(),
                             QoS::AtLeastOnce,
                             true,
                             s.to_string().into_bytes(),
