@@ -49,8 +49,8 @@ mod contain;
 pub mod deck;
 mod decode;
 pub mod format;
-// MP4 tables checked before symphonia allocates what they claim.
-mod isobmff;
+// Lengths a file claims, checked before symphonia allocates them.
+mod claims;
 pub mod item;
 mod live;
 pub mod loudness;

@@ -66,18 +66,16 @@ pub(crate) fn open(path: &Path) -> Result<Opened, ProbeError> {
             reason: "it is a directory".into(),
         });
     }
-    // An MP4 whose tables claim more than the file holds would make the
-    // reader allocate it (crate::isobmff): refused before it is read.
-    let mut head = [0u8; 8];
+    // Lengths the headers claim that the file cannot hold would make the
+    // reader allocate them (crate::claims): refused before it is read.
+    let mut head = [0u8; 16];
     let n = std::io::Read::read(&mut file, &mut head).map_err(|e| io_error(path, e))?;
-    if crate::isobmff::looks_like(&head[..n]) {
-        crate::isobmff::check(&mut file, meta.len()).map_err(|why| ProbeError::NotAudio {
+    crate::claims::check(&mut file, meta.len(), &head[..n]).map_err(|reason| {
+        ProbeError::NotAudio {
             path: path.to_path_buf(),
-            reason: format!("a damaged MP4: {why}"),
-        })?;
-    } else {
-        std::io::Seek::rewind(&mut file).map_err(|e| io_error(path, e))?;
-    }
+            reason,
+        }
+    })?;
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {

@@ -118,9 +118,8 @@ impl SegmentDecoder {
             Container::PackedMp3 => es_reader(bytes, Container::PackedMp3)?,
             Container::Fmp4 => {
                 // Tables that claim more than the segment holds would be
-                // allocated by the reader (crate::isobmff).
-                crate::isobmff::check(&mut Cursor::new(&bytes), bytes.len() as u64)
-                    .map_err(|why| format!("a damaged fMP4 segment: {why}"))?;
+                // allocated by the reader (crate::claims).
+                crate::claims::check_fmp4(&bytes)?;
                 let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
                 Box::new(
                     symphonia::default::formats::IsoMp4Reader::try_new(mss, &Default::default())
