@@ -1,8 +1,8 @@
 //! Lengths a file claims, checked before symphonia reads it.
 //!
 //! Symphonia's readers allocate what a header claims before they read it:
-//! an MP4 sample of the size its table says, a FLAC or Ogg comment of the
-//! length its header says. A damaged file of a few KB can so ask for 4 GiB,
+//! an MP4 sample of the size its table says, a FLAC or Ogg comment, a WAV
+//! INFO text or an ID3v2 frame of the length its header says. A damaged file of a few KB can so ask for 4 GiB,
 //! and a failed allocation aborts the process: there is no panic to contain
 //! (crate::contain). The fuzzer found both (audio/fuzz/regressions:
 //! `isomp4-sample-size-4gib`, `flac-comment-4gib`).
@@ -11,8 +11,10 @@
 //! holds it, so that nothing symphonia allocates can exceed the file.
 
 mod flac;
+mod id3v2;
 mod isobmff;
 mod ogg;
+mod riff;
 
 use std::io::{Read, Seek, SeekFrom};
 
@@ -25,6 +27,10 @@ pub(crate) fn check<R: Read + Seek>(r: &mut R, len: u64, head: &[u8]) -> Result<
         flac::check(r, len).map_err(|why| format!("a damaged FLAC file: {why}"))
     } else if head.starts_with(b"OggS") {
         ogg::check(r, len).map_err(|why| format!("a damaged Ogg file: {why}"))
+    } else if head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WAVE") {
+        riff::check(r, len).map_err(|why| format!("a damaged WAV file: {why}"))
+    } else if head.starts_with(b"ID3") {
+        id3v2::check(r, len).map_err(|why| format!("a damaged tag: {why}"))
     } else {
         Ok(())
     };
@@ -128,6 +134,32 @@ mod tests {
         let e = checked(&file("fuzz/regressions/flac-comment-4gib")).unwrap_err();
         assert!(e.starts_with("a damaged FLAC file: "), "{e}");
         assert!(e.contains("claims"), "{e}");
+    }
+
+    #[test]
+    fn a_wav_info_text_or_an_id3_frame_that_claims_4_gib_is_refused() {
+        // RIFF/WAVE, a LIST/INFO whose INAM claims 4 GiB, then data.
+        let mut wav = b"RIFF\0\0\0\0WAVE".to_vec();
+        wav.extend_from_slice(b"LIST");
+        wav.extend_from_slice(&16u32.to_le_bytes());
+        wav.extend_from_slice(b"INFOINAM");
+        wav.extend_from_slice(&u32::MAX.to_le_bytes());
+        wav.extend_from_slice(b"Loa\0");
+        wav.extend_from_slice(b"data\0\0\0\0");
+        assert_eq!(
+            checked(&wav),
+            Err(
+                "a damaged WAV file: INFO chunk INAM claims 4294967295 bytes where 4 remain".into()
+            )
+        );
+        // ID3v2.3, a TIT2 frame claiming 4 GiB in a 20-byte tag.
+        let mut id3 = b"ID3\x03\0\0\0\0\0\x14TIT2".to_vec();
+        id3.extend_from_slice(&u32::MAX.to_be_bytes());
+        id3.extend_from_slice(&[0; 12]);
+        assert_eq!(
+            checked(&id3),
+            Err("a damaged tag: ID3v2 frame TIT2 claims 4294967295 bytes where 10 remain".into())
+        );
     }
 
     #[test]
