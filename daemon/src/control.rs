@@ -22,7 +22,7 @@
 //! (`busy`).
 
 use std::collections::BTreeMap;
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -683,8 +683,7 @@ async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(
 
 /// Root, the daemon's own user and members of group `loa` may control it.
 fn authorize(peer: &Peer, loa_gid: Option<u32>) -> Result<(), String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = rustix::process::geteuid().as_raw();
     if peer.uid == 0 || peer.uid == me {
         return Ok(());
     }
@@ -709,40 +708,14 @@ pub fn user_name(uid: u32) -> Option<String> {
 
 /// User `uid` in the user database: its name and primary group.
 fn passwd_entry(uid: u32) -> Option<(String, u32)> {
-    let mut buf = vec![0u8; 4096];
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut out: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: buf outlives the call and its length is passed; out is only
-    // read when getpwuid_r reports success.
-    let rc =
-        unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut out) };
-    if rc != 0 || out.is_null() {
-        return None;
-    }
-    // SAFETY: pw_name points into buf, NUL-terminated, on success.
-    let name = unsafe { CStr::from_ptr(pwd.pw_name) }
-        .to_string_lossy()
-        .into_owned();
-    Some((name, pwd.pw_gid))
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok()??;
+    Some((user.name, user.gid.as_raw()))
 }
 
 /// The id of group `name`.
 pub fn group_id(name: &str) -> Option<u32> {
-    let cname = CString::new(name).ok()?;
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut grp: libc::group = unsafe { std::mem::zeroed() };
-    let mut out: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: as in passwd_entry.
-    let rc = unsafe {
-        libc::getgrnam_r(
-            cname.as_ptr(),
-            &mut grp,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut out,
-        )
-    };
-    (rc == 0 && !out.is_null()).then_some(grp.gr_gid)
+    let group = nix::unistd::Group::from_name(name).ok()??;
+    Some(group.gid.as_raw())
 }
 
 /// The groups of a user (primary and supplementary, from the group
@@ -751,21 +724,11 @@ fn user_groups(user: &str, primary: Option<u32>) -> Vec<u32> {
     let (Ok(cname), Some(primary)) = (CString::new(user), primary) else {
         return Vec::new();
     };
-    let mut n: libc::c_int = 64;
-    loop {
-        let mut groups = vec![0 as libc::gid_t; n as usize];
-        let asked = n;
-        // SAFETY: groups holds n entries; getgrouplist writes at most n and
-        // sets n to the number it needs.
-        let rc =
-            unsafe { libc::getgrouplist(cname.as_ptr(), primary, groups.as_mut_ptr(), &mut n) };
-        if rc >= 0 {
-            groups.truncate(n as usize);
-            return groups;
-        }
-        if n <= asked {
-            return vec![primary];
-        }
+    match nix::unistd::getgrouplist(&cname, nix::unistd::Gid::from_raw(primary)) {
+        Ok(groups) => groups.into_iter().map(|g| g.as_raw()).collect(),
+        // More groups than the system allows a process: the primary one
+        // alone, as a login would at least have.
+        Err(_) => vec![primary],
     }
 }
 
@@ -1003,8 +966,7 @@ pub fn request(config_dir: &Path, body: &Value, timeout: Duration) -> Result<Val
                 break;
             }
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                // SAFETY: getuid cannot fail.
-                let uid = unsafe { libc::getuid() };
+                let uid = rustix::process::getuid().as_raw();
                 return Err(ClientError::Denied {
                     path: p.display().to_string(),
                     user: user_name(uid).unwrap_or_else(|| uid.to_string()),
@@ -1419,7 +1381,7 @@ mod tests {
 
     #[test]
     fn root_and_the_daemons_user_may_always_control() {
-        let me = unsafe { libc::geteuid() };
+        let me = rustix::process::geteuid().as_raw();
         let peer = |uid| Peer {
             uid,
             pid: None,
@@ -1432,7 +1394,7 @@ mod tests {
 
     #[test]
     fn others_need_group_loa() {
-        let me = unsafe { libc::geteuid() };
+        let me = rustix::process::geteuid().as_raw();
         // A uid that is neither root nor us, and a user name nobody has.
         let uid = if me == 4242 { 4243 } else { 4242 };
         let stranger = Peer {
@@ -1446,6 +1408,27 @@ mod tests {
         assert!(e.contains("adduser no-such-user-loa-test loa"), "{e}");
         let e = authorize(&stranger, None).unwrap_err();
         assert!(e.contains("no group loa"), "{e}");
+    }
+
+    #[test]
+    fn the_user_database_is_read_through_nss() {
+        // Every Debian system has root (uid 0, group 0) in both databases.
+        assert_eq!(passwd_entry(0), Some(("root".to_string(), 0)));
+        assert_eq!(user_name(0).as_deref(), Some("root"));
+        assert_eq!(group_id("root"), Some(0));
+        assert!(user_groups("root", Some(0)).contains(&0));
+    }
+
+    #[test]
+    fn unknown_users_and_groups_are_not_found() {
+        assert_eq!(group_id("no-such-group-loa-test"), None);
+        // A name no C string can carry is no group either, not a panic.
+        assert_eq!(group_id("lo\0a"), None);
+        // An unknown user has only the primary group it was given; no
+        // primary group (no passwd entry) means no groups at all.
+        assert_eq!(user_groups("no-such-user-loa-test", Some(4242)), [4242]);
+        assert!(user_groups("no-such-user-loa-test", None).is_empty());
+        assert!(user_groups("lo\0a", Some(4242)).is_empty());
     }
 
     /// A station with zones thon-1 and thon-2 and a media directory.

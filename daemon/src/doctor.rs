@@ -441,10 +441,18 @@ fn clock() -> Finding {
     }
 }
 
+/// The kernel's own word on the clock (what timedatectl's "System clock
+/// synchronized" reads). ntp_adjtime has no safe wrapper in rustix or nix,
+/// hence the one unsafe block of the daemon.
+#[allow(unsafe_code)]
 fn kernel_synchronised() -> Option<bool> {
-    // SAFETY: a zeroed timex with modes 0 only reads the kernel's state.
-    let mut tx: libc::timex = unsafe { std::mem::zeroed() };
-    let state = unsafe { libc::ntp_adjtime(&mut tx) };
+    // SAFETY: timex is plain integers, for which all zeroes is a valid value;
+    // with modes 0 ntp_adjtime only reads the kernel's state into it, and
+    // `tx` lives across the call.
+    let (state, tx) = unsafe {
+        let mut tx: libc::timex = std::mem::zeroed();
+        (libc::ntp_adjtime(&mut tx), tx)
+    };
     if state < 0 {
         return None;
     }
@@ -538,15 +546,8 @@ fn free_finding(what: &str, at: &Path, free: u64) -> Finding {
 }
 
 fn free_bytes(path: &Path) -> std::io::Result<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    // SAFETY: statvfs fills the zeroed struct from a valid C string.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(st.f_bavail as u64 * st.f_frsize as u64)
+    let st = rustix::fs::statvfs(path)?;
+    Ok(st.f_bavail * st.f_frsize)
 }
 
 /// The airtime log opens for writing (checked without writing: it may be in

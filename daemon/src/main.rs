@@ -8,6 +8,10 @@
 //! - `probe`: media lengths for the schedule model, from the audio crate;
 //! - `airtime`: the airtime log in SQLite; `report`: `loa report` over it.
 
+// System calls go through rustix and nix; the one call with no safe
+// wrapper (ntp_adjtime, doctor.rs) says so where it allows itself the exception.
+#![deny(unsafe_code)]
+
 mod agenda;
 mod airtime;
 mod audio_cmds;

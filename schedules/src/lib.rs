@@ -13,6 +13,9 @@
 //! Pure: no audio, no network, no async. Media lengths come in through the
 //! [`MediaProbe`] trait, which the daemon implements with the audio crate.
 
+// Pure Rust end to end: nothing here needs to reach past the language.
+#![forbid(unsafe_code)]
+
 pub mod agenda;
 pub mod check;
 pub mod diag;

@@ -329,17 +329,12 @@ fn tone(path: &Path, secs: u32) {
 
 /// This process may open at least `n` files (the test holds many sockets).
 fn allow_open_files(n: u64) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: lim is a valid rlimit for getrlimit/setrlimit to read and write.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        if lim.rlim_cur < n {
-            lim.rlim_cur = n.min(lim.rlim_max);
-            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
-        }
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut lim = getrlimit(Resource::Nofile);
+    // None is RLIM_INFINITY.
+    if lim.current.is_some_and(|cur| cur < n) {
+        lim.current = Some(lim.maximum.map_or(n, |max| n.min(max)));
+        setrlimit(Resource::Nofile, lim).unwrap();
     }
 }
 

@@ -98,9 +98,13 @@ fn promote_new_threads(before: &[i32]) {
     }
 }
 
+/// sched_setscheduler on another thread's id has no safe wrapper in rustix
+/// or nix, hence the one unsafe block of the audio crate.
+#[allow(unsafe_code)]
 fn promote_thread(tid: i32) {
     let param = libc::sched_param { sched_priority: 20 };
-    // SAFETY: plain syscall on a thread of this process with a valid parameter.
+    // SAFETY: `param` is a valid sched_param that outlives the call, which
+    // only reads it; a tid that has gone since is refused (ESRCH), not unsafe.
     let rc = unsafe { libc::sched_setscheduler(tid, libc::SCHED_FIFO, &param) };
     if rc != 0 {
         tracing::debug!(
