@@ -118,14 +118,14 @@ fn main() {
     std::thread::sleep(Duration::from_secs(1));
     let (c0, t0, th0) = (cpu_time(), Instant::now(), thread_ticks());
     std::thread::sleep(Duration::from_secs(10));
-    let idle = (cpu_time() - c0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
+    let idle = cpu_time().saturating_sub(c0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
     print_threads("idle deck", &th0, t0.elapsed().as_secs_f64());
 
     let music = deck.play(Item::new(Media::file(&mp3), Priority::Normal));
     std::thread::sleep(Duration::from_secs(1));
     let (c0, t0, th0) = (cpu_time(), Instant::now(), thread_ticks());
     std::thread::sleep(Duration::from_secs(20));
-    let playing = (cpu_time() - c0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
+    let playing = cpu_time().saturating_sub(c0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
     print_threads("playing", &th0, t0.elapsed().as_secs_f64());
     println!("cpu, 48 kHz stereo 192 kbit/s MP3 on device:default: {playing:.2} % of one core (idle deck {idle:.2} %)");
 

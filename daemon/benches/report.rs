@@ -6,7 +6,7 @@
 
 // The writer is the daemon's own module (the crate has no library target);
 // the bench uses only the writing half of it.
-#[allow(dead_code)]
+#[allow(dead_code, reason = "the bench uses only the writing half")]
 #[path = "../src/airtime.rs"]
 mod airtime;
 

@@ -83,7 +83,7 @@ impl VirtualClock {
     }
 
     /// The wall clock jumps by `d` (negative: backwards); no time passes.
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg_attr(not(test), allow(dead_code, reason = "only tests jump the wall clock"))]
     pub fn step(&self, d: chrono::TimeDelta) {
         self.wall.set(self.wall.get() + d);
     }
@@ -109,14 +109,20 @@ impl Clock for VirtualClock {
 /// sleeps, the control socket's timeouts, a test's own `sleep`) shares it,
 /// and tokio moves it to the next timer whenever every task waits: a week
 /// of the daemon's loop runs in seconds, events keep their order.
-#[cfg_attr(not(test), allow(dead_code))]
+#[cfg_attr(
+    not(test),
+    allow(dead_code, reason = "the daemon's loop runs on it in tests only")
+)]
 pub struct PausedClock {
     start: DateTime<Utc>,
     origin: tokio::time::Instant,
     steps: Cell<TimeDelta>,
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
+#[cfg_attr(
+    not(test),
+    allow(dead_code, reason = "the daemon's loop runs on it in tests only")
+)]
 impl PausedClock {
     /// Must be made inside a runtime whose time is paused.
     pub fn new(start: DateTime<Utc>) -> Self {

@@ -371,7 +371,7 @@ impl Engine for SimEngine {
                     pieces.pop_front();
                 }
                 Some(l) => {
-                    front.length = Some(l - offset.min(l));
+                    front.length = Some(l.saturating_sub(offset));
                     break;
                 }
                 None => break,

@@ -544,7 +544,10 @@ impl<E: Engine> Scheduler<E> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the columns of one airtime row, from different stages of firing"
+    )]
     fn row_for(
         &self,
         origin: &Origin,

@@ -381,7 +381,10 @@ fn skipped_duration(p: &MediaPlaylist, from: u64, to: u64) -> u64 {
 
 /// Downloads (with retries) and decrypts one segment; the init segment of an
 /// fMP4 stream comes with it.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one segment's URLs, key and init map, with the relay's agent and state"
+)]
 fn fetch_segment(
     agent: &ureq::Agent,
     media_url: &str,
@@ -528,7 +531,7 @@ mod tests {
     fn media(text: &str) -> MediaPlaylist {
         match parse(text).unwrap() {
             Playlist::MediaPlaylist(p) => p,
-            _ => panic!("master"),
+            Playlist::MasterPlaylist(_) => panic!("master"),
         }
     }
 

@@ -3,7 +3,10 @@
 //! output WAV and tell exactly what aired on each sample; sine WAVs; waiting
 //! for a real-time deck's events; a live HLS origin (`hls_origin`) and the
 //! timeline that tells which tone aired when.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test binary and bench that includes this module uses part of it"
+)]
 
 pub mod hls_origin;
 

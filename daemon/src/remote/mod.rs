@@ -995,7 +995,10 @@ pub fn acks(
 }
 
 /// The acks on `<base>/ack/<leaf>`, saying `id`.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the fields of one ack payload, each optional on its own"
+)]
 fn ack_on(
     prefix: &str,
     station_id: &str,
