@@ -3,17 +3,37 @@ EXAMPLE ?= schedules/examples/au-lau
 CARGO ?= cargo
 LOA := target/release/loa
 
-.PHONY: run test deps build check agenda fuzz bench deb clean
+.PHONY: run test lint audit deps build check agenda fuzz bench deb clean
 
 ## make run: install what is missing, build, run the demo station
 ## (the example station plus a program every minute; Ctrl-C stops it).
 run: deps build
 	./scripts/demo
 
-## make test: install what is missing, then every test of the workspace (the
-## ten-minute relay test runs beside the rest: scripts/test).
-test: deps
+## make test: install what is missing, `make lint`, then every test of the
+## workspace and the fuzz targets' seed replays (the ten-minute relay test
+## runs beside the rest: scripts/test).
+test: deps lint
 	CARGO="$(CARGO)" ./scripts/test
+
+## make lint: the checks CI runs before the tests: rustfmt (the workspace and
+## both fuzz workspaces), clippy on every target with every warning an error
+## (the lints every crate keeps: [workspace.lints] in Cargo.toml), and
+## cargo-deny's licence, ban and source policy (deny.toml). cargo fetch
+## downloads the crates of every platform the lock file names, so that
+## cargo-deny itself runs offline (--frozen).
+lint: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --all --manifest-path schedules/fuzz/Cargo.toml -- --check
+	$(CARGO) fmt --all --manifest-path audio/fuzz/Cargo.toml -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) fetch --locked
+	$(CARGO) deny --frozen check --hide-inclusion-graph licenses bans sources
+
+## make audit: the RustSec advisories against Cargo.lock (cargo-deny; needs
+## the network for the advisory database, so it is not part of `make test`).
+audit: deps
+	$(CARGO) deny --locked check --hide-inclusion-graph advisories
 
 deps:
 	./scripts/install-deps
