@@ -444,7 +444,7 @@ fn clock() -> Finding {
 /// The kernel's own word on the clock (what timedatectl's "System clock
 /// synchronized" reads). ntp_adjtime has no safe wrapper in rustix or nix,
 /// hence the one unsafe block of the daemon.
-#[allow(unsafe_code)]
+#[allow(unsafe_code, reason = "ntp_adjtime has no safe wrapper")]
 fn kernel_synchronised() -> Option<bool> {
     // SAFETY: timex is plain integers, for which all zeroes is a valid value;
     // with modes 0 ntp_adjtime only reads the kernel's state into it, and

@@ -100,7 +100,7 @@ fn promote_new_threads(before: &[i32]) {
 
 /// sched_setscheduler on another thread's id has no safe wrapper in rustix
 /// or nix, hence the one unsafe block of the audio crate.
-#[allow(unsafe_code)]
+#[allow(unsafe_code, reason = "sched_setscheduler has no safe wrapper")]
 fn promote_thread(tid: i32) {
     let param = libc::sched_param { sched_priority: 20 };
     // SAFETY: `param` is a valid sched_param that outlives the call, which
