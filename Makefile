@@ -10,13 +10,13 @@ LOA := target/release/loa
 run: deps build
 	./scripts/demo
 
-## make test: install what is missing, `make lint`, then every test of the
-## workspace and the fuzz targets' seed replays (the ten-minute relay test
-## runs beside the rest: scripts/test).
-test: deps lint
+## make test: install what is missing, then every test of the workspace and
+## the fuzz targets' seed replays (the ten-minute relay test runs beside the
+## rest: scripts/test). CI (.ci/run) runs `make lint` first.
+test: deps
 	CARGO="$(CARGO)" ./scripts/test
 
-## make lint: the checks CI runs before the tests: rustfmt (the workspace and
+## make lint: the checks CI (.ci/run) runs before `make test`: rustfmt (the workspace and
 ## both fuzz workspaces), clippy on every target with every warning an error
 ## (the lints every crate keeps: [workspace.lints] in Cargo.toml), and
 ## cargo-deny's licence, ban and source policy (deny.toml). cargo fetch
