@@ -355,16 +355,22 @@ pub fn has_moved(conn: &Connection) -> bool {
 /// Opens another connection to the airtime database for writing (the remote
 /// gate's): durable, its tables brought to this Loa's version.
 pub fn open_shared(path: &Path) -> Result<Connection, AirtimeError> {
-    let sql = |source| AirtimeError::Sql {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut conn = Connection::open(path).map_err(|source| AirtimeError::Open {
+    let mut conn = open_durable(path)?;
+    schema::migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// A connection to the file at `path`, set up as every Loa connection is
+/// ([`durable`]).
+fn open_durable(path: &Path) -> Result<Connection, AirtimeError> {
+    let conn = Connection::open(path).map_err(|source| AirtimeError::Open {
         path: path.to_path_buf(),
         source,
     })?;
-    durable(&conn).map_err(sql)?;
-    schema::migrate(&mut conn, path)?;
+    durable(&conn).map_err(|source| AirtimeError::Sql {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(conn)
 }
 
@@ -416,11 +422,7 @@ fn connect(path: &Path, station_id: &str, tz: Tz) -> Result<Connection, AirtimeE
         path: path.to_path_buf(),
         source,
     };
-    let mut conn = Connection::open(path).map_err(|source| AirtimeError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    durable(&conn).map_err(sql)?;
+    let mut conn = open_durable(path)?;
     let check: String = conn
         .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
         .map_err(sql)?;
