@@ -41,24 +41,33 @@ fn caching(inner: impl MediaProbe + 'static) -> Probe {
             return known.clone();
         }
         drop(c);
-        let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.length(p)))
-            .unwrap_or_else(|_| {
-                let why = "the media probe failed on this file (a decoder bug); \
-                               replace the file with a fresh copy"
-                    .to_string();
-                warn!("{}: {why}", p.display());
-                Err(why)
-            });
+        let answer = guarded(&inner, p);
         c = cache.lock().unwrap_or_else(|e| e.into_inner());
         c.insert(p.to_path_buf(), answer.clone());
         answer
     })
 }
 
+/// `inner`'s answer for `path`; a panic inside it is the file's error,
+/// logged with its path.
+fn guarded(inner: &dyn MediaProbe, path: &Path) -> Result<Duration, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.length(path))).unwrap_or_else(
+        |_| {
+            let why = "the media probe failed on this file (a decoder bug); \
+                       replace the file with a fresh copy"
+                .to_string();
+            warn!("{}: {why}", path.display());
+            Err(why)
+        },
+    )
+}
+
 /// Media lengths that stay known while a file is unchanged (same size and
 /// modification time), shared by the loop and the reload task: a reload
 /// probes only the files that changed, and off the loop, so a slow disk
-/// never delays a program that is about to start.
+/// never delays a program that is about to start. The daemon's scheduler
+/// asks the same cache ([`ProbeCache::probe`]): what the load measured is
+/// not measured again.
 #[derive(Clone, Default)]
 pub struct ProbeCache {
     known: Arc<Mutex<HashMap<PathBuf, Known>>>,
@@ -78,16 +87,25 @@ fn stamp(path: &Path) -> Stamp {
         .map(|m| (m.len(), m.modified().ok()))
 }
 
+impl ProbeCache {
+    /// The same cache as the scheduler's `Probe`.
+    pub fn probe(&self) -> Probe {
+        let cache = self.clone();
+        Box::new(move |p: &Path| cache.length(p))
+    }
+}
+
 impl MediaProbe for ProbeCache {
     fn length(&self, path: &Path) -> Result<Duration, String> {
         let now = stamp(path);
         if let Some(k) = self.known.lock().expect("probe cache").get(path) {
-            if k.stamp == now && now.is_some() {
+            // A missing file's answer stands until the file appears.
+            if k.stamp == now {
                 return k.length.clone();
             }
         }
         // Probed without the lock held: one slow file delays no other.
-        let length = AudioProbe.length(path);
+        let length = guarded(&AudioProbe, path);
         self.known.lock().expect("probe cache").insert(
             path.to_path_buf(),
             Known {

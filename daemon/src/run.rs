@@ -212,10 +212,12 @@ fn notify(state: &[sd_notify::NotifyState]) {
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     init_logging();
+    // One cache of media lengths for the loads and the scheduler.
+    let lengths_cache = crate::probe::ProbeCache::default();
     let loader = Loader {
         dir: args.config.config.clone(),
         overrides: args.outputs.clone(),
-        probe: Arc::new(crate::probe::ProbeCache::default()),
+        probe: Arc::new(lengths_cache.clone()),
     };
     let (config, lengths) = match loader.load() {
         Ok(x) => x,
@@ -255,13 +257,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         config.station.zones.len(),
         config.station.timezone
     );
-    let mut sched = Scheduler::new(
-        config,
-        lengths,
-        Decks { decks },
-        log,
-        crate::probe::caching_probe(),
-    );
+    let mut sched = Scheduler::new(config, lengths, Decks { decks }, log, lengths_cache.probe());
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
