@@ -431,7 +431,7 @@ impl Bus {
     }
 
     /// Relays off and confirmed, boards cleared of what aired, offline
-    /// status, disconnect; then the link task has ended (each bounded).
+    /// status, disconnect (each bounded).
     ///
     /// Every relay is commanded off, and Loa waits up to [`CONFIRM_OFF`] for
     /// each one that was on (or whose state is unknown) to report off: an
@@ -472,15 +472,10 @@ impl Bus {
                 );
             }
         }
-        link.send(ToLink::Shutdown);
         // The link sends what is queued, the offline status and its goodbye,
-        // then ends (itself bounded); this bound only guards a stuck socket.
-        if tokio::time::timeout(Duration::from_secs(2), &mut link.task)
-            .await
-            .is_err()
-        {
-            warn!("mqtt: the link did not close within 2 s");
-        }
+        // then ends (itself bounded); the daemon's shutdown joins it with
+        // every other task (module tasks).
+        link.send(ToLink::Shutdown);
     }
 }
 

@@ -551,8 +551,6 @@ impl Flight {
 pub struct Link {
     pub tx: UnboundedSender<ToLink>,
     pub rx: Receiver<FromLink>,
-    /// Ends after `ToLink::Shutdown`, once the queued messages went out.
-    pub task: tokio::task::JoinHandle<()>,
 }
 
 impl Link {
@@ -560,11 +558,12 @@ impl Link {
     pub fn spawn(c: LinkConfig, tasks: &crate::tasks::Tasks) -> Link {
         let (to_tx, to_rx) = tokio::sync::mpsc::unbounded_channel();
         let (from_tx, from_rx) = tokio::sync::mpsc::channel(FROM_LINK);
-        let task = tasks.spawn("mqtt link", run(c, to_rx, from_tx, tasks.token()));
+        // Ends after `ToLink::Shutdown`, once the queued messages went out;
+        // joined with the daemon's other tasks.
+        tasks.spawn("mqtt link", run(c, to_rx, from_tx, tasks.token()));
         Link {
             tx: to_tx,
             rx: from_rx,
-            task,
         }
     }
 
