@@ -66,9 +66,49 @@ fn status_text(code: u16) -> &'static str {
     }
 }
 
+/// GETs `url`, with `headers`. A server may close an idle kept-alive
+/// connection at any moment, so a request sent on one the pool still held
+/// can be cut before any answer came: that GET is sent once more, on a new
+/// connection (RFC 9112 9.3.1 allows it for idempotent requests), rather
+/// than counted as the source failing (which would cost a retry's backoff
+/// of fallback on air while the source is fine).
+pub(crate) fn get(
+    agent: &ureq::Agent,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    let send = || {
+        let mut req = agent.get(url);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.call()
+    };
+    match send() {
+        Err(e) if cut_before_answer(&e) => {
+            tracing::debug!("{url}: {}; asking again on a new connection", describe(&e));
+            send()
+        }
+        other => other,
+    }
+}
+
+/// A connection that the server closed under the request: ureq drops it,
+/// so the next request opens a new one.
+fn cut_before_answer(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(e, ureq::Error::Io(io) if matches!(
+        io.kind(),
+        ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof
+    ))
+}
+
 /// GETs `url` whole, at most `limit` bytes.
 pub(crate) fn get_bytes(agent: &ureq::Agent, url: &str, limit: u64) -> Result<Vec<u8>, String> {
-    let mut resp = agent.get(url).call().map_err(|e| describe(&e))?;
+    let mut resp = get(agent, url, &[]).map_err(|e| describe(&e))?;
     resp.body_mut()
         .with_config()
         .limit(limit)
@@ -88,4 +128,57 @@ pub(crate) fn join(base: &str, reference: &str) -> Result<String, String> {
     base.join(reference)
         .map(String::from)
         .map_err(|e| format!("bad address {reference} in the playlist: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// Reads one request's head; false when the client sent none.
+    fn read_request(reader: &mut BufReader<std::net::TcpStream>) -> bool {
+        let mut got = false;
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return false,
+                Ok(_) if line.trim().is_empty() => return got,
+                Ok(_) => got = true,
+            }
+        }
+    }
+
+    /// A server that keeps each connection alive for one answer only: the
+    /// next request on it finds the connection closed under it, the way a
+    /// keep-alive timeout lands between two requests of a relay.
+    #[test]
+    fn a_kept_alive_connection_closed_under_a_request_is_not_a_failure() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    if !read_request(&mut reader) {
+                        return;
+                    }
+                    let mut stream = stream;
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: audio/x-mpegurl\r\nContent-Length: 3\r\n\r\nok\n",
+                    );
+                    // The second request arrives; the server closes instead.
+                    let _ = read_request(&mut reader);
+                });
+            }
+        });
+        let agent = agent();
+        let url = format!("http://127.0.0.1:{port}/live.m3u");
+        for n in 0..5 {
+            assert_eq!(
+                get_text(&agent, &url).unwrap_or_else(|e| panic!("request {n}: {e}")),
+                "ok\n"
+            );
+        }
+    }
 }

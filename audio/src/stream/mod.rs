@@ -519,7 +519,7 @@ enum Answer {
 
 /// Requests `url` and tells a playlist from a stream body.
 fn answer(agent: &ureq::Agent, url: &str) -> Result<Answer, String> {
-    let resp = match agent.get(url).header("Icy-MetaData", "0").call() {
+    let resp = match http::get(agent, url, &[("Icy-MetaData", "0")]) {
         Ok(r) => r,
         // Shoutcast v1 answers "ICY 200 OK", which is not HTTP.
         Err(ureq::Error::Protocol(_)) if url.starts_with("http://") => {
