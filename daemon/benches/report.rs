@@ -4,17 +4,11 @@
 //!
 //!     cargo bench -p loa --bench report
 
-// The writer is the daemon's own module (the crate has no library target);
-// the bench uses only the writing half of it.
-#[allow(dead_code, reason = "the bench uses only the writing half")]
-#[path = "../src/airtime.rs"]
-mod airtime;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use airtime::{AirtimeLog, NewRow, Outcome, Trigger};
 use chrono::{TimeDelta, TimeZone};
+use loa::runtime::airtime::{AirtimeLog, NewRow, Outcome, Trigger};
 use loa_schedules::Priority;
 
 const ROWS: u64 = 1_000_000;

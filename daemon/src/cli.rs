@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chrono::{NaiveDate, NaiveDateTime};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::audio_cmds::{DevicesArgs, PlayArgs};
+use crate::cmd::play::{DevicesArgs, PlayArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,7 +39,7 @@ a configuration with errors is refused and the last good one stays on air.\n\
 Stops on SIGTERM/SIGINT: fades out and closes the airtime rows.\n\n\
 Examples:\n  loa run\n  loa run --config schedules/examples/au-lau --output main=wav:/tmp/loa.wav"
     )]
-    Run(crate::run::RunArgs),
+    Run(crate::runtime::run::RunArgs),
     /// Validate the configuration: every problem as FILE:LINE:COLUMN: message.
     #[command(
         after_help = "Exit status: 0 valid (warnings allowed), 1 errors, 2 usage.\n\
@@ -78,7 +78,7 @@ Examples:\n  loa devices\n  loa devices --format json"
         after_help = "Rows go to --db (default ./simulate.sqlite), never to the live log.\n\n\
 Examples:\n  loa simulate --from 2026-12-01 --days 31\n  loa report --db simulate.sqlite --from 2026-12-01 --to 2026-12-31 --format html --out so-nhat-ky.html"
     )]
-    Simulate(crate::simulate::SimulateArgs),
+    Simulate(crate::cmd::simulate::SimulateArgs),
     /// The airtime report and the monthly log book (sổ nhật ký chương trình).
     #[command(
         after_help = "Without --from/--to: the previous month. Dates are in the station's time zone, both\n\
@@ -88,14 +88,14 @@ Examples:\n  loa report\n  loa report --from 2026-11-01 --to 2026-11-30 --by pro
 loa report --format html --lang vi --out so-nhat-ky-thang-11.html\n  \
 loa report --format csv --by day --out thang-11.csv"
     )]
-    Report(crate::report::ReportArgs),
+    Report(crate::cmd::report::ReportArgs),
     /// New Ed25519 key for signed announcements: the private key to FILE, the public key line printed.
     #[command(
         after_help = "The private key (PKCS#8 PEM, mode 0600) stays with the sender; paste the printed\n\
 public_key line into station.yaml under remote: keys: <kid>: on every station it may command.\n\n\
 Examples:\n  loa keygen --out ~/.config/loa/chu-tich-xa.pem"
     )]
-    Keygen(crate::keys_cmds::KeygenArgs),
+    Keygen(crate::cmd::keys::KeygenArgs),
     /// Sign an announcement and send it over MQTT to the station (or a group).
     #[command(
         after_help = "The key id is the key file's name without extension unless --kid names it.\n\
@@ -104,7 +104,7 @@ Examples:\n  loa announce --key chu-tich-xa.pem --text \"Bão số 3 sắp đổ
 loa announce --key van-hoa.pem --file news/hop-dan.mp3 --zones thon-1,thon-2 --repeat 2\n  \
 loa announce --key chu-tich-xa.pem --group tuyen-hoa --stream https://radio.example/vov1 --duration 15m"
     )]
-    Announce(crate::keys_cmds::AnnounceArgs),
+    Announce(crate::cmd::keys::AnnounceArgs),
     /// Is this PC ready to air? Audio devices, media files, relay sources, broker login, clock sync, state directory, disk space.
     #[command(
         after_help = "Each check prints one line: ok, warn or fail, what was checked, and what to do.\n\
@@ -114,7 +114,7 @@ its other sources or its fallback meanwhile).\n\
 Run it as the service's user to test its permissions. Exit status: 0 when nothing fails, 1 otherwise.\n\n\
 Examples:\n  sudo -u loa loa doctor\n  loa doctor --config schedules/examples/au-lau"
     )]
-    Doctor(crate::doctor::DoctorArgs),
+    Doctor(crate::cmd::doctor::DoctorArgs),
     /// Air something now from this PC: a text read aloud, a recording, or the microphone.
     #[command(
         after_help = "Goes through the running daemon (its control socket; you must be root or in group loa):
@@ -130,7 +130,7 @@ Examples:
   loa now --live hw:1,0 --zones thon-1,cho --title \"Chủ tịch xã phát biểu\"
   loa stop                                      (end it)"
     )]
-    Now(crate::control::NowArgs),
+    Now(crate::runtime::control::NowArgs),
     /// Stop an announcement or live session; `all` also cuts the scheduled program.
     #[command(
         after_help = "Without an argument: every announcement and live session (the schedule goes on).
@@ -142,7 +142,7 @@ Examples:
   loa stop cli-20261125-101500-3fa2
   loa stop all"
     )]
-    Stop(crate::control::StopArgs),
+    Stop(crate::runtime::control::StopArgs),
     /// What airs and since when, what is next, zones, boards, MQTT link, audio outputs, last reload.
     #[command(
         after_help = "--format json prints the same document as the retained MQTT status topic.
@@ -151,7 +151,7 @@ Examples:
   loa status
   loa status --format json | jq .zones"
     )]
-    Status(crate::control::StatusArgs),
+    Status(crate::runtime::control::StatusArgs),
 }
 
 /// `--config DIR`, shared by the commands that read a configuration.

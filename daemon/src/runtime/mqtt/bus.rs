@@ -15,14 +15,14 @@ use tracing::{info, warn};
 
 use super::link::{FromLink, Link, LinkConfig, ToLink};
 use super::Publish;
-use crate::boards::Boards;
-use crate::clock::Clock;
-use crate::engine::Engine;
 use crate::outside::visible;
-use crate::remote::{self, Cmd, Gate, StopTarget, Throttle, What};
-use crate::scheduler::{Announce, AnnouncementNote, Scheduler, ZoneNote};
-use crate::tasks::Tasks;
-use crate::zones::Zones;
+use crate::runtime::boards::Boards;
+use crate::runtime::clock::Clock;
+use crate::runtime::engine::Engine;
+use crate::runtime::remote::{self, Cmd, Gate, StopTarget, Throttle, What};
+use crate::runtime::scheduler::{Announce, AnnouncementNote, Scheduler, ZoneNote};
+use crate::runtime::tasks::Tasks;
+use crate::runtime::zones::Zones;
 
 /// How long shutdown waits for the relays to report off.
 pub const CONFIRM_OFF: Duration = Duration::from_secs(3);
@@ -64,7 +64,7 @@ pub struct Bus {
 impl Bus {
     /// Starts the link when station.yaml has `mqtt` (one of `tasks`).
     pub fn new(config: &Config, tasks: &Tasks) -> Bus {
-        let db = crate::airtime::log_path(&config.station);
+        let db = crate::runtime::airtime::log_path(&config.station);
         let link = config
             .station
             .mqtt
@@ -368,7 +368,7 @@ impl Bus {
     pub fn status_document<E: Engine>(&self, sched: &Scheduler<E>) -> serde_json::Value {
         let mut doc = status_document(sched, &self.zones, &self.boards);
         let tz = sched.config().station.timezone;
-        let stamp = |t: DateTime<Utc>| crate::airtime::format_time(&t.with_timezone(&tz));
+        let stamp = |t: DateTime<Utc>| crate::runtime::airtime::format_time(&t.with_timezone(&tz));
         let (state, since) = self.link_state;
         doc["link"] = serde_json::json!({
             "state": state,
@@ -516,7 +516,7 @@ fn to_announce(a: remote::Announcement, kid: &str) -> Announce {
         source,
         length,
         repeat: a.repeat,
-        trigger: crate::airtime::Trigger::Mqtt,
+        trigger: crate::runtime::airtime::Trigger::Mqtt,
         requested_by: kid.to_string(),
         expires: a.exp,
     }
@@ -529,7 +529,7 @@ pub fn status_document<E: Engine>(
     boards: &Boards,
 ) -> serde_json::Value {
     let tz = sched.config().station.timezone;
-    let stamp = |t: DateTime<Utc>| crate::airtime::format_time(&t.with_timezone(&tz));
+    let stamp = |t: DateTime<Utc>| crate::runtime::airtime::format_time(&t.with_timezone(&tz));
     let now_doc = sched.now_airing().map(|(p, since)| {
         serde_json::json!({
             "program": p.id,

@@ -13,8 +13,8 @@ use loa_audio::{DeckEvent, Item, ItemId};
 use loa_schedules::MediaProbe;
 
 use super::*;
-use crate::clock::{to_system, PausedClock};
-use crate::engine::{SimEngine, VirtualEngine};
+use crate::runtime::clock::{to_system, PausedClock};
+use crate::runtime::engine::{SimEngine, VirtualEngine};
 
 const STATION: &str = r#"station:
   id: test
@@ -117,7 +117,7 @@ fn station(schedule: &str, start: DateTime<Utc>) -> Station {
     };
     let (config, lengths) = loader.load().expect("the station loads");
     let (log, _) = AirtimeLog::open(
-        &crate::airtime::log_path(&config.station),
+        &crate::runtime::airtime::log_path(&config.station),
         "test",
         config.station.timezone,
     )
@@ -153,7 +153,7 @@ impl Station {
 /// `2026-11-23T06:00:00.000+07:00` for day `day` at HH:MM.
 fn stamp(day: i64, h: u32, m: u32) -> String {
     let tz: chrono_tz::Tz = "Asia/Ho_Chi_Minh".parse().unwrap();
-    crate::airtime::format_time(&local(day, h, m).with_timezone(&tz).fixed_offset())
+    crate::runtime::airtime::format_time(&local(day, h, m).with_timezone(&tz).fixed_offset())
 }
 
 #[tokio::test(start_paused = true)]

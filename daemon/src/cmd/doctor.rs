@@ -309,7 +309,7 @@ fn media(config: &Config) -> Vec<Finding> {
 /// Each relay source, fetched once: a dead one warns (the relay airs its
 /// other sources or its fallback meanwhile).
 fn relays(config: &Config) -> Vec<Finding> {
-    let sources = crate::online::relay_sources(config);
+    let sources = crate::cmd::online::relay_sources(config);
     if sources.is_empty() {
         return vec![Finding::new(
             Level::Ok,
@@ -317,18 +317,18 @@ fn relays(config: &Config) -> Vec<Finding> {
             "the schedules relay no station",
         )];
     }
-    crate::online::probe_all(sources, crate::online::fetch)
+    crate::cmd::online::probe_all(sources, crate::cmd::online::fetch)
         .iter()
         .map(|p| {
             let s = &p.source;
             let what = format!("relay {} item {} source {}", s.program, s.item, s.number);
-            let found = crate::online::describe(p);
+            let found = crate::cmd::online::describe(p);
             match p.result {
                 Ok(_) => Finding::new(Level::Ok, what, format!("{}: {found}", s.url)),
                 Err(_) => Finding::new(
                     Level::Warn,
                     what,
-                    format!("{}: {found}; {}", s.url, crate::online::advice(s)),
+                    format!("{}: {found}; {}", s.url, crate::cmd::online::advice(s)),
                 ),
             }
         })
@@ -345,13 +345,15 @@ fn broker(config: &Config) -> Finding {
             "no mqtt in station.yaml: schedules air, remote announcements and relays are off",
         );
     };
-    let mut link =
-        crate::mqtt::link::LinkConfig::from_station(m, crate::airtime::log_path(&config.station));
+    let mut link = crate::runtime::mqtt::link::LinkConfig::from_station(
+        m,
+        crate::runtime::airtime::log_path(&config.station),
+    );
     // The daemon's own id would make the broker drop the running daemon.
     link.client_id = format!("{}-doctor", link.client_id);
     let what = "broker";
     let url = &m.url;
-    let options = match crate::mqtt::link::connect_options(&link) {
+    let options = match crate::runtime::mqtt::link::connect_options(&link) {
         Ok(o) => o,
         Err(e) => return Finding::new(Level::Fail, what, format!("{url}: {e:#}")),
     };
@@ -373,7 +375,7 @@ fn broker(config: &Config) -> Finding {
                         return Ok(());
                     }
                     Ok(_) => {}
-                    Err(e) => return Err(crate::mqtt::link::why(&e)),
+                    Err(e) => return Err(crate::runtime::mqtt::link::why(&e)),
                 }
             }
         })
@@ -578,8 +580,8 @@ fn airtime_log(path: &Path) -> Finding {
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY);
     if let Ok(c) = &conn {
-        if let Err(e @ crate::airtime::schema::SchemaError::Newer { .. }) =
-            crate::airtime::schema::check_readable(c, path)
+        if let Err(e @ crate::runtime::airtime::schema::SchemaError::Newer { .. }) =
+            crate::runtime::airtime::schema::check_readable(c, path)
         {
             return Finding::new(Level::Fail, what, e.to_string());
         }

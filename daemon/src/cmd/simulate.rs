@@ -12,11 +12,11 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use loa_schedules::occurrence::resolve_local;
 use loa_schedules::Config;
 
-use crate::airtime::AirtimeLog;
-use crate::clock::{from_system, to_system, Clock, VirtualClock};
-use crate::engine::{Engine, SimEngine, VirtualEngine};
 use crate::probe::{caching_probe, Probe};
-use crate::scheduler::{Scheduler, Stats};
+use crate::runtime::airtime::AirtimeLog;
+use crate::runtime::clock::{from_system, to_system, Clock, VirtualClock};
+use crate::runtime::engine::{Engine, SimEngine, VirtualEngine};
+use crate::runtime::scheduler::{Scheduler, Stats};
 
 /// Arguments of `loa simulate`.
 #[derive(Debug, clap::Args)]
@@ -49,7 +49,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
             args.config.config.display()
         );
     };
-    let live = crate::airtime::log_path(&config.station);
+    let live = crate::runtime::airtime::log_path(&config.station);
     if same_file(&live, &args.db) {
         bail!(
             "--db {} is the live airtime log; simulate into another file",

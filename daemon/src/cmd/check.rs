@@ -1,10 +1,10 @@
 //! `loa check`: validate a configuration directory; with `--online`, also
-//! fetch each relay source once (crate::online).
+//! fetch each relay source once (crate::cmd::online).
 
 use std::process::ExitCode;
 
 use crate::cli::{CheckArgs, Format};
-use crate::online::{self, Probed};
+use crate::cmd::online::{self, Probed};
 use crate::probe::AudioProbe;
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {

@@ -20,13 +20,13 @@ pub struct Seen {
 }
 
 impl Seen {
-    pub fn open(db: &Path) -> Result<Seen, crate::airtime::AirtimeError> {
+    pub fn open(db: &Path) -> Result<Seen, crate::runtime::airtime::AirtimeError> {
         if let Some(dir) = db.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
         // Durable: an accepted command must stay seen after a power cut. The
         // table is the airtime database's (module airtime::schema).
-        let conn = crate::airtime::open_shared(db)?;
+        let conn = crate::runtime::airtime::open_shared(db)?;
         Ok(Seen {
             conn,
             path: db.to_path_buf(),
@@ -38,8 +38,8 @@ impl Seen {
     /// Follows the airtime log to a new file when the old one was deleted or
     /// replaced (the log starts the new one; ids seen since are in memory).
     fn follow_file(&mut self) {
-        if crate::airtime::has_moved(&self.conn) && self.path.exists() {
-            match crate::airtime::open_shared(&self.path) {
+        if crate::runtime::airtime::has_moved(&self.conn) && self.path.exists() {
+            match crate::runtime::airtime::open_shared(&self.path) {
                 Ok(c) => self.conn = c,
                 Err(e) => tracing::warn!("remote: {e}"),
             }

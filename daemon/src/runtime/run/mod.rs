@@ -11,7 +11,6 @@
 //! the process exits 0.
 
 #[cfg(test)]
-#[path = "run_tests.rs"]
 mod tests;
 
 use std::path::{Path, PathBuf};
@@ -27,12 +26,12 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tracing::{error, info, warn};
 
-use crate::airtime::AirtimeLog;
-use crate::clock::{Clock, WallClock};
-use crate::engine::Engine;
-use crate::mqtt::bus::{Action, Bus};
-use crate::scheduler::Scheduler;
-use crate::tasks::Tasks;
+use crate::runtime::airtime::AirtimeLog;
+use crate::runtime::clock::{Clock, WallClock};
+use crate::runtime::engine::Engine;
+use crate::runtime::mqtt::bus::{Action, Bus};
+use crate::runtime::scheduler::Scheduler;
+use crate::runtime::tasks::Tasks;
 
 /// Arguments of `loa run`.
 #[derive(Debug, clap::Args)]
@@ -228,7 +227,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         ),
     };
 
-    let db = crate::airtime::log_path(&config.station);
+    let db = crate::runtime::airtime::log_path(&config.station);
     let (mut log, recovered) =
         AirtimeLog::open_on_air(&db, &config.station.id, config.station.timezone)
             .with_context(|| format!("the airtime log {}", db.display()))?;
@@ -424,7 +423,7 @@ pub(crate) async fn serve<C: Clock, E: Engine>(
     bus.config_state = config_state(sched.config(), "start", clock.now(), &[]);
     // Local control (`loa now`, `loa stop`, `loa status`); the station airs
     // without it if the socket cannot be made, and says why.
-    let mut control = match crate::control::Control::start(sched.config(), tasks) {
+    let mut control = match crate::runtime::control::Control::start(sched.config(), tasks) {
         Ok(c) => Some(c),
         Err(e) if format!("{e:#}").contains("another loa daemon") => {
             tasks.cancel();
@@ -472,7 +471,10 @@ pub(crate) async fn serve<C: Clock, E: Engine>(
             sched.next_wakeup(),
             bus.next_wakeup(),
             control.as_ref().and_then(|c| c.next_wakeup()),
-            sched.engine.next_event_at().map(crate::clock::from_system),
+            sched
+                .engine
+                .next_event_at()
+                .map(crate::runtime::clock::from_system),
             reload_at,
         ]
         .into_iter()
@@ -549,7 +551,12 @@ pub(crate) async fn serve<C: Clock, E: Engine>(
             .poll_every()
             .map(|d| clock.now() + delta(d))
             .into_iter()
-            .chain(sched.engine.next_event_at().map(crate::clock::from_system))
+            .chain(
+                sched
+                    .engine
+                    .next_event_at()
+                    .map(crate::runtime::clock::from_system),
+            )
             .min()
             .unwrap_or(fades_by)
             .min(fades_by);
@@ -642,7 +649,7 @@ fn config_state(
     let local = at.with_timezone(&config.station.timezone);
     serde_json::json!({
         "event": event,
-        "at": crate::airtime::format_time(&local),
+        "at": crate::runtime::airtime::format_time(&local),
         "result": if errors.is_empty() { "ok" } else { "refused" },
         "errors": errors.iter().take(20).collect::<Vec<_>>(),
         "error_count": errors.len(),

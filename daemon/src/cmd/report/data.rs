@@ -337,7 +337,7 @@ fn log_row<'a>(r: &'a rusqlite::Row<'_>, at: usize) -> rusqlite::Result<LogRow<'
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::airtime::{AirtimeLog, NewRow, Outcome, Trigger};
+    use crate::runtime::airtime::{AirtimeLog, NewRow, Outcome, Trigger};
     use chrono::{DateTime, TimeZone};
     use chrono_tz::Tz;
     use loa_schedules::Priority;

@@ -9,10 +9,10 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use loa_schedules::MediaProbe;
 
 use super::*;
-use crate::airtime::AirtimeLog;
-use crate::clock::{to_system, Clock, VirtualClock};
-use crate::engine::{SimEngine, VirtualEngine};
-use crate::simulate::run_virtual;
+use crate::cmd::simulate::run_virtual;
+use crate::runtime::airtime::AirtimeLog;
+use crate::runtime::clock::{to_system, Clock, VirtualClock};
+use crate::runtime::engine::{SimEngine, VirtualEngine};
 use loa_audio::Media;
 use loa_schedules::Priority;
 
@@ -582,7 +582,7 @@ fn zone_notes_follow_preemption_and_release_every_demand() {
     let config = s.sched.config().clone();
     // The zones as replaying the notes up to `when` leaves them.
     let state_at = |when: DateTime<Utc>| {
-        let mut zones = crate::zones::Zones::new(&config);
+        let mut zones = crate::runtime::zones::Zones::new(&config);
         for n in &notes {
             match n {
                 ZoneNote::Sound { zones: z, at } if *at <= when + TimeDelta::seconds(5) => {
@@ -640,7 +640,7 @@ fn announcement(
         source: "5m.mp3".into(),
         length: Some(Duration::from_secs(300)),
         repeat,
-        trigger: crate::airtime::Trigger::Mqtt,
+        trigger: crate::runtime::airtime::Trigger::Mqtt,
         requested_by: "chu-tich-xa".into(),
         expires,
     }

@@ -20,10 +20,7 @@ use loa_schedules::Priority;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
-// Explicit paths: benches/report.rs includes this file by path too.
-#[path = "airtime/salvage.rs"]
 mod salvage;
-#[path = "airtime/schema.rs"]
 pub mod schema;
 
 /// Detail of the rows found airing at start-up.
@@ -1392,7 +1389,10 @@ mod tests {
         assert!(e.contains("Upgrade loa"), "{e}");
         assert!(e.contains(&backup.display().to_string()), "{e}");
         // So does `loa report`, and the daemon too (it never writes into it).
-        let r = crate::report::open_log(&path).err().unwrap().to_string();
+        let r = crate::cmd::report::open_log(&path)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(r.contains("schema version 2"), "{r}");
         assert!(AirtimeLog::open_on_air(&path, "au-lau", TZ).is_err());
         let c = Connection::open(&path).unwrap();

@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::Publish;
-use crate::airtime::Outbox;
+use crate::runtime::airtime::Outbox;
 
 /// What the daemon asks of the link.
 #[derive(Debug)]
@@ -555,7 +555,7 @@ pub struct Link {
 
 impl Link {
     /// Spawns the link task, one of the daemon's `tasks`.
-    pub fn spawn(c: LinkConfig, tasks: &crate::tasks::Tasks) -> Link {
+    pub fn spawn(c: LinkConfig, tasks: &crate::runtime::tasks::Tasks) -> Link {
         let (to_tx, to_rx) = tokio::sync::mpsc::unbounded_channel();
         let (from_tx, from_rx) = tokio::sync::mpsc::channel(FROM_LINK);
         // Ends after `ToLink::Shutdown`, once the queued messages went out;

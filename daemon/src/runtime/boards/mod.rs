@@ -2,7 +2,7 @@
 //!
 //! Pure state: every method takes the time it is called for and returns the
 //! MQTT messages to send, so the same code runs on the wall clock and on a
-//! virtual one. The daemon's [`Bus`](crate::mqtt::bus::Bus) owns a
+//! virtual one. The daemon's [`Bus`](crate::runtime::mqtt::bus::Bus) owns a
 //! [`Boards`], calls [`Boards::tick`] at [`Boards::next_wakeup`], and
 //! forwards what airs and emergencies.
 //!
@@ -57,7 +57,7 @@ use loa_schedules::{Board, BoardPreset, Config, DailyWindow, DateRange, DaySet};
 
 use preset::{Priority, Shown, Timing};
 
-use crate::mqtt::Publish;
+use crate::runtime::mqtt::Publish;
 
 /// How often a slogan shows again when its `every` is not given.
 pub const DEFAULT_EVERY: TimeDelta = TimeDelta::minutes(10);

@@ -28,7 +28,7 @@
 use loa_schedules::{Relay, RelayDevice};
 use serde_json::Value;
 
-use crate::mqtt::Publish;
+use crate::runtime::mqtt::Publish;
 
 /// What a command does to a relay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -30,7 +30,7 @@ use chrono_tz::Tz;
 use loa_schedules::{Board, BoardPreset};
 
 use super::fold::for_charset;
-use crate::mqtt::Publish;
+use crate::runtime::mqtt::Publish;
 
 /// The AWTRIX custom app Loa owns: `<topic>/custom/loa`.
 pub const AWTRIX_APP: &str = "loa";

@@ -54,8 +54,8 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::mqtt::Publish;
 use crate::outside;
+use crate::runtime::mqtt::Publish;
 use crate::wire::{from_value, Bounded, Length, Level, SpokenText, UnixTime, Whole, Zones};
 use seen::Seen;
 pub use throttle::Throttle;
@@ -149,7 +149,7 @@ pub struct Refusal {
 #[error("cannot keep remote command ids in {path}: {source}")]
 pub struct GateError {
     path: PathBuf,
-    source: crate::airtime::AirtimeError,
+    source: crate::runtime::airtime::AirtimeError,
 }
 
 /// Rights and keys as of the last (re)load.
@@ -558,7 +558,7 @@ impl Gate {
                         duration: *duration,
                     },
                 };
-                if let Some(q) = crate::scheduler::quiet_hours_hold(
+                if let Some(q) = crate::runtime::scheduler::quiet_hours_hold(
                     self.rules.quiet_hours,
                     self.rules.timezone,
                     a.priority,

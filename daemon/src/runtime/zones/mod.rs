@@ -27,7 +27,7 @@ use loa_schedules::{Config, Relay};
 use preset::Switch;
 use tracing::{debug, info, warn};
 
-use crate::mqtt::Publish;
+use crate::runtime::mqtt::Publish;
 
 /// How long a device has to report the state it was switched to.
 pub const CONFIRM_WITHIN: TimeDelta = TimeDelta::seconds(5);

@@ -37,12 +37,12 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
-use crate::airtime::Trigger;
-use crate::engine::Engine;
-use crate::mqtt::bus::Bus;
 use crate::outside::visible;
-use crate::scheduler::{quiet_hours_hold, Announce, AnnouncementNote, Scheduler};
-use crate::tasks::Tasks;
+use crate::runtime::airtime::Trigger;
+use crate::runtime::engine::Engine;
+use crate::runtime::mqtt::bus::Bus;
+use crate::runtime::scheduler::{quiet_hours_hold, Announce, AnnouncementNote, Scheduler};
+use crate::runtime::tasks::Tasks;
 use crate::wire::{from_value, Bounded, Level, SpokenText, Whole, Zones};
 use serde::de::IgnoredAny;
 
@@ -802,7 +802,7 @@ fn now_request(
             crate::outside::title(t, TITLE_CHARS).unwrap_or_default(),
         )
     } else if let Some(Bounded(f)) = file {
-        let path = crate::remote::media_file(&st.paths.media, f).map_err(|(c, why)| {
+        let path = crate::runtime::remote::media_file(&st.paths.media, f).map_err(|(c, why)| {
             (
                 c,
                 format!(

@@ -24,8 +24,8 @@ use rumqttc::v5::{Client, Event};
 use serde_json::{json, Value};
 
 use crate::cli::ConfigArg;
-use crate::mqtt::link::{connect_options, LinkConfig};
-use crate::remote::{sign, BASE64};
+use crate::runtime::mqtt::link::{connect_options, LinkConfig};
+use crate::runtime::remote::{sign, BASE64};
 
 #[derive(Debug, clap::Args)]
 pub struct KeygenArgs {
@@ -402,7 +402,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::remote::{Cmd, Gate, What};
+    use crate::runtime::remote::{Cmd, Gate, What};
 
     fn args(argv: &[&str]) -> AnnounceArgs {
         let mut all = vec!["loa", "announce", "--key", "k.pem"];

@@ -144,7 +144,7 @@ fn station(args: &ReportArgs) -> anyhow::Result<Station> {
         .filter_map(|p| Some((p.id.clone(), p.approved_by.clone()?)))
         .collect();
     Ok(Station {
-        db: crate::airtime::log_path(&config.station),
+        db: crate::runtime::airtime::log_path(&config.station),
         name: Some(config.station.name.clone()),
         tz: Some(config.station.timezone),
         id: Some(config.station.id.clone()),
@@ -182,7 +182,7 @@ pub fn open_log(path: &Path) -> anyhow::Result<Connection> {
         );
     }
     // Columns a newer Loa added or changed would be misread.
-    crate::airtime::schema::check_readable(&conn, path)?;
+    crate::runtime::airtime::schema::check_readable(&conn, path)?;
     Ok(conn)
 }
 

@@ -25,10 +25,10 @@ use loa_schedules::{
 };
 use tracing::{info, warn};
 
-use crate::airtime::{AirtimeLog, NewRow, Outcome, Trigger};
-use crate::clock::{from_system, to_system};
-use crate::engine::{estimated_speech, Engine};
 use crate::probe::Probe;
+use crate::runtime::airtime::{AirtimeLog, NewRow, Outcome, Trigger};
+use crate::runtime::clock::{from_system, to_system};
+use crate::runtime::engine::{estimated_speech, Engine};
 
 /// How far ahead an item goes to its deck: time to open files, resolve
 /// globs and render TTS before the scheduled sample. Longer when a zone's
@@ -1627,5 +1627,4 @@ fn next_quiet_start(
 }
 
 #[cfg(test)]
-#[path = "scheduler_tests.rs"]
 mod tests;
