@@ -130,7 +130,7 @@ Examples:
   loa now --live hw:1,0 --zones thon-1,cho --title \"Chủ tịch xã phát biểu\"
   loa stop                                      (end it)"
     )]
-    Now(crate::runtime::control::NowArgs),
+    Now(crate::cmd::control::NowArgs),
     /// Stop an announcement or live session; `all` also cuts the scheduled program.
     #[command(
         after_help = "Without an argument: every announcement and live session (the schedule goes on).
@@ -142,7 +142,7 @@ Examples:
   loa stop cli-20261125-101500-3fa2
   loa stop all"
     )]
-    Stop(crate::runtime::control::StopArgs),
+    Stop(crate::cmd::control::StopArgs),
     /// What airs and since when, what is next, zones, boards, MQTT link, audio outputs, last reload.
     #[command(
         after_help = "--format json prints the same document as the retained MQTT status topic.
@@ -151,7 +151,7 @@ Examples:
   loa status
   loa status --format json | jq .zones"
     )]
-    Status(crate::runtime::control::StatusArgs),
+    Status(crate::cmd::control::StatusArgs),
 }
 
 /// `--config DIR`, shared by the commands that read a configuration.

@@ -52,9 +52,9 @@ pub fn main() -> ExitCode {
         cli::Command::Keygen(args) => cmd::keys::keygen(&args),
         cli::Command::Announce(args) => cmd::keys::announce(&args),
         cli::Command::Doctor(args) => cmd::doctor::run(&args),
-        cli::Command::Now(args) => runtime::control::now_cmd(&args),
-        cli::Command::Stop(args) => runtime::control::stop_cmd(&args),
-        cli::Command::Status(args) => runtime::control::status_cmd(&args),
+        cli::Command::Now(args) => cmd::control::now_cmd(&args),
+        cli::Command::Stop(args) => cmd::control::stop_cmd(&args),
+        cli::Command::Status(args) => cmd::control::status_cmd(&args),
     };
     match result {
         Ok(code) => code,
