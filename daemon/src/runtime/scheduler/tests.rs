@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use loa_schedules::MediaProbe;
+use loa_schedules::{MediaProbe, Source};
 
+use super::firing::{media_of, source_text};
 use super::*;
 use crate::cmd::simulate::run_virtual;
 use crate::runtime::airtime::AirtimeLog;
