@@ -99,6 +99,21 @@ const CASES: &[Case] = &[
         expect: &[(P, 3, "25:00", true)],
     },
     Case {
+        name: "time-as-a-list",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: [\"06:00\"]\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 3, "at must be one time of day like \"06:00\", found a list", true)],
+    },
+    Case {
+        name: "date-as-a-list",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    dates: { from: [2026-01-01] }\n    except: [2026-02-01, [2026-02-02]]\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[
+            (P, 4, "dates.from must be one date like 2026-11-01, found a list", true),
+            (P, 5, "except must be one date like 2026-11-01, found a list", true),
+        ],
+    },
+    Case {
         name: "time-with-h",
         station: None,
         files: &[("a.yaml", "programs:\n  - id: sang\n    at: 6h30\n    zones: all\n    items:\n      - file: jingle.mp3\n")],

@@ -378,7 +378,16 @@ impl Cx<'_> {
     }
 
     fn time_of_day(&mut self, n: &Node, what: &str) -> Option<chrono::NaiveTime> {
-        let s = n.scalar_text()?;
+        let Some(s) = n.scalar_text() else {
+            self.err(
+                n,
+                format!(
+                    "{what} must be one time of day like \"06:00\", found {}",
+                    n.kind()
+                ),
+            );
+            return None;
+        };
         match parse_time_of_day(&s) {
             Ok(t) => Some(t),
             Err(m) => {
@@ -400,7 +409,16 @@ impl Cx<'_> {
     }
 
     fn date(&mut self, n: &Node, what: &str) -> Option<NaiveDate> {
-        let s = n.scalar_text()?;
+        let Some(s) = n.scalar_text() else {
+            self.err(
+                n,
+                format!(
+                    "{what} must be one date like 2026-11-01, found {}",
+                    n.kind()
+                ),
+            );
+            return None;
+        };
         match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
             Ok(d) if s.len() == 10 => Some(d),
             _ => {
