@@ -5,40 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-/// Priority levels, lowest to highest (SPEC section 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Priority {
-    Filler,
-    Normal,
-    Priority,
-    Emergency,
-}
-
-impl fmt::Display for Priority {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Priority::Filler => "filler",
-            Priority::Normal => "normal",
-            Priority::Priority => "priority",
-            Priority::Emergency => "emergency",
-        })
-    }
-}
-
-impl std::str::FromStr for Priority {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "filler" => Ok(Priority::Filler),
-            "normal" => Ok(Priority::Normal),
-            "priority" => Ok(Priority::Priority),
-            "emergency" => Ok(Priority::Emergency),
-            other => Err(format!(
-                "unknown priority `{other}` (filler, normal, priority, emergency)"
-            )),
-        }
-    }
-}
+pub use loa_core::Priority;
 
 /// Order of a playlist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -266,28 +233,5 @@ impl DeckEvent {
             }
             _ => None,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn priorities_order_and_parse_as_the_spec_names_them() {
-        assert!(Priority::Filler < Priority::Normal);
-        assert!(Priority::Priority < Priority::Emergency);
-        for p in [
-            Priority::Filler,
-            Priority::Normal,
-            Priority::Priority,
-            Priority::Emergency,
-        ] {
-            assert_eq!(p.to_string().parse::<Priority>(), Ok(p));
-        }
-        assert!("urgent"
-            .parse::<Priority>()
-            .unwrap_err()
-            .contains("emergency"));
     }
 }

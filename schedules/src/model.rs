@@ -2,7 +2,6 @@
 //! downstream re-checks strings: ids are known, times are times, paths are
 //! resolved. Every item that an operator may need pointed at keeps its `Loc`.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,6 +9,7 @@ use chrono_tz::Tz;
 
 pub use crate::diag::Loc;
 pub use crate::occurrence::{DailyWindow, DateRange, DaySet, Occurrences, Recurrence};
+pub use loa_core::{OutputSpec, Priority};
 
 /// A loaded configuration directory: station.yaml and every schedule file.
 #[derive(Clone, Debug)]
@@ -19,39 +19,6 @@ pub struct Config {
     pub station: Station,
     pub programs: Vec<Program>,
     pub slogans: Vec<Slogan>,
-}
-
-/// Priority levels, lowest to highest (Thông tư 39/2020/TT-BTTTT for the upper three).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Priority {
-    Filler,
-    Normal,
-    Priority,
-    Emergency,
-}
-
-impl Priority {
-    pub const NAMES: [&'static str; 4] = ["filler", "normal", "priority", "emergency"];
-
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-
-    pub fn parse(s: &str) -> Option<Priority> {
-        Some(match s {
-            "filler" => Priority::Filler,
-            "normal" => Priority::Normal,
-            "priority" => Priority::Priority,
-            "emergency" => Priority::Emergency,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for Priority {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -105,54 +72,6 @@ pub struct Output {
     pub name: String,
     pub spec: OutputSpec,
     pub loc: Loc,
-}
-
-/// Where an output's audio goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OutputSpec {
-    /// An ALSA/cpal device by name (`default` for the default device).
-    Device(String),
-    /// A WAV file written at real-time pace.
-    Wav(PathBuf),
-    /// Discarded at real-time pace.
-    Null,
-}
-
-impl OutputSpec {
-    /// Parses `device:NAME`, `wav:PATH` or `null`; relative WAV paths resolve
-    /// against `base`.
-    pub fn parse(s: &str, base: &std::path::Path) -> Result<OutputSpec, String> {
-        if s == "null" {
-            return Ok(OutputSpec::Null);
-        }
-        if let Some(name) = s.strip_prefix("device:") {
-            if name.is_empty() {
-                return Err(
-                    "`device:` needs a device name, e.g. device:default (see `loa devices`)".into(),
-                );
-            }
-            return Ok(OutputSpec::Device(name.to_string()));
-        }
-        if let Some(path) = s.strip_prefix("wav:") {
-            if path.is_empty() {
-                return Err("`wav:` needs a file path, e.g. wav:/tmp/loa.wav".into());
-            }
-            return Ok(OutputSpec::Wav(base.join(path)));
-        }
-        Err(format!(
-            "output `{s}` is not one of device:NAME, wav:PATH or null"
-        ))
-    }
-}
-
-impl fmt::Display for OutputSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OutputSpec::Device(n) => write!(f, "device:{n}"),
-            OutputSpec::Wav(p) => write!(f, "wav:{}", p.display()),
-            OutputSpec::Null => f.write_str("null"),
-        }
-    }
 }
 
 /// A group of loudspeakers fed from one output.
@@ -584,30 +503,5 @@ mod tests {
         }
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
         assert_eq!(format_duration(Duration::from_secs(0)), "0s");
-    }
-
-    #[test]
-    fn output_specs() {
-        let base = std::path::Path::new("/etc/loa");
-        assert_eq!(OutputSpec::parse("null", base).unwrap(), OutputSpec::Null);
-        assert_eq!(
-            OutputSpec::parse("wav:out.wav", base).unwrap(),
-            OutputSpec::Wav("/etc/loa/out.wav".into())
-        );
-        assert_eq!(
-            OutputSpec::parse("device:plughw:CARD=Device,DEV=0", base).unwrap(),
-            OutputSpec::Device("plughw:CARD=Device,DEV=0".into())
-        );
-        assert!(OutputSpec::parse("speaker", base).is_err());
-    }
-
-    #[test]
-    fn priorities_order() {
-        assert!(Priority::Emergency > Priority::Priority);
-        assert!(Priority::Priority > Priority::Normal);
-        assert!(Priority::Normal > Priority::Filler);
-        for n in Priority::NAMES {
-            assert_eq!(Priority::parse(n).unwrap().as_str(), n);
-        }
     }
 }

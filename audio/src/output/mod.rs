@@ -6,9 +6,7 @@
 //! fast as possible, time advanced by samples) for tests and `loa simulate`.
 //! A device only runs in real time.
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -21,44 +19,10 @@ mod wav;
 
 pub use device::{list_devices, AudioDevice};
 
-/// Where audio goes, as written in station.yaml or `--output`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutputSpec {
-    /// An ALSA device by the name `loa devices` shows (`default` for the default).
-    Device(String),
-    Wav(PathBuf),
-    Null,
-}
-
-impl FromStr for OutputSpec {
-    type Err = OutputError;
-    fn from_str(s: &str) -> Result<Self, OutputError> {
-        if s == "null" {
-            Ok(OutputSpec::Null)
-        } else if let Some(name) = s.strip_prefix("device:").filter(|n| !n.is_empty()) {
-            Ok(OutputSpec::Device(name.to_string()))
-        } else if let Some(path) = s.strip_prefix("wav:").filter(|p| !p.is_empty()) {
-            Ok(OutputSpec::Wav(PathBuf::from(path)))
-        } else {
-            Err(OutputError::BadSpec(s.to_string()))
-        }
-    }
-}
-
-impl fmt::Display for OutputSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OutputSpec::Device(n) => write!(f, "device:{n}"),
-            OutputSpec::Wav(p) => write!(f, "wav:{}", p.display()),
-            OutputSpec::Null => f.write_str("null"),
-        }
-    }
-}
+pub use loa_core::OutputSpec;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    #[error("output `{0}`: expected device:NAME, wav:PATH or null")]
-    BadSpec(String),
     #[error("output wav:{}: cannot write: {source}", path.display())]
     Wav {
         path: PathBuf,
@@ -167,31 +131,5 @@ impl Pacer {
 
     pub fn frames(&self) -> u64 {
         self.frames
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn specs_parse_as_station_yaml_writes_them() {
-        assert_eq!(
-            "device:plughw:CARD=Device,DEV=0"
-                .parse::<OutputSpec>()
-                .unwrap(),
-            OutputSpec::Device("plughw:CARD=Device,DEV=0".into())
-        );
-        assert_eq!(
-            "wav:/tmp/out.wav".parse::<OutputSpec>().unwrap(),
-            OutputSpec::Wav("/tmp/out.wav".into())
-        );
-        assert_eq!("null".parse::<OutputSpec>().unwrap(), OutputSpec::Null);
-        let err = "speaker".parse::<OutputSpec>().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "output `speaker`: expected device:NAME, wav:PATH or null"
-        );
-        assert!("device:".parse::<OutputSpec>().is_err());
     }
 }

@@ -123,7 +123,7 @@ pub struct AnnounceArgs {
     #[arg(long, value_name = "T")]
     pub title: Option<String>,
     /// filler, normal, priority or emergency.
-    #[arg(long, value_name = "P", default_value = "normal", value_parser = parse_priority)]
+    #[arg(long, value_name = "P", default_value = "normal", value_parser = str::parse::<Priority>)]
     pub priority: Priority,
     /// Zone ids, comma-separated (default: all).
     #[arg(long, value_name = "Z,..", value_delimiter = ',')]
@@ -143,12 +143,6 @@ pub struct AnnounceArgs {
     /// With --wait: give up (exit 1) after this long.
     #[arg(long, value_name = "DUR", default_value = "30m", value_parser = parse_duration)]
     pub timeout: Duration,
-}
-
-fn parse_priority(s: &str) -> Result<Priority, String> {
-    Priority::parse(s).ok_or_else(|| {
-        format!("`{s}` is not a priority; write filler, normal, priority or emergency")
-    })
 }
 
 pub fn announce(args: &AnnounceArgs) -> anyhow::Result<ExitCode> {

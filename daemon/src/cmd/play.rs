@@ -62,7 +62,7 @@ pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
         station
             .as_ref()
             .and_then(|s| s.outputs.iter().find(|o| o.name == name))
-            .map(|o| crate::runtime::run::audio_spec(&o.spec))
+            .map(|o| o.spec.clone())
     };
     let spec: OutputSpec = match args.output.as_deref() {
         Some(text) => match (text.parse::<OutputSpec>(), by_name(text)) {
@@ -77,7 +77,7 @@ pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
         None => station
             .as_ref()
             .and_then(|s| s.outputs.first())
-            .map(|o| crate::runtime::run::audio_spec(&o.spec))
+            .map(|o| o.spec.clone())
             .unwrap_or_else(|| OutputSpec::Device("default".into())),
     };
     let policy = station.as_ref().map(|s| &s.policy);

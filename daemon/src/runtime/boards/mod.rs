@@ -55,7 +55,7 @@ use chrono::{DateTime, Datelike, LocalResult, NaiveDateTime, NaiveTime, TimeDelt
 use chrono_tz::Tz;
 use loa_schedules::{Board, BoardPreset, Config, DailyWindow, DateRange, DaySet};
 
-use preset::{Priority, Shown, Timing};
+use preset::{Layer, Shown, Timing};
 
 use crate::runtime::mqtt::Publish;
 
@@ -468,7 +468,7 @@ impl Boards {
         let emergency = self.emergency.as_ref().map(|text| Shown {
             text: text.clone(),
             color: preset::EMERGENCY_COLOR.to_string(),
-            priority: Priority::Emergency,
+            layer: Layer::Emergency,
             until: None,
         });
         let title = self
@@ -479,7 +479,7 @@ impl Boards {
             Some(title) => Some(Shown {
                 text: title.clone(),
                 color: NOW_PLAYING_COLOR.to_string(),
-                priority: Priority::Program,
+                layer: Layer::Program,
                 until: None,
             }),
             None => b.rotation.current.map(|c| {
@@ -487,7 +487,7 @@ impl Boards {
                 Shown {
                     text: rule.text.clone(),
                     color: rule.color.clone(),
-                    priority: Priority::Slogan,
+                    layer: Layer::Slogan,
                     until: now.and_then(|now| self.slogan_until(i, now)),
                 }
             }),

@@ -45,20 +45,22 @@ pub const EMERGENCY_COLOR: &str = "#FF0000";
 /// Tasmota `DisplayBlinkrate` while an emergency shows (1 = slow).
 pub const TASMOTA_EMERGENCY_BLINK: &str = "1";
 
-/// Why a text is on a board (the `json` preset's `priority`).
+/// Why a text is on a board, highest layer first: an emergency covers the
+/// program, which covers the slogans (the `json` preset sends it as `priority`;
+/// not a broadcast [`loa_schedules::Priority`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Priority {
+pub enum Layer {
     Emergency,
     Program,
     Slogan,
 }
 
-impl Priority {
+impl Layer {
     pub fn as_str(self) -> &'static str {
         match self {
-            Priority::Emergency => "emergency",
-            Priority::Program => "program",
-            Priority::Slogan => "slogan",
+            Layer::Emergency => "emergency",
+            Layer::Program => "program",
+            Layer::Slogan => "slogan",
         }
     }
 }
@@ -69,7 +71,7 @@ pub struct Shown {
     pub text: String,
     /// `#RRGGBB`.
     pub color: String,
-    pub priority: Priority,
+    pub layer: Layer,
     /// When this text is planned to stop, if known.
     pub until: Option<DateTime<Utc>>,
 }
@@ -175,7 +177,7 @@ pub fn render(
                     r#"{{"text":{},"color":{},"priority":{},"until":{}}}"#,
                     js(&text(s)),
                     js(&s.color),
-                    js(s.priority.as_str()),
+                    js(s.layer.as_str()),
                     match s.until {
                         Some(u) => js(&u
                             .with_timezone(&tz)

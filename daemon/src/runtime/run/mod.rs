@@ -158,15 +158,6 @@ fn deck_config(config: &Config) -> DeckConfig {
     }
 }
 
-/// station.yaml's output setting as the audio engine takes it.
-pub(crate) fn audio_spec(spec: &OutputSpec) -> loa_audio::OutputSpec {
-    match spec {
-        OutputSpec::Device(d) => loa_audio::OutputSpec::Device(d.clone()),
-        OutputSpec::Wav(p) => loa_audio::OutputSpec::Wav(p.clone()),
-        OutputSpec::Null => loa_audio::OutputSpec::Null,
-    }
-}
-
 /// Measures the loudness of every file the schedule names, in the
 /// background, so that no first airing waits for its measurement.
 fn warm_loudness(tasks: &Tasks, decks: &[Deck], config: &Config) {
@@ -241,7 +232,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     for o in &config.station.outputs {
         // A sound card missing at boot (USB) must not stop the station:
         // the deck starts and keeps reopening it, reporting the gap.
-        let deck = Deck::open_retrying(&audio_spec(&o.spec), deck_config(&config))
+        let deck = Deck::open_retrying(&o.spec, deck_config(&config))
             .with_context(|| format!("output `{}` ({})", o.name, o.spec))?;
         info!("output `{}` open: {}", o.name, o.spec);
         decks.push(deck);

@@ -20,15 +20,6 @@ use crate::runtime::engine::{estimated_speech, Engine};
 
 use super::*;
 
-pub fn deck_priority(p: Priority) -> loa_audio::Priority {
-    match p {
-        Priority::Filler => loa_audio::Priority::Filler,
-        Priority::Normal => loa_audio::Priority::Normal,
-        Priority::Priority => loa_audio::Priority::Priority,
-        Priority::Emergency => loa_audio::Priority::Emergency,
-    }
-}
-
 /// What a schedule item plays, as the deck takes it. Globs resolve now.
 pub fn media_of(source: &Source) -> Media {
     match source {
@@ -418,7 +409,7 @@ impl<E: Engine> Scheduler<E> {
     pub(super) fn submit(&mut self, run: &mut Run, start: DateTime<Utc>, offset: Duration) {
         let next = &run.items[run.item];
         let start = start + delta(next.gap_before);
-        let mut item = Item::new(next.media.clone(), deck_priority(run.program.priority))
+        let mut item = Item::new(next.media.clone(), run.program.priority)
             .starting_at(to_system(start))
             .from_offset(offset)
             .with_volume(run.program.volume);

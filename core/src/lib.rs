@@ -1,0 +1,176 @@
+//! The words every Loa crate uses for the same thing, defined once:
+//! [`Priority`] (SPEC section 4) and [`OutputSpec`] (SPEC section 2).
+//!
+//! The schedules crate reads them from station.yaml and schedule files, the
+//! audio crate plays by them, and the daemon passes them from one to the
+//! other unchanged. Neither of those two crates may depend on the other
+//! (STYLE.md), so what both need lives here, below both.
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Priority levels, lowest to highest (SPEC section 4; Thông tư
+/// 39/2020/TT-BTTTT for the upper three). A higher level takes the output
+/// from a lower one; only `emergency` sounds in quiet hours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    Filler,
+    Normal,
+    Priority,
+    Emergency,
+}
+
+impl Priority {
+    /// The names station files, commands and the airtime log use, lowest first.
+    pub const NAMES: [&'static str; 4] = ["filler", "normal", "priority", "emergency"];
+    pub const ALL: [Priority; 4] = [
+        Priority::Filler,
+        Priority::Normal,
+        Priority::Priority,
+        Priority::Emergency,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// The level named `s` (exactly as written in [`Priority::NAMES`]).
+    pub fn parse(s: &str) -> Option<Priority> {
+        Self::NAMES
+            .iter()
+            .position(|n| *n == s)
+            .map(|i| Self::ALL[i])
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Priority {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Priority::parse(s).ok_or_else(|| {
+            format!("`{s}` is not a priority; write filler, normal, priority or emergency")
+        })
+    }
+}
+
+/// Where an output's audio goes: `device:NAME`, `wav:PATH` or `null`, as
+/// station.yaml's `outputs` and `--output` write it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutputSpec {
+    /// An ALSA device by the name `loa devices` shows (`default` for the default).
+    Device(String),
+    /// A WAV file, written at real-time pace (or as fast as a virtual clock runs).
+    Wav(PathBuf),
+    /// Discarded at real-time pace.
+    Null,
+}
+
+impl OutputSpec {
+    /// Parses `device:NAME`, `wav:PATH` or `null`; a relative WAV path
+    /// resolves against `base` (the configuration directory). The error is
+    /// one line that says what to write.
+    pub fn parse(s: &str, base: &Path) -> Result<OutputSpec, String> {
+        if s == "null" {
+            return Ok(OutputSpec::Null);
+        }
+        if let Some(name) = s.strip_prefix("device:") {
+            if name.is_empty() {
+                return Err(
+                    "`device:` needs a device name, e.g. device:default (see `loa devices`)".into(),
+                );
+            }
+            return Ok(OutputSpec::Device(name.to_string()));
+        }
+        if let Some(path) = s.strip_prefix("wav:") {
+            if path.is_empty() {
+                return Err("`wav:` needs a file path, e.g. wav:/tmp/loa.wav".into());
+            }
+            return Ok(OutputSpec::Wav(base.join(path)));
+        }
+        Err(format!(
+            "output `{s}` is not one of device:NAME, wav:PATH or null"
+        ))
+    }
+}
+
+/// A spec on the command line: relative paths stay relative (to the
+/// working directory).
+impl FromStr for OutputSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        OutputSpec::parse(s, Path::new(""))
+    }
+}
+
+impl fmt::Display for OutputSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputSpec::Device(n) => write!(f, "device:{n}"),
+            OutputSpec::Wav(p) => write!(f, "wav:{}", p.display()),
+            OutputSpec::Null => f.write_str("null"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priorities_order_and_names() {
+        assert!(Priority::Filler < Priority::Normal);
+        assert!(Priority::Priority < Priority::Emergency);
+        for p in Priority::ALL {
+            assert_eq!(Priority::parse(p.as_str()), Some(p));
+            assert_eq!(p.to_string().parse::<Priority>(), Ok(p));
+        }
+        assert_eq!(Priority::parse("Emergency"), None);
+        assert_eq!(
+            "urgent".parse::<Priority>().unwrap_err(),
+            "`urgent` is not a priority; write filler, normal, priority or emergency"
+        );
+    }
+
+    #[test]
+    fn output_specs_parse_as_station_yaml_writes_them() {
+        let base = Path::new("/etc/loa");
+        assert_eq!(OutputSpec::parse("null", base), Ok(OutputSpec::Null));
+        assert_eq!(
+            OutputSpec::parse("wav:out.wav", base),
+            Ok(OutputSpec::Wav("/etc/loa/out.wav".into()))
+        );
+        assert_eq!(
+            OutputSpec::parse("wav:/tmp/out.wav", base),
+            Ok(OutputSpec::Wav("/tmp/out.wav".into()))
+        );
+        assert_eq!(
+            "device:plughw:CARD=Device,DEV=0".parse::<OutputSpec>(),
+            Ok(OutputSpec::Device("plughw:CARD=Device,DEV=0".into()))
+        );
+        assert_eq!(
+            "wav:out.wav".parse::<OutputSpec>(),
+            Ok(OutputSpec::Wav("out.wav".into()))
+        );
+        assert_eq!(
+            "speaker".parse::<OutputSpec>().unwrap_err(),
+            "output `speaker` is not one of device:NAME, wav:PATH or null"
+        );
+        assert!(OutputSpec::parse("device:", base)
+            .unwrap_err()
+            .contains("loa devices"));
+        assert!(OutputSpec::parse("wav:", base)
+            .unwrap_err()
+            .contains("file path"));
+        for s in ["null", "device:default", "wav:/tmp/a.wav"] {
+            assert_eq!(s.parse::<OutputSpec>().unwrap().to_string(), s);
+        }
+    }
+}
