@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use crate::format::{duration_to_frames, frame_time, time_frame, CHANNELS};
-use crate::item::{DeckEvent, Item, ItemId, Outcome, Piece, Priority};
+use crate::item::{DeckEvent, Ending, Item, ItemId, Piece, Priority};
 use crate::loudness::Loudness;
 use crate::output::{open_output, open_output_retrying, Clock, Output, OutputError, OutputSpec};
 use crate::prepare::{prepare, Prepared};
@@ -168,7 +168,7 @@ struct Entry {
     gain: Ramp,
     aired_any: bool,
     /// Stopped: fading out, then gone with this outcome.
-    removing: Option<Outcome>,
+    removing: Option<Ending>,
 }
 
 impl Entry {
@@ -195,7 +195,7 @@ pub(crate) struct DeckCore {
     /// Per span: items already rendered, and items that ended (kept here
     /// so that rendering does not allocate).
     ran: Vec<ItemId>,
-    ended: Vec<(ItemId, Outcome, u64)>,
+    ended: Vec<(ItemId, Ending, u64)>,
     log: PieceLog,
     position: Arc<AtomicU64>,
     heard: Arc<AtomicU64>,
@@ -252,7 +252,7 @@ impl DeckCore {
                     self.ends_early.remove(&id);
                     self.emit(DeckEvent::ItemEnded {
                         item: id,
-                        outcome: Outcome::NotAired,
+                        outcome: Ending::NotAired,
                         at: now,
                     });
                     return;
@@ -286,7 +286,7 @@ impl DeckCore {
                 }
                 self.emit(DeckEvent::ItemEnded {
                     item: id,
-                    outcome: Outcome::Failed(reason),
+                    outcome: Ending::Failed(reason),
                     at: now,
                 });
             }
@@ -297,13 +297,13 @@ impl DeckCore {
                 Some(i) => {
                     let e = &mut self.entries[i];
                     if e.state == State::Airing || !e.gain.silent() {
-                        e.removing = Some(Outcome::Cut);
+                        e.removing = Some(Ending::Cut);
                         e.gain.to(0.0, self.preempt_fade);
                     } else {
                         let outcome = if e.aired_any {
-                            Outcome::Preempted
+                            Ending::Preempted
                         } else {
-                            Outcome::NotAired
+                            Ending::NotAired
                         };
                         self.finalize(i, outcome, self.frame);
                     }
@@ -336,7 +336,7 @@ impl DeckCore {
         self.emit(DeckEvent::Ended {
             item: id,
             piece,
-            outcome: Outcome::Failed(reason),
+            outcome: Ending::Failed(reason),
             aired_frames: 0,
             at,
         });
@@ -368,7 +368,7 @@ impl DeckCore {
         }
     }
 
-    fn finalize(&mut self, index: usize, outcome: Outcome, frame: u64) {
+    fn finalize(&mut self, index: usize, outcome: Ending, frame: u64) {
         let mut e = self.entries.remove(index);
         e.source.close(&outcome, 0, &mut self.log);
         self.flush_notes(e.id, frame);
@@ -392,11 +392,11 @@ impl DeckCore {
             if let Some(end) = e.end_frame {
                 if now >= end {
                     let outcome = if !e.aired_any {
-                        Outcome::NotAired
+                        Ending::NotAired
                     } else if e.state == State::Airing {
-                        Outcome::Cut
+                        Ending::Cut
                     } else {
-                        Outcome::Preempted
+                        Ending::Preempted
                     };
                     self.finalize(i, outcome, now);
                     continue;
@@ -625,7 +625,7 @@ fn render_guarded(e: &mut Entry, buf: &mut [f32], audible: bool, log: &mut Piece
             buf.fill(0.0);
             Rendered::Ended {
                 frames: 0,
-                outcome: Outcome::Failed(
+                outcome: Ending::Failed(
                     "the decoder crashed on this media (a bug; please report the file)".into(),
                 ),
             }
@@ -911,7 +911,7 @@ mod tests {
             out.fill(0.25);
             Rendered::More
         }
-        fn close(&mut self, _outcome: &Outcome, _offset: usize, _log: &mut PieceLog) {}
+        fn close(&mut self, _outcome: &Ending, _offset: usize, _log: &mut PieceLog) {}
     }
 
     #[test]
@@ -935,7 +935,7 @@ mod tests {
         }
         let events: Vec<DeckEvent> = rx.try_iter().collect();
         assert!(
-            matches!(&events[..], [DeckEvent::ItemEnded { item: ItemId(1), outcome: Outcome::Failed(r), .. }] if r.contains("crashed")),
+            matches!(&events[..], [DeckEvent::ItemEnded { item: ItemId(1), outcome: Ending::Failed(r), .. }] if r.contains("crashed")),
             "{events:?}"
         );
         assert_eq!(core.frame, 10 * BLOCK as u64);

@@ -165,9 +165,11 @@ pub struct Piece {
     pub source: String,
 }
 
-/// How an item or a piece ended.
+/// How a deck item or a piece ended, with the reason when it failed. Its
+/// word in the airtime log is [`Ending::outcome`] (the one vocabulary,
+/// `loa_core::Outcome`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Ending {
     /// Played to its natural end.
     Completed,
     /// Stopped, or faded out at its hard end, while airing.
@@ -180,15 +182,15 @@ pub enum Outcome {
     NotAired,
 }
 
-impl Outcome {
-    /// The airtime `outcome` word.
-    pub fn as_str(&self) -> &'static str {
+impl Ending {
+    /// The airtime log's outcome for this ending.
+    pub fn outcome(&self) -> loa_core::Outcome {
         match self {
-            Outcome::Completed => "completed",
-            Outcome::Cut => "cut",
-            Outcome::Preempted => "preempted",
-            Outcome::Failed(_) => "failed",
-            Outcome::NotAired => "skipped",
+            Ending::Completed => loa_core::Outcome::Completed,
+            Ending::Cut => loa_core::Outcome::Cut,
+            Ending::Preempted => loa_core::Outcome::Preempted,
+            Ending::Failed(_) => loa_core::Outcome::Failed,
+            Ending::NotAired => loa_core::Outcome::Skipped,
         }
     }
 }
@@ -208,14 +210,14 @@ pub enum DeckEvent {
     Ended {
         item: ItemId,
         piece: Piece,
-        outcome: Outcome,
+        outcome: Ending,
         aired_frames: u64,
         at: SystemTime,
     },
     /// The whole item is over; the deck has forgotten it.
     ItemEnded {
         item: ItemId,
-        outcome: Outcome,
+        outcome: Ending,
         at: SystemTime,
     },
     /// The output stopped taking audio (device gone, disk full...).

@@ -22,7 +22,7 @@
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
-//! use loa_audio::{DeckConfig, DeckEvent, Item, Media, Outcome, OutputSpec, Priority, VirtualDeck};
+//! use loa_audio::{DeckConfig, DeckEvent, Item, Media, Ending, OutputSpec, Priority, VirtualDeck};
 //!
 //! // A deck on a virtual clock (`Deck::open` is the same on the real one).
 //! let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
@@ -42,7 +42,7 @@
 //!     _ => None,
 //! }).collect();
 //! assert_eq!(ends[0].0, chime);
-//! assert_eq!(ends[1], (music, Outcome::Cut, epoch + Duration::from_secs(30)));
+//! assert_eq!(ends[1], (music, Ending::Cut, epoch + Duration::from_secs(30)));
 //! ```
 
 // One call has no safe wrapper (real-time priority, output/device.rs); it
@@ -71,7 +71,7 @@ pub use deck::{Deck, DeckConfig, VirtualDeck};
 
 /// How long the built-in attention chime sounds.
 pub const BUILTIN_CHIME: std::time::Duration = std::time::Duration::from_millis(1600);
-pub use item::{DeckEvent, Item, ItemId, Media, Order, Outcome, Piece, Priority, SourceKind};
+pub use item::{DeckEvent, Ending, Item, ItemId, Media, Order, Piece, Priority, SourceKind};
 pub use loudness::Loudness;
 pub use output::{
     list_devices, open_output, open_output_retrying, AudioDevice, Clock, Output, OutputError,

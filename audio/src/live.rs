@@ -10,7 +10,7 @@ use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, Sample, SampleFormat, SizedSample};
 
 use crate::format::{CHANNELS, RATE};
-use crate::item::{Outcome, Piece, SourceKind};
+use crate::item::{Ending, Piece, SourceKind};
 use crate::output::device::find_device;
 use crate::output::OutputError;
 use crate::resample::{to_stereo, Resampler};
@@ -152,7 +152,7 @@ impl Source for LiveSource {
         true
     }
 
-    fn close(&mut self, outcome: &Outcome, offset: usize, log: &mut PieceLog) {
+    fn close(&mut self, outcome: &Ending, offset: usize, log: &mut PieceLog) {
         self.tracker.end(outcome.clone(), offset, log);
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use crate::deck::DeckConfig;
 use crate::decode::FileDecoder;
 use crate::format::duration_to_frames;
-use crate::item::{Item, Media, Order, Outcome, Piece, SourceKind};
+use crate::item::{Ending, Item, Media, Order, Piece, SourceKind};
 use crate::live::LiveSource;
 use crate::loudness::Loudness;
 use crate::probe::media_length;
@@ -296,10 +296,10 @@ impl Source for Finished {
         out.fill(0.0);
         Rendered::Ended {
             frames: 0,
-            outcome: Outcome::NotAired,
+            outcome: Ending::NotAired,
         }
     }
-    fn close(&mut self, _outcome: &Outcome, _offset: usize, _log: &mut PieceLog) {}
+    fn close(&mut self, _outcome: &Ending, _offset: usize, _log: &mut PieceLog) {}
     fn is_empty(&self) -> bool {
         true
     }

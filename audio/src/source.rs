@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::decode::FileDecoder;
 use crate::format::RATE;
-use crate::item::{Outcome, Piece, SourceKind};
+use crate::item::{Ending, Piece, SourceKind};
 use crate::loudness::Loudness;
 
 /// What a source notes during one render call; offsets are frames into the
@@ -23,7 +23,7 @@ pub(crate) enum Note {
     Started(Piece),
     Ended {
         piece: Piece,
-        outcome: Outcome,
+        outcome: Ending,
         aired_frames: u64,
     },
 }
@@ -39,7 +39,7 @@ pub(crate) enum Rendered {
     /// The whole buffer was filled; more follows.
     More,
     /// The source ended after `frames` frames (the rest of the buffer is silence).
-    Ended { frames: usize, outcome: Outcome },
+    Ended { frames: usize, outcome: Ending },
 }
 
 pub(crate) trait Source: Send {
@@ -52,7 +52,7 @@ pub(crate) trait Source: Send {
         false
     }
     /// The deck ends the item: close the open piece with `outcome`.
-    fn close(&mut self, outcome: &Outcome, offset: usize, log: &mut PieceLog);
+    fn close(&mut self, outcome: &Ending, offset: usize, log: &mut PieceLog);
     /// Nothing to air at all (joined after its end): the deck drops it
     /// without disturbing what airs.
     fn is_empty(&self) -> bool {
@@ -91,9 +91,9 @@ impl Tracker {
 
     /// Ends the open piece. A piece that never sounded leaves no row unless it
     /// failed (the operator must see the failure).
-    pub fn end(&mut self, outcome: Outcome, offset: usize, log: &mut PieceLog) {
+    pub fn end(&mut self, outcome: Ending, offset: usize, log: &mut PieceLog) {
         if let Some((piece, aired, started)) = self.open.take() {
-            let failed = matches!(outcome, Outcome::Failed(_));
+            let failed = matches!(outcome, Ending::Failed(_));
             if !started && failed {
                 log.notes.push((offset, Note::Started(piece.clone())));
             }
@@ -207,10 +207,10 @@ impl FilesSource {
         }
     }
 
-    fn final_outcome(&self) -> Outcome {
+    fn final_outcome(&self) -> Ending {
         match (&self.last_failure, self.completed_any) {
-            (Some(reason), false) => Outcome::Failed(reason.clone()),
-            _ => Outcome::Completed,
+            (Some(reason), false) => Ending::Failed(reason.clone()),
+            _ => Ending::Completed,
         }
     }
 }
@@ -245,7 +245,7 @@ impl Source for FilesSource {
                     Err(e) => {
                         tracing::warn!("{e}");
                         self.last_failure = Some(e.reason());
-                        self.tracker.end(Outcome::Failed(e.reason()), done, log);
+                        self.tracker.end(Ending::Failed(e.reason()), done, log);
                         failures_in_call += 1;
                         continue;
                     }
@@ -255,7 +255,7 @@ impl Source for FilesSource {
             let gain = *gain * self.volume;
             match dec.read(&mut out[done * 2..]) {
                 Ok(0) => {
-                    self.tracker.end(Outcome::Completed, done, log);
+                    self.tracker.end(Ending::Completed, done, log);
                     self.completed_any = true;
                     self.current = None;
                 }
@@ -267,7 +267,7 @@ impl Source for FilesSource {
                 Err(e) => {
                     tracing::warn!("{e}");
                     self.last_failure = Some(e.reason());
-                    self.tracker.end(Outcome::Failed(e.reason()), done, log);
+                    self.tracker.end(Ending::Failed(e.reason()), done, log);
                     self.current = None;
                     failures_in_call += 1;
                 }
@@ -276,7 +276,7 @@ impl Source for FilesSource {
         Rendered::More
     }
 
-    fn close(&mut self, outcome: &Outcome, offset: usize, log: &mut PieceLog) {
+    fn close(&mut self, outcome: &Ending, offset: usize, log: &mut PieceLog) {
         self.tracker.end(outcome.clone(), offset, log);
         self.current = None;
         self.queue.clear();
@@ -376,16 +376,16 @@ impl Source for GenSource {
         self.remaining -= n as u64;
         if n < want {
             out[n * 2..].fill(0.0);
-            self.tracker.end(Outcome::Completed, n, log);
+            self.tracker.end(Ending::Completed, n, log);
             return Rendered::Ended {
                 frames: n,
-                outcome: Outcome::Completed,
+                outcome: Ending::Completed,
             };
         }
         Rendered::More
     }
 
-    fn close(&mut self, outcome: &Outcome, offset: usize, log: &mut PieceLog) {
+    fn close(&mut self, outcome: &Ending, offset: usize, log: &mut PieceLog) {
         self.tracker.end(outcome.clone(), offset, log);
     }
 }

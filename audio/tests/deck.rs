@@ -6,9 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use loa_audio::{DeckConfig, DeckEvent, Item, Media, Order, Outcome, Priority, SourceKind};
+use loa_audio::{DeckConfig, DeckEvent, Ending, Item, Media, Order, Priority, SourceKind};
 
-fn ended(events: &[DeckEvent]) -> Vec<(String, Outcome, u64)> {
+fn ended(events: &[DeckEvent]) -> Vec<(String, Ending, u64)> {
     events
         .iter()
         .filter_map(|e| match e {
@@ -23,7 +23,7 @@ fn ended(events: &[DeckEvent]) -> Vec<(String, Outcome, u64)> {
         .collect()
 }
 
-fn item_end(events: &[DeckEvent], id: loa_audio::ItemId) -> (Outcome, std::time::SystemTime) {
+fn item_end(events: &[DeckEvent], id: loa_audio::ItemId) -> (Ending, std::time::SystemTime) {
     events
         .iter()
         .find_map(|e| match e {
@@ -77,13 +77,13 @@ fn playlist_plays_gaplessly_and_logs_each_file() {
     assert_eq!(
         ended(&events),
         vec![
-            (a.display().to_string(), Outcome::Completed, 48_000),
-            (b.display().to_string(), Outcome::Completed, 24_000)
+            (a.display().to_string(), Ending::Completed, 48_000),
+            (b.display().to_string(), Ending::Completed, 24_000)
         ]
     );
     assert!(events.iter().any(|e| matches!(e,
         DeckEvent::Started { piece, at: t, .. } if piece.source == b.display().to_string() && *t == at(48_000))));
-    assert_eq!(item_end(&events, id), (Outcome::Completed, at(72_000)));
+    assert_eq!(item_end(&events, id), (Ending::Completed, at(72_000)));
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn joining_late_seeks_across_playlist_files() {
     // a was never aired: no row for it.
     assert_eq!(
         ended(&events),
-        vec![(b.display().to_string(), Outcome::Completed, 38_400)]
+        vec![(b.display().to_string(), Ending::Completed, 38_400)]
     );
     assert_eq!(item_end(&events, id).1, at(38_400));
 
@@ -169,18 +169,18 @@ fn higher_priority_preempts_and_the_file_resumes_where_it_paused() {
     assert!(tone_peak > 16_000, "tone peak {tone_peak}");
 
     let events = drain(&deck);
-    assert_eq!(item_end(&events, e), (Outcome::Completed, at(96_000)));
+    assert_eq!(item_end(&events, e), (Ending::Completed, at(96_000)));
     // One row for the news, kept open through the pause, completed, with
     // every sample that sounded (fade-out and fade-in included).
     assert_eq!(
         ended(&events),
         vec![
-            ("1000 Hz".to_string(), Outcome::Completed, 48_000),
-            (news.display().to_string(), Outcome::Completed, 192_000)
+            ("1000 Hz".to_string(), Ending::Completed, 48_000),
+            (news.display().to_string(), Ending::Completed, 192_000)
         ]
     );
     let end = 96_000 + (192_000 - paused_at);
-    assert_eq!(item_end(&events, n), (Outcome::Completed, at(end)));
+    assert_eq!(item_end(&events, n), (Ending::Completed, at(end)));
 }
 
 #[test]
@@ -206,9 +206,9 @@ fn hard_end_fades_over_one_second_and_is_silent_on_time() {
     let events = drain(&deck);
     assert_eq!(
         ended(&events),
-        vec![(music.display().to_string(), Outcome::Cut, 96_000)]
+        vec![(music.display().to_string(), Ending::Cut, 96_000)]
     );
-    assert_eq!(item_end(&events, id), (Outcome::Cut, at(96_000)));
+    assert_eq!(item_end(&events, id), (Ending::Cut, at(96_000)));
 }
 
 #[test]
@@ -281,11 +281,11 @@ fn broken_files_fail_their_item_and_the_deck_goes_on() {
     deck.advance(Duration::from_millis(10));
     let events = drain(&deck);
     match item_end(&events, m).0 {
-        Outcome::Failed(reason) => assert_eq!(reason, "no such file"),
+        Ending::Failed(reason) => assert_eq!(reason, "no such file"),
         o => panic!("{o:?}"),
     }
     assert!(
-        matches!(item_end(&events, g).0, Outcome::Failed(r) if r.contains("not a playable audio file"))
+        matches!(item_end(&events, g).0, Ending::Failed(r) if r.contains("not a playable audio file"))
     );
 
     let t = deck.play(Item::new(Media::file(&truncated), Priority::Normal));
@@ -302,22 +302,22 @@ fn broken_files_fail_their_item_and_the_deck_goes_on() {
     deck.flush();
     let events = drain(&deck);
     match item_end(&events, t).0 {
-        Outcome::Failed(reason) => assert!(reason.contains("truncated"), "{reason}"),
+        Ending::Failed(reason) => assert!(reason.contains("truncated"), "{reason}"),
         o => panic!("{o:?}"),
     }
     let rows = ended(&events);
     assert!(
-        matches!(&rows[0], (s, Outcome::Failed(_), 48_000) if s.ends_with("truncated.wav")),
+        matches!(&rows[0], (s, Ending::Failed(_), 48_000) if s.ends_with("truncated.wav")),
         "{rows:?}"
     );
     assert!(
-        matches!(&rows[1], (s, Outcome::Failed(r), 0) if s.ends_with("missing.mp3") && r == "no such file")
+        matches!(&rows[1], (s, Ending::Failed(r), 0) if s.ends_with("missing.mp3") && r == "no such file")
     );
     assert_eq!(
         rows[2],
-        (good.display().to_string(), Outcome::Completed, 24_000)
+        (good.display().to_string(), Ending::Completed, 24_000)
     );
-    assert_eq!(item_end(&events, p).0, Outcome::Completed);
+    assert_eq!(item_end(&events, p).0, Ending::Completed);
     let frames = read_wav(&out);
     // The truncated file's second that exists aired in full, then the good file.
     assert_run(&frames, 480, 48_000, 2, 0);
@@ -353,16 +353,16 @@ fn a_file_that_makes_the_decoder_panic_fails_its_item_and_the_deck_goes_on() {
     deck.flush();
     let events = drain(&deck);
     match item_end(&events, b).0 {
-        Outcome::Failed(reason) => assert!(
+        Ending::Failed(reason) => assert!(
             reason.contains("the decoder failed on it (index out of bounds"),
             "{reason}"
         ),
         o => panic!("{o:?}"),
     }
-    assert_eq!(item_end(&events, g).0, Outcome::Completed);
+    assert_eq!(item_end(&events, g).0, Ending::Completed);
     let rows = ended(&events);
     assert!(
-        matches!(&rows[0], (s, Outcome::Failed(_), _) if s.ends_with("thong-bao-hong.aac")),
+        matches!(&rows[0], (s, Ending::Failed(_), _) if s.ends_with("thong-bao-hong.aac")),
         "{rows:?}"
     );
     // What decoded before the panic aired; then the good file, whole.
@@ -385,11 +385,11 @@ fn stop_cuts_with_a_short_fade_and_unstarted_items_are_not_aired() {
     deck.advance(Duration::from_millis(500));
     deck.flush();
     let events = drain(&deck);
-    assert_eq!(item_end(&events, a), (Outcome::Cut, at(24_000 + 12_000)));
-    assert_eq!(item_end(&events, later).0, Outcome::NotAired);
+    assert_eq!(item_end(&events, a), (Ending::Cut, at(24_000 + 12_000)));
+    assert_eq!(item_end(&events, later).0, Ending::NotAired);
     assert_eq!(
         ended(&events),
-        vec![(f.display().to_string(), Outcome::Cut, 36_000)]
+        vec![(f.display().to_string(), Ending::Cut, 36_000)]
     );
     let frames = read_wav(&out);
     assert!(frames[36_000..].iter().all(|f| *f == (0, 0)));
@@ -415,7 +415,7 @@ fn lower_item_waits_behind_a_higher_one_and_equal_newcomer_preempts() {
     let frames = read_wav(&out);
     assert_run(&frames, 0, 24_000, 1, 0);
     let events = drain(&deck);
-    assert_eq!(item_end(&events, q), (Outcome::Completed, at(48_000)));
+    assert_eq!(item_end(&events, q), (Ending::Completed, at(48_000)));
     // hi resumes after eq at 36_000 (its fade), then lo starts from 0 with no gap.
     let hi_end = 48_000 + 480 + (48_000 - 36_000 - 480);
     assert_run(
@@ -425,14 +425,11 @@ fn lower_item_waits_behind_a_higher_one_and_equal_newcomer_preempts() {
         1,
         36_000 + 480,
     );
-    assert_eq!(
-        item_end(&events, h),
-        (Outcome::Completed, at(hi_end as u64))
-    );
+    assert_eq!(item_end(&events, h), (Ending::Completed, at(hi_end as u64)));
     assert_run(&frames, hi_end, 48_000, 2, 0);
     assert_eq!(
         item_end(&events, l),
-        (Outcome::Completed, at(hi_end as u64 + 48_000))
+        (Ending::Completed, at(hi_end as u64 + 48_000))
     );
 }
 
@@ -462,7 +459,7 @@ fn tone_silence_chime_and_tts_air_with_their_kinds() {
     deck.flush();
     let events = drain(&deck);
     for id in [c, s, t] {
-        assert_eq!(item_end(&events, id).0, Outcome::Completed);
+        assert_eq!(item_end(&events, id).0, Ending::Completed);
     }
     let kinds: Vec<SourceKind> = events
         .iter()
@@ -517,7 +514,7 @@ fn newest_picks_the_latest_file_and_refuses_a_stale_one() {
     deck.flush();
     assert_run(&read_wav(&out), 0, 4_800, 2, 0);
     let events = drain(&deck);
-    assert_eq!(item_end(&events, n).0, Outcome::Completed);
+    assert_eq!(item_end(&events, n).0, Ending::Completed);
 
     std::fs::remove_file(&new).unwrap();
     let stale = deck.play(Item::new(
@@ -530,7 +527,7 @@ fn newest_picks_the_latest_file_and_refuses_a_stale_one() {
     deck.advance(Duration::from_millis(10));
     let events = drain(&deck);
     match item_end(&events, stale).0 {
-        Outcome::Failed(reason) => assert!(reason.contains("max_age"), "{reason}"),
+        Ending::Failed(reason) => assert!(reason.contains("max_age"), "{reason}"),
         o => panic!("{o:?}"),
     }
 }
@@ -584,7 +581,7 @@ fn a_hard_end_moved_later_during_its_fade_brings_the_sound_back() {
     // Full level again from 1.5 s + 10 ms until the new fade at 3 s.
     assert_run(&frames, 72_480, 144_000 - 72_480, 1, 72_480);
     let events = drain(&deck);
-    assert_eq!(item_end(&events, id), (Outcome::Cut, at(192_000)));
+    assert_eq!(item_end(&events, id), (Ending::Cut, at(192_000)));
 }
 
 #[test]
@@ -600,7 +597,7 @@ fn joining_after_the_end_airs_nothing_and_disturbs_nothing() {
     deck.run_until_idle(Duration::from_secs(2));
     deck.flush();
     assert_run(&read_wav(&out), 0, 48_000, 1, 0);
-    assert_eq!(item_end(&drain(&deck), late).0, Outcome::NotAired);
+    assert_eq!(item_end(&drain(&deck), late).0, Ending::NotAired);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use loa_audio::{media_length, DeckConfig, DeckEvent, Item, Media, Outcome, Priority};
+use loa_audio::{media_length, DeckConfig, DeckEvent, Ending, Item, Media, Priority};
 
 /// A 2 s 1 kHz sine at 44.1 kHz in `ext` (made with sox, MP3 with lame).
 fn fixture(dir: &Path, ext: &str, channels: &str) -> PathBuf {
@@ -60,7 +60,7 @@ fn every_format_airs_at_48k_stereo_with_its_full_length() {
             .iter()
             .find_map(|e| match e {
                 DeckEvent::Ended {
-                    outcome: Outcome::Completed,
+                    outcome: Ending::Completed,
                     aired_frames,
                     ..
                 } => Some(*aired_frames),
@@ -71,7 +71,7 @@ fn every_format_airs_at_48k_stereo_with_its_full_length() {
             (aired as i64 - 96_000).abs() < 1_500,
             "{ext}: aired {aired} frames"
         );
-        assert!(events.iter().any(|e| matches!(e, DeckEvent::ItemEnded { item, outcome: Outcome::Completed, .. } if *item == id)));
+        assert!(events.iter().any(|e| matches!(e, DeckEvent::ItemEnded { item, outcome: Ending::Completed, .. } if *item == id)));
         let frames = read_wav(&out);
         // 1 kHz at 48 kHz: 2,000 zero crossings a second, both channels alike.
         let mid = &frames[24_000..72_000];

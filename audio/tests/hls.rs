@@ -17,7 +17,7 @@ use common::hls_origin::{
 };
 use common::*;
 use loa_audio::{
-    Deck, DeckConfig, DeckEvent, Item, ItemId, Media, Outcome, OutputSpec, Priority, SilencePolicy,
+    Deck, DeckConfig, DeckEvent, Ending, Item, ItemId, Media, OutputSpec, Priority, SilencePolicy,
     SourceKind,
 };
 
@@ -171,7 +171,7 @@ struct Aired {
 struct Row {
     kind: SourceKind,
     source: String,
-    outcome: Outcome,
+    outcome: Ending,
     aired: u64,
 }
 
@@ -333,7 +333,7 @@ impl Aired {
             self.rows()
                 .iter()
                 .filter(|r| r.kind == SourceKind::File)
-                .all(|r| !matches!(r.outcome, Outcome::Failed(_))),
+                .all(|r| !matches!(r.outcome, Ending::Failed(_))),
             "{:?}",
             self.rows()
         );
@@ -439,7 +439,7 @@ fn relays_live(encoding: Encoding) -> Origin {
         rows.len() == 1
             && rows[0].kind == SourceKind::Stream
             && rows[0].source == url
-            && rows[0].outcome == Outcome::Cut,
+            && rows[0].outcome == Ending::Cut,
         "one row, the relay, cut by the stop: {rows:?}"
     );
     aired.assert_relayed(&url, aired.count('A'));
@@ -481,7 +481,7 @@ fn ts_aac_live_airs_each_second_from_the_joined_segment_on_once_and_in_order() {
         rows.len() == 1
             && rows[0].kind == SourceKind::Stream
             && rows[0].source == url
-            && rows[0].outcome == Outcome::Cut,
+            && rows[0].outcome == Ending::Cut,
         "one row, the relay, cut by the stop: {rows:?}"
     );
     aired.assert_relayed(&url, aired.sounding());
@@ -868,7 +868,7 @@ fn dead_from_the_start_airs_the_fallback(url: &str, cause: &str) {
         rows.iter().any(|r| r.kind == SourceKind::Stream
             && r.source == url
             && r.aired == 0
-            && matches!(&r.outcome, Outcome::Failed(why) if why.to_lowercase().contains(cause))),
+            && matches!(&r.outcome, Ending::Failed(why) if why.to_lowercase().contains(cause))),
         "a failed relay row saying `{cause}`, nothing aired: {rows:?}"
     );
     assert_eq!(aired.relayed(url), 0, "{rows:?}");

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use loa_audio::{
-    Deck, DeckConfig, DeckEvent, Item, Media, Outcome, OutputSpec, Priority, SilencePolicy,
+    Deck, DeckConfig, DeckEvent, Ending, Item, Media, OutputSpec, Priority, SilencePolicy,
     SourceKind,
 };
 
@@ -235,7 +235,7 @@ fn relay_reconnects_covers_drops_and_silence_with_the_fallback_and_rejoins() {
     let line = timeline(&read_wav(&out));
     eprintln!("{line}");
     // Rows: the relay (only relayed audio counts) and each fallback airing.
-    let rows: Vec<(SourceKind, Outcome, u64)> = events
+    let rows: Vec<(SourceKind, Ending, u64)> = events
         .iter()
         .filter_map(|e| match e {
             DeckEvent::Ended {
@@ -255,12 +255,12 @@ fn relay_reconnects_covers_drops_and_silence_with_the_fallback_and_rejoins() {
     assert!(rows
         .iter()
         .filter(|r| r.0 == SourceKind::File)
-        .all(|r| r.1 == Outcome::Cut));
+        .all(|r| r.1 == Ending::Cut));
     let relay = rows
         .iter()
         .find(|r| r.0 == SourceKind::Stream)
         .expect("relay row");
-    assert_eq!(relay.1, Outcome::Cut);
+    assert_eq!(relay.1, Ending::Cut);
     let secs = relay.2 as f64 / 48_000.0;
     assert!(secs > 5.0, "relay aired {secs} s");
     // The relay aired, fell silent (aired for the silence window), the

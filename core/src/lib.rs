@@ -1,5 +1,6 @@
 //! The words every Loa crate uses for the same thing, defined once:
-//! [`Priority`] (SPEC section 4) and [`OutputSpec`] (SPEC section 2).
+//! [`Priority`] (SPEC section 4), [`OutputSpec`] (SPEC section 2) and
+//! [`Outcome`] (SPEC section 7).
 //!
 //! The schedules crate reads them from station.yaml and schedule files, the
 //! audio crate plays by them, and the daemon passes them from one to the
@@ -58,6 +59,44 @@ impl FromStr for Priority {
         Priority::parse(s).ok_or_else(|| {
             format!("`{s}` is not a priority; write filler, normal, priority or emergency")
         })
+    }
+}
+
+/// How an item's airing ended: the airtime log's `outcome` column (SPEC
+/// section 7). A deck reports the end of an item as one of these (with the
+/// reason when it failed); the log adds `airing` while it airs and
+/// `interrupted` for a row that Loa's stop left open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Airing,
+    Completed,
+    Cut,
+    Preempted,
+    Failed,
+    Skipped,
+    Interrupted,
+}
+
+impl Outcome {
+    /// The words the log stores, in the order of the variants.
+    pub const NAMES: [&'static str; 7] = [
+        "airing",
+        "completed",
+        "cut",
+        "preempted",
+        "failed",
+        "skipped",
+        "interrupted",
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -137,6 +176,23 @@ mod tests {
             "urgent".parse::<Priority>().unwrap_err(),
             "`urgent` is not a priority; write filler, normal, priority or emergency"
         );
+    }
+
+    #[test]
+    fn outcomes_are_the_logs_words() {
+        use Outcome::*;
+        let all = [
+            Airing,
+            Completed,
+            Cut,
+            Preempted,
+            Failed,
+            Skipped,
+            Interrupted,
+        ];
+        let words: Vec<&str> = all.iter().map(|o| o.as_str()).collect();
+        assert_eq!(words, Outcome::NAMES);
+        assert_eq!(Skipped.to_string(), "skipped");
     }
 
     #[test]

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::format::{duration_to_frames, CHANNELS, RATE};
-use crate::item::{Outcome, Piece, SourceKind};
+use crate::item::{Ending, Piece, SourceKind};
 use crate::ring;
 use crate::source::{scale, FilesSource, Gain, Note, PieceLog, Rendered, Source, Tracker};
 use feed::{Ended, FeedShared, Sink};
@@ -300,7 +300,7 @@ impl StreamSource {
     /// `i` goes on air at `offset`; the fallback (if it aired) is cut there.
     fn take(&mut self, i: usize, offset: usize, log: &mut PieceLog) {
         if let Some(mut f) = self.fallback.take() {
-            f.close(&Outcome::Cut, offset, log);
+            f.close(&Ending::Cut, offset, log);
         }
         match self.airing {
             Some(c) => tracing::info!(
@@ -441,7 +441,7 @@ impl Source for StreamSource {
                 out[got * CHANNELS..].fill(0.0);
                 return Rendered::Ended {
                     frames: got,
-                    outcome: Outcome::Completed,
+                    outcome: Ending::Completed,
                 };
             }
             self.lose(c, "no audio from the relay");
@@ -456,7 +456,7 @@ impl Source for StreamSource {
         true
     }
 
-    fn close(&mut self, outcome: &Outcome, offset: usize, log: &mut PieceLog) {
+    fn close(&mut self, outcome: &Ending, offset: usize, log: &mut PieceLog) {
         if let Some(mut f) = self.fallback.take() {
             f.close(outcome, offset, log);
         }
@@ -491,7 +491,7 @@ impl Source for StreamSource {
                         kind: SourceKind::Stream,
                         source: f.url.clone(),
                     },
-                    outcome: Outcome::Failed(why),
+                    outcome: Ending::Failed(why),
                     aired_frames: 0,
                 },
             ));

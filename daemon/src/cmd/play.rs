@@ -13,7 +13,7 @@ macro_rules! say {
         let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
 }
-use loa_audio::{Deck, DeckConfig, DeckEvent, Item, Media, Order, Outcome, OutputSpec, Priority};
+use loa_audio::{Deck, DeckConfig, DeckEvent, Ending, Item, Media, Order, OutputSpec, Priority};
 
 /// Arguments of `loa play`.
 #[derive(Debug, Args)]
@@ -120,11 +120,11 @@ pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
             } => {
                 let secs = aired_frames as f64 / loa_audio::format::RATE as f64;
                 match outcome {
-                    Outcome::Failed(reason) => {
+                    Ending::Failed(reason) => {
                         failed = true;
                         eprintln!("loa play: {}: {reason}", piece.source);
                     }
-                    o => say!("■ {} {} after {secs:.1} s", piece.source, o.as_str()),
+                    o => say!("■ {} {} after {secs:.1} s", piece.source, o.outcome()),
                 }
             }
             DeckEvent::OutputFailed { reason, .. } => {
@@ -134,7 +134,7 @@ pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("loa play: output back after {:.1} s", gap.as_secs_f64())
             }
             DeckEvent::ItemEnded { item, outcome, .. } if item == id => {
-                if let Outcome::Failed(reason) = &outcome {
+                if let Ending::Failed(reason) = &outcome {
                     failed = true;
                     if args.files.len() > 1 {
                         eprintln!("loa play: nothing could be played: {reason}");

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use loa_audio::{
-    DeckEvent, Item, ItemId, Media, Outcome, Piece, Priority, SourceKind, BUILTIN_CHIME,
+    DeckEvent, Ending, Item, ItemId, Media, Piece, Priority, SourceKind, BUILTIN_CHIME,
 };
 
 use crate::probe::Probe;
@@ -181,12 +181,12 @@ impl SimEngine {
         (d.as_nanos() * 48_000 / 1_000_000_000) as u64
     }
 
-    fn end_item(&mut self, o: usize, idx: usize, outcome: Outcome) {
+    fn end_item(&mut self, o: usize, idx: usize, outcome: Ending) {
         let mut it = self.outputs[o].remove(idx);
         let at = self.now;
         if let Some((p, _, aired)) = it.current.take() {
-            let piece_outcome = if outcome == Outcome::Completed {
-                Outcome::Completed
+            let piece_outcome = if outcome == Ending::Completed {
+                Ending::Completed
             } else {
                 outcome.clone()
             };
@@ -202,9 +202,9 @@ impl SimEngine {
             ));
         }
         let outcome = match outcome {
-            Outcome::Cut | Outcome::Preempted if !it.aired_any => Outcome::NotAired,
-            Outcome::Completed if !it.aired_any && !it.failures.is_empty() => {
-                Outcome::Failed(it.failures.join("; "))
+            Ending::Cut | Ending::Preempted if !it.aired_any => Ending::NotAired,
+            Ending::Completed if !it.aired_any && !it.failures.is_empty() => {
+                Ending::Failed(it.failures.join("; "))
             }
             other => other,
         };
@@ -224,7 +224,7 @@ impl SimEngine {
             let at = self.now;
             let it = &mut self.outputs[o][idx];
             let Some(p) = it.pieces.pop_front() else {
-                self.end_item(o, idx, Outcome::Completed);
+                self.end_item(o, idx, Ending::Completed);
                 return;
             };
             if let Some(why) = &p.fail {
@@ -243,7 +243,7 @@ impl SimEngine {
                     DeckEvent::Ended {
                         item: id,
                         piece: p.piece,
-                        outcome: Outcome::Failed(why),
+                        outcome: Ending::Failed(why),
                         aired_frames: 0,
                         at,
                     },
@@ -319,11 +319,11 @@ impl SimEngine {
                 let top = self.top(o);
                 let it = &self.outputs[o][idx];
                 let outcome = if it.current.is_none() && !it.aired_any {
-                    Outcome::NotAired
+                    Ending::NotAired
                 } else if Some(idx) == top {
-                    Outcome::Cut
+                    Ending::Cut
                 } else {
-                    Outcome::Preempted
+                    Ending::Preempted
                 };
                 self.end_item(o, idx, outcome);
                 continue;
@@ -341,13 +341,13 @@ impl SimEngine {
                         DeckEvent::Ended {
                             item: id,
                             piece,
-                            outcome: Outcome::Completed,
+                            outcome: Ending::Completed,
                             aired_frames: Self::frames(aired),
                             at: self.now,
                         },
                     ));
                     if self.outputs[o][top].pieces.is_empty() {
-                        self.end_item(o, top, Outcome::Completed);
+                        self.end_item(o, top, Ending::Completed);
                     }
                 }
                 _ => return,
@@ -396,9 +396,9 @@ impl Engine for SimEngine {
         if let Some(idx) = self.outputs[output].iter().position(|it| it.id == id) {
             let airing = self.top(output) == Some(idx);
             let outcome = if airing {
-                Outcome::Cut
+                Ending::Cut
             } else {
-                Outcome::Preempted
+                Ending::Preempted
             };
             self.end_item(output, idx, outcome);
             self.settle(output);
@@ -468,7 +468,7 @@ mod tests {
                     ..
                 } => Some((
                     piece.source.clone(),
-                    outcome.as_str(),
+                    outcome.outcome().as_str(),
                     aired_frames / 48_000,
                 )),
                 _ => None,
@@ -500,7 +500,7 @@ mod tests {
             ]
         );
         assert!(
-            matches!(ev.last().unwrap().1, DeckEvent::ItemEnded { at: t, outcome: Outcome::Completed, .. } if t == at(100))
+            matches!(ev.last().unwrap().1, DeckEvent::ItemEnded { at: t, outcome: Ending::Completed, .. } if t == at(100))
         );
     }
 

@@ -46,33 +46,7 @@ fn clamp_ms(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
-/// How an item's airing ended (SPEC section 7, column `outcome`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Airing,
-    Completed,
-    Cut,
-    Preempted,
-    Failed,
-    Skipped,
-    Interrupted,
-}
-
-impl Outcome {
-    pub const NAMES: [&'static str; 7] = [
-        "airing",
-        "completed",
-        "cut",
-        "preempted",
-        "failed",
-        "skipped",
-        "interrupted",
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-}
+pub use loa_core::Outcome;
 
 /// Where a station keeps its airtime log: `paths.state/airtime.sqlite`.
 pub fn log_path(station: &loa_schedules::Station) -> std::path::PathBuf {

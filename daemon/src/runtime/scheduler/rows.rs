@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use loa_audio::{DeckEvent, ItemId, Outcome as DeckOutcome, Piece};
+use loa_audio::{DeckEvent, Ending, ItemId, Piece};
 use loa_schedules::Program;
 use tracing::warn;
 
@@ -239,60 +239,49 @@ impl<E: Engine> Scheduler<E> {
             .map_or("?", |x| x.name.as_str())
     }
 
-    /// The airtime outcome and detail of a piece's end.
+    /// The airtime outcome and detail of a piece's end: the deck's ending
+    /// gives the outcome; the run says why it was cut, preempted or skipped.
     pub(super) fn row_outcome(
         &self,
         ri: usize,
         output: usize,
-        outcome: &DeckOutcome,
+        ending: &Ending,
     ) -> (Outcome, Option<String>) {
         let r = &self.runs[ri];
-        match outcome {
-            DeckOutcome::Completed => (Outcome::Completed, None),
-            DeckOutcome::Cut => (
-                Outcome::Cut,
-                Some(
-                    r.stop_reason
-                        .clone()
-                        .unwrap_or_else(|| r.end_reason.clone()),
-                ),
-            ),
-            DeckOutcome::Preempted => {
+        let stop_or = |default: &str| r.stop_reason.clone().unwrap_or_else(|| default.to_string());
+        let detail = match ending {
+            Ending::Completed => None,
+            Ending::Cut => Some(stop_or(&r.end_reason)),
+            Ending::Preempted => {
                 let by = self
                     .runs
                     .iter()
-                    .filter(|x| {
+                    .find(|x| {
                         x.program.priority > r.program.priority && x.outputs.contains(&output)
                     })
-                    .map(|x| x.program.title.clone())
-                    .next();
-                (
-                    Outcome::Preempted,
-                    Some(match by {
-                        Some(t) => {
-                            format!("preempted by {t}; its window closed before it could resume")
-                        }
-                        None => "preempted; its window closed before it could resume".into(),
-                    }),
-                )
+                    .map(|x| x.program.title.as_str());
+                Some(match by {
+                    Some(t) => {
+                        format!("preempted by {t}; its window closed before it could resume")
+                    }
+                    None => "preempted; its window closed before it could resume".into(),
+                })
             }
-            DeckOutcome::Failed(why) => (Outcome::Failed, Some(why.clone())),
-            DeckOutcome::NotAired => (
-                Outcome::Skipped,
-                Some(r.stop_reason.clone().unwrap_or_else(|| {
-                    "never aired: a higher item held the output until its window closed".into()
-                })),
-            ),
-        }
+            Ending::Failed(why) => Some(why.clone()),
+            Ending::NotAired => Some(stop_or(
+                "never aired: a higher item held the output until its window closed",
+            )),
+        };
+        (ending.outcome(), detail)
     }
 
-    pub(super) fn item_ended(&mut self, ri: usize, outcome: DeckOutcome, at: DateTime<Utc>) {
+    pub(super) fn item_ended(&mut self, ri: usize, outcome: Ending, at: DateTime<Utc>) {
         // Secondary outputs follow the primary.
         let others: Vec<(usize, ItemId)> = self.runs[ri].deck_items.drain(..).collect();
         for (o, id) in others {
             self.engine.stop(o, id);
         }
-        let go_on = matches!(outcome, DeckOutcome::Completed | DeckOutcome::Failed(_))
+        let go_on = matches!(outcome, Ending::Completed | Ending::Failed(_))
             && self.runs[ri].stop_reason.is_none()
             && self.runs[ri].end.is_none_or(|e| e > at);
         let r = &mut self.runs[ri];
@@ -313,7 +302,7 @@ impl<E: Engine> Scheduler<E> {
         if let Origin::Announcement { id, .. } = &run.origin {
             let note = match (&outcome, &run.stop_reason) {
                 (_, Some(r)) if r.starts_with("expired") => None, // already failed: expired
-                (DeckOutcome::Completed, None) => Some(AnnouncementNote::Done {
+                (Ending::Completed, None) => Some(AnnouncementNote::Done {
                     id: id.clone(),
                     reason: None,
                 }),
@@ -326,12 +315,12 @@ impl<E: Engine> Scheduler<E> {
                     code: "stopped",
                     reason: r.clone(),
                 }),
-                (DeckOutcome::Failed(why), None) => Some(AnnouncementNote::Failed {
+                (Ending::Failed(why), None) => Some(AnnouncementNote::Failed {
                     id: id.clone(),
                     code: "failed",
                     reason: why.clone(),
                 }),
-                (DeckOutcome::Cut, None) => Some(AnnouncementNote::Done {
+                (Ending::Cut, None) => Some(AnnouncementNote::Done {
                     id: id.clone(),
                     reason: Some(run.end_reason.clone()),
                 }),
@@ -343,7 +332,7 @@ impl<E: Engine> Scheduler<E> {
             };
             self.announcement_notes.extend(note);
             let live = run.items.get(run.item).is_some_and(|i| i.kind == "live");
-            if live && matches!(outcome, DeckOutcome::Cut) && run.stop_reason.is_none() {
+            if live && matches!(outcome, Ending::Cut) && run.stop_reason.is_none() {
                 warn!("live session {id}: {}", run.end_reason);
             }
         }
@@ -360,7 +349,7 @@ impl<E: Engine> Scheduler<E> {
         }
         if !go_on {
             let why = match &outcome {
-                DeckOutcome::NotAired => run
+                Ending::NotAired => run
                     .stop_reason
                     .clone()
                     .unwrap_or_else(|| "the program's window closed before it aired".into()),
@@ -369,7 +358,7 @@ impl<E: Engine> Scheduler<E> {
                     .clone()
                     .unwrap_or_else(|| run.end_reason.clone()),
             };
-            let from = if matches!(outcome, DeckOutcome::NotAired) {
+            let from = if matches!(outcome, Ending::NotAired) {
                 run.item
             } else {
                 run.item + 1
