@@ -3,7 +3,7 @@ EXAMPLE ?= schedules/examples/au-lau
 CARGO ?= cargo
 LOA := target/release/loa
 
-.PHONY: run test lint audit deps build check agenda fuzz bench deb clean
+.PHONY: run test lint audit deps build check agenda fuzz bench differential deb clean
 
 ## make run: install what is missing, build, run the demo station
 ## (the example station plus a program every minute; Ctrl-C stops it).
@@ -68,6 +68,17 @@ fuzz:
 		$(if $(FUZZ_FEATURES),--features $(FUZZ_FEATURES)) \
 		fuzz/corpus/$(FUZZ_TARGET) fuzz/seeds/$(FUZZ_TARGET) \
 		-- -max_total_time=$(FUZZ_SECONDS) -timeout=10 $(FUZZ_ARGS)
+
+## make differential: `loa agenda` against `loa simulate` on random stations
+## and schedules (SPEC section 4), DIFF_CASES of them from DIFF_SEED; a case
+## that disagrees prints its seed, its station and schedule as YAML and both
+## sides (daemon/src/runtime/scheduler/differential.rs lists the differences
+## found). make test replays the cases already settled.
+DIFF_CASES ?= 5000
+DIFF_SEED ?= 17456877
+differential: deps
+	LOA_DIFF_CASES=$(DIFF_CASES) LOA_DIFF_SEED=$(DIFF_SEED) $(CARGO) test --locked -p loa --lib \
+		differential -- --include-ignored --nocapture
 
 ## make deb: the Debian package, target/debian/loa_VERSION-1_amd64.deb (binary,
 ## unit, the example station as /etc/loa, docs, schemas; postinst creates the

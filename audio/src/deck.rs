@@ -586,10 +586,11 @@ fn prepare_command(
     config: &DeckConfig,
     loudness: &Arc<Loudness>,
     background: bool,
+    now: SystemTime,
 ) -> Command {
     // A decoder bug met while preparing fails the item, not the deck.
     let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        prepare(item, config, loudness, background)
+        prepare(item, config, loudness, background, now)
     }))
     .unwrap_or_else(|_| {
         Err(crate::prepare::PrepFailure {
@@ -729,7 +730,9 @@ impl Deck {
         std::thread::Builder::new()
             .name(format!("loa-prepare {id}"))
             .spawn(move || {
-                let _ = tx.send(prepare_command(id, &item, &config, &loudness, true));
+                // A real deck's time is the wall clock.
+                let now = SystemTime::now();
+                let _ = tx.send(prepare_command(id, &item, &config, &loudness, true, now));
             })
             .expect("spawn prepare thread");
         id
@@ -833,7 +836,8 @@ impl VirtualDeck {
     pub fn play(&mut self, item: Item) -> ItemId {
         let id = ItemId(self.next_id);
         self.next_id += 1;
-        let cmd = prepare_command(id, &item, &self.config, &self.loudness, false);
+        let now = self.now();
+        let cmd = prepare_command(id, &item, &self.config, &self.loudness, false, now);
         self.core.handle(cmd);
         id
     }

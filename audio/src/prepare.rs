@@ -39,12 +39,15 @@ fn file_piece(p: &Path) -> Piece {
 
 /// `background`: measure the loudness of later files on a background thread
 /// (real-time decks: a long uncached playlist must not delay its start);
-/// otherwise measure everything now (virtual decks: deterministic).
+/// otherwise measure everything now (virtual decks: deterministic). `now` is
+/// the deck's time (the wall clock, or the virtual clock of `loa simulate`
+/// and tests): a `newest` file's age is measured against it.
 pub(crate) fn prepare(
     item: &Item,
     config: &DeckConfig,
     loudness: &Arc<Loudness>,
     background: bool,
+    now: SystemTime,
 ) -> Result<Prepared, PrepFailure> {
     let gains = Gains {
         loudness,
@@ -65,7 +68,7 @@ pub(crate) fn prepare(
             files(paths, item.offset, volume, &gains, SourceKind::File, None)
         }
         Media::Newest { pattern, max_age } => {
-            let path = newest(pattern, *max_age).map_err(|reason| PrepFailure {
+            let path = newest(pattern, *max_age, now).map_err(|reason| PrepFailure {
                 failures: vec![(file_piece(pattern), reason.clone())],
                 reason,
             })?;
@@ -259,8 +262,13 @@ fn files(
     })
 }
 
-/// The file matching `pattern` with the newest modification time.
-pub(crate) fn newest(pattern: &Path, max_age: Option<Duration>) -> Result<PathBuf, String> {
+/// The file matching `pattern` with the newest modification time; older
+/// than `max_age` at `now` (the caller's clock, never read here) fails it.
+pub(crate) fn newest(
+    pattern: &Path,
+    max_age: Option<Duration>,
+    now: SystemTime,
+) -> Result<PathBuf, String> {
     let pat = pattern.to_string_lossy();
     let entries = glob::glob(&pat).map_err(|e| format!("bad pattern {pat}: {e}"))?;
     let best = entries
@@ -275,7 +283,7 @@ pub(crate) fn newest(pattern: &Path, max_age: Option<Duration>) -> Result<PathBu
         return Err(format!("no file matches {pat}"));
     };
     if let Some(max) = max_age {
-        let age = SystemTime::now().duration_since(mtime).unwrap_or_default();
+        let age = now.duration_since(mtime).unwrap_or_default();
         if age > max {
             return Err(format!(
                 "the newest file, {}, is {} h old (max_age {} h)",

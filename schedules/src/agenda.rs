@@ -191,8 +191,6 @@ struct Slot {
     window_end: Option<DateTime<Tz>>,
     /// How long the items play (None when unknown; Some(window) when endless).
     length: Option<Duration>,
-    /// The deadline of a wait that is in progress.
-    wait_until: Option<DateTime<Tz>>,
     done: bool,
 }
 
@@ -254,7 +252,6 @@ pub fn agenda(
                 priority: p.priority,
                 window_end,
                 length,
-                wait_until: None,
                 done: false,
             });
         }
@@ -269,16 +266,20 @@ pub fn agenda(
     });
 
     // Event loop: `queue` holds indices of slots yet to start, by start time.
-    let mut queue: std::collections::BTreeSet<(DateTime<Tz>, std::cmp::Reverse<Priority>, usize)> =
-        slots
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.entry.start, std::cmp::Reverse(s.priority), i))
-            .collect();
+    // At one instant the higher level goes first; among equals an
+    // occurrence at its scheduled second before one that waited until then
+    // (SPEC 4.1: a program starts at its scheduled second; the one waiting
+    // meets it airing and goes on waiting).
+    type Key = (DateTime<Tz>, std::cmp::Reverse<Priority>, bool, usize);
+    let mut queue: std::collections::BTreeSet<Key> = slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.entry.start, std::cmp::Reverse(s.priority), false, i))
+        .collect();
     let mut airing: Vec<usize> = Vec::new();
     while let Some(&key) = queue.iter().next() {
         queue.remove(&key);
-        let (t, _, i) = key;
+        let (t, _, _, i) = key;
         airing.retain(|&a| slots[a].entry.end.is_some_and(|e| e > t) && !slots[a].done);
 
         let p = &config.programs[slots[i].entry.program];
@@ -292,9 +293,14 @@ pub fn agenda(
                     s.done = true;
                     continue;
                 }
-                if let Some(end) = slots[i].entry.end {
-                    if let Some(qs) = quiet_start_within(&q, t, end) {
-                        let s = &mut slots[i];
+                // Quiet hours' start is a hard end, as a window's is, whether
+                // the items reach it undisturbed or a pause beneath a higher
+                // item carries them there (the scheduler ends the run there).
+                let horizon = slots[i].window_end.unwrap_or(t + TimeDelta::hours(24));
+                if let Some(qs) = quiet_start_within(&q, t, horizon) {
+                    let s = &mut slots[i];
+                    s.window_end = Some(qs);
+                    if s.entry.end.is_none_or(|e| e > qs) {
                         s.entry.end = Some(qs);
                         s.entry.outcome = Outcome::Cut;
                         s.entry.reason = Some(format!("quiet hours start at {}", hm(&qs)));
@@ -329,7 +335,10 @@ pub fn agenda(
             let my_end = slots[i].entry.end.unwrap_or(t);
             let my_zones = &p.zones;
             for &a in &rivals {
-                if slots[a].priority > mine || (slots[a].priority == mine && a != top) {
+                // Every rival at or below its level pauses, the one airing
+                // and those already paused beneath it (their resume moves
+                // with it).
+                if slots[a].priority > mine {
                     continue;
                 }
                 let rp = &config.programs[slots[a].entry.program];
@@ -359,6 +368,40 @@ pub fn agenda(
                     }
                 });
                 let resumes = new_end.is_some_and(|e| e > my_end);
+                if ra.entry.start == t {
+                    // It was to start at this very instant and has not
+                    // sounded: it waits beneath the newcomer, and starts
+                    // from its beginning when that ends (as the decks hold it).
+                    let waited = format!("waits for {} ({mine}) until {}", p.title, hm(&my_end));
+                    if !resumes {
+                        ra.entry.outcome = Outcome::Skipped;
+                        ra.entry.reason = Some(format!(
+                            "{} ({mine}) airs until {}, past its wait",
+                            p.title,
+                            hm(&my_end)
+                        ));
+                        ra.done = true;
+                        continue;
+                    }
+                    let (end, outcome, why) = natural_end(
+                        my_end,
+                        ra.window_end,
+                        ra.length,
+                        &Length::Known(Duration::ZERO),
+                    );
+                    ra.entry.start = my_end;
+                    ra.entry.end = end;
+                    ra.entry.outcome = if outcome == Outcome::Cut {
+                        Outcome::Cut
+                    } else {
+                        Outcome::Delayed
+                    };
+                    ra.entry.reason = Some(match why {
+                        Some(r) => format!("{waited}; {r}"),
+                        None => waited,
+                    });
+                    continue;
+                }
                 let mut reason = format!(
                     "preempted by {} ({}) {}-{}",
                     p.title,
@@ -395,11 +438,9 @@ pub fn agenda(
                     s.done = true;
                     continue;
                 }
-                IfBusy::Wait(d) => Some(
-                    slots[i]
-                        .wait_until
-                        .unwrap_or(slots[i].entry.scheduled + delta(d)),
-                ),
+                // `wait D` counts from the scheduled second, whatever it
+                // waited for before (SPEC 4: waiting uses up the window).
+                IfBusy::Wait(d) => Some(slots[i].entry.scheduled + delta(d)),
                 IfBusy::Preempt => unreachable!("handled above"),
             }
         };
@@ -422,7 +463,6 @@ pub fn agenda(
             continue;
         }
         let new_start = top_end.expect("fits implies a known end");
-        s.wait_until = wait_limit.or(s.wait_until);
         s.entry.start = new_start;
         let (end, outcome, reason) = natural_end(
             new_start,
@@ -441,7 +481,7 @@ pub fn agenda(
             Some(r) => format!("{waited}; {r}"),
             None => waited,
         });
-        queue.insert((new_start, std::cmp::Reverse(s.priority), i));
+        queue.insert((new_start, std::cmp::Reverse(s.priority), true, i));
     }
 
     let from_tz = from.with_timezone(&tz);

@@ -177,6 +177,16 @@ impl SimEngine {
             .map(|(i, _)| i)
     }
 
+    /// The item that aired on an output up to now (items starting now left out).
+    fn top_until_now(&self, o: usize) -> Option<usize> {
+        self.outputs[o]
+            .iter()
+            .enumerate()
+            .filter(|(_, it)| it.start_at < self.now)
+            .max_by_key(|(_, it)| (it.priority, it.seq))
+            .map(|(i, _)| i)
+    }
+
     fn frames(d: Duration) -> u64 {
         (d.as_nanos() * 48_000 / 1_000_000_000) as u64
     }
@@ -311,12 +321,27 @@ impl SimEngine {
     /// Handles everything due at `self.now` on output `o`.
     fn settle(&mut self, o: usize) {
         for _ in 0..10_000 {
+            // A piece that runs out now ends before anything else happens
+            // now: its program's items are over, so a window closing or a
+            // higher item starting at the same instant neither cuts nor
+            // pauses it (SPEC 4, Windows: the program ends when its items
+            // end or the window closes, whichever is first).
+            if let Some(idx) = self.outputs[o]
+                .iter()
+                .position(|it| matches!(&it.current, Some((_, Some(rem), _)) if rem.is_zero()))
+            {
+                self.finish_piece(o, idx);
+                continue;
+            }
             // Hard ends.
             if let Some(idx) = self.outputs[o]
                 .iter()
                 .position(|it| it.end_at.is_some_and(|e| e <= self.now))
             {
-                let top = self.top(o);
+                // What aired until now: an item starting at this very
+                // instant has not taken the output yet, so the one whose
+                // window closes now was cut, not preempted.
+                let top = self.top_until_now(o);
                 let it = &self.outputs[o][idx];
                 let outcome = if it.current.is_none() && !it.aired_any {
                     Ending::NotAired
@@ -331,27 +356,31 @@ impl SimEngine {
             let Some(top) = self.top(o) else { return };
             match &self.outputs[o][top].current {
                 None => self.start_next_piece(o, top),
-                Some((p, Some(rem), aired)) if rem.is_zero() => {
-                    let (piece, aired) = (p.piece.clone(), *aired);
-                    let it = &mut self.outputs[o][top];
-                    let id = it.id;
-                    it.current = None;
-                    self.events.push((
-                        o,
-                        DeckEvent::Ended {
-                            item: id,
-                            piece,
-                            outcome: Ending::Completed,
-                            aired_frames: Self::frames(aired),
-                            at: self.now,
-                        },
-                    ));
-                    if self.outputs[o][top].pieces.is_empty() {
-                        self.end_item(o, top, Ending::Completed);
-                    }
-                }
                 _ => return,
             }
+        }
+    }
+
+    /// Ends the piece of item `idx` that has run out (and the item, when it
+    /// was its last).
+    fn finish_piece(&mut self, o: usize, idx: usize) {
+        let it = &mut self.outputs[o][idx];
+        let Some((p, _, aired)) = it.current.take() else {
+            return;
+        };
+        let id = it.id;
+        self.events.push((
+            o,
+            DeckEvent::Ended {
+                item: id,
+                piece: p.piece,
+                outcome: Ending::Completed,
+                aired_frames: Self::frames(aired),
+                at: self.now,
+            },
+        ));
+        if self.outputs[o][idx].pieces.is_empty() {
+            self.end_item(o, idx, Ending::Completed);
         }
     }
 }

@@ -273,6 +273,11 @@ impl<E: Engine> Scheduler<E> {
             Some(c) => c,
             None => now - self.lookback(),
         };
+        // An occurrence that waited (if_busy: wait) for what has now ended
+        // starts before one still ahead of its second takes the output: at
+        // its second that one finds it airing and follows its if_busy
+        // (SPEC 4.3).
+        self.start_waiting(now);
         // Deferred occurrences go as soon as their output is free (still
         // ahead of their second, so audio starts on time) or, at their
         // second, follow if_busy.
@@ -419,5 +424,7 @@ impl<E: Engine> Scheduler<E> {
     }
 }
 
+#[cfg(test)]
+mod differential;
 #[cfg(test)]
 mod tests;
