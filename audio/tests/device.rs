@@ -6,9 +6,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{sine_wav, wait_for};
+use common::{patience, sine_wav, wait_for};
 use loa_audio::{Deck, DeckConfig, DeckEvent, Item, Media, Order, OutputSpec, Priority};
 
 fn script() -> PathBuf {
@@ -45,6 +45,8 @@ impl Pulse {
     fn server(&self) -> String {
         format!("unix:{}/native", self.dir.display())
     }
+    /// Starts capturing the sink's monitor to `to`, and returns once the
+    /// capture runs (its file grows).
     fn record(&self, to: &Path) -> Child {
         let child = Command::new("parecord")
             .args(["--server", &self.server(), "-d", "loa_null.monitor"])
@@ -57,7 +59,7 @@ impl Pulse {
             .arg(to)
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(300));
+        captured_more(to, 0, 0.1);
         child
     }
 }
@@ -65,6 +67,31 @@ impl Pulse {
 impl Drop for Pulse {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Bytes of a capture in progress (parecord writes as it records).
+fn captured(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Waits until the capture at `path` holds `secs` more audio than
+/// `from` bytes: what sounded before the call has reached the file.
+fn captured_more(path: &Path, from: u64, secs: f64) -> u64 {
+    // 48 kHz, two 16-bit channels; the header is 44 bytes.
+    let want = from.max(44) + (secs * 48_000.0 * 4.0) as u64;
+    let until = Instant::now() + patience(Duration::from_secs(2));
+    loop {
+        let now = captured(path);
+        if now >= want {
+            return now;
+        }
+        assert!(
+            Instant::now() < until,
+            "the capture {} stayed at {now} bytes",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -143,7 +170,8 @@ fn device_airs_a_playlist_gaplessly_and_comes_back_after_the_audio_server_dies()
         Duration::from_secs(10),
         |e| matches!(e, DeckEvent::ItemEnded { item, .. } if *item == id),
     );
-    std::thread::sleep(Duration::from_millis(300));
+    // The end of the playlist and a moment of silence after it captured.
+    captured_more(&capture, captured(&capture), 0.3);
     stop_recording(rec);
 
     let track = pitch_track(&common::read_wav(&capture));
@@ -175,26 +203,36 @@ fn device_airs_a_playlist_gaplessly_and_comes_back_after_the_audio_server_dies()
         },
         Priority::Normal,
     ));
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for(&deck, "the tone", Duration::from_secs(2), |e| {
+        matches!(e, DeckEvent::Started { item, .. } if *item == tone)
+    });
+    let stopping = Instant::now();
     pulse.stop();
     let failed = wait_for(&deck, "output failure", Duration::from_secs(10), |e| {
         matches!(e, DeckEvent::OutputFailed { .. })
     });
+    let noticed = Instant::now();
     eprintln!("{failed:?}");
+    let restarting = Instant::now();
     let _pulse_again = Pulse::start(&dir.path().join("pulse"));
     let restored = wait_for(&deck, "output restored", Duration::from_secs(30), |e| {
         matches!(e, DeckEvent::OutputRestored { .. })
     });
     eprintln!("{restored:?}");
+    // The gap it reports is the outage as the deck saw it: from after the
+    // server went away to after it was back (ordering, not a figure).
     if let DeckEvent::OutputRestored { gap, .. } = restored {
         assert!(
-            gap > Duration::from_millis(100) && gap < Duration::from_secs(30),
-            "{gap:?}"
+            gap >= restarting.duration_since(noticed) && gap <= stopping.elapsed(),
+            "a gap of {gap:?}: the server was down for {:?} of the {:?} since it stopped",
+            restarting.duration_since(noticed),
+            stopping.elapsed()
         );
     }
+    // A second of what airs now: the tone again.
     let capture2 = dir.path().join("after.wav");
     let rec = pulse.record(&capture2);
-    std::thread::sleep(Duration::from_millis(700));
+    captured_more(&capture2, captured(&capture2), 1.0);
     stop_recording(rec);
     deck.stop(tone);
     let track = pitch_track(&common::read_wav(&capture2));
