@@ -159,40 +159,65 @@ fn device_airs_a_playlist_gaplessly_and_comes_back_after_the_audio_server_dies()
     let deck = Deck::open(&OutputSpec::Device("default".into()), DeckConfig::default()).unwrap();
     let id = deck.play(Item::new(
         Media::Files {
-            paths: vec![low, high],
+            paths: vec![low.clone(), high.clone()],
             order: Order::Sequential,
         },
         Priority::Normal,
     ));
-    wait_for(
-        &deck,
-        "end of the playlist",
-        Duration::from_secs(10),
-        |e| matches!(e, DeckEvent::ItemEnded { item, .. } if *item == id),
-    );
+    let mut events = vec![];
+    wait_for(&deck, "end of the playlist", Duration::from_secs(10), |e| {
+        events.push(e.clone());
+        matches!(e, DeckEvent::ItemEnded { item, .. } if *item == id)
+    });
     // The end of the playlist and a moment of silence after it captured.
     captured_more(&capture, captured(&capture), 0.3);
     stop_recording(rec);
 
+    // Gapless where the deck decides it: the second file's first sample is
+    // the one after the first file's last (sample positions, not a capture
+    // a busy machine may stutter).
+    let at = |start: bool, path: &Path| {
+        events
+            .iter()
+            .find_map(|e| match e {
+                DeckEvent::Started { piece, at, .. }
+                    if start && piece.source == path.display().to_string() =>
+                {
+                    Some(*at)
+                }
+                DeckEvent::Ended {
+                    piece,
+                    at,
+                    aired_frames,
+                    ..
+                } if !start && piece.source == path.display().to_string() => {
+                    assert_eq!(*aired_frames, 28_800, "{events:?}");
+                    Some(*at)
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{} not in {events:?}", path.display()))
+    };
+    assert_eq!(at(false, &low), at(true, &high), "a gap: {events:?}");
+
+    // What the sound card played: 0.6 s of each (60 windows), in order. A
+    // starved machine may stutter (a window or two lost to a seam): counted,
+    // not required in one run.
     let track = pitch_track(&common::read_wav(&capture));
+    let near = |hz: u32| track.iter().filter(|f| f.abs_diff(hz) <= hz / 10).count();
     let (low_len, low_start) = run_of(&track, 440);
     let (high_len, high_start) = run_of(&track, 880);
     eprintln!(
         "aired: 440 Hz {low_len} windows from {low_start}, 880 Hz {high_len} from {high_start}"
     );
-    // 0.6 s each (60 windows), back to back, in order.
-    assert!(
-        (58..=61).contains(&low_len),
-        "440 Hz aired for {low_len} windows: {track:?}"
-    );
-    assert!(
-        (58..=61).contains(&high_len),
-        "880 Hz aired for {high_len} windows: {track:?}"
-    );
-    assert!(
-        high_start >= low_start + low_len && high_start <= low_start + low_len + 1,
-        "gap: {track:?}"
-    );
+    for hz in [440, 880] {
+        assert!(
+            (55..=61).contains(&near(hz)),
+            "{hz} Hz aired for {} windows: {track:?}",
+            near(hz)
+        );
+    }
+    assert!(high_start > low_start, "440 Hz, then 880 Hz: {track:?}");
 
     // The audio server dies mid-air: the deck reports it, keeps time, and
     // reopens the device when it is back.
@@ -203,9 +228,12 @@ fn device_airs_a_playlist_gaplessly_and_comes_back_after_the_audio_server_dies()
         },
         Priority::Normal,
     ));
-    wait_for(&deck, "the tone", Duration::from_secs(2), |e| {
-        matches!(e, DeckEvent::Started { item, .. } if *item == tone)
-    });
+    wait_for(
+        &deck,
+        "the tone",
+        Duration::from_secs(2),
+        |e| matches!(e, DeckEvent::Started { item, .. } if *item == tone),
+    );
     let stopping = Instant::now();
     pulse.stop();
     let failed = wait_for(&deck, "output failure", Duration::from_secs(10), |e| {
@@ -236,7 +264,7 @@ fn device_airs_a_playlist_gaplessly_and_comes_back_after_the_audio_server_dies()
     stop_recording(rec);
     deck.stop(tone);
     let track = pitch_track(&common::read_wav(&capture2));
-    let (tone_len, _) = run_of(&track, 1000);
+    let tone_len = track.iter().filter(|f| f.abs_diff(1000) <= 100).count();
     assert!(
         tone_len >= 40,
         "the tone airs again after the restart: {track:?}"
