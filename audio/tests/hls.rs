@@ -29,8 +29,13 @@ const FALLBACK_TAG: i16 = 7;
 /// The longest dead air a relay may leave, in windows: the silence window,
 /// plus half a second of fades.
 const DEAD_AIR: usize = (SILENCE.as_millis() as usize + 500) / 20;
-/// A bound on waiting for a relay to start: a liveness limit, not a figure.
+/// How long a relay usually takes to start (waited for up to [`patience`]
+/// of it: a liveness limit, not a figure).
 const JOIN: Duration = Duration::from_secs(20);
+/// A relay dead from the start is handed to the deck this far ahead of its
+/// start, as the daemon hands over items (its lead is 3 s): the item's first
+/// frame is then known exactly, whatever the machine's load.
+const LEAD: Duration = Duration::from_secs(1);
 /// What a row's aired time may differ from the WAV by (fades, seams): 0.5 s.
 const ROW_SLACK: u64 = 24_000;
 /// Windows in a second.
@@ -45,7 +50,8 @@ struct Air {
     out: PathBuf,
     id: ItemId,
     events: Vec<DeckEvent>,
-    /// Output window at which the item was handed to the deck.
+    /// Output window at which the item starts: when it was handed over, or
+    /// the start it was handed over ahead of.
     played: usize,
 }
 
@@ -55,6 +61,17 @@ impl Air {
         sources: &[&str],
         bandwidth: Option<u64>,
         fallback: Option<&Path>,
+    ) -> Air {
+        Air::relay_ahead(out, sources, bandwidth, fallback, Duration::ZERO)
+    }
+
+    /// As [`Air::relay`], handed over `ahead` of its start (none: now).
+    fn relay_ahead(
+        out: PathBuf,
+        sources: &[&str],
+        bandwidth: Option<u64>,
+        fallback: Option<&Path>,
+        ahead: Duration,
     ) -> Air {
         let config = DeckConfig {
             silence: SilencePolicy {
@@ -76,15 +93,71 @@ impl Air {
             events: vec![],
             played: 0,
         };
-        air.played = air.now();
-        air.id = air.deck.play(Item::new(media, Priority::Normal));
+        let item = Item::new(media, Priority::Normal);
+        if ahead.is_zero() {
+            air.played = air.now();
+            air.id = air.deck.play(item);
+        } else {
+            let start = air.deck.now() + ahead;
+            air.played = air.window_of(start);
+            air.id = air.deck.play(item.starting_at(start));
+        }
         air
     }
 
     /// The output window the deck renders now.
     fn now(&self) -> usize {
-        let d = self.deck.now().duration_since(self.deck.epoch()).unwrap();
+        self.window_of(self.deck.now())
+    }
+
+    /// The output window of the deck's time `t`.
+    fn window_of(&self, t: SystemTime) -> usize {
+        let d = t.duration_since(self.deck.epoch()).unwrap();
         (d.as_micros() as u64 * RATE / 1_000_000) as usize / WINDOW
+    }
+
+    /// Waits until what the WAV holds so far (its header follows the
+    /// output every second) satisfies `pred`, given as its timeline; the
+    /// deck's events are kept meanwhile. Expected within `usual`, waited
+    /// for up to [`patience`] of it.
+    fn wait_until(
+        &mut self,
+        what: &str,
+        usual: Duration,
+        pred: impl Fn(&str, &[(i16, i16)]) -> bool,
+    ) {
+        let limit = patience(usual);
+        let until = Instant::now() + limit;
+        loop {
+            self.events.extend(self.deck.events().try_iter());
+            let frames = read_wav(&self.out);
+            let line = tone_timeline(&frames, &TONES, FALLBACK_TAG);
+            if pred(&line, &frames) {
+                return;
+            }
+            assert!(
+                Instant::now() < until,
+                "{what}: not within {limit:?}: {line}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Waits until `windows` windows of `c` in a row aired from window
+    /// `from` on.
+    fn wait_on_air(&mut self, c: char, from: usize, windows: usize, usual: Duration) {
+        let run = c.to_string().repeat(windows);
+        self.wait_until(
+            &format!("{windows} windows of '{c}' from window {from} on"),
+            usual,
+            |line, _| line.get(from..).is_some_and(|l| l.contains(&run)),
+        );
+    }
+
+    /// Waits until a second of `c` aired from now on: what airs at the end.
+    fn wait_settled_on(&mut self, c: char) {
+        let now = self.now();
+        self.wait_on_air(c, now, SECOND, Duration::from_secs(10));
     }
 
     /// Waits until a piece from `source` makes its first sound.
@@ -96,7 +169,8 @@ impl Air {
         if self.events.iter().any(seen) {
             return;
         }
-        let until = Instant::now() + timeout;
+        let limit = patience(timeout);
+        let until = Instant::now() + limit;
         while Instant::now() < until {
             if let Ok(e) = self.deck.events().recv_timeout(Duration::from_millis(50)) {
                 let hit = seen(&e);
@@ -107,12 +181,12 @@ impl Air {
             }
         }
         panic!(
-            "{source} did not start airing within {timeout:?}: {:?}",
+            "{source} did not start airing within {limit:?}: {:?}",
             self.events
         );
     }
 
-    /// Lets the deck air for `d`.
+    /// Lets the deck air for at least `d` (a busy machine makes it longer).
     fn run(&mut self, d: Duration) {
         std::thread::sleep(d);
         self.events.extend(self.deck.events().try_iter());
@@ -122,7 +196,7 @@ impl Air {
     fn finish(mut self) -> Aired {
         let stopped = self.now();
         self.deck.stop(self.id);
-        let until = Instant::now() + Duration::from_secs(5);
+        let until = Instant::now() + patience(Duration::from_secs(5));
         let mut ended = self
             .events
             .iter()
@@ -362,6 +436,19 @@ fn segment_requests(origin: &Origin) -> Vec<Request> {
         .collect()
 }
 
+/// Waits until the origin served `name` (expected within `usual`).
+fn wait_fetched(origin: &Origin, name: &str, usual: Duration) {
+    let limit = patience(usual);
+    let until = Instant::now() + limit;
+    while origin.http.fetches(name) == 0 {
+        assert!(
+            Instant::now() < until,
+            "{name} was not fetched within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Asserts each segment was asked for once, except those in `retried`.
 fn assert_each_segment_once(origin: &Origin, retried: &[&str]) {
     let requests = segment_requests(origin);
@@ -519,7 +606,14 @@ fn a_playlist_with_an_endlist_airs_once_from_its_start_to_its_end() {
     let url = origin.url();
     let mut air = Air::relay(dir.path().join("out.wav"), &[&url], None, None);
     air.wait_started(&url, JOIN);
-    air.run(Duration::from_secs(10));
+    air.wait_until(
+        "the end of the stream",
+        Duration::from_secs(10),
+        |line, _| {
+            let sounded = line.trim_end_matches('.');
+            sounded.contains('A') && line.len() - sounded.len() >= SECOND
+        },
+    );
     let aired = air.finish();
 
     // All of it, from the first segment (an ended stream has no live edge to
@@ -588,6 +682,8 @@ fn a_missing_segment_leaves_no_dead_air_and_the_relay_goes_on() {
     let after = origin.upcoming(2);
     origin.http.lose(&lost);
     air.run(Duration::from_secs(18));
+    wait_fetched(&origin, &after, Duration::from_secs(10));
+    air.wait_settled_on('A');
     let aired = air.finish();
 
     assert!(
@@ -623,7 +719,8 @@ fn segments_missing_longer_than_the_buffer_air_the_fallback_then_the_relay_again
     for name in &lost {
         origin.http.lose(name);
     }
-    air.run(Duration::from_secs(26));
+    air.wait_on_air('F', mark, SECOND, Duration::from_secs(15));
+    air.wait_settled_on('A');
     let aired = air.finish();
 
     let f = aired.first('F', mark).expect("the fallback aired");
@@ -647,11 +744,13 @@ fn a_playlist_that_stops_advancing_airs_the_fallback_then_the_relay_rejoins_at_t
     air.run(Duration::from_secs(2));
     let frozen = air.now();
     origin.http.freeze();
-    air.run(Duration::from_secs(14));
+    // The buffer plays out and the fallback covers; it stays while frozen.
+    air.wait_on_air('F', frozen, SECOND, Duration::from_secs(15));
+    air.run(Duration::from_secs(2));
     let thawed = air.now();
     let thawed_at = Instant::now();
     origin.http.thaw();
-    air.run(Duration::from_secs(10));
+    air.wait_settled_on('A');
     let aired = air.finish();
 
     // The buffer plays out, then the fallback; nothing old is aired again
@@ -687,20 +786,33 @@ fn a_connection_cut_mid_segment_is_retried_with_nothing_lost_or_repeated() {
     air.wait_started(&url, JOIN);
     air.run(Duration::from_secs(2));
     origin.http.cut_next(1);
-    air.run(Duration::from_secs(12));
+    // The cut segment fetched again, and its seconds and the next one's on
+    // the air.
+    let until = Instant::now() + patience(Duration::from_secs(8));
+    let cut = loop {
+        let refetched = origin
+            .http
+            .requests()
+            .into_iter()
+            .find(|r| r.cut)
+            .filter(|r| origin.http.fetches(&r.name) >= 2);
+        if let Some(r) = refetched {
+            break r;
+        }
+        assert!(
+            Instant::now() < until,
+            "no segment was cut and fetched again"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let past = ((segment_number(&cut.name).unwrap() + 1) as f64 * SEGMENT_SECONDS) as u64 + 1;
+    air.wait_until(
+        &format!("second {past} of the origin"),
+        Duration::from_secs(10),
+        |_, frames| steps_clock(frames).last().is_some_and(|(_, s)| *s >= past),
+    );
     let aired = air.finish();
 
-    let cut = origin
-        .http
-        .requests()
-        .into_iter()
-        .find(|r| r.cut)
-        .expect("a segment was cut");
-    assert!(
-        origin.http.fetches(&cut.name) >= 2,
-        "{} was fetched again",
-        cut.name
-    );
     assert_each_segment_once(&origin, &[&cut.name]);
     assert_in_order(&origin, true);
     // Every second of the origin aired once, in order, at a constant delay:
@@ -724,7 +836,7 @@ fn an_origin_restart_passes_its_discontinuity_without_a_stall() {
     air.run(Duration::from_secs(2));
     let restarted = air.now();
     origin.restart(Signal::Sine(660));
-    air.run(Duration::from_secs(14));
+    air.wait_settled_on('B');
     let aired = air.finish();
 
     let b = aired
@@ -764,10 +876,12 @@ fn a_link_slower_than_real_time_is_covered_by_the_fallback_and_the_relay_returns
     let slowed = air.now();
     // About 7 kB make a second of this stream: 2 kB/s is 3.5 times too slow.
     origin.http.throttle(Some(2_000));
-    air.run(Duration::from_secs(16));
+    air.wait_on_air('F', slowed, SECOND, Duration::from_secs(16));
+    // Still too slow for a while: the relay must not flap back meanwhile.
+    air.run(Duration::from_secs(6));
     let restored = air.now();
     origin.http.throttle(None);
-    air.run(Duration::from_secs(10));
+    air.wait_settled_on('A');
     let aired = air.finish();
 
     let f = aired.first('F', slowed).expect("the fallback aired");
@@ -850,8 +964,10 @@ fn the_second_source_airs_while_the_first_is_dead_and_the_relay_returns_to_the_f
 /// and why.
 fn dead_from_the_start_airs_the_fallback(url: &str, cause: &str) {
     let (dir, fallback) = station();
-    let mut air = Air::relay(dir.path().join("out.wav"), &[url], None, Some(&fallback));
-    air.run(Duration::from_secs(4));
+    let out = dir.path().join("out.wav");
+    let mut air = Air::relay_ahead(out, &[url], None, Some(&fallback), LEAD);
+    let played = air.played;
+    air.wait_on_air('F', played, SECOND, Duration::from_secs(4));
     let aired = air.finish();
 
     let f = aired.first('F', 0).expect("the fallback aired");
@@ -910,13 +1026,15 @@ fn a_source_dead_from_the_start_takes_over_from_the_fallback_when_it_answers() {
     let origin = Origin::start(Encoding::TsAac, Signal::Sine(440));
     origin.http.set_unavailable(true);
     let url = origin.url();
-    let mut air = Air::relay(dir.path().join("out.wav"), &[&url], None, Some(&fallback));
-    air.run(Duration::from_secs(4));
+    let out = dir.path().join("out.wav");
+    let mut air = Air::relay_ahead(out, &[&url], None, Some(&fallback), LEAD);
+    let played = air.played;
+    air.wait_on_air('F', played, SECOND, Duration::from_secs(4));
     let back = air.now();
     let back_at = Instant::now();
     origin.http.set_unavailable(false);
     air.wait_started(&url, Duration::from_secs(30));
-    air.run(Duration::from_secs(4));
+    air.wait_settled_on('A');
     let aired = air.finish();
 
     let f = aired.first('F', 0).expect("the fallback aired");

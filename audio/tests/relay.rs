@@ -153,6 +153,11 @@ fn serve(
     }
 }
 
+/// A piece of `kind` making its first sound.
+fn started(e: &DeckEvent, kind: SourceKind) -> bool {
+    matches!(e, DeckEvent::Started { piece, .. } if piece.kind == kind)
+}
+
 /// Windows of 20 ms: 'T' the relay's 440 Hz tone, 'F' the fallback file,
 /// '.' silence, '?' anything else (crossfades).
 fn timeline(frames: &[(i16, i16)]) -> String {
@@ -208,28 +213,47 @@ fn relay_reconnects_covers_drops_and_silence_with_the_fallback_and_rejoins() {
         },
         Priority::Normal,
     ));
-    std::thread::sleep(Duration::from_secs(3));
-    // The relay falls silent while on air (the connection stays up): it
-    // airs the silence for the 1 s window, then the fallback covers...
+    // Each step waits for what the deck says happened, never for a time: on
+    // a busy machine connecting, noticing and reconnecting take longer.
+    let mut events = Vec::new();
+    let mut wait = |what: &str, f: &dyn Fn(&DeckEvent) -> bool| {
+        wait_for(&deck, what, Duration::from_secs(5), |e| {
+            events.push(e.clone());
+            f(e)
+        });
+    };
+    wait("the relay on air", &|e| started(e, SourceKind::Stream));
+    // It airs a while (at least 2 s)...
+    std::thread::sleep(Duration::from_secs(2));
+    // ...falls silent while on air (the connection stays up): it airs the
+    // silence for the 1 s window, then the fallback covers...
     server.mode.store(SILENCE, Ordering::SeqCst);
-    std::thread::sleep(Duration::from_secs(4));
-    // ...the server goes down for 2 s (the retries come 0.5, 1.5 and 3.5 s
-    // after the drop)...
+    wait("the fallback covering the silence", &|e| {
+        started(e, SourceKind::File)
+    });
+    // ...the server goes down (the connection drops, a retry is refused)...
+    let refused = server.connections.load(Ordering::SeqCst);
     server.mode.store(DOWN, Ordering::SeqCst);
     server.drop_connections();
-    std::thread::sleep(Duration::from_secs(2));
-    // ...and is back with sound: the relay rejoins at its next retry (its
-    // backoff depends on how often it failed: wait for it, then 3 s more).
-    let answered = server.connections.load(Ordering::SeqCst) >> 16;
-    server.mode.store(TONE, Ordering::SeqCst);
-    let until = Instant::now() + Duration::from_secs(15);
-    while server.connections.load(Ordering::SeqCst) >> 16 == answered && Instant::now() < until {
+    let until = Instant::now() + patience(Duration::from_secs(4));
+    while server.connections.load(Ordering::SeqCst) & 0xffff <= refused & 0xffff {
+        assert!(Instant::now() < until, "the relay never tried again");
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_secs(3));
+    // ...and is back with sound: the relay rejoins at its next retry (its
+    // backoff depends on how often it failed), cutting the fallback, and
+    // airs a while again.
+    server.mode.store(TONE, Ordering::SeqCst);
+    wait(
+        "the relay rejoining",
+        &|e| matches!(e, DeckEvent::Ended { piece, .. } if piece.kind == SourceKind::File),
+    );
+    std::thread::sleep(Duration::from_secs(2));
     deck.stop(id);
-    std::thread::sleep(Duration::from_millis(400));
-    let events: Vec<DeckEvent> = deck.events().try_iter().collect();
+    wait(
+        "the relay's end",
+        &|e| matches!(e, DeckEvent::ItemEnded { item, .. } if *item == id),
+    );
     deck.close();
 
     let line = timeline(&read_wav(&out));
@@ -261,28 +285,27 @@ fn relay_reconnects_covers_drops_and_silence_with_the_fallback_and_rejoins() {
         .find(|r| r.0 == SourceKind::Stream)
         .expect("relay row");
     assert_eq!(relay.1, Ending::Cut);
+    // At least 2 s before the silence, its 1 s window, 2 s after the rejoin.
     let secs = relay.2 as f64 / 48_000.0;
-    assert!(secs > 5.0, "relay aired {secs} s");
-    // The relay aired, fell silent (aired for the silence window), the
-    // fallback covered the silence and the drop, and the relay's sound
-    // came back at the end.
+    assert!(secs > 4.5, "relay aired {secs} s");
+    // In this order: the relay aired, fell silent (aired for the silence
+    // window), the fallback covered the silence and the drop, and the
+    // relay's sound came back at the end.
     let first_t = line.find('T').expect("the relay aired");
-    // While it connects the fallback may cover a moment; then it relays.
-    assert!(first_t < 50, "the relay aired within a second: {line}");
     let quiet = first_t
         + line[first_t..]
             .find(&".".repeat(40))
             .expect("the silent relay aired for the silence window");
-    // ~3 s relayed plus the second it had buffered (the '?' are the seams
-    // between copies of the test MP3).
+    // 2 s relayed at least (the '?' are the seams between copies of the
+    // test MP3).
     let relayed = line[first_t..quiet].matches('T').count();
-    assert!(relayed > 150, "relay aired ~4 s before the silence: {line}");
+    assert!(relayed > 100, "relay aired 2 s before the silence: {line}");
     let fallback = quiet + line[quiet..].find('F').expect("the fallback aired");
     let last_t = line
         .rfind("TTTTTTTTTTTTTTTTTTTTTTTTT")
         .expect("relay rejoined");
     assert!(
-        last_t > fallback + 100,
+        last_t > fallback,
         "rejoined after the silence and the drop: {line}"
     );
     // A silent or dead source does not air again until it has sound: no
@@ -292,8 +315,9 @@ fn relay_reconnects_covers_drops_and_silence_with_the_fallback_and_rejoins() {
         "the fallback covered until the sound was back: {line}"
     );
     // Never dead air beyond the silence window (1 s = 50 windows) plus
-    // a 100 ms measuring window.
-    let body = &line[first_t..line.len() - 40];
+    // a 100 ms measuring window: not while it connects either (the
+    // fallback covers), nor before the stop's fade.
+    let body = &line[..line.len() - 40];
     let longest_quiet = body.split(|c| c != '.').map(str::len).max().unwrap_or(0);
     assert!(
         longest_quiet <= 60,
@@ -342,13 +366,20 @@ fn a_shoutcast_v1_server_answering_icy_200_is_relayed() {
         },
         Priority::Normal,
     ));
-    std::thread::sleep(Duration::from_millis(2500));
+    wait_for(&deck, "the relay on air", Duration::from_secs(2), |e| {
+        started(e, SourceKind::Stream)
+    });
+    // The tone relayed for more than 1.2 s (the WAV's header follows it
+    // every second).
+    let until = Instant::now() + patience(Duration::from_secs(3));
+    while timeline(&read_wav(&out)).matches('T').count() <= 60 {
+        assert!(
+            Instant::now() < until,
+            "the tone was not relayed: {}",
+            timeline(&read_wav(&out))
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     deck.stop(id);
-    std::thread::sleep(Duration::from_millis(300));
     deck.close();
-    let line = timeline(&read_wav(&out));
-    assert!(
-        line.matches('T').count() > 60,
-        "the tone was relayed: {line}"
-    );
 }

@@ -187,20 +187,22 @@ impl FakeRelay {
         self.state.lock().unwrap().auto_off
     }
 
-    /// Waits until `pred` holds for its log (or panics after `secs`).
+    /// Waits until `pred` holds for its log (usually within `secs`; waited
+    /// for up to [`crate::patience`] of it).
     pub fn wait_for(&self, what: &str, secs: u64, pred: impl Fn(&[(Instant, Happened)]) -> bool) {
-        let until = Instant::now() + Duration::from_secs(secs);
-        while Instant::now() < until {
-            if pred(&self.log()) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "{:?}: {what}: not seen in {secs} s; log {:#?}",
-            self.firmware,
-            self.log()
-        );
+        crate::wait_until(
+            &format!("{:?}: {what}", self.firmware),
+            Duration::from_secs(secs),
+            Duration::from_millis(20),
+            || {
+                let log = self.log();
+                if pred(&log) {
+                    Ok(())
+                } else {
+                    Err(log)
+                }
+            },
+        )
     }
 }
 

@@ -10,6 +10,37 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How long a test waits for something that takes `usual` on an idle
+/// machine: a bound on waiting that fails a test only when the thing never
+/// happens, never a figure (the benches print those: daemon/benches). CI
+/// runs every test binary at once on two cores: the usual time doubled,
+/// plus 30 s.
+pub fn patience(usual: Duration) -> Duration {
+    usual * 2 + Duration::from_secs(30)
+}
+
+/// Polls `probe` every `every` until it gives a value, for up to
+/// [`patience`] of `usual`; then panics with `what` and the last `Err`.
+pub fn wait_until<T, E: std::fmt::Debug>(
+    what: &str,
+    usual: Duration,
+    every: Duration,
+    mut probe: impl FnMut() -> Result<T, E>,
+) -> T {
+    let limit = patience(usual);
+    let until = Instant::now() + limit;
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(e) if Instant::now() >= until => {
+                panic!("{what}: not within {limit:?}; last seen: {e:#?}")
+            }
+            Err(_) => std::thread::sleep(every),
+        }
+    }
+}
 
 /// The repository's top directory.
 pub fn repo() -> PathBuf {
@@ -161,16 +192,22 @@ pub struct AirtimeRow {
 
 /// Every row of DIR/state/airtime.sqlite, oldest first.
 pub fn airtime_rows(dir: &Path) -> Vec<AirtimeRow> {
-    let c = rusqlite::Connection::open(dir.join("state/airtime.sqlite"))
-        .expect("the airtime log opens");
-    let mut st = c
-        .prepare(
-            r#"SELECT program_id, title, source_kind, source, "trigger", requested_by, priority,
-                      zones, scheduled_at, started_at, ended_at, aired_ms, outcome, detail
-               FROM airtime ORDER BY id"#,
-        )
-        .expect("the airtime table");
-    st.query_map([], |r| {
+    try_airtime_rows(dir).expect("the airtime log reads")
+}
+
+/// Every row of DIR/state/airtime.sqlite, oldest first, or why it cannot be
+/// read (yet). Never creates the file: the daemon may be about to.
+pub fn try_airtime_rows(dir: &Path) -> rusqlite::Result<Vec<AirtimeRow>> {
+    let c = rusqlite::Connection::open_with_flags(
+        dir.join("state/airtime.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let mut st = c.prepare(
+        r#"SELECT program_id, title, source_kind, source, "trigger", requested_by, priority,
+                  zones, scheduled_at, started_at, ended_at, aired_ms, outcome, detail
+           FROM airtime ORDER BY id"#,
+    )?;
+    let rows = st.query_map([], |r| {
         Ok(AirtimeRow {
             program_id: r.get(0)?,
             title: r.get(1)?,
@@ -187,10 +224,27 @@ pub fn airtime_rows(dir: &Path) -> Vec<AirtimeRow> {
             outcome: r.get(12)?,
             detail: r.get(13)?,
         })
+    })?;
+    rows.collect()
+}
+
+/// Waits until the airtime log's rows satisfy `done` (expected within
+/// `usual`: a program's length, say) and returns them: a program has aired
+/// when its rows say so, not when a clock says it should have.
+pub fn wait_rows(
+    dir: &Path,
+    what: &str,
+    usual: Duration,
+    done: impl Fn(&[AirtimeRow]) -> bool,
+) -> Vec<AirtimeRow> {
+    wait_until(what, usual, Duration::from_millis(100), || {
+        let rows = try_airtime_rows(dir).map_err(|e| format!("{e}"))?;
+        if done(&rows) {
+            Ok(rows)
+        } else {
+            Err(format!("{rows:#?}"))
+        }
     })
-    .expect("the airtime rows")
-    .map(|r| r.expect("an airtime row"))
-    .collect()
 }
 
 /// Runs `loa ARGS` and returns what it did.
@@ -277,11 +331,19 @@ impl Daemon {
         assert!(ok, "kill -{sig} failed");
     }
 
-    /// Sends SIGTERM and waits; returns the exit status and how long it took.
-    pub fn stop(mut self) -> (std::process::ExitStatus, std::time::Duration) {
-        let t = std::time::Instant::now();
+    /// Sends SIGTERM and waits for the exit (a stop takes a few seconds at
+    /// most; waited for up to [`patience`] of 10 s, then the test fails);
+    /// returns the exit status and how long it took (a figure for the
+    /// benches: tests assert what the stop did, never how long it took).
+    pub fn stop(mut self) -> (std::process::ExitStatus, Duration) {
+        let t = Instant::now();
         self.signal("TERM");
-        let status = self.child.wait().expect("wait");
+        let status = wait_until(
+            "the daemon's exit after SIGTERM",
+            Duration::from_secs(10),
+            Duration::from_millis(20),
+            || self.child.try_wait().expect("wait").ok_or("running"),
+        );
         (status, t.elapsed())
     }
 
@@ -289,19 +351,22 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Waits until the log contains `needle` (or panics after `secs`).
+    /// Waits until the log contains `needle` (usually within `secs`; waited
+    /// for up to [`patience`] of it).
     pub fn wait_for_log(&self, needle: &str, secs: u64) {
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-        while std::time::Instant::now() < until {
-            if self.log_text().contains(needle) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!(
-            "`{needle}` not in the log after {secs} s:\n{}",
-            self.log_text()
-        );
+        wait_until(
+            &format!("`{needle}` in the log"),
+            Duration::from_secs(secs),
+            Duration::from_millis(50),
+            || {
+                let log = self.log_text();
+                if log.contains(needle) {
+                    Ok(())
+                } else {
+                    Err(log)
+                }
+            },
+        )
     }
 }
 
@@ -446,14 +511,13 @@ impl Broker {
             .spawn()
             .expect("mosquitto starts");
         self.child = Some(child);
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::time::Instant::now() < until {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("mosquitto did not listen on port {}", self.port);
+        let port = self.port;
+        wait_until(
+            &format!("mosquitto listening on port {port}"),
+            Duration::from_secs(2),
+            Duration::from_millis(50),
+            || std::net::TcpStream::connect(("127.0.0.1", port)),
+        );
     }
 
     pub fn stop(&mut self) {
@@ -466,10 +530,15 @@ impl Broker {
     /// A fake relay device: answers every command on `cmd_topic` with the
     /// same payload on `state_topic` (as Tasmota's stat/.../POWERn and
     /// ESPHome's .../state do), until dropped.
+    /// Returns once it has subscribed (no command can be missed).
     pub fn fake_device(&self, cmd_topic: &str, state_topic: &str) -> FakeDevice {
+        // mosquitto_sub's debug lines (-d: "Client ... received SUBACK") go
+        // to a file of their own; every other line is a command.
+        let debug = self.dir.path().join(format!("device-{}.log", free_port()));
         let script = format!(
-            "mosquitto_sub -h 127.0.0.1 -p {p} -t '{cmd_topic}' | while read -r m; do mosquitto_pub -h 127.0.0.1 -p {p} -t '{state_topic}' -m \"$m\"; done",
-            p = self.port
+            "mosquitto_sub -d -h 127.0.0.1 -p {p} -t '{cmd_topic}' | while read -r m; do case \"$m\" in 'Client '*|'Subscribed '*) echo \"$m\" >> '{debug}';; *) mosquitto_pub -h 127.0.0.1 -p {p} -t '{state_topic}' -m \"$m\";; esac; done",
+            p = self.port,
+            debug = debug.display()
         );
         let child = Command::new("sh")
             .args(["-c", &script])
@@ -478,8 +547,9 @@ impl Broker {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("sh runs");
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        FakeDevice { child }
+        let device = FakeDevice { child };
+        subscribed(&debug);
+        device
     }
 
     pub fn url(&self) -> String {
@@ -538,6 +608,24 @@ impl Drop for FakeDevice {
     }
 }
 
+/// Waits until the `mosquitto_sub -d` writing `log` has its subscription
+/// (instead of sleeping and hoping it has).
+fn subscribed(log: &Path) {
+    wait_until(
+        &format!("mosquitto_sub's SUBACK in {}", log.display()),
+        Duration::from_secs(1),
+        Duration::from_millis(20),
+        || {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            if text.contains("received SUBACK") {
+                Ok(())
+            } else {
+                Err(text)
+            }
+        },
+    );
+}
+
 /// What a `mosquitto_sub` saw: (unix time in seconds, topic, payload).
 pub struct Subscriber {
     child: std::process::Child,
@@ -551,14 +639,17 @@ impl Subscriber {
         let out = dir.join(format!("sub-{}.log", free_port()));
         let file = std::fs::File::create(&out).expect("sub log");
         let child = sub
-            .args(["-v", "-q", "1", "-t", topic])
+            // -d: its debug lines say when it has subscribed; `messages`
+            // skips them (they do not start with a time).
+            .args(["-d", "-v", "-q", "1", "-t", topic])
             .args(["-F", "%U %t %p"])
             .stdout(file)
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("mosquitto_sub starts");
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        Subscriber { child, out }
+        let sub = Subscriber { child, out };
+        subscribed(&sub.out);
+        sub
     }
 
     pub fn messages(&self) -> Vec<(f64, String, String)> {
@@ -577,16 +668,22 @@ impl Subscriber {
             .collect()
     }
 
-    /// Waits until `pred` holds for the messages (or panics after `secs`).
+    /// Waits until `pred` holds for the messages (usually within `secs`;
+    /// waited for up to [`patience`] of it).
     pub fn wait_for(&self, what: &str, secs: u64, pred: impl Fn(&[(f64, String, String)]) -> bool) {
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-        while std::time::Instant::now() < until {
-            if pred(&self.messages()) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("{what}: not seen in {secs} s; got {:#?}", self.messages());
+        wait_until(
+            what,
+            Duration::from_secs(secs),
+            Duration::from_millis(100),
+            || {
+                let m = self.messages();
+                if pred(&m) {
+                    Ok(())
+                } else {
+                    Err(m)
+                }
+            },
+        )
     }
 }
 
@@ -670,14 +767,20 @@ impl TlsBroker {
             child,
         };
         // Ready when it says so (a probe connection would show in its log).
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::time::Instant::now() < until {
-            if b.log_text().contains(" running") {
-                return b;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("mosquitto (TLS) did not start:\n{}", b.log_text());
+        wait_until(
+            "mosquitto (TLS) running",
+            Duration::from_secs(2),
+            Duration::from_millis(50),
+            || {
+                let log = b.log_text();
+                if log.contains(" running") {
+                    Ok(())
+                } else {
+                    Err(log)
+                }
+            },
+        );
+        b
     }
 
     pub fn url(&self) -> String {

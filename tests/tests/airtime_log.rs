@@ -8,8 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use chrono::Utc;
-use loa_e2e::{airtime_rows as rows, local_in, station_dir, Daemon};
+use loa_e2e::{airtime_rows as rows, local_in, station_dir, wait_rows, wait_until, Daemon};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
@@ -36,11 +35,23 @@ fn tones(at: &str, n: usize) -> String {
     format!("programs:\n  - id: tones\n    at: \"{at}\"\n    zones: all\n    items:\n{items}")
 }
 
-fn sleep_until_ms(t: i64) {
-    let now = Utc::now().timestamp_millis();
-    if t > now {
-        std::thread::sleep(Duration::from_millis((t - now) as u64));
-    }
+/// The rows of the program `tones` that say what aired (not airing any more).
+fn tones_done(rows: &[loa_e2e::AirtimeRow]) -> usize {
+    rows.iter()
+        .filter(|r| r.program_id.as_deref() == Some("tones") && r.outcome != "airing")
+        .count()
+}
+
+/// Polls `loa status` until `pred` holds for its JSON (usually within `usual`).
+fn wait_status(dir: &Path, what: &str, usual: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+    wait_until(what, usual, Duration::from_millis(200), || {
+        let s = status(dir);
+        if pred(&s) {
+            Ok(s)
+        } else {
+            Err(s)
+        }
+    })
 }
 
 fn status(dir: &Path) -> Value {
@@ -94,7 +105,7 @@ fn old_log(path: &Path, n: i64) {
 
 #[test]
 fn a_damaged_log_is_moved_aside_and_the_schedule_airs() {
-    let (at, at_ms) = local_in(4);
+    let (at, _) = local_in(4);
     let dir = station_dir(STATION, Some(&tones(&at, 2)));
     let db = dir.path().join("state/airtime.sqlite");
     old_log(&db, 400);
@@ -107,7 +118,12 @@ fn a_damaged_log_is_moved_aside_and_the_schedule_airs() {
 
     let d = Daemon::start(BIN, dir.path(), &[]);
     d.wait_for_log("on air", 10);
-    sleep_until_ms(at_ms + 3_000);
+    wait_rows(
+        dir.path(),
+        "the schedule aired",
+        Duration::from_secs(7),
+        |r| tones_done(r) == 2,
+    );
     let s = status(dir.path());
     let notice = s["airtime_log"]["notice"].as_str().unwrap_or_default();
     assert!(notice.contains("was damaged"), "{s}");
@@ -150,16 +166,33 @@ fn a_damaged_log_is_moved_aside_and_the_schedule_airs() {
 
 #[test]
 fn a_log_deleted_while_running_goes_on_in_a_new_file_with_the_rows_since() {
-    let (at, at_ms) = local_in(4);
-    let dir = station_dir(STATION, Some(&tones(&at, 8)));
+    let (at, _) = local_in(4);
+    // Eight tones; the third is long: the log is deleted while it airs.
+    let schedule = tones(&at, 8).replace("hz: 600, for: 1s", "hz: 600, for: 5s");
+    let dir = station_dir(STATION, Some(&schedule));
     let d = Daemon::start(BIN, dir.path(), &[]);
     d.wait_for_log("on air", 10);
-    // An operator clears the state directory while the third tone airs.
-    sleep_until_ms(at_ms + 2_500);
+    // An operator clears the state directory while the third tone airs:
+    // once the first two are logged (the third then has seconds to go).
+    wait_rows(
+        dir.path(),
+        "the first two tones",
+        Duration::from_secs(7),
+        |r| tones_done(r) == 2,
+    );
     for f in ["airtime.sqlite", "airtime.sqlite-wal", "airtime.sqlite-shm"] {
         let _ = std::fs::remove_file(dir.path().join("state").join(f));
     }
-    sleep_until_ms(at_ms + 9_500);
+    // The new file (read without creating it) ends with the last tone.
+    wait_rows(
+        dir.path(),
+        "the last tone in the new file",
+        Duration::from_secs(12),
+        |r| {
+            r.iter()
+                .any(|x| x.source.contains("1100 Hz") && x.outcome == "completed")
+        },
+    );
     let log_file = d.log.clone();
     let (exit, _) = d.stop();
     assert!(exit.success(), "{exit:?}");
@@ -217,7 +250,7 @@ impl Drop for Tmpfs {
 
 #[test]
 fn rows_that_meet_a_full_disk_are_written_once_there_is_space() {
-    let (at, at_ms) = local_in(5);
+    let (at, _) = local_in(5);
     let dir = station_dir(STATION, Some(&tones(&at, 4)));
     let state = dir.path().join("state");
     let Some(_fs) = Tmpfs::mount(&state, "4m") else {
@@ -232,8 +265,12 @@ fn rows_that_meet_a_full_disk_are_written_once_there_is_space() {
         .arg(format!("of={}", fill.display()))
         .status()
         .unwrap();
-    sleep_until_ms(at_ms + 5_000);
-    let s = status(dir.path());
+    let s = wait_status(
+        dir.path(),
+        "rows waiting for space",
+        Duration::from_secs(10),
+        |s| s["airtime_log"]["waiting"].as_u64().unwrap_or(0) >= 2,
+    );
     let a = &s["airtime_log"];
     assert_eq!(a["state"], "failing", "{s}");
     assert_eq!(a["reason"], "cannot write (disk full)", "{s}");
@@ -245,10 +282,20 @@ fn rows_that_meet_a_full_disk_are_written_once_there_is_space() {
         loa_e2e::stdout(&text)
     );
 
-    // Space returns: within a retry the rows are in the file, in order.
+    // Space returns: at the next retry the rows are in the file, in order.
     std::fs::remove_file(&fill).unwrap();
-    std::thread::sleep(Duration::from_secs(7));
-    assert_eq!(status(dir.path())["airtime_log"]["state"], "ok");
+    wait_status(
+        dir.path(),
+        "the log writing again",
+        Duration::from_secs(7),
+        |s| s["airtime_log"]["state"] == "ok",
+    );
+    wait_rows(
+        dir.path(),
+        "the program's four rows",
+        Duration::from_secs(5),
+        |r| tones_done(r) == 4,
+    );
     let (exit, _) = d.stop();
     assert!(exit.success(), "{exit:?}");
     let got: Vec<String> = rows(dir.path())
