@@ -536,7 +536,7 @@ impl Broker {
         // to a file of their own; every other line is a command.
         let debug = self.dir.path().join(format!("device-{}.log", free_port()));
         let script = format!(
-            "mosquitto_sub -d -h 127.0.0.1 -p {p} -t '{cmd_topic}' | while read -r m; do case \"$m\" in 'Client '*|'Subscribed '*) echo \"$m\" >> '{debug}';; *) mosquitto_pub -h 127.0.0.1 -p {p} -t '{state_topic}' -m \"$m\";; esac; done",
+            "stdbuf -oL mosquitto_sub -d -h 127.0.0.1 -p {p} -t '{cmd_topic}' | while read -r m; do case \"$m\" in 'Client '*|'Subscribed '*) echo \"$m\" >> '{debug}';; *) mosquitto_pub -h 127.0.0.1 -p {p} -t '{state_topic}' -m \"$m\";; esac; done",
             p = self.port,
             debug = debug.display()
         );
@@ -559,7 +559,7 @@ impl Broker {
     /// A subscriber (mosquitto_sub) recording every message on `topic` with
     /// its arrival time, until dropped.
     pub fn subscribe(&self, topic: &str) -> Subscriber {
-        let mut sub = Command::new("mosquitto_sub");
+        let mut sub = line_buffered("mosquitto_sub");
         sub.args(["-h", "127.0.0.1", "-p", &self.port.to_string()]);
         Subscriber::start(sub, self.dir.path(), topic)
     }
@@ -606,6 +606,15 @@ impl Drop for FakeDevice {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// `program` with its standard output flushed at each line (stdbuf), so
+/// that a debug line is in the file when it happened, not at the next
+/// message.
+fn line_buffered(program: &str) -> Command {
+    let mut c = Command::new("stdbuf");
+    c.args(["-oL", program]);
+    c
 }
 
 /// Waits until the `mosquitto_sub -d` writing `log` has its subscription
@@ -795,7 +804,7 @@ impl TlsBroker {
     /// A subscriber over TLS (verifying the broker with its CA) with the
     /// broker's user and password; as `Broker::subscribe`.
     pub fn subscribe(&self, topic: &str) -> Subscriber {
-        let mut sub = Command::new("mosquitto_sub");
+        let mut sub = line_buffered("mosquitto_sub");
         sub.args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             .arg("--cafile")
             .arg(&self.ca)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use chrono::{TimeDelta, Utc};
 use ed25519_dalek::{Signer, SigningKey};
-use loa_e2e::{airtime_rows as rows, local_in, station_dir, Broker, Daemon};
+use loa_e2e::{airtime_rows as rows, local_in, station_dir, wait_rows, Broker, Daemon};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
 
@@ -82,17 +82,21 @@ fn acks_for(msgs: &[(f64, String, String)], id: &str) -> Vec<serde_json::Value> 
 fn an_emergency_preempts_the_program_takes_the_boards_and_is_logged() {
     let broker = Broker::start();
     let all = broker.subscribe("#");
-    let (a, a_ms) = local_in(4);
-    let a_s = a_ms as f64 / 1000.0;
+    let (a, _) = local_in(4);
     let dir = station(
         &broker,
         &format!("programs:\n  - id: tin\n    title: \"Bản tin\"\n    at: \"{a}\"\n    zones: all\n    items:\n      - tone: {{ hz: 440, for: 20s }}\n"),
     );
     let d = Daemon::start(BIN, dir.path(), &[]);
     d.wait_for_log("mqtt: connected", 10);
-    std::thread::sleep(Duration::from_secs_f64(
-        (a_s + 3.0 - Utc::now().timestamp() as f64).max(0.0),
-    ));
+    // The emergency comes while the program airs.
+    let tin = |r: &loa_e2e::AirtimeRow| r.program_id.as_deref() == Some("tin");
+    wait_rows(
+        dir.path(),
+        "the program on air",
+        Duration::from_secs(8),
+        |r| r.iter().any(tin),
+    );
     let env = envelope(
         &key(1),
         "chu-tich-xa",
@@ -123,9 +127,12 @@ fn an_emergency_preempts_the_program_takes_the_boards_and_is_logged() {
         .iter()
         .any(|(_, t, _)| t == "awtrix_cong/notify/dismiss"));
     // Wait for the program to finish after resuming.
-    std::thread::sleep(Duration::from_secs_f64(
-        (a_s + 40.0 - Utc::now().timestamp() as f64).max(0.0),
-    ));
+    wait_rows(
+        dir.path(),
+        "the program's end",
+        Duration::from_secs(40),
+        |r| r.iter().any(|x| tin(x) && x.outcome != "airing"),
+    );
     let (status, _) = d.stop();
     assert!(status.success());
     let rows = rows(dir.path());

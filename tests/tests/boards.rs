@@ -1,6 +1,6 @@
 //! LED boards that come back: a board controller restarted by a power cut
 //! in the village, or one that connects after Loa, shows the current text
-//! within seconds, an emergency's included. A real mosquitto, the real
+//! at once, an emergency's included. A real mosquitto, the real
 //! daemon; the boards are MQTT clients that connect late.
 
 use std::time::Duration;
@@ -10,7 +10,7 @@ use loa_e2e::{local_in, station_dir, Broker, Daemon};
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
 
 #[test]
-fn a_board_that_comes_back_shows_the_emergency_within_seconds() {
+fn a_board_that_comes_back_shows_the_emergency_again() {
     let broker = Broker::start();
     let (a, _) = local_in(3);
     let dir = station_dir(
@@ -50,7 +50,7 @@ policy:
     priority: emergency
     zones: all
     items:
-      - tone: {{ hz: 700, for: 30s }}
+      - tone: {{ hz: 700, for: 600s }}
 "#
         )),
     );

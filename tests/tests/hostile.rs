@@ -108,6 +108,7 @@ fn a_flood_of_garbage_gets_no_amplification() {
     let dir = station(&broker);
     let d = Daemon::start(BIN, dir.path(), &[]);
     d.wait_for_log("mqtt: connected", 10);
+    let began = std::time::Instant::now();
 
     // 5,000 messages: not JSON, and envelopes under an unknown key whose
     // ids would each make a topic of their own.
@@ -162,15 +163,22 @@ fn a_flood_of_garbage_gets_no_amplification() {
     );
     let invalid = acks(&msgs, "invalid").len();
     println!("{refused} garbage messages refused, {invalid} acked");
+    // The budgets are per minute: the minutes the test touched (two, unless
+    // a busy machine made it longer).
+    let minutes = began.elapsed().as_secs() as usize / 60 + 2;
     assert!(
-        (1..=20).contains(&invalid),
-        "{invalid} acks for {refused} refused messages"
+        (1..=10 * minutes).contains(&invalid),
+        "{invalid} acks for {refused} refused messages in {minutes} minutes"
     );
     // One line for the first refusal of each minute, one summary for the
-    // rest: the test spans two minutes at most.
-    assert!(log_lines_with(&d, "refused (") <= 2, "{}", d.log_text());
+    // rest.
     assert!(
-        log_lines_with(&d, "in the last minute") <= 2,
+        log_lines_with(&d, "refused (") <= minutes,
+        "{}",
+        d.log_text()
+    );
+    assert!(
+        log_lines_with(&d, "in the last minute") <= minutes,
         "{}",
         d.log_text()
     );
@@ -293,13 +301,22 @@ fn a_link_that_drops_right_after_connecting_backs_off_and_logs_once() {
     );
     let d = Daemon::start(BIN, dir.path(), &[]);
     d.wait_for_log("on air", 10);
+    // A few attempts come (three within a second or two)...
+    let count = || attempts.load(std::sync::atomic::Ordering::SeqCst);
+    loa_e2e::wait_until(
+        "three connection attempts",
+        Duration::from_secs(2),
+        Duration::from_millis(50),
+        || if count() >= 3 { Ok(()) } else { Err(count()) },
+    );
+    // ...and then fewer and fewer: 250 ms doubling (±20 %) makes 6 in 12 s
+    // (7 at the edge); a backoff reset by each CONNACK would make about 40.
+    // A busy machine only makes fewer.
     std::thread::sleep(Duration::from_secs(12));
-    let n = attempts.load(std::sync::atomic::Ordering::SeqCst);
-    println!("{n} connections in 12 s");
+    let n = count();
+    println!("{n} connections in 12 s and more");
     let log = d.log_text();
-    // 250 ms doubling (±20 %): 6 attempts in 12 s (7 at the edge); a backoff reset
-    // by each CONNACK would make about 40.
-    assert!((3..=7).contains(&n), "{n} connections in 12 s:\n{log}");
+    assert!(n <= 7, "{n} connections in 12 s:\n{log}");
     let warnings: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("WARN") && l.contains("mqtt"))
@@ -346,7 +363,7 @@ fn allow_open_files(n: u64) {
 #[test]
 fn idle_control_connections_never_starve_the_audio() {
     allow_open_files(4096);
-    let (at, at_ms) = loa_e2e::local_in(10);
+    let (at, _) = loa_e2e::local_in(10);
     let dir = station_dir(
         "station: { id: e2e, name: x, timezone: Asia/Ho_Chi_Minh }\n\
          paths: { media: media, state: state }\noutputs: { main: \"wav:out.wav\" }\n\
@@ -383,8 +400,15 @@ fn idle_control_connections_never_starve_the_audio() {
     let open = fds();
     assert!(open < 32 + 64, "the daemon holds {open} descriptors");
     // The program airs its file while the connections are held.
-    let wait = (at_ms + 5_000 - Utc::now().timestamp_millis()).max(0) as u64;
-    std::thread::sleep(Duration::from_millis(wait));
+    loa_e2e::wait_rows(
+        dir.path(),
+        "the program aired",
+        Duration::from_secs(14),
+        |r| {
+            r.iter()
+                .any(|x| x.source_kind == "file" && x.outcome != "airing")
+        },
+    );
     assert!(fds() < 32 + 64);
     drop(held);
     let log = d.log_text();
