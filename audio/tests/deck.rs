@@ -493,15 +493,20 @@ fn newest_picks_the_latest_file_and_refuses_a_stale_one() {
     let new = dir.path().join("ban-tin-2026-11-24.wav");
     coded_wav(&new, 2, 4_800);
     coded_wav(&old, 1, 4_800);
-    // The older name is written last; only modification times count.
-    let day_ago = std::time::SystemTime::now() - Duration::from_secs(86_400);
-    std::fs::File::options()
-        .write(true)
-        .open(&old)
-        .unwrap()
-        .set_modified(day_ago)
-        .unwrap();
+    // Ages count on the deck's clock (virtual here), never the wall clock:
+    // the newer file a minute old, the older a day. The older name is
+    // written last; only modification times count.
     let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    let modified = |p: &std::path::Path, ago: u64| {
+        std::fs::File::options()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_modified(deck.now() - Duration::from_secs(ago))
+            .unwrap();
+    };
+    modified(&new, 60);
+    modified(&old, 86_400);
     let pattern = dir.path().join("ban-tin-*.wav");
     let n = deck.play(Item::new(
         Media::Newest {
