@@ -262,38 +262,18 @@ fn files(
     })
 }
 
-/// The file matching `pattern` with the newest modification time; older
-/// than `max_age` at `now` (the caller's clock, never read here) fails it.
+/// The file a `newest:` item plays: the newest matching `pattern`, unless
+/// older than `max_age` at `now` (the deck's clock, never read here).
 pub(crate) fn newest(
     pattern: &Path,
     max_age: Option<Duration>,
     now: SystemTime,
 ) -> Result<PathBuf, String> {
-    let pat = pattern.to_string_lossy();
-    let entries = glob::glob(&pat).map_err(|e| format!("bad pattern {pat}: {e}"))?;
-    let best = entries
-        .filter_map(Result::ok)
-        .filter_map(|p| {
-            let m = std::fs::metadata(&p).ok()?;
-            let t = m.modified().ok()?;
-            m.is_file().then_some((t, p))
-        })
-        .max_by_key(|(t, _)| *t);
-    let Some((mtime, path)) = best else {
-        return Err(format!("no file matches {pat}"));
-    };
-    if let Some(max) = max_age {
-        let age = now.duration_since(mtime).unwrap_or_default();
-        if age > max {
-            return Err(format!(
-                "the newest file, {}, is {} h old (max_age {} h)",
-                path.display(),
-                age.as_secs() / 3600,
-                max.as_secs() / 3600
-            ));
-        }
+    let (path, modified) = loa_core::newest(&pattern.to_string_lossy())?;
+    match loa_core::too_old(&path, modified, max_age, now) {
+        Some(why) => Err(why),
+        None => Ok(path),
     }
-    Ok(path)
 }
 
 /// An item joined after its end: nothing to air.

@@ -1,6 +1,8 @@
 //! The words every Loa crate uses for the same thing, defined once:
 //! [`Priority`] (SPEC section 4), [`OutputSpec`] (SPEC section 2) and
-//! [`Outcome`] (SPEC section 7).
+//! [`Outcome`] (SPEC section 7); and [`newest`], the file a `newest:` item
+//! plays (SPEC section 3), which the check, the agenda, the decks and the
+//! simulation each ask.
 //!
 //! The schedules crate reads them from station.yaml and schedule files, the
 //! audio crate plays by them, and the daemon passes them from one to the
@@ -12,6 +14,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::{Duration, SystemTime};
 
 /// Priority levels, lowest to highest (SPEC section 4; Thông tư
 /// 39/2020/TT-BTTTT for the upper three). A higher level takes the output
@@ -159,6 +162,44 @@ impl fmt::Display for OutputSpec {
     }
 }
 
+/// The file matching the glob `pattern` with the newest modification time
+/// (the greater path among equal times), and that time: what a `newest:`
+/// item plays. `Err` says why there is none, in the words `loa check`, the
+/// log and `loa simulate` all print.
+pub fn newest(pattern: &str) -> Result<(PathBuf, SystemTime), String> {
+    let entries = glob::glob(pattern).map_err(|e| format!("bad pattern {pattern}: {e}"))?;
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|p| {
+            let m = std::fs::metadata(&p).ok()?;
+            m.is_file().then_some((m.modified().ok()?, p))
+        })
+        .max()
+        .map(|(t, p)| (p, t))
+        .ok_or_else(|| format!("no file matches {pattern}"))
+}
+
+/// Why the newest file, modified at `modified`, is too old to air at `now`
+/// (the caller's clock: the wall clock, or the virtual one of a
+/// simulation), if `max_age` says it is.
+pub fn too_old(
+    path: &Path,
+    modified: SystemTime,
+    max_age: Option<Duration>,
+    now: SystemTime,
+) -> Option<String> {
+    let max = max_age?;
+    let age = now.duration_since(modified).unwrap_or_default();
+    (age > max).then(|| {
+        format!(
+            "the newest file, {}, is {} h old (max_age {} h)",
+            path.display(),
+            age.as_secs() / 3600,
+            max.as_secs() / 3600
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +269,53 @@ mod tests {
         for s in ["null", "device:default", "wav:/tmp/a.wav"] {
             assert_eq!(s.parse::<OutputSpec>().unwrap().to_string(), s);
         }
+    }
+
+    #[test]
+    fn the_newest_file_and_its_age_against_the_callers_clock() {
+        let dir = std::env::temp_dir().join(format!("loa-core-newest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let old = dir.join("a.mp3");
+        let new = dir.join("b.mp3");
+        std::fs::write(&old, b"x").unwrap();
+        std::fs::write(&new, b"x").unwrap();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let t1 = t0 + Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(t0)
+            .unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&new)
+            .unwrap()
+            .set_modified(t1)
+            .unwrap();
+        let pattern = format!("{}/*.mp3", dir.display());
+        assert_eq!(newest(&pattern).unwrap(), (new.clone(), t1));
+        let hour = Some(Duration::from_secs(3600));
+        assert_eq!(
+            too_old(&new, t1, hour, t1 + Duration::from_secs(3599)),
+            None
+        );
+        assert_eq!(
+            too_old(&new, t1, hour, t1 + Duration::from_secs(7300)).unwrap(),
+            format!(
+                "the newest file, {}, is 2 h old (max_age 1 h)",
+                new.display()
+            )
+        );
+        assert_eq!(
+            too_old(&new, t1, None, t1 + Duration::from_secs(10 * 365 * 86_400)),
+            None
+        );
+        let none = format!("{}/*.ogg", dir.display());
+        assert_eq!(
+            newest(&none).unwrap_err(),
+            format!("no file matches {none}")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeDelta, TimeZone};
-use loa_schedules::agenda::{agenda, Outcome};
+use loa_schedules::agenda::{agenda, Forecast};
 use loa_schedules::check::check_dir;
 use loa_schedules::MediaProbe;
 
@@ -442,7 +442,7 @@ fn main() {
             for e in &entries {
                 *outcomes.entry(e.outcome.as_str()).or_default() += 1;
             }
-            let airs = outcomes.get(Outcome::Airs.as_str()).copied().unwrap_or(0);
+            let airs = outcomes.get(Forecast::Airs.as_str()).copied().unwrap_or(0);
             summary = Some(format!(
                 "programs loaded: {}, slogans: {}, warnings: {}, agenda entries (365 d): {} ({} airs; {})",
                 config.programs.len(),

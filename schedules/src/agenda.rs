@@ -2,8 +2,10 @@
 //! rules: priorities per output (zones that share an output share its audio),
 //! `if_busy`, hard ends and quiet hours.
 //!
-//! This is a plan, computed from the schedule and the media lengths alone;
-//! the daemon's scheduler applies the same rules live.
+//! This is a plan, computed from the schedule and the media lengths alone.
+//! The rules themselves are [`crate::rules`], which the daemon's scheduler
+//! and its simulated decks apply live: what this module adds is the
+//! timeline (who holds which output until when).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,6 +15,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use crate::model::*;
+use crate::rules::{self, EndCause, Meeting};
 use crate::MediaProbe;
 
 /// How long a program's items play, when it can be known.
@@ -40,17 +43,6 @@ pub fn program_length(p: &Program, probe: &dyn MediaProbe) -> Length {
     Length::Known(total)
 }
 
-/// The newest file matching a glob (by mtime), as `newest:` picks it.
-pub fn newest_match(glob_pattern: &str) -> Option<std::path::PathBuf> {
-    glob::glob(glob_pattern)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter(|p| p.is_file())
-        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
-        .max()
-        .map(|(_, p)| p)
-}
-
 /// The files a playlist names (a glob expanded, sorted by name).
 pub fn playlist_files(entries: &PlaylistEntries) -> Vec<std::path::PathBuf> {
     match entries {
@@ -75,9 +67,9 @@ fn file_length(path: &Path, probe: &dyn MediaProbe) -> Length {
 pub fn item_length(source: &Source, probe: &dyn MediaProbe) -> Length {
     match source {
         Source::File(p) => file_length(p, probe),
-        Source::Newest { glob, .. } => match newest_match(glob) {
-            Some(p) => file_length(&p, probe),
-            None => Length::Unknown(format!("no file matches {glob}")),
+        Source::Newest { glob, .. } => match loa_core::newest(glob) {
+            Ok((p, _)) => file_length(&p, probe),
+            Err(why) => Length::Unknown(why),
         },
         Source::Playlist { entries, .. } => {
             let files = playlist_files(entries);
@@ -103,9 +95,11 @@ pub fn item_length(source: &Source, probe: &dyn MediaProbe) -> Length {
     }
 }
 
-/// What happens to one occurrence.
+/// What the agenda expects of one occurrence: a forecast in its own words
+/// (`airs`, `delayed`...), not one of the airtime log's outcomes
+/// (`loa_core::Outcome`), which say what did air.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Outcome {
+pub enum Forecast {
     Airs,
     Preempted,
     Cut,
@@ -113,14 +107,14 @@ pub enum Outcome {
     Skipped,
 }
 
-impl Outcome {
+impl Forecast {
     pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Airs => "airs",
-            Outcome::Preempted => "preempted",
-            Outcome::Cut => "cut",
-            Outcome::Delayed => "delayed",
-            Outcome::Skipped => "skipped",
+            Forecast::Airs => "airs",
+            Forecast::Preempted => "preempted",
+            Forecast::Cut => "cut",
+            Forecast::Delayed => "delayed",
+            Forecast::Skipped => "skipped",
         }
     }
 }
@@ -135,7 +129,7 @@ pub struct Entry {
     pub start: DateTime<Tz>,
     /// The earlier of the window's end and the items' end; None when unknown.
     pub end: Option<DateTime<Tz>>,
-    pub outcome: Outcome,
+    pub outcome: Forecast,
     pub reason: Option<String>,
 }
 
@@ -258,11 +252,10 @@ pub fn agenda(
     }
     // Start order; at the same second the higher priority goes first, then file order.
     slots.sort_by(|a, b| {
-        a.entry
-            .start
-            .cmp(&b.entry.start)
-            .then(b.priority.cmp(&a.priority))
-            .then(a.entry.program.cmp(&b.entry.program))
+        rules::due_order(
+            (&a.entry.start, a.priority, a.entry.program),
+            (&b.entry.start, b.priority, b.entry.program),
+        )
     });
 
     // Event loop: `queue` holds indices of slots yet to start, by start time.
@@ -284,28 +277,29 @@ pub fn agenda(
 
         let p = &config.programs[slots[i].entry.program];
         // Quiet hours: only emergency may sound.
-        if let Some(q) = st.policy.quiet_hours {
-            if slots[i].priority < Priority::Emergency {
-                if q.contains(t.time()) {
-                    let s = &mut slots[i];
-                    s.entry.outcome = Outcome::Skipped;
-                    s.entry.reason = Some(format!("quiet hours {}", crate::load::fmt_window(&q)));
-                    s.done = true;
-                    continue;
-                }
-                // Quiet hours' start is a hard end, as a window's is, whether
-                // the items reach it undisturbed or a pause beneath a higher
-                // item carries them there (the scheduler ends the run there).
-                let horizon = slots[i].window_end.unwrap_or(t + TimeDelta::hours(24));
-                if let Some(qs) = quiet_start_within(&q, t, horizon) {
-                    let s = &mut slots[i];
-                    s.window_end = Some(qs);
-                    if s.entry.end.is_none_or(|e| e > qs) {
-                        s.entry.end = Some(qs);
-                        s.entry.outcome = Outcome::Cut;
-                        s.entry.reason = Some(format!("quiet hours start at {}", hm(&qs)));
-                    }
-                }
+        if let Some(q) = rules::quiet_hold(st.policy.quiet_hours, slots[i].priority, t.time()) {
+            let s = &mut slots[i];
+            s.entry.outcome = Forecast::Skipped;
+            s.entry.reason = Some(format!("quiet hours {}", crate::load::fmt_window(&q)));
+            s.done = true;
+            continue;
+        }
+        // Quiet hours' start is a hard end, as a window's is, whether the
+        // items reach it undisturbed or a pause beneath a higher item
+        // carries them there (the scheduler ends the run there).
+        if let Some((qs, EndCause::QuietHours(_))) = rules::hard_end(
+            &slots[i].entry.scheduled,
+            &t,
+            p.duration,
+            slots[i].priority,
+            st.policy.quiet_hours,
+        ) {
+            let s = &mut slots[i];
+            s.window_end = Some(qs);
+            if s.entry.end.is_none_or(|e| e > qs) {
+                s.entry.end = Some(qs);
+                s.entry.outcome = Forecast::Cut;
+                s.entry.reason = Some(format!("quiet hours start at {}", hm(&qs)));
             }
         }
 
@@ -330,8 +324,14 @@ pub fn agenda(
         let top_title = config.programs[slots[top].entry.program].title.clone();
         let top_end = slots[top].entry.end;
 
-        let preempt = mine > theirs || (mine == theirs && p.if_busy == IfBusy::Preempt);
-        if preempt {
+        let meeting = rules::meet(
+            mine,
+            p.if_busy,
+            theirs,
+            &slots[i].entry.scheduled,
+            slots[i].window_end.as_ref(),
+        );
+        if meeting == Meeting::Preempts {
             let my_end = slots[i].entry.end.unwrap_or(t);
             let my_zones = &p.zones;
             for &a in &rivals {
@@ -374,7 +374,7 @@ pub fn agenda(
                     // from its beginning when that ends (as the decks hold it).
                     let waited = format!("waits for {} ({mine}) until {}", p.title, hm(&my_end));
                     if !resumes {
-                        ra.entry.outcome = Outcome::Skipped;
+                        ra.entry.outcome = Forecast::Skipped;
                         ra.entry.reason = Some(format!(
                             "{} ({mine}) airs until {}, past its wait",
                             p.title,
@@ -391,10 +391,10 @@ pub fn agenda(
                     );
                     ra.entry.start = my_end;
                     ra.entry.end = end;
-                    ra.entry.outcome = if outcome == Outcome::Cut {
-                        Outcome::Cut
+                    ra.entry.outcome = if outcome == Forecast::Cut {
+                        Forecast::Cut
                     } else {
-                        Outcome::Delayed
+                        Forecast::Delayed
                     };
                     ra.entry.reason = Some(match why {
                         Some(r) => format!("{waited}; {r}"),
@@ -417,7 +417,7 @@ pub fn agenda(
                 if !silenced.is_empty() {
                     reason.push_str(&format!("; zones {} off meanwhile", silenced.join(",")));
                 }
-                ra.entry.outcome = Outcome::Preempted;
+                ra.entry.outcome = Forecast::Preempted;
                 ra.entry.reason = Some(reason);
                 ra.entry.end = if resumes { new_end } else { Some(t) };
             }
@@ -426,23 +426,16 @@ pub fn agenda(
         }
 
         // It cannot sound now: wait, or skip.
-        let wait_limit = if mine < theirs {
-            // A lower level waits for the higher one as long as its window allows.
-            slots[i].window_end
-        } else {
-            match p.if_busy {
-                IfBusy::Skip => {
-                    let s = &mut slots[i];
-                    s.entry.outcome = Outcome::Skipped;
-                    s.entry.reason = Some(format!("busy: {top_title} airs (if_busy: skip)"));
-                    s.done = true;
-                    continue;
-                }
-                // `wait D` counts from the scheduled second, whatever it
-                // waited for before (SPEC 4: waiting uses up the window).
-                IfBusy::Wait(d) => Some(slots[i].entry.scheduled + delta(d)),
-                IfBusy::Preempt => unreachable!("handled above"),
+        let wait_limit = match meeting {
+            Meeting::Waits { until } => until,
+            Meeting::Skips => {
+                let s = &mut slots[i];
+                s.entry.outcome = Forecast::Skipped;
+                s.entry.reason = Some(format!("busy: {top_title} airs (if_busy: skip)"));
+                s.done = true;
+                continue;
             }
+            Meeting::Preempts => unreachable!("handled above"),
         };
         let fits = match (top_end, wait_limit, slots[i].window_end) {
             (None, _, _) => false,
@@ -451,7 +444,7 @@ pub fn agenda(
         };
         let s = &mut slots[i];
         if !fits {
-            s.entry.outcome = Outcome::Skipped;
+            s.entry.outcome = Forecast::Skipped;
             s.entry.reason = Some(match top_end {
                 Some(e) => format!(
                     "{top_title} ({theirs}) airs until {}, past its wait",
@@ -471,10 +464,10 @@ pub fn agenda(
             &Length::Known(Duration::ZERO),
         );
         s.entry.end = end;
-        s.entry.outcome = if outcome == Outcome::Cut {
-            Outcome::Cut
+        s.entry.outcome = if outcome == Forecast::Cut {
+            Forecast::Cut
         } else {
-            Outcome::Delayed
+            Forecast::Delayed
         };
         let waited = format!("waits for {top_title} ({theirs}) until {}", hm(&new_start));
         s.entry.reason = Some(match reason {
@@ -505,45 +498,26 @@ fn natural_end(
     window_end: Option<DateTime<Tz>>,
     length: Option<Duration>,
     len: &Length,
-) -> (Option<DateTime<Tz>>, Outcome, Option<String>) {
+) -> (Option<DateTime<Tz>>, Forecast, Option<String>) {
     let items_end = length.map(|d| start + delta(d));
     match (items_end, window_end) {
         (Some(i), Some(w)) if i > w => (
             Some(w),
-            Outcome::Cut,
+            Forecast::Cut,
             Some(format!("window closes at {}, before its items end", hm(&w))),
         ),
-        (Some(i), Some(w)) => (Some(i.min(w)), Outcome::Airs, None),
-        (Some(i), None) => (Some(i), Outcome::Airs, None),
-        (None, Some(w)) => (Some(w), Outcome::Airs, None),
+        (Some(i), Some(w)) => (Some(i.min(w)), Forecast::Airs, None),
+        (Some(i), None) => (Some(i), Forecast::Airs, None),
+        (None, Some(w)) => (Some(w), Forecast::Airs, None),
         (None, None) => (
             None,
-            Outcome::Airs,
+            Forecast::Airs,
             match len {
                 Length::Unknown(why) => Some(format!("end unknown: {why}")),
                 _ => None,
             },
         ),
     }
-}
-
-/// The first start of quiet hours in (start, end), if any.
-fn quiet_start_within(
-    q: &DailyWindow,
-    start: DateTime<Tz>,
-    end: DateTime<Tz>,
-) -> Option<DateTime<Tz>> {
-    let tz = start.timezone();
-    let mut day = start.date_naive();
-    while day <= end.date_naive() {
-        let local = day.and_time(q.start);
-        let at = crate::occurrence::resolve_local(tz, local);
-        if at > start && at < end {
-            return Some(at);
-        }
-        day = day.succ_opt()?;
-    }
-    None
 }
 
 /// A readable table of the agenda for the operator.

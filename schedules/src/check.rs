@@ -108,7 +108,7 @@ fn media(config: &Config, probe: &dyn MediaProbe, diags: &mut Diagnostics) {
                         warn(format!("{}: {e} (checked again at air time)", rel(f)));
                     }
                 }
-                Source::Newest { glob, .. } if agenda::newest_match(glob).is_none() => {
+                Source::Newest { glob, .. } if loa_core::newest(glob).is_err() => {
                     warn(format!(
                         "no file matches `{}` yet in {} (checked again at air time)",
                         rel(Path::new(glob)),

@@ -7,7 +7,10 @@
 //! - `load`: files -> model, reporting every problem, with "did you mean";
 //! - `occurrence`: when a program fires, in the station's time zone;
 //! - `check`: cross-file validation (ids, zones, quiet hours, overlaps, media);
-//! - `agenda`: what will air when, after priorities and policies;
+//! - `rules`: SPEC section 4 once (who takes an output, who waits until
+//!   when, who is skipped, hard ends, quiet hours), for the agenda, the
+//!   scheduler and the simulated decks alike;
+//! - `agenda`: what will air when, after those rules;
 //! - `schema`: JSON Schema of both file kinds, for editors.
 //!
 //! Pure: no audio, no network, no async. Media lengths come in through the
@@ -22,6 +25,7 @@ pub mod diag;
 pub mod load;
 pub mod model;
 pub mod occurrence;
+pub mod rules;
 pub mod schema;
 pub mod yaml;
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use loa_schedules::agenda::{agenda, Entry, Outcome};
+use loa_schedules::agenda::{agenda, Entry, Forecast};
 use loa_schedules::check::check_dir;
 use loa_schedules::{Config, MediaProbe};
 
@@ -97,7 +97,7 @@ fn a_higher_level_preempts_the_output_and_silences_the_other_zones() {
     items: [{ file: 10m.mp3 }]
 ");
     let low = find(&c, &e, "tin-xa");
-    assert_eq!(low.outcome, Outcome::Preempted);
+    assert_eq!(low.outcome, Forecast::Preempted);
     let reason = low.reason.as_deref().unwrap();
     assert!(reason.contains("06:10-06:20"), "{reason}");
     assert!(reason.contains("resumes after"), "{reason}");
@@ -106,7 +106,7 @@ fn a_higher_level_preempts_the_output_and_silences_the_other_zones() {
     // The file pauses: it ends ten minutes later than planned.
     assert_eq!(hm(&low.end), "06:50");
     let high = find(&c, &e, "thong-bao");
-    assert_eq!(high.outcome, Outcome::Airs);
+    assert_eq!(high.outcome, Forecast::Airs);
 }
 
 #[test]
@@ -123,10 +123,10 @@ fn equal_level_waits_then_airs_from_its_beginning() {
     items: [{ file: 10m.mp3 }]
 ");
     let b = find(&c, &e, "b");
-    assert_eq!(b.outcome, Outcome::Delayed);
+    assert_eq!(b.outcome, Forecast::Delayed);
     assert_eq!(b.start.format("%H:%M").to_string(), "17:20");
     assert_eq!(hm(&b.end), "17:30");
-    assert_eq!(find(&c, &e, "a").outcome, Outcome::Airs);
+    assert_eq!(find(&c, &e, "a").outcome, Forecast::Airs);
 }
 
 #[test]
@@ -143,7 +143,7 @@ fn a_wait_too_short_skips() {
     items: [{ file: 10m.mp3 }]
 ");
     let b = find(&c, &e, "b");
-    assert_eq!(b.outcome, Outcome::Skipped);
+    assert_eq!(b.outcome, Forecast::Skipped);
     assert!(b.reason.as_deref().unwrap().contains("17:40"));
 }
 
@@ -169,10 +169,10 @@ fn if_busy_skip_and_preempt() {
     if_busy: preempt
     items: [{ file: 10m.mp3 }]
 ");
-    assert_eq!(find(&c, &e, "skip-me").outcome, Outcome::Skipped);
-    assert_eq!(find(&c, &e, "a").outcome, Outcome::Airs);
-    assert_eq!(find(&c, &e, "push-in").outcome, Outcome::Airs);
-    assert_eq!(find(&c, &e, "b").outcome, Outcome::Preempted);
+    assert_eq!(find(&c, &e, "skip-me").outcome, Forecast::Skipped);
+    assert_eq!(find(&c, &e, "a").outcome, Forecast::Airs);
+    assert_eq!(find(&c, &e, "push-in").outcome, Forecast::Airs);
+    assert_eq!(find(&c, &e, "b").outcome, Forecast::Preempted);
 }
 
 #[test]
@@ -188,8 +188,8 @@ fn programs_on_different_outputs_do_not_meet() {
     if_busy: skip
     items: [{ file: 10m.mp3 }]
 ");
-    assert_eq!(find(&c, &e, "a").outcome, Outcome::Airs);
-    assert_eq!(find(&c, &e, "b").outcome, Outcome::Airs);
+    assert_eq!(find(&c, &e, "a").outcome, Forecast::Airs);
+    assert_eq!(find(&c, &e, "b").outcome, Forecast::Airs);
 }
 
 #[test]
@@ -208,7 +208,7 @@ fn a_lower_level_waits_for_the_higher_one() {
     items: [{ file: 10m.mp3 }]
 ");
     let n = find(&c, &e, "nhac");
-    assert_eq!(n.outcome, Outcome::Delayed);
+    assert_eq!(n.outcome, Forecast::Delayed);
     assert_eq!(n.start.format("%H:%M").to_string(), "10:20");
     // Waiting uses up the window; it never moves it.
     assert_eq!(hm(&n.end), "10:30");
@@ -233,13 +233,13 @@ fn hard_end_and_quiet_hours_cut() {
     items: [{ file: 10m.mp3 }]
 ");
     let hard = find(&c, &e, "hard");
-    assert_eq!(hard.outcome, Outcome::Cut);
+    assert_eq!(hard.outcome, Forecast::Cut);
     assert_eq!(hm(&hard.end), "07:15");
     let late = find(&c, &e, "late");
-    assert_eq!(late.outcome, Outcome::Cut);
+    assert_eq!(late.outcome, Forecast::Cut);
     assert_eq!(hm(&late.end), "21:30");
     assert!(late.reason.as_deref().unwrap().contains("quiet hours"));
-    assert_eq!(find(&c, &e, "storm").outcome, Outcome::Airs);
+    assert_eq!(find(&c, &e, "storm").outcome, Forecast::Airs);
 }
 
 #[test]

@@ -256,7 +256,7 @@ fn media(config: &Config) -> Vec<Finding> {
     let missing: Vec<&PathBuf> = named.iter().filter(|f| !f.is_file()).collect();
     let unmatched: Vec<&String> = globs
         .iter()
-        .filter(|g| loa_schedules::agenda::newest_match(g).is_none())
+        .filter(|g| loa_core::newest(g).is_err())
         .collect();
     let mut out = Vec::new();
     const SHOWN: usize = 5;

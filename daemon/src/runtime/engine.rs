@@ -12,6 +12,8 @@ use loa_audio::{
     DeckEvent, Ending, Item, ItemId, Media, Piece, Priority, SourceKind, BUILTIN_CHIME,
 };
 
+use loa_schedules::rules;
+
 use crate::probe::Probe;
 
 /// What the scheduler needs of an audio engine.
@@ -126,28 +128,23 @@ impl SimEngine {
                 paths.iter().map(|p| self.file_piece(p.clone())).collect()
             }
             Media::Newest { pattern, max_age } => {
-                match loa_schedules::agenda::newest_match(&pattern.to_string_lossy()) {
-                    Some(p) => {
-                        let stale = max_age.is_some_and(|max| {
-                            std::fs::metadata(&p)
-                                .and_then(|m| m.modified())
-                                .ok()
-                                .and_then(|m| self.now.duration_since(m).ok())
-                                .is_some_and(|age| age > max)
-                        });
+                // As the decks pick it, on this engine's (virtual) clock.
+                match loa_core::newest(&pattern.to_string_lossy()) {
+                    Ok((p, modified)) => {
+                        let stale = loa_core::too_old(&p, modified, *max_age, self.now);
                         let mut piece = self.file_piece(p);
-                        if stale {
-                            piece.fail = Some("the newest file is older than max_age".into());
+                        if stale.is_some() {
+                            piece.fail = stale;
                         }
                         VecDeque::from([piece])
                     }
-                    None => VecDeque::from([SimPiece {
+                    Err(why) => VecDeque::from([SimPiece {
                         piece: Piece {
                             kind: SourceKind::File,
                             source: pattern.display().to_string(),
                         },
                         length: None,
-                        fail: Some(format!("no file matches {}", pattern.display())),
+                        fail: Some(why),
                     }]),
                 }
             }
@@ -169,22 +166,24 @@ impl SimEngine {
 
     /// The item that airs on an output now: highest level, newest among equals.
     fn top(&self, o: usize) -> Option<usize> {
-        self.outputs[o]
-            .iter()
-            .enumerate()
-            .filter(|(_, it)| it.start_at <= self.now)
-            .max_by_key(|(_, it)| (it.priority, it.seq))
-            .map(|(i, _)| i)
+        rules::on_top(
+            self.outputs[o]
+                .iter()
+                .enumerate()
+                .filter(|(_, it)| it.start_at <= self.now)
+                .map(|(i, it)| (i, it.priority, it.seq)),
+        )
     }
 
     /// The item that aired on an output up to now (items starting now left out).
     fn top_until_now(&self, o: usize) -> Option<usize> {
-        self.outputs[o]
-            .iter()
-            .enumerate()
-            .filter(|(_, it)| it.start_at < self.now)
-            .max_by_key(|(_, it)| (it.priority, it.seq))
-            .map(|(i, _)| i)
+        rules::on_top(
+            self.outputs[o]
+                .iter()
+                .enumerate()
+                .filter(|(_, it)| it.start_at < self.now)
+                .map(|(i, it)| (i, it.priority, it.seq)),
+        )
     }
 
     fn frames(d: Duration) -> u64 {

@@ -99,7 +99,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeDelta, Utc};
-use loa_schedules::agenda::{self, Entry, Outcome};
+use loa_schedules::agenda::{self, Entry, Forecast};
 use loa_schedules::occurrence::resolve_local;
 use loa_schedules::MediaProbe;
 
@@ -258,10 +258,10 @@ fn expected(e: &Entry) -> Seen {
     let start = e.start.fixed_offset();
     let mut end = Some(e.end.expect("items of known length").fixed_offset());
     let last = match e.outcome {
-        Outcome::Skipped => return Seen::Skipped,
-        Outcome::Airs | Outcome::Delayed => vec!["completed"],
-        Outcome::Cut => vec!["cut"],
-        Outcome::Preempted
+        Forecast::Skipped => return Seen::Skipped,
+        Forecast::Airs | Forecast::Delayed => vec!["completed"],
+        Forecast::Cut => vec!["cut"],
+        Forecast::Preempted
             if e.reason
                 .as_deref()
                 .is_some_and(|r| r.contains("not resumed")) =>
@@ -269,7 +269,7 @@ fn expected(e: &Entry) -> Seen {
             end = None;
             vec!["preempted"]
         }
-        Outcome::Preempted => vec!["completed", "cut"],
+        Forecast::Preempted => vec!["completed", "cut"],
     };
     Seen::Aired { start, end, last }
 }

@@ -1,6 +1,8 @@
 //! Firing: each occurrence that falls due becomes a run of items on its
-//! decks, by the rules of SPEC section 4 (priorities, `if_busy`, hard ends,
-//! quiet hours, `late_start`); waiting runs start when their output frees.
+//! decks, by the rules of SPEC section 4 (`loa_schedules::rules`: the order
+//! of what falls due at once, quiet hours, hard ends, `if_busy`; the decks
+//! themselves put the higher level on the air), and `late_start`; waiting
+//! runs start when their output frees.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,7 +12,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use loa_audio::{Item, Media};
 use loa_schedules::agenda::{playlist_files, Length};
-use loa_schedules::occurrence::resolve_local;
+use loa_schedules::rules::{self, EndCause, Meeting};
 use loa_schedules::{DailyWindow, IfBusy, LateStart, Order, Priority, Program, Source};
 use tracing::{info, warn};
 
@@ -60,15 +62,15 @@ pub fn media_of(source: &Source) -> Media {
 }
 
 /// The quiet hours that keep `priority` off the air at `at` (SPEC section
-/// 4: only emergency sounds in them), if `at` falls in them.
+/// 4: only emergency sounds in them), if `at` falls in them: the rule, at
+/// the station's local time.
 pub fn quiet_hours_hold(
     quiet_hours: Option<DailyWindow>,
     tz: Tz,
     priority: Priority,
     at: DateTime<Utc>,
 ) -> Option<DailyWindow> {
-    let q = quiet_hours?;
-    (priority < Priority::Emergency && q.contains(at.with_timezone(&tz).time())).then_some(q)
+    rules::quiet_hold(quiet_hours, priority, at.with_timezone(&tz).time())
 }
 
 /// "30 min", "90 s": a policy duration as the log says it.
@@ -137,25 +139,6 @@ pub fn source_text(s: &Source) -> String {
     }
 }
 
-/// The first start of quiet hours in (start, until).
-pub(super) fn next_quiet_start(
-    q: &loa_schedules::DailyWindow,
-    tz: Tz,
-    start: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
-    let mut day = start.with_timezone(&tz).date_naive();
-    let last = until.with_timezone(&tz).date_naive();
-    while day <= last {
-        let at = resolve_local(tz, day.and_time(q.start)).with_timezone(&Utc);
-        if at > start && at < until {
-            return Some(at);
-        }
-        day = day.succ_opt()?;
-    }
-    None
-}
-
 impl<E: Engine> Scheduler<E> {
     /// How long a program's occurrence window lasts, when known.
     pub(super) fn window(&self, p: &Program) -> Option<Duration> {
@@ -195,8 +178,7 @@ impl<E: Engine> Scheduler<E> {
                 due.push((t.with_timezone(&Utc), p.priority, i));
             }
         }
-        // In time order; at the same second the higher level first.
-        due.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+        due.sort_by(|a, b| rules::due_order((&a.0, a.1, a.2), (&b.0, b.1, b.2)));
         for (t, _, i) in due {
             let program = self.config.programs[i].clone();
             if !self.fired.insert((t, program.id.clone())) {
@@ -329,44 +311,53 @@ impl<E: Engine> Scheduler<E> {
             self.deferred.push((p, scheduled));
             return;
         }
+        // Where it must end whatever it plays: its window, or quiet hours.
+        let hard_end = rules::hard_end(
+            &scheduled.with_timezone(&self.tz),
+            &start.with_timezone(&self.tz),
+            p.duration,
+            p.priority,
+            self.config.station.policy.quiet_hours,
+        );
         if let Some(blocker) = busy {
             if start > self.now {
                 self.deferred.push((p, scheduled));
                 return;
             }
-            match p.if_busy {
-                IfBusy::Preempt => {}
-                IfBusy::Skip => {
+            // An equal level airs (a higher one is the decks' to hold it
+            // beneath, a lower one theirs to pause).
+            match rules::meet(
+                p.priority,
+                p.if_busy,
+                p.priority,
+                &scheduled,
+                hard_end.map(|(e, _)| e.with_timezone(&Utc)).as_ref(),
+            ) {
+                Meeting::Preempts => {}
+                Meeting::Skips => {
                     let why = format!("busy: {blocker} was airing (if_busy: skip)");
                     self.skip(&p, scheduled, start, &why);
                     return;
                 }
-                IfBusy::Wait(d) => {
-                    let window_end = p.duration.map(|w| scheduled + delta(w));
-                    let deadline =
-                        (scheduled + delta(d)).min(window_end.unwrap_or(DateTime::<Utc>::MAX_UTC));
-                    info!("`{}` waits up to {} s for `{blocker}`", p.id, d.as_secs());
+                Meeting::Waits { until } => {
+                    if let IfBusy::Wait(d) = p.if_busy {
+                        info!("`{}` waits up to {} s for `{blocker}`", p.id, d.as_secs());
+                    }
                     self.waiting.push(Waiting {
                         program: p,
                         scheduled,
-                        deadline,
+                        deadline: until.unwrap_or(DateTime::<Utc>::MAX_UTC),
                         blocker,
                     });
                     return;
                 }
             }
         }
-        let mut end = p.duration.map(|d| scheduled + delta(d));
-        let mut end_reason = "window closed".to_string();
-        if p.priority < Priority::Emergency {
-            if let Some(q) = self.config.station.policy.quiet_hours {
-                let horizon = end.unwrap_or(start + TimeDelta::hours(24));
-                if let Some(qs) = next_quiet_start(&q, self.tz, start, horizon) {
-                    end = Some(qs);
-                    end_reason = format!("quiet hours from {}", q.start.format("%H:%M"));
-                }
-            }
-        }
+        let end = hard_end.map(|(e, _)| e.with_timezone(&Utc));
+        let end_reason = match hard_end {
+            Some((_, EndCause::QuietHours(q))) => format!("quiet hours from {}", q.format("%H:%M")),
+            _ => "window closed".to_string(),
+        };
         // Joining late: which item, and how far into it.
         let items = self.items_of(&p);
         let (item, item_offset) = seek(&items, p.looped, offset);
