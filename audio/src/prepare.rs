@@ -196,7 +196,7 @@ fn files(
     paths: Vec<PathBuf>,
     offset: Duration,
     volume: f32,
-    gains: &Gains,
+    gains: &Gains<'_>,
     kind: SourceKind,
     label: Option<String>,
 ) -> Result<Prepared, PrepFailure> {

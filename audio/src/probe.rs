@@ -69,7 +69,7 @@ pub(crate) fn open(path: &Path) -> Result<Opened, ProbeError> {
     // Lengths the headers claim that the file cannot hold would make the
     // reader allocate them (crate::claims): refused before it is read.
     let mut head = [0u8; 16];
-    let n = std::io::Read::read(&mut file, &mut head).map_err(|e| io_error(path, e))?;
+    let n = io::Read::read(&mut file, &mut head).map_err(|e| io_error(path, e))?;
     crate::claims::check(&mut file, meta.len(), &head[..n]).map_err(|reason| {
         ProbeError::NotAudio {
             path: path.to_path_buf(),

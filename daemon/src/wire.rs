@@ -25,7 +25,7 @@ const REASON_CHARS: usize = 300;
 /// `json` as a `T`. The reason of a refusal is one line: `not JSON: ...`, or
 /// the field's name in backquotes and what is wrong with it.
 #[cfg(test)]
-pub fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, String> {
+pub fn parse<T: de::DeserializeOwned>(json: &str) -> Result<T, String> {
     let value: Value = serde_json::from_str(json).map_err(|e| short(format!("not JSON: {e}")))?;
     from_value(&value)
 }
@@ -80,7 +80,7 @@ impl<'de, const LO: u64, const HI: u64> Deserialize<'de> for Whole<LO, HI> {
         struct V<const LO: u64, const HI: u64>;
         impl<const LO: u64, const HI: u64> Visitor<'_> for V<LO, HI> {
             type Value = Whole<LO, HI>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "a whole number from {LO} to {HI}")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
@@ -111,7 +111,7 @@ impl<'de> Deserialize<'de> for UnixTime {
         struct V;
         impl Visitor<'_> for V {
             type Value = UnixTime;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a Unix time in whole seconds (a 64-bit integer)")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<UnixTime, E> {
@@ -157,7 +157,7 @@ impl<'de, const MAX_SECS: u64> Deserialize<'de> for Length<MAX_SECS> {
         struct V<const MAX_SECS: u64>;
         impl<const MAX_SECS: u64> Visitor<'_> for V<MAX_SECS> {
             type Value = Length<MAX_SECS>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(
                     f,
                     "a positive number of seconds (at most {MAX_SECS}) or a duration such as 15m"
@@ -247,7 +247,7 @@ impl<'de> Deserialize<'de> for Level {
         struct V;
         impl Visitor<'_> for V {
             type Value = Level;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("one of filler, normal, priority, emergency")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Level, E> {
@@ -282,7 +282,7 @@ impl<'de> Deserialize<'de> for Zones {
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = Zones;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("\"all\" or a list of zone ids")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Zones, E> {
@@ -317,7 +317,7 @@ impl<'de> Deserialize<'de> for ZoneId {
         struct V;
         impl Visitor<'_> for V {
             type Value = ZoneId;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a zone id")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ZoneId, E> {

@@ -237,9 +237,9 @@ fn programs(config: &Config, lengths: &Lengths, diags: &mut Diagnostics) {
         }
         // Running into quiet hours: cut when they start.
         if let (Recurrence::Daily { at, .. }, Some(span)) = (&p.occurs.recurrence, span) {
-            let start = chrono::NaiveDate::default().and_time(*at);
+            let start = NaiveDate::default().and_time(*at);
             let end = start + TimeDelta::from_std(span).unwrap_or(TimeDelta::MAX);
-            let qs = chrono::NaiveDate::default().and_time(q.start);
+            let qs = NaiveDate::default().and_time(q.start);
             let qs = if qs <= start {
                 qs + TimeDelta::days(1)
             } else {

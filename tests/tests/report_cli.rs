@@ -30,7 +30,7 @@ const VOV: &str = "http://vov.example/vov1.m3u";
 
 /// November 2026 at Âu Lâu (UTC+7), with rows just outside the month.
 #[rustfmt::skip]
-const ROWS: &[Row] = &[
+const ROWS: &[Row<'static>] = &[
     // 31 October, 23:50 local: outside.
     (Some("phien-sang"), "Phiên sáng", "news", "file", "news/a.mp3", "schedule", None, "normal",
      Some("2026-10-31T23:50:00.000+07:00"), "2026-10-31T23:50:00.000+07:00", 600_000, 600_000, "completed"),

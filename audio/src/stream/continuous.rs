@@ -263,7 +263,7 @@ fn next_audio_inner(
 }
 
 /// Relays an opened continuous stream into `sink` until it fails.
-pub(crate) fn run(body: Body, sink: &mut Sink) -> Result<Ended, String> {
+pub(crate) fn run(body: Body, sink: &mut Sink<'_>) -> Result<Ended, String> {
     sink.continuous();
     let mut opened = open(body)?;
     let mut resampler = None;

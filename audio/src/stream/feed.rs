@@ -202,7 +202,7 @@ pub(crate) fn pause(shared: &FeedShared, ring: &rtrb::Producer<f32>, d: Duration
 }
 
 /// Sleeps `d` while the sink's relay still wants it; false if it let go.
-pub(crate) fn pause_sink(sink: &Sink, d: Duration) -> bool {
+pub(crate) fn pause_sink(sink: &Sink<'_>, d: Duration) -> bool {
     pause(sink.shared, sink.ring, d)
 }
 

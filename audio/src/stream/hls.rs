@@ -162,7 +162,7 @@ pub(crate) fn run(
     text: &str,
     bandwidth: Option<u64>,
     state: &mut HlsState,
-    sink: &mut Sink,
+    sink: &mut Sink<'_>,
 ) -> Result<Ended, String> {
     let Media {
         url: media_url,
@@ -177,7 +177,7 @@ pub(crate) fn run(
     result
 }
 
-fn sink_prebuffer(sink: &Sink, td: Duration) {
+fn sink_prebuffer(sink: &Sink<'_>, td: Duration) {
     // Rejoin after a full segment's worth (at most 4 s): a source that
     // delivers in bursts should not flap between itself and the fallback.
     let ms = td.min(Duration::from_secs(4)).as_millis() as u32;
@@ -191,7 +191,7 @@ fn follow(
     td: Duration,
     state: &mut HlsState,
     decoder: &mut SegmentDecoder,
-    sink: &mut Sink,
+    sink: &mut Sink<'_>,
 ) -> Result<Ended, String> {
     // A (re)join starts at the live edge, but never before what was already
     // relayed: nothing is played twice, and what the source missed while

@@ -559,7 +559,7 @@ fn session(
     url: &str,
     bandwidth: Option<u64>,
     hls_state: &mut hls::HlsState,
-    sink: &mut Sink,
+    sink: &mut Sink<'_>,
 ) -> Result<Ended, String> {
     let mut url = url.to_string();
     for _ in 0..4 {

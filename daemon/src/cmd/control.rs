@@ -83,7 +83,7 @@ pub fn request(config_dir: &Path, body: &Value, timeout: Duration) -> Result<Val
         }
     }
     let mut answer = String::new();
-    std::io::BufReader::new(&s)
+    io::BufReader::new(&s)
         .read_line(&mut answer)
         .map_err(io_err)?;
     if answer.trim().is_empty() {

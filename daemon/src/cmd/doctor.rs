@@ -192,7 +192,7 @@ fn device(
     // Names like plughw:CARD=X,DEV=0 open even when cpal does not list them
     // in that spelling: the open attempt decides.
     let (tx, _rx) = std::sync::mpsc::channel();
-    let spec = loa_audio::OutputSpec::Device(name.to_string());
+    let spec = OutputSpec::Device(name.to_string());
     match loa_audio::open_output(&spec, loa_audio::Clock::Real, tx) {
         Ok(output) => {
             drop(output);

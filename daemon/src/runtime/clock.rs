@@ -84,7 +84,7 @@ impl VirtualClock {
 
     /// The wall clock jumps by `d` (negative: backwards); no time passes.
     #[cfg_attr(not(test), allow(dead_code, reason = "only tests jump the wall clock"))]
-    pub fn step(&self, d: chrono::TimeDelta) {
+    pub fn step(&self, d: TimeDelta) {
         self.wall.set(self.wall.get() + d);
     }
 }
@@ -177,7 +177,7 @@ mod tests {
         let c = VirtualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap());
         c.advance_to(Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap());
         assert_eq!(c.mono(), Duration::from_secs(3600));
-        c.step(chrono::TimeDelta::minutes(-30));
+        c.step(TimeDelta::minutes(-30));
         assert_eq!(
             c.now(),
             Utc.with_ymd_and_hms(2026, 11, 23, 0, 30, 0).unwrap()
@@ -195,12 +195,12 @@ mod tests {
     async fn paused_time_sleeps_to_the_wall_time_asked() {
         let start = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
         let c = PausedClock::new(start);
-        let t = start + chrono::TimeDelta::days(7);
+        let t = start + TimeDelta::days(7);
         c.sleep_until(t).await;
         assert_eq!(c.now(), t, "a week passed at once, to the millisecond");
         assert_eq!(c.mono(), Duration::from_secs(7 * 86400));
-        c.step(chrono::TimeDelta::hours(-1));
-        assert_eq!(c.now(), t - chrono::TimeDelta::hours(1));
+        c.step(TimeDelta::hours(-1));
+        assert_eq!(c.now(), t - TimeDelta::hours(1));
         c.sleep_until(t).await;
         assert_eq!(c.now(), t);
         assert_eq!(
@@ -212,8 +212,7 @@ mod tests {
 
     #[test]
     fn system_time_round_trips_to_the_millisecond() {
-        let t = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap()
-            + chrono::TimeDelta::milliseconds(123);
+        let t = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap() + TimeDelta::milliseconds(123);
         assert_eq!(from_system(to_system(t)), t);
     }
 }

@@ -271,8 +271,8 @@ impl Cx<'_> {
                     at,
                     format!(
                         "{what}: relay lease {} is shorter than the preroll {}: the amplifier would be switched off by its own timer while it warms up; make the lease longer",
-                        crate::model::format_duration(r.lease),
-                        crate::model::format_duration(preroll)
+                        format_duration(r.lease),
+                        format_duration(preroll)
                     ),
                 );
             }
@@ -335,8 +335,8 @@ impl Cx<'_> {
                         n,
                         format!(
                             "{what}: lease must be from {} to {} (the device switches the amplifier off when Loa stops renewing it; default 2m)",
-                            crate::model::format_duration(Relay::MIN_LEASE),
-                            crate::model::format_duration(Relay::MAX_LEASE)
+                            format_duration(Relay::MIN_LEASE),
+                            format_duration(Relay::MAX_LEASE)
                         ),
                     );
                     None

@@ -49,7 +49,7 @@ fn clamp_ms(ms: u64) -> i64 {
 pub use loa_core::Outcome;
 
 /// Where a station keeps its airtime log: `paths.state/airtime.sqlite`.
-pub fn log_path(station: &loa_schedules::Station) -> std::path::PathBuf {
+pub fn log_path(station: &loa_schedules::Station) -> PathBuf {
     station.paths.state.join("airtime.sqlite")
 }
 

@@ -782,7 +782,7 @@ impl<'de> Deserialize<'de> for Version {
         struct V;
         impl serde::de::Visitor<'_> for V {
             type Value = Version;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("1 (the only body format)")
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Version, E> {

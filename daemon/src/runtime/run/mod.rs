@@ -196,7 +196,7 @@ fn warm_loudness(tasks: &Tasks, decks: &[Deck], config: &Config) {
     }
 }
 
-fn notify(state: &[sd_notify::NotifyState]) {
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
     let _ = sd_notify::notify(state);
 }
 
@@ -634,7 +634,7 @@ fn apply_reload<E: Engine>(
 fn config_state(
     config: &Config,
     event: &str,
-    at: chrono::DateTime<Utc>,
+    at: DateTime<Utc>,
     errors: &[String],
 ) -> serde_json::Value {
     let local = at.with_timezone(&config.station.timezone);

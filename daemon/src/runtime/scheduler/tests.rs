@@ -111,7 +111,7 @@ impl Station {
     fn query<T>(
         &self,
         sql: &str,
-        row: impl FnMut(&rusqlite::Row) -> rusqlite::Result<T>,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> Vec<T> {
         let c = rusqlite::Connection::open(self.dir.path().join("airtime.sqlite")).unwrap();
         let mut st = c.prepare(sql).unwrap();
@@ -641,7 +641,7 @@ fn announcement(
         source: "5m.mp3".into(),
         length: Some(Duration::from_secs(300)),
         repeat,
-        trigger: crate::runtime::airtime::Trigger::Mqtt,
+        trigger: Trigger::Mqtt,
         requested_by: "chu-tich-xa".into(),
         expires,
     }
