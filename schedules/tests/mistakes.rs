@@ -336,6 +336,12 @@ const CASES: &[Case] = &[
         expect: &[("station.yaml", 10, "must start with mqtt:// or mqtts://", true)],
     },
     Case {
+        name: "mqtt-group-too-long",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  main: \"null\"\nzones:\n  thon-1: { output: main }\nmqtt:\n  url: mqtt://192.168.1.10:1883\n  groups: [huyen-tuyen-hoa-tinh-quang-binh-cum-xa-phia-bac]\n"),
+        files: &[],
+        expect: &[("station.yaml", 11, "(at most 40 characters)", true)],
+    },
+    Case {
         name: "newest-outside-media",
         station: None,
         files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    zones: all\n    items:\n      - newest: /home/operator/**/*.mp3\n")],

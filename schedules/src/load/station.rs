@@ -511,7 +511,10 @@ impl Cx<'_> {
                     _ => &[],
                 }) {
                     if !is_id(gname, 40) {
-                        self.err(gn, format!("group `{gname}` may use only a-z, 0-9 and '-'"));
+                        self.err(
+                            gn,
+                            format!("group `{gname}` may use only a-z, 0-9 and '-' (at most 40 characters), e.g. `tuyen-hoa`"),
+                        );
                     }
                 }
                 list
