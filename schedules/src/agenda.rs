@@ -15,6 +15,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use crate::model::*;
+use crate::occurrence::delta;
 use crate::rules::{self, EndCause, Meeting};
 use crate::MediaProbe;
 
@@ -170,10 +171,6 @@ fn hm(t: &DateTime<Tz>) -> String {
 
 fn to_std(d: TimeDelta) -> Duration {
     d.to_std().unwrap_or(Duration::ZERO)
-}
-
-fn delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
 /// The working state of one occurrence during the simulation.

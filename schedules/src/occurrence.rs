@@ -516,6 +516,12 @@ impl LocalDay {
 /// spring-forward gap moves forward by the gap (02:30 in a 02:00->03:00 gap
 /// becomes 03:30 local); an ambiguous autumn time fires once, at its first
 /// (earlier) instance.
+/// A span as chrono counts it, saturating: a `Duration` past chrono's range
+/// (no configured value comes near it) is the largest `TimeDelta`.
+pub fn delta(d: std::time::Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
 pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Tz> {
     match tz.from_local_datetime(&local) {
         LocalResult::Single(t) => t,

@@ -18,7 +18,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveTime, TimeDelta, TimeZone};
 use chrono_tz::Tz;
 
-use crate::occurrence::{resolve_local, DailyWindow};
+use crate::occurrence::{delta, resolve_local, DailyWindow};
 use crate::{IfBusy, Priority};
 
 /// 4.1: the order in which occurrences falling due at once are decided:
@@ -147,10 +147,6 @@ pub fn meet<Z: TimeZone>(
             }
         },
     }
-}
-
-fn delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
 #[cfg(test)]

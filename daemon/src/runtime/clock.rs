@@ -13,6 +13,7 @@ use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, TimeDelta, Utc};
+use loa_schedules::occurrence::delta;
 
 pub trait Clock {
     /// Wall time.
@@ -153,10 +154,6 @@ impl Clock for PausedClock {
     fn idle_wake(&self) -> Duration {
         Duration::from_secs(60)
     }
-}
-
-fn delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
 pub fn to_system(t: DateTime<Utc>) -> SystemTime {

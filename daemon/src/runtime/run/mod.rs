@@ -26,6 +26,8 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tracing::{error, info, warn};
 
+use loa_schedules::occurrence::delta;
+
 use crate::runtime::airtime::AirtimeLog;
 use crate::runtime::clock::{Clock, WallClock};
 use crate::runtime::engine::Engine;
@@ -569,10 +571,6 @@ const LINK_BATCH: usize = 64;
 /// How long the tasks get to end after the relays are off (the link's last
 /// airtime rows and offline status, a reload's probing).
 const SHUTDOWN_JOIN: Duration = Duration::from_secs(5);
-
-fn delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
-}
 
 fn status_line<E: Engine>(sched: &Scheduler<E>) -> String {
     let tz = sched.config().station.timezone;

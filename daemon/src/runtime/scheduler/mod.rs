@@ -21,6 +21,8 @@ use loa_schedules::agenda::Lengths;
 use loa_schedules::{Config, Program};
 use tracing::{info, warn};
 
+use loa_schedules::occurrence::delta;
+
 use crate::probe::Probe;
 use crate::runtime::airtime::{AirtimeLog, Trigger};
 use crate::runtime::engine::Engine;
@@ -55,10 +57,6 @@ const STEP: TimeDelta = TimeDelta::seconds(2);
 const PROGRESS_EVERY: TimeDelta = TimeDelta::seconds(5);
 /// A step this big (a dead RTC battery) re-anchors without replaying the past.
 const REANCHOR: TimeDelta = TimeDelta::hours(24);
-
-fn delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
-}
 
 fn ms(d: TimeDelta) -> u64 {
     d.num_milliseconds().max(0) as u64

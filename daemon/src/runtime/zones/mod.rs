@@ -416,7 +416,5 @@ fn renew_every(relay: &Relay) -> TimeDelta {
 /// A configured preroll or hold as a time span, bounded to a day so that
 /// instant arithmetic cannot overflow.
 fn delta(d: std::time::Duration) -> TimeDelta {
-    TimeDelta::from_std(d)
-        .unwrap_or(TimeDelta::MAX)
-        .min(TimeDelta::days(1))
+    loa_schedules::occurrence::delta(d).min(TimeDelta::days(1))
 }
