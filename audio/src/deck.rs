@@ -13,7 +13,7 @@
 //! [`Deck`] runs on a thread at real-time pace; [`VirtualDeck`] is driven by
 //! its caller on a virtual clock (tests, `loa simulate`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -33,6 +33,10 @@ use crate::tts::TtsConfig;
 /// Frames rendered per block (5 ms): the granularity at which a real-time
 /// deck notices commands.
 const BLOCK: usize = 240;
+
+/// How many departed items a deck remembers for followers still being
+/// prepared (a program's next item is given while the one before airs).
+const GONE_KEPT: usize = 64;
 
 /// How a deck behaves; the daemon fills it from station.yaml.
 #[derive(Debug, Clone)]
@@ -76,6 +80,7 @@ pub(crate) enum Command {
         priority: Priority,
         start_at: Option<SystemTime>,
         end_at: Option<SystemTime>,
+        after: Option<ItemId>,
         prepared: Prepared,
     },
     Failed {
@@ -169,6 +174,8 @@ struct Entry {
     aired_any: bool,
     /// Stopped: fading out, then gone with this outcome.
     removing: Option<Ending>,
+    /// Pending until this item leaves the deck, then in its place.
+    after: Option<ItemId>,
 }
 
 impl Entry {
@@ -190,6 +197,9 @@ pub(crate) struct DeckCore {
     volume: Ramp,
     stopped_early: HashSet<ItemId>,
     ends_early: HashMap<ItemId, SystemTime>,
+    /// Items that left the deck lately with no follower yet: (id, its place
+    /// among equals, the frame it left), for a follower still being prepared.
+    gone: VecDeque<(ItemId, u64, u64)>,
     mix: Vec<f32>,
     scratch: Vec<f32>,
     /// Per span: items already rendered, and items that ended (kept here
@@ -216,6 +226,7 @@ impl DeckCore {
             volume: Ramp::at(config.volume.clamp(0.0, 1.0)),
             stopped_early: HashSet::new(),
             ends_early: HashMap::new(),
+            gone: VecDeque::new(),
             mix: vec![0.0; BLOCK * CHANNELS],
             scratch: vec![0.0; BLOCK * CHANNELS],
             ran: Vec::new(),
@@ -242,6 +253,7 @@ impl DeckCore {
                 priority,
                 start_at,
                 end_at,
+                after,
                 prepared,
             } => {
                 let now = self.at(self.frame);
@@ -250,6 +262,7 @@ impl DeckCore {
                 }
                 if self.stopped_early.remove(&id) || prepared.source.is_empty() {
                     self.ends_early.remove(&id);
+                    self.left(id, id.0, self.frame);
                     self.emit(DeckEvent::ItemEnded {
                         item: id,
                         outcome: Ending::NotAired,
@@ -258,11 +271,22 @@ impl DeckCore {
                     return;
                 }
                 let end_at = self.ends_early.remove(&id).or(end_at);
-                let start_frame = start_at.map(|t| time_frame(self.epoch, t)).unwrap_or(0);
+                let mut start_frame = start_at.map(|t| time_frame(self.epoch, t)).unwrap_or(0);
+                // A follower whose item already left takes its place now;
+                // one whose item is still here (or not here yet) waits.
+                let (mut seq, mut after) = (id.0, after);
+                if let Some(prev) = after {
+                    if let Some(g) = self.gone.iter().position(|g| g.0 == prev) {
+                        let (_, place, frame) = self.gone.remove(g).expect("found");
+                        seq = place;
+                        start_frame = start_frame.max(frame);
+                        after = None;
+                    }
+                }
                 self.entries.push(Entry {
                     id,
                     priority,
-                    seq: id.0,
+                    seq,
                     source: prepared.source,
                     state: State::Pending,
                     start_frame,
@@ -271,6 +295,7 @@ impl DeckCore {
                     gain: Ramp::at(0.0),
                     aired_any: false,
                     removing: None,
+                    after,
                 });
             }
             Command::Failed {
@@ -281,6 +306,7 @@ impl DeckCore {
                 let now = self.at(self.frame);
                 self.stopped_early.remove(&id);
                 self.ends_early.remove(&id);
+                self.left(id, id.0, self.frame);
                 for (piece, r) in failures {
                     self.emit_failed_piece(id, piece, r, now);
                 }
@@ -292,7 +318,9 @@ impl DeckCore {
             }
             Command::Stop(id) => match self.entries.iter().position(|e| e.id == id) {
                 None => {
-                    self.stopped_early.insert(id);
+                    if !self.gone.iter().any(|g| g.0 == id) {
+                        self.stopped_early.insert(id);
+                    }
                 }
                 Some(i) => {
                     let e = &mut self.entries[i];
@@ -311,7 +339,9 @@ impl DeckCore {
             },
             Command::EndAt(id, t) => match self.entries.iter_mut().find(|e| e.id == id) {
                 None => {
-                    self.ends_early.insert(id, t);
+                    if !self.gone.iter().any(|g| g.0 == id) {
+                        self.ends_early.insert(id, t);
+                    }
                 }
                 Some(e) => {
                     e.end_frame = Some(time_frame(self.epoch, t));
@@ -368,8 +398,28 @@ impl DeckCore {
         }
     }
 
+    /// Item `id` left the deck at `frame`: its follower takes its place
+    /// (`seq`) from that frame; with none here yet, it is remembered for one
+    /// still being prepared.
+    fn left(&mut self, id: ItemId, seq: u64, frame: u64) {
+        let mut followed = false;
+        for e in self.entries.iter_mut().filter(|e| e.after == Some(id)) {
+            e.after = None;
+            e.seq = seq;
+            e.start_frame = e.start_frame.max(frame);
+            followed = true;
+        }
+        if !followed {
+            if self.gone.len() == GONE_KEPT {
+                self.gone.pop_front();
+            }
+            self.gone.push_back((id, seq, frame));
+        }
+    }
+
     fn finalize(&mut self, index: usize, outcome: Ending, frame: u64) {
         let mut e = self.entries.remove(index);
+        self.left(e.id, e.seq, frame);
         e.source.close(&outcome, 0, &mut self.log);
         self.flush_notes(e.id, frame);
         self.emit(DeckEvent::ItemEnded {
@@ -379,16 +429,23 @@ impl DeckCore {
         });
     }
 
+    /// Items whose start is due by `frame` may air.
+    fn promote(&mut self, frame: u64) {
+        for e in &mut self.entries {
+            if e.state == State::Pending && e.after.is_none() && e.start_frame <= frame {
+                e.state = State::Held;
+            }
+        }
+    }
+
     /// Applies start instants and hard ends due at the current frame and
     /// picks the airing item.
     fn update(&mut self) {
         let now = self.frame;
+        self.promote(now);
         let mut i = 0;
         while i < self.entries.len() {
             let e = &mut self.entries[i];
-            if e.state == State::Pending && e.start_frame <= now {
-                e.state = State::Held;
-            }
             if let Some(end) = e.end_frame {
                 if now >= end {
                     let outcome = if !e.aired_any {
@@ -408,6 +465,8 @@ impl DeckCore {
             }
             i += 1;
         }
+        // Followers of what ended now take its place now.
+        self.promote(now);
         self.select();
     }
 
@@ -447,7 +506,7 @@ impl DeckCore {
         let now = self.frame;
         let mut next = u64::MAX;
         for e in &self.entries {
-            if e.state == State::Pending && e.start_frame > now {
+            if e.state == State::Pending && e.after.is_none() && e.start_frame > now {
                 next = next.min(e.start_frame);
             }
             // A fade ends on a span boundary: a paused file stops on that sample.
@@ -540,6 +599,9 @@ impl DeckCore {
             }
         }
         self.ended = ended;
+        // A follower of an item that ended at the span's start airs in it
+        // (one that ended at its end waits for the next span).
+        self.promote(base);
         // The airing item, then whatever resumes when it ends mid-span.
         let mut off = 0;
         while off < span {
@@ -568,6 +630,8 @@ impl DeckCore {
                     }
                     off += frames;
                     self.finalize(i, outcome, base + off as u64);
+                    // Its follower goes on from the very next sample.
+                    self.promote(base + off as u64);
                     self.select();
                 }
             }
@@ -604,6 +668,7 @@ fn prepare_command(
             priority: item.priority,
             start_at: item.start_at,
             end_at: item.end_at,
+            after: item.after,
             prepared,
         },
         Err(f) => Command::Failed {
@@ -929,6 +994,7 @@ mod tests {
             priority: Priority::Normal,
             start_at: None,
             end_at: None,
+            after: None,
             prepared: Prepared {
                 source: Box::new(Crashing(0)),
                 failures: Vec::new(),

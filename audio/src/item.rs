@@ -83,6 +83,12 @@ pub struct Item {
     pub volume: f32,
     /// Loudness normalisation for files and TTS; None: the deck's default.
     pub loudness_target: Option<Option<f64>>,
+    /// Continues another item of the same program on this deck: it airs
+    /// from the sample that item leaves the deck (however it ends), in its
+    /// place among equals, so nothing beneath sounds in between and the two
+    /// follow each other with no gap. Given ahead, it is prepared while the
+    /// other airs. `start_at` still applies (no earlier than).
+    pub after: Option<ItemId>,
 }
 
 impl Item {
@@ -95,7 +101,13 @@ impl Item {
             end_at: None,
             volume: 1.0,
             loudness_target: None,
+            after: None,
         }
+    }
+    /// Airs when `prev` leaves the deck, in its place (see [`Item::after`]).
+    pub fn following(mut self, prev: ItemId) -> Item {
+        self.after = Some(prev);
+        self
     }
     pub fn starting_at(mut self, t: SystemTime) -> Item {
         self.start_at = Some(t);

@@ -629,3 +629,65 @@ fn program_and_master_volume_scale_what_airs() {
     assert!((ratio(20_000) - 0.25).abs() < 0.001, "{}", ratio(20_000));
     assert!((ratio(70_000) - 0.5).abs() < 0.001, "{}", ratio(70_000));
 }
+
+#[test]
+fn a_follower_takes_its_items_place_on_the_sample_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let news = dir.path().join("ban-tin.wav");
+    let first = dir.path().join("canh-bao-1.wav");
+    let second = dir.path().join("canh-bao-2.wav");
+    coded_wav(&news, 1, 4 * 48_000);
+    coded_wav(&first, 2, 48_000);
+    coded_wav(&second, 3, 48_000);
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    let n = deck.play(Item::new(Media::file(&news), Priority::Normal));
+    // A higher program of two items from 1 s: the second is given at once,
+    // to follow the first, as the scheduler does.
+    let a = deck.play(Item::new(Media::file(&first), Priority::Emergency).starting_at(at(48_000)));
+    let b = deck.play(Item::new(Media::file(&second), Priority::Emergency).following(a));
+    deck.run_until_idle(Duration::from_secs(10));
+    deck.flush();
+    let frames = read_wav(&out);
+    // Past the news's fade-out the first item airs alone; the second starts
+    // on the very sample the first ends: the news paused beneath them does
+    // not sound in between.
+    assert_run(&frames, 62_400, 33_600, 2, 14_400);
+    assert_run(&frames, 96_000, 48_000, 3, 0);
+    let events = drain(&deck);
+    assert_eq!(item_end(&events, a), (Ending::Completed, at(96_000)));
+    assert_eq!(item_end(&events, b), (Ending::Completed, at(144_000)));
+    let news_starts = events
+        .iter()
+        .filter(|e| matches!(e, DeckEvent::Started { item, .. } if *item == n))
+        .count();
+    assert_eq!(news_starts, 1, "the news started once: {events:#?}");
+    // It resumes after the second item, and airs its whole length.
+    assert_eq!(
+        ended(&events)
+            .into_iter()
+            .find(|(s, ..)| *s == news.display().to_string()),
+        Some((news.display().to_string(), Ending::Completed, 192_000))
+    );
+
+    // A follower given after its item left takes its place at once; one
+    // whose item is stopped takes over from the stop.
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    let a = deck.play(Item::new(Media::file(&first), Priority::Normal));
+    deck.advance(Duration::from_millis(1500));
+    let b = deck.play(Item::new(Media::file(&second), Priority::Normal).following(a));
+    let c = deck.play(Item::new(Media::file(&news), Priority::Normal).following(b));
+    deck.advance(Duration::from_millis(500));
+    deck.stop(b);
+    assert!(deck.run_until_idle(Duration::from_secs(10)));
+    deck.flush();
+    let events = drain(&deck);
+    assert_eq!(item_end(&events, a).0, Ending::Completed);
+    assert_eq!(item_end(&events, b).0, Ending::Cut);
+    assert_eq!(item_end(&events, c).0, Ending::Completed);
+    let frames = read_wav(&out);
+    assert_run(&frames, 0, 48_000, 2, 0);
+    assert!(find(&frames, 48_000, 3, 0).is_some(), "b aired");
+    // c airs whole, from its first sample, once b has faded out.
+    let c_at = find(&frames, 96_000, 1, 0).expect("c aired after b's stop");
+    assert_run(&frames, c_at, 4 * 48_000, 1, 0);
+}

@@ -69,6 +69,8 @@ struct SimItem {
     current: Option<(SimPiece, Option<Duration>, Duration)>,
     aired_any: bool,
     failures: Vec<String>,
+    /// Waits until this item leaves the output, then takes its place.
+    after: Option<ItemId>,
 }
 
 impl SimItem {
@@ -170,7 +172,7 @@ impl SimEngine {
             self.outputs[o]
                 .iter()
                 .enumerate()
-                .filter(|(_, it)| it.start_at <= self.now)
+                .filter(|(_, it)| it.after.is_none() && it.start_at <= self.now)
                 .map(|(i, it)| (i, it.priority, it.seq)),
         )
     }
@@ -181,7 +183,7 @@ impl SimEngine {
             self.outputs[o]
                 .iter()
                 .enumerate()
-                .filter(|(_, it)| it.start_at < self.now)
+                .filter(|(_, it)| it.after.is_none() && it.start_at < self.now)
                 .map(|(i, it)| (i, it.priority, it.seq)),
         )
     }
@@ -193,6 +195,15 @@ impl SimEngine {
     fn end_item(&mut self, o: usize, idx: usize, outcome: Ending) {
         let mut it = self.outputs[o].remove(idx);
         let at = self.now;
+        // Its follower takes its place from now (as the decks do).
+        for f in self.outputs[o]
+            .iter_mut()
+            .filter(|f| f.after == Some(it.id))
+        {
+            f.after = None;
+            f.seq = it.seq;
+            f.start_at = f.start_at.max(at);
+        }
         if let Some((p, _, aired)) = it.current.take() {
             let piece_outcome = if outcome == Ending::Completed {
                 Ending::Completed
@@ -283,7 +294,7 @@ impl SimEngine {
             if let Some(e) = it.end_at {
                 consider(e);
             }
-            if it.start_at > self.now {
+            if it.after.is_none() && it.start_at > self.now {
                 consider(it.start_at);
             }
         }
@@ -405,9 +416,14 @@ impl Engine for SimEngine {
                 None => break,
             }
         }
+        // A follower of an item that has already left starts now.
+        let after = item
+            .after
+            .filter(|p| self.outputs[output].iter().any(|it| it.id == *p));
         self.outputs[output].push(SimItem {
             id,
             priority: item.priority,
+            after,
             seq: self.seq,
             start_at: item.start_at.unwrap_or(self.now).max(self.now),
             end_at: item.end_at,

@@ -200,6 +200,8 @@ impl<E: Engine> Scheduler<E> {
             end_reason,
             item: 0,
             deck_items: Vec::new(),
+            next_items: Vec::new(),
+            early: Vec::new(),
             rows: HashMap::new(),
             stop_reason: None,
             demand: Vec::new(),
@@ -237,6 +239,8 @@ impl<E: Engine> Scheduler<E> {
         for (i, r) in self.runs.iter_mut().enumerate() {
             if pick(r) {
                 r.stop_reason = Some(reason.to_string());
+                // Followers first: stopping an item releases its follower.
+                items.append(&mut r.next_items);
                 items.extend(r.deck_items.iter().copied());
                 stopped.push(i);
             }

@@ -372,6 +372,8 @@ impl<E: Engine> Scheduler<E> {
             end_reason,
             item,
             deck_items: Vec::new(),
+            next_items: Vec::new(),
+            early: Vec::new(),
             rows: HashMap::new(),
             stop_reason: None,
             demand: Vec::new(),
@@ -411,6 +413,32 @@ impl<E: Engine> Scheduler<E> {
             .outputs
             .iter()
             .map(|&o| (o, self.engine.play(o, item.clone())))
+            .collect();
+        self.queue_next(run);
+    }
+
+    /// Gives the decks the run's next item ahead, to follow the one on them
+    /// now: it airs from the sample that one ends, so nothing paused beneath
+    /// the program sounds in between, and it is prepared while that one
+    /// airs. Not for an item after a gap (an announcement's repeat), nor a
+    /// relay or live input (its connection would open early): those are
+    /// given when the one before ends.
+    pub(super) fn queue_next(&mut self, run: &mut Run) {
+        run.next_items.clear();
+        let Some(n) = run.next_index() else { return };
+        let next = &run.items[n];
+        if !next.gap_before.is_zero() || next.endless {
+            return;
+        }
+        let mut item =
+            Item::new(next.media.clone(), run.program.priority).with_volume(run.program.volume);
+        if let Some(e) = run.end {
+            item = item.ending_at(to_system(e));
+        }
+        run.next_items = run
+            .deck_items
+            .iter()
+            .map(|&(o, id)| (o, self.engine.play(o, item.clone().following(id))))
             .collect();
     }
 

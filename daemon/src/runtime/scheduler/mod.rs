@@ -114,6 +114,12 @@ struct Run {
     item: usize,
     /// Its deck items, one per output (the first is the primary: rows come from it).
     deck_items: Vec<(usize, ItemId)>,
+    /// The next program item, given to the decks ahead to follow these
+    /// (SPEC 4.2: nothing beneath sounds between a program's items).
+    next_items: Vec<(usize, ItemId)>,
+    /// Events of `next_items` that came before they took over (a file that
+    /// failed while being prepared): handled when they do.
+    early: Vec<(usize, loa_audio::DeckEvent)>,
     rows: HashMap<(ItemId, String), OpenRow>,
     /// Detail for rows cut by a stop (shutdown, reload...).
     stop_reason: Option<String>,
@@ -129,6 +135,18 @@ struct Run {
 }
 
 impl Run {
+    /// The program item after the one on the decks (looped programs start over).
+    fn next_index(&self) -> Option<usize> {
+        let n = self.item + 1;
+        if n < self.items.len() {
+            Some(n)
+        } else if self.program.looped && !self.items.is_empty() {
+            Some(0)
+        } else {
+            None
+        }
+    }
+
     /// The announcement's id, or the program's.
     fn id(&self) -> &str {
         match &self.origin {

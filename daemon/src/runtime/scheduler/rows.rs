@@ -116,6 +116,14 @@ impl<E: Engine> Scheduler<E> {
                 .iter()
                 .position(|r| r.deck_items.contains(&(output, item_id)))
             else {
+                // A next item's event before it took over: kept until it does.
+                if let Some(r) = self
+                    .runs
+                    .iter_mut()
+                    .find(|r| r.next_items.contains(&(output, item_id)))
+                {
+                    r.early.push((output, ev));
+                }
                 continue;
             };
             let primary = self.runs[ri].deck_items.first() == Some(&(output, item_id));
@@ -286,18 +294,26 @@ impl<E: Engine> Scheduler<E> {
             && self.runs[ri].end.is_none_or(|e| e > at);
         let r = &mut self.runs[ri];
         if go_on {
-            r.item += 1;
-            if r.item >= r.items.len() && r.program.looped {
-                r.item = 0;
-            }
-            if r.item < r.items.len() {
+            if let Some(n) = r.next_index() {
+                r.item = n;
                 let mut run = self.runs.remove(ri);
-                self.submit(&mut run, at, Duration::ZERO);
+                if run.next_items.is_empty() {
+                    self.submit(&mut run, at, Duration::ZERO);
+                } else {
+                    // Already on the decks, taking over from the one that ended.
+                    run.deck_items = std::mem::take(&mut run.next_items);
+                    self.queue_next(&mut run);
+                }
+                let early = std::mem::take(&mut run.early);
                 self.runs.push(run);
+                self.handle(early);
                 return;
             }
         }
-        let run = self.runs.remove(ri);
+        let mut run = self.runs.remove(ri);
+        for (o, id) in run.next_items.drain(..) {
+            self.engine.stop(o, id);
+        }
         self.zones_after(&run, at);
         if let Origin::Announcement { id, .. } = &run.origin {
             let note = match (&outcome, &run.stop_reason) {
