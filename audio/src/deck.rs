@@ -442,7 +442,6 @@ impl DeckCore {
     /// picks the airing item.
     fn update(&mut self) {
         let now = self.frame;
-        self.promote(now);
         let mut i = 0;
         while i < self.entries.len() {
             let e = &mut self.entries[i];
@@ -465,7 +464,7 @@ impl DeckCore {
             }
             i += 1;
         }
-        // Followers of what ended now take its place now.
+        // What is due now may air, followers of what ended now included.
         self.promote(now);
         self.select();
     }

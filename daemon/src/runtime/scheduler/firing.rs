@@ -10,14 +10,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
-use loa_audio::{Item, Media};
+use loa_audio::Media;
 use loa_schedules::agenda::{playlist_files, Length};
 use loa_schedules::rules::{self, EndCause, Meeting};
 use loa_schedules::{DailyWindow, IfBusy, LateStart, Order, Priority, Program, Source};
 use tracing::{info, warn};
 
 use crate::runtime::airtime::Outcome;
-use crate::runtime::clock::to_system;
 use crate::runtime::engine::{estimated_speech, Engine};
 
 use super::*;
@@ -402,13 +401,10 @@ impl<E: Engine> Scheduler<E> {
     pub(super) fn submit(&mut self, run: &mut Run, start: DateTime<Utc>, offset: Duration) {
         let next = &run.items[run.item];
         let start = start + delta(next.gap_before);
-        let mut item = Item::new(next.media.clone(), run.program.priority)
+        let item = run
+            .deck_item(next)
             .starting_at(to_system(start))
-            .from_offset(offset)
-            .with_volume(run.program.volume);
-        if let Some(e) = run.end {
-            item = item.ending_at(to_system(e));
-        }
+            .from_offset(offset);
         run.deck_items = run
             .outputs
             .iter()
@@ -430,11 +426,7 @@ impl<E: Engine> Scheduler<E> {
         if !next.gap_before.is_zero() || next.endless {
             return;
         }
-        let mut item =
-            Item::new(next.media.clone(), run.program.priority).with_volume(run.program.volume);
-        if let Some(e) = run.end {
-            item = item.ending_at(to_system(e));
-        }
+        let item = run.deck_item(next);
         run.next_items = run
             .deck_items
             .iter()

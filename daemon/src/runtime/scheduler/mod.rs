@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
-use loa_audio::{ItemId, Media};
+use loa_audio::{Item, ItemId, Media};
 use loa_schedules::agenda::Lengths;
 use loa_schedules::{Config, Program};
 use tracing::{info, warn};
@@ -25,6 +25,7 @@ use loa_schedules::occurrence::delta;
 
 use crate::probe::Probe;
 use crate::runtime::airtime::{AirtimeLog, Trigger};
+use crate::runtime::clock::to_system;
 use crate::runtime::engine::Engine;
 
 mod announcements;
@@ -135,6 +136,17 @@ struct Run {
 }
 
 impl Run {
+    /// A program item as the decks take it: the program's level and
+    /// volume, and its hard end.
+    fn deck_item(&self, next: &RunItem) -> Item {
+        let item =
+            Item::new(next.media.clone(), self.program.priority).with_volume(self.program.volume);
+        match self.end {
+            Some(e) => item.ending_at(to_system(e)),
+            None => item,
+        }
+    }
+
     /// The program item after the one on the decks (looped programs start over).
     fn next_index(&self) -> Option<usize> {
         let n = self.item + 1;
