@@ -113,13 +113,27 @@ impl Station {
         sql: &str,
         row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> Vec<T> {
-        let c = rusqlite::Connection::open(self.dir.path().join("airtime.sqlite")).unwrap();
+        self.query_in("airtime.sqlite", sql, row)
+    }
+
+    /// Rows of the log file `file` in the station's directory, read by `sql`.
+    fn query_in<T>(
+        &self,
+        file: &str,
+        sql: &str,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Vec<T> {
+        let c = rusqlite::Connection::open(self.dir.path().join(file)).unwrap();
         let mut st = c.prepare(sql).unwrap();
         st.query_map([], row).unwrap().map(Result::unwrap).collect()
     }
 
     fn rows(&self) -> Vec<Row> {
-        self.query("SELECT program_id, source, scheduled_at, started_at, ended_at, aired_ms, outcome, detail FROM airtime ORDER BY id", |r| {
+        self.rows_in("airtime.sqlite")
+    }
+
+    fn rows_in(&self, file: &str) -> Vec<Row> {
+        self.query_in(file, "SELECT program_id, source, scheduled_at, started_at, ended_at, aired_ms, outcome, detail FROM airtime ORDER BY id", |r| {
             Ok(Row {
                 program: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
                 source: r.get(1)?,
@@ -150,7 +164,11 @@ impl Station {
     }
 
     fn rows_of(&self, program: &str) -> Vec<Row> {
-        self.rows()
+        self.rows_of_in("airtime.sqlite", program)
+    }
+
+    fn rows_of_in(&self, file: &str, program: &str) -> Vec<Row> {
+        self.rows_in(file)
             .into_iter()
             .filter(|r| r.program == program)
             .collect()
@@ -838,4 +856,154 @@ fn a_relay_item_goes_to_the_deck_with_its_sources_in_order() {
         }
     );
     assert_eq!(source_text(&source), "https://a.invalid/playlist.m3u8");
+}
+
+/// The decks as a real machine has them when a file cannot be opened: the
+/// item fails while it is prepared, that is when it is given (ahead, for a
+/// program's next item), not when its turn comes.
+struct FailsWhenGiven {
+    sim: SimEngine,
+    now: std::time::SystemTime,
+    failed: u64,
+    events: Vec<(usize, loa_audio::DeckEvent)>,
+}
+
+impl Engine for FailsWhenGiven {
+    fn play(&mut self, output: usize, item: Item) -> ItemId {
+        let missing = match &item.media {
+            Media::Files { paths, .. } if paths.len() == 1 && table(&paths[0]).is_err() => {
+                Some(paths[0].display().to_string())
+            }
+            _ => None,
+        };
+        let Some(source) = missing else {
+            return self.sim.play(output, item);
+        };
+        use loa_audio::{DeckEvent, Ending, Piece, SourceKind};
+        self.failed += 1;
+        let id = ItemId(1 << 40 | self.failed);
+        let at = self.now;
+        let piece = Piece {
+            kind: SourceKind::File,
+            source,
+        };
+        let failed = Ending::Failed("no such file".into());
+        self.events.extend(self.sim.take_events());
+        self.events.extend([
+            (
+                output,
+                DeckEvent::Started {
+                    item: id,
+                    piece: piece.clone(),
+                    at,
+                },
+            ),
+            (
+                output,
+                DeckEvent::Ended {
+                    item: id,
+                    piece,
+                    outcome: failed.clone(),
+                    aired_frames: 0,
+                    at,
+                },
+            ),
+            (
+                output,
+                DeckEvent::ItemEnded {
+                    item: id,
+                    outcome: failed,
+                    at,
+                },
+            ),
+        ]);
+        id
+    }
+    fn stop(&mut self, output: usize, id: ItemId) {
+        self.sim.stop(output, id)
+    }
+    fn take_events(&mut self) -> Vec<(usize, loa_audio::DeckEvent)> {
+        let mut events = std::mem::take(&mut self.events);
+        events.extend(self.sim.take_events());
+        events
+    }
+    fn poll_every(&self) -> Option<Duration> {
+        None
+    }
+}
+
+impl VirtualEngine for FailsWhenGiven {
+    fn next_event(&self) -> Option<std::time::SystemTime> {
+        self.sim.next_event()
+    }
+    fn advance_to(&mut self, t: std::time::SystemTime) {
+        self.now = t;
+        self.sim.advance_to(t)
+    }
+}
+
+#[test]
+fn a_next_item_that_fails_while_given_ahead_leaves_its_row_and_the_program_goes_on() {
+    let start = at(6, 0);
+    let s = station(
+        "programs:
+  - id: nhac
+    at: \"06:55\"
+    priority: filler
+    zones: all
+    items: [{ file: 40m.mp3 }]
+  - id: tin
+    at: \"07:00\"
+    zones: all
+    items: [{ file: 5m.mp3 }, { file: ban-tin-hom-nay.mp3 }, { file: 10m.mp3 }]
+",
+        start,
+    );
+    // The same station on decks that fail a file when it is given.
+    let config = s.sched.config().clone();
+    let (log, _) = AirtimeLog::open(
+        &s.dir.path().join("airtime-2.sqlite"),
+        "test",
+        config.station.timezone,
+    )
+    .unwrap();
+    let engine = FailsWhenGiven {
+        sim: SimEngine::new(1, to_system(start), Box::new(table)),
+        now: to_system(start),
+        failed: 0,
+        events: Vec::new(),
+    };
+    let lengths = loa_schedules::agenda::probe_lengths(&config, &Table);
+    let mut sched = Scheduler::new(config, lengths, engine, log, Box::new(table));
+    run_virtual(&mut sched, &s.clock, at(8, 0));
+
+    let tin = s.rows_of_in("airtime-2.sqlite", "tin");
+    assert_eq!(tin.len(), 3, "{tin:#?}");
+    assert_eq!(
+        (tin[0].source.ends_with("5m.mp3"), tin[0].outcome.as_str()),
+        (true, "completed")
+    );
+    // The failure is recorded when it happened: while the item before aired.
+    assert!(tin[1].source.ends_with("ban-tin-hom-nay.mp3"));
+    assert_eq!(
+        (tin[1].outcome.as_str(), tin[1].aired_s),
+        ("failed", 0),
+        "{tin:#?}"
+    );
+    assert_eq!(tin[1].detail.as_deref(), Some("no such file"));
+    // The program goes on where the failed item would have started.
+    assert_eq!(tin[2].outcome, "completed");
+    assert_eq!(tin[2].started, "2026-11-23T07:05:00.000+07:00");
+    assert_eq!(
+        tin[2].ended.as_deref(),
+        Some("2026-11-23T07:15:00.000+07:00")
+    );
+    // The music beneath pauses once, for the whole program, and airs whole.
+    let nhac = s.rows_of_in("airtime-2.sqlite", "nhac");
+    assert_eq!(nhac.len(), 1, "{nhac:#?}");
+    assert_eq!(nhac[0].aired_s, 2400);
+    assert_eq!(
+        nhac[0].ended.as_deref(),
+        Some("2026-11-23T07:50:00.000+07:00")
+    );
 }
