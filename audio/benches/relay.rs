@@ -23,7 +23,7 @@ use loa_audio::{
     Deck, DeckConfig, DeckEvent, Item, Media, OutputSpec, Priority, SilencePolicy, SourceKind,
 };
 
-/// The daemon hands items to decks this far ahead (scheduler::LEAD).
+/// The daemon hands items to decks this far ahead (loa_schedules::rules::LEAD).
 const LEAD: Duration = Duration::from_secs(3);
 
 fn ticks(stat: &str) -> u64 {

@@ -19,7 +19,24 @@ use chrono::{DateTime, NaiveTime, TimeDelta, TimeZone};
 use chrono_tz::Tz;
 
 use crate::occurrence::{delta, resolve_local, DailyWindow};
-use crate::{IfBusy, Priority};
+use crate::{IfBusy, Priority, Station};
+
+/// How far ahead of its second an occurrence is decided and its item goes
+/// to the decks: time to open files, resolve globs and render TTS before
+/// the scheduled sample.
+pub const LEAD: Duration = Duration::from_secs(3);
+
+/// The lead of a station: [`LEAD`], or longer when a zone's relay needs a
+/// longer preroll (a second more than the longest).
+pub fn lead(station: &Station) -> Duration {
+    let preroll = station
+        .zones
+        .iter()
+        .map(|z| z.preroll)
+        .max()
+        .unwrap_or_default();
+    LEAD.max(preroll + Duration::from_secs(1))
+}
 
 /// 4.1: the order in which occurrences falling due at once are decided:
 /// by instant; at one instant the higher level first, then file order

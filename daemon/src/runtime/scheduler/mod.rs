@@ -37,20 +37,10 @@ pub use announcements::{Announce, AnnouncementNote};
 pub use claims::ZoneNote;
 pub use firing::quiet_hours_hold;
 
-/// How far ahead an item goes to its deck: time to open files, resolve
-/// globs and render TTS before the scheduled sample. Longer when a zone's
-/// relay needs a longer preroll.
-pub const LEAD: Duration = Duration::from_secs(3);
-
+/// How far ahead an item goes to its deck (`rules::lead`: the agenda
+/// models the same).
 fn lead_for(config: &Config) -> Duration {
-    let preroll = config
-        .station
-        .zones
-        .iter()
-        .map(|z| z.preroll)
-        .max()
-        .unwrap_or_default();
-    LEAD.max(preroll + Duration::from_secs(1))
+    loa_schedules::rules::lead(&config.station)
 }
 /// A wall-clock jump bigger than this (against the monotonic clock) is a step.
 const STEP: TimeDelta = TimeDelta::seconds(2);
