@@ -89,6 +89,9 @@ pub struct SimEngine {
     next_id: u64,
     seq: u64,
     events: Vec<(usize, DeckEvent)>,
+    /// What aired on each output over the last stretch of time that passed
+    /// (as a real deck's state before it applies an instant's hard ends).
+    aired: Vec<Option<ItemId>>,
     /// File lengths (callers pass a caching probe: see probe::caching_probe).
     probe: Probe,
 }
@@ -101,6 +104,7 @@ impl SimEngine {
             next_id: 1,
             seq: 0,
             events: Vec::new(),
+            aired: vec![None; outputs],
             probe,
         }
     }
@@ -173,17 +177,6 @@ impl SimEngine {
                 .iter()
                 .enumerate()
                 .filter(|(_, it)| it.after.is_none() && it.start_at <= self.now)
-                .map(|(i, it)| (i, it.priority, it.seq)),
-        )
-    }
-
-    /// The item that aired on an output up to now (items starting now left out).
-    fn top_until_now(&self, o: usize) -> Option<usize> {
-        rules::on_top(
-            self.outputs[o]
-                .iter()
-                .enumerate()
-                .filter(|(_, it)| it.after.is_none() && it.start_at < self.now)
                 .map(|(i, it)| (i, it.priority, it.seq)),
         )
     }
@@ -312,6 +305,7 @@ impl SimEngine {
     /// Lets `d` pass on output `o` (nothing changes state within it).
     fn pass(&mut self, o: usize, d: Duration) {
         let top = self.top(o);
+        self.aired[o] = top.map(|i| self.outputs[o][i].id);
         for (i, it) in self.outputs[o].iter_mut().enumerate() {
             let airing = Some(i) == top;
             if !(airing || it.runs_muted()) {
@@ -350,12 +344,12 @@ impl SimEngine {
             {
                 // What aired until now: an item starting at this very
                 // instant has not taken the output yet, so the one whose
-                // window closes now was cut, not preempted.
-                let top = self.top_until_now(o);
+                // window closes now was cut, not preempted; one held beneath
+                // an item that ends at this very instant was preempted.
                 let it = &self.outputs[o][idx];
                 let outcome = if it.current.is_none() && !it.aired_any {
                     Ending::NotAired
-                } else if Some(idx) == top {
+                } else if self.aired[o] == Some(it.id) {
                     Ending::Cut
                 } else {
                     Ending::Preempted
@@ -574,6 +568,43 @@ mod tests {
             _ => None,
         });
         assert_eq!(last, Some(at(90)));
+    }
+
+    #[test]
+    fn a_window_closing_as_the_item_above_ends_finds_it_held_beneath() {
+        // a airs 0..10, b holds the output 10..40 and ends as a's window
+        // closes at 40: a never airs again, so it was preempted, not cut
+        // (a real deck decides the hard end on what aired until then).
+        let mut e = engine();
+        e.play(
+            0,
+            Item::new(Media::file("a.mp3"), Priority::Normal)
+                .starting_at(at(0))
+                .ending_at(at(40)),
+        );
+        e.play(
+            0,
+            Item::new(Media::file("b.mp3"), Priority::Emergency).starting_at(at(10)),
+        );
+        e.advance_to(at(1000));
+        let ev = e.take_events();
+        assert_eq!(
+            ended(&ev),
+            [
+                ("b.mp3".into(), "completed", 30),
+                ("a.mp3".into(), "preempted", 10)
+            ]
+        );
+        // Airing until the instant its window closes, it is cut.
+        let mut e = engine();
+        e.play(
+            0,
+            Item::new(Media::file("a.mp3"), Priority::Normal)
+                .starting_at(at(0))
+                .ending_at(at(40)),
+        );
+        e.advance_to(at(1000));
+        assert_eq!(ended(&e.take_events()), [("a.mp3".into(), "cut", 40)]);
     }
 
     #[test]
