@@ -440,7 +440,7 @@ fn main() {
         if summary.is_none() {
             let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
             for e in &entries {
-                *outcomes.entry(e.outcome.as_str()).or_default() += 1;
+                *outcomes.entry(e.forecast.as_str()).or_default() += 1;
             }
             let airs = outcomes.get(Forecast::Airs.as_str()).copied().unwrap_or(0);
             summary = Some(format!(

@@ -10,7 +10,8 @@
 //! - `rules`: SPEC section 4 once (who takes an output, who waits until
 //!   when, who is skipped, hard ends, quiet hours), for the agenda, the
 //!   scheduler and the simulated decks alike;
-//! - `agenda`: what will air when, after those rules;
+//! - `agenda`: what will air when: the period run through a model of the
+//!   daemon's scheduler and decks (`agenda::timeline`) that applies them;
 //! - `schema`: JSON Schema of both file kinds, for editors.
 //!
 //! Pure: no audio, no network, no async. Media lengths come in through the

@@ -97,7 +97,7 @@ fn a_higher_level_preempts_the_output_and_silences_the_other_zones() {
     items: [{ file: 10m.mp3 }]
 ");
     let low = find(&c, &e, "tin-xa");
-    assert_eq!(low.outcome, Forecast::Preempted);
+    assert_eq!(low.forecast, Forecast::Preempted);
     let reason = low.reason.as_deref().unwrap();
     assert!(reason.contains("06:10-06:20"), "{reason}");
     assert!(reason.contains("resumes after"), "{reason}");
@@ -106,7 +106,7 @@ fn a_higher_level_preempts_the_output_and_silences_the_other_zones() {
     // The file pauses: it ends ten minutes later than planned.
     assert_eq!(hm(&low.end), "06:50");
     let high = find(&c, &e, "thong-bao");
-    assert_eq!(high.outcome, Forecast::Airs);
+    assert_eq!(high.forecast, Forecast::Airs);
 }
 
 #[test]
@@ -123,10 +123,10 @@ fn equal_level_waits_then_airs_from_its_beginning() {
     items: [{ file: 10m.mp3 }]
 ");
     let b = find(&c, &e, "b");
-    assert_eq!(b.outcome, Forecast::Delayed);
+    assert_eq!(b.forecast, Forecast::Delayed);
     assert_eq!(b.start.format("%H:%M").to_string(), "17:20");
     assert_eq!(hm(&b.end), "17:30");
-    assert_eq!(find(&c, &e, "a").outcome, Forecast::Airs);
+    assert_eq!(find(&c, &e, "a").forecast, Forecast::Airs);
 }
 
 #[test]
@@ -143,7 +143,7 @@ fn a_wait_too_short_skips() {
     items: [{ file: 10m.mp3 }]
 ");
     let b = find(&c, &e, "b");
-    assert_eq!(b.outcome, Forecast::Skipped);
+    assert_eq!(b.forecast, Forecast::Skipped);
     assert!(b.reason.as_deref().unwrap().contains("17:40"));
 }
 
@@ -169,10 +169,10 @@ fn if_busy_skip_and_preempt() {
     if_busy: preempt
     items: [{ file: 10m.mp3 }]
 ");
-    assert_eq!(find(&c, &e, "skip-me").outcome, Forecast::Skipped);
-    assert_eq!(find(&c, &e, "a").outcome, Forecast::Airs);
-    assert_eq!(find(&c, &e, "push-in").outcome, Forecast::Airs);
-    assert_eq!(find(&c, &e, "b").outcome, Forecast::Preempted);
+    assert_eq!(find(&c, &e, "skip-me").forecast, Forecast::Skipped);
+    assert_eq!(find(&c, &e, "a").forecast, Forecast::Airs);
+    assert_eq!(find(&c, &e, "push-in").forecast, Forecast::Airs);
+    assert_eq!(find(&c, &e, "b").forecast, Forecast::Preempted);
 }
 
 #[test]
@@ -188,8 +188,8 @@ fn programs_on_different_outputs_do_not_meet() {
     if_busy: skip
     items: [{ file: 10m.mp3 }]
 ");
-    assert_eq!(find(&c, &e, "a").outcome, Forecast::Airs);
-    assert_eq!(find(&c, &e, "b").outcome, Forecast::Airs);
+    assert_eq!(find(&c, &e, "a").forecast, Forecast::Airs);
+    assert_eq!(find(&c, &e, "b").forecast, Forecast::Airs);
 }
 
 #[test]
@@ -208,7 +208,7 @@ fn a_lower_level_waits_for_the_higher_one() {
     items: [{ file: 10m.mp3 }]
 ");
     let n = find(&c, &e, "nhac");
-    assert_eq!(n.outcome, Forecast::Delayed);
+    assert_eq!(n.forecast, Forecast::Delayed);
     assert_eq!(n.start.format("%H:%M").to_string(), "10:20");
     // Waiting uses up the window; it never moves it.
     assert_eq!(hm(&n.end), "10:30");
@@ -233,13 +233,13 @@ fn hard_end_and_quiet_hours_cut() {
     items: [{ file: 10m.mp3 }]
 ");
     let hard = find(&c, &e, "hard");
-    assert_eq!(hard.outcome, Forecast::Cut);
+    assert_eq!(hard.forecast, Forecast::Cut);
     assert_eq!(hm(&hard.end), "07:15");
     let late = find(&c, &e, "late");
-    assert_eq!(late.outcome, Forecast::Cut);
+    assert_eq!(late.forecast, Forecast::Cut);
     assert_eq!(hm(&late.end), "21:30");
     assert!(late.reason.as_deref().unwrap().contains("quiet hours"));
-    assert_eq!(find(&c, &e, "storm").outcome, Forecast::Airs);
+    assert_eq!(find(&c, &e, "storm").forecast, Forecast::Airs);
 }
 
 #[test]
@@ -270,5 +270,129 @@ fn json_shape_is_the_contract() {
             "category", "end", "outcome", "priority", "program", "reason", "start", "title",
             "zones"
         ]
+    );
+}
+
+#[test]
+fn a_program_on_two_outputs_follows_its_first() {
+    // "tin" is on main (thon-1) and phu (xa-khac); the warning takes main
+    // only. On phu "tin" airs at its second; its entry (and its airtime
+    // rows) follow its first output, main, where it waits for the warning.
+    let (c, e) = day("programs:
+  - id: canh-bao
+    at: \"08:00\"
+    priority: priority
+    zones: [thon-1]
+    items: [{ file: 20m.mp3 }]
+  - id: tin
+    at: \"08:05\"
+    zones: [xa-khac, thon-1]
+    items: [{ file: 10m.mp3 }]
+");
+    let tin = find(&c, &e, "tin");
+    assert_eq!(tin.forecast, Forecast::Delayed);
+    assert_eq!(tin.start.format("%H:%M").to_string(), "08:20");
+    assert_eq!(hm(&tin.end), "08:30");
+    assert!(tin.reason.as_deref().unwrap().contains("waits for"));
+}
+
+#[test]
+fn released_together_the_newest_airs_first() {
+    // Two fillers wait beneath an emergency (b, `if_busy: preempt`, goes
+    // onto the decks above a); when it ends the decks air the newest among
+    // equals (SPEC 4.2), then the other.
+    let (c, e) = day("programs:
+  - id: khan
+    at: \"09:00\"
+    priority: emergency
+    zones: all
+    items: [{ file: 40m.mp3 }]
+  - id: a
+    at: \"09:05\"
+    priority: filler
+    zones: [thon-1]
+    items: [{ file: 10m.mp3 }]
+  - id: b
+    at: \"09:10\"
+    priority: filler
+    zones: [thon-1]
+    if_busy: preempt
+    items: [{ file: 10m.mp3 }]
+");
+    let (a, b) = (find(&c, &e, "a"), find(&c, &e, "b"));
+    assert_eq!(
+        (b.forecast, hm(&Some(b.start))),
+        (Forecast::Delayed, "09:40".into())
+    );
+    assert_eq!(
+        (a.forecast, hm(&Some(a.start))),
+        (Forecast::Delayed, "09:50".into())
+    );
+}
+
+#[test]
+fn held_beneath_until_its_window_closes_it_is_not_resumed() {
+    // "nhac" airs 06:00-06:10; the news holds the output until 06:30, the
+    // very instant nhac's window closes: it never airs again.
+    let (c, e) = day("programs:
+  - id: nhac
+    at: \"06:00\"
+    priority: filler
+    zones: all
+    duration: 30m
+    items: [{ file: 40m.mp3 }]
+  - id: tin
+    at: \"06:10\"
+    zones: all
+    items: [{ file: 20m.mp3 }]
+");
+    let nhac = find(&c, &e, "nhac");
+    assert_eq!(nhac.forecast, Forecast::Preempted);
+    let reason = nhac.reason.as_deref().unwrap();
+    assert!(reason.contains("06:10-06:30, not resumed"), "{reason}");
+    assert_eq!(hm(&nhac.end), "06:10");
+}
+
+#[test]
+fn the_text_shows_seconds_off_the_minute() {
+    let (c, e) = day("programs:
+  - id: tin
+    title: Tin
+    at: \"06:00:30\"
+    zones: all
+    items: [{ file: 10m.mp3 }]
+  - id: sau
+    title: Sau
+    at: \"07:00\"
+    zones: all
+    items: [{ file: 10m.mp3 }]
+");
+    let text = loa_schedules::agenda::format_text(&c, &e);
+    assert!(text.contains("06:00:30-06:10:30"), "{text}");
+    assert!(text.contains("07:00-07:10 "), "{text}");
+}
+
+#[test]
+fn an_unknown_end_is_said_and_holds_nothing_without_a_window() {
+    // A file the probe cannot read fails at once on the air: the agenda
+    // says its end is unknown, and does not make the next program wait.
+    let (c, e) = day("programs:
+  - id: mat
+    at: \"06:00\"
+    zones: all
+    items: [{ file: nope.mp3 }]
+  - id: sau
+    at: \"06:05\"
+    zones: all
+    if_busy: skip
+    items: [{ file: 10m.mp3 }]
+");
+    let mat = find(&c, &e, "mat");
+    assert_eq!(mat.end, None);
+    assert!(mat.reason.as_deref().unwrap().contains("end unknown"));
+    let sau = find(&c, &e, "sau");
+    assert_eq!(
+        (sau.forecast, hm(&Some(sau.start))),
+        (Forecast::Airs, "06:05".into())
     );
 }

@@ -2,10 +2,11 @@
 //! rules: priorities per output (zones that share an output share its audio),
 //! `if_busy`, hard ends and quiet hours.
 //!
-//! This is a plan, computed from the schedule and the media lengths alone.
-//! The rules themselves are [`crate::rules`], which the daemon's scheduler
-//! and its simulated decks apply live: what this module adds is the
-//! timeline (who holds which output until when).
+//! This is a plan, computed from the schedule and the media lengths alone:
+//! the period run through [`timeline`], a model of the daemon's scheduler
+//! and decks that applies [`crate::rules`] as they do, event by event, and
+//! each occurrence's fate told as a forecast with its reason. The daemon's
+//! differential test checks it against `loa simulate`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,7 +20,7 @@ use crate::occurrence::delta;
 use crate::rules::EndCause;
 use crate::MediaProbe;
 
-mod timeline;
+pub mod timeline;
 use timeline::{Ending, Fate, Model, Occurrence, Skip};
 
 /// How long a program's items play, when it can be known.
@@ -211,8 +212,13 @@ pub fn agenda(
             .into_iter()
             .filter_map(|o| output_index.get(o).copied())
             .collect();
+        // Endless items hold their outputs until their window closes. One
+        // of unknown length (a TTS text not yet rendered, a missing file)
+        // too when it has a window; without one it is told `end unknown`
+        // and holds nothing (a missing file fails at once on the air).
         let length = match lengths.get(&p.id) {
             Some(Length::Known(d)) => Some(*d),
+            Some(Length::Unknown(_)) | None if p.duration.is_none() => Some(Duration::ZERO),
             _ => None,
         };
         for t in p.occurs.between(tz, early, to) {
@@ -321,14 +327,21 @@ impl Teller<'_> {
                 return skipped(format!(
                     "busy: {} {} (if_busy: skip)",
                     self.program(*b).title,
-                    if airs { "airs" } else { "waits for the output too" }
+                    if airs {
+                        "airs"
+                    } else {
+                        "waits for the output too"
+                    }
                 ));
             }
             Some(Skip::Waited(b)) => return skipped(self.past_wait(Some(*b))),
             None => {}
         }
-        let Some(start) = f.started.filter(|_| !(f.aired.is_zero() && f.ended.is_some()))
-        else {
+        // Started, then held beneath another at that very instant until it
+        // ended: nothing aired (an item of no length aside).
+        let aired_nothing =
+            f.aired.is_zero() && f.ended.is_some() && o.length != Some(Duration::ZERO);
+        let Some(start) = f.started.filter(|_| !aired_nothing) else {
             let holder = f
                 .gave_up_to
                 .or(f.held_by)
@@ -382,7 +395,9 @@ impl Teller<'_> {
             _ if paused => Forecast::Preempted,
             Some((at, Ending::Cut)) if !fills_window => {
                 reasons.push(match f.hard_end {
-                    Some((_, EndCause::QuietHours(_))) => format!("quiet hours start at {}", hm(&at)),
+                    Some((_, EndCause::QuietHours(_))) => {
+                        format!("quiet hours start at {}", hm(&at))
+                    }
                     _ => format!("window closes at {}, before its items end", hm(&at)),
                 });
                 Forecast::Cut
@@ -390,16 +405,18 @@ impl Teller<'_> {
             _ if start > o.scheduled => Forecast::Delayed,
             _ => Forecast::Airs,
         };
-        if f.ended.is_none() {
-            if let Some(Length::Unknown(why)) = self.lengths.get(&p.id) {
-                reasons.push(format!("end unknown: {why}"));
+        let mut end = self.end_of(slot);
+        if let Some(Length::Unknown(why)) = self.lengths.get(&p.id) {
+            reasons.push(format!("end unknown: {why}"));
+            if o.window.is_none() {
+                end = None;
             }
         }
         Entry {
             program: o.program,
             scheduled: o.scheduled,
             start,
-            end: self.end_of(slot),
+            end,
             forecast,
             reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
         }
@@ -419,7 +436,10 @@ impl Teller<'_> {
         mine.zones
             .iter()
             .filter(|z| !theirs.zones.contains(z))
-            .filter(|z| st.zone(z).is_some_and(|z| taken.contains(&z.output.as_str())))
+            .filter(|z| {
+                st.zone(z)
+                    .is_some_and(|z| taken.contains(&z.output.as_str()))
+            })
             .map(String::as_str)
             .collect()
     }
