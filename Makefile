@@ -73,8 +73,8 @@ fuzz:
 ## and schedules (SPEC section 4), DIFF_CASES of them from DIFF_SEED; a case
 ## that disagrees prints its seed, its station and schedule as YAML and both
 ## sides (daemon/src/runtime/scheduler/differential.rs lists the differences
-## found, and the one still open: 5 of the default 5,000 cases). make test
-## replays the cases already settled and runs 300 of the whole domain.
+## found and how SPEC settled each). make test replays the cases settled and
+## runs 300 of the whole domain.
 DIFF_CASES ?= 5000
 DIFF_SEED ?= 17456877
 differential: deps

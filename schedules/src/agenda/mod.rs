@@ -21,7 +21,7 @@ use crate::rules::EndCause;
 use crate::MediaProbe;
 
 pub mod timeline;
-use timeline::{Ending, Fate, Model, Occurrence, Skip};
+use timeline::{Ending, Fate, Model, Occurrence, Piece, Skip};
 
 /// How long a program's items play, when it can be known.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,21 +31,6 @@ pub enum Length {
     Unknown(String),
     /// Streams, live input and loops: as long as the window.
     Endless,
-}
-
-/// Probes every item of a program and adds the lengths.
-pub fn program_length(p: &Program, probe: &dyn MediaProbe) -> Length {
-    if p.looped {
-        return Length::Endless;
-    }
-    let mut total = Duration::ZERO;
-    for item in &p.items {
-        match item_length(&item.source, probe) {
-            Length::Known(d) => total += d,
-            other => return other,
-        }
-    }
-    Length::Known(total)
 }
 
 /// The files a playlist names (a glob expanded, sorted by name).
@@ -156,15 +141,58 @@ impl Entry {
     }
 }
 
-/// Per-program lengths, probed once for a whole agenda.
-pub type Lengths = HashMap<String, Length>;
+/// Lengths probed once for a whole agenda: each program's, and each of its
+/// items' (the agenda's model plays them one after another).
+#[derive(Clone, Debug, Default)]
+pub struct Lengths {
+    programs: HashMap<String, Length>,
+    items: HashMap<String, Vec<Length>>,
+}
+
+impl Lengths {
+    pub fn new() -> Lengths {
+        Lengths::default()
+    }
+
+    /// How long a program's items play, when known.
+    pub fn get(&self, program: &str) -> Option<&Length> {
+        self.programs.get(program)
+    }
+
+    /// Each item's length, in order.
+    pub fn items(&self, program: &str) -> Option<&[Length]> {
+        self.items.get(program).map(Vec::as_slice)
+    }
+}
 
 pub fn probe_lengths(config: &Config, probe: &dyn MediaProbe) -> Lengths {
-    config
-        .programs
-        .iter()
-        .map(|p| (p.id.clone(), program_length(p, probe)))
-        .collect()
+    let mut lengths = Lengths::new();
+    for p in &config.programs {
+        let items: Vec<Length> = p
+            .items
+            .iter()
+            .map(|i| item_length(&i.source, probe))
+            .collect();
+        let total = if p.looped {
+            Length::Endless
+        } else {
+            let mut total = Duration::ZERO;
+            let mut first_unknown = None;
+            for l in &items {
+                match l {
+                    Length::Known(d) => total += *d,
+                    other => {
+                        first_unknown = Some(other.clone());
+                        break;
+                    }
+                }
+            }
+            first_unknown.unwrap_or(Length::Known(total))
+        };
+        lengths.programs.insert(p.id.clone(), total);
+        lengths.items.insert(p.id.clone(), items);
+    }
+    lengths
 }
 
 /// "06:30", or "06:30:26" when not on the minute.
@@ -215,11 +243,24 @@ pub fn agenda(
         // Endless items hold their outputs until their window closes. One
         // of unknown length (a TTS text not yet rendered, a missing file)
         // too when it has a window; without one it is told `end unknown`
-        // and holds nothing (a missing file fails at once on the air).
-        let length = match lengths.get(&p.id) {
-            Some(Length::Known(d)) => Some(*d),
-            Some(Length::Unknown(_)) | None if p.duration.is_none() => Some(Duration::ZERO),
-            _ => None,
+        // and holds nothing (a missing file fails at once on the air). A
+        // loop is one endless item.
+        let piece = |l: Option<&Length>, endless: bool| Piece {
+            length: match l {
+                Some(Length::Known(d)) => Some(*d),
+                Some(Length::Unknown(_)) | None if p.duration.is_none() => Some(Duration::ZERO),
+                _ => None,
+            },
+            endless,
+        };
+        let items: Vec<Piece> = match lengths.items(&p.id) {
+            _ if p.looped => vec![piece(Some(&Length::Endless), true)],
+            Some(ls) if ls.len() == p.items.len() && !ls.is_empty() => ls
+                .iter()
+                .zip(&p.items)
+                .map(|(l, i)| piece(Some(l), i.source.is_endless()))
+                .collect(),
+            _ => vec![piece(lengths.get(&p.id), false)],
         };
         for t in p.occurs.between(tz, early, to) {
             occurrences.push(Occurrence {
@@ -229,7 +270,7 @@ pub fn agenda(
                 if_busy: p.if_busy,
                 window: p.duration,
                 outputs: outputs.clone(),
-                length,
+                items: items.clone(),
             });
         }
     }
@@ -304,7 +345,11 @@ impl Teller<'_> {
         let f = &self.fates[slot];
         let p = self.program(slot);
         // A skipped occurrence shows the time it would have had.
-        let planned_end = match (o.length, o.window) {
+        let length = o
+            .items
+            .iter()
+            .try_fold(Duration::ZERO, |t, i| Some(t + i.length?));
+        let planned_end = match (length, o.window) {
             (Some(l), Some(w)) => Some(o.scheduled + delta(l.min(w))),
             (Some(l), None) => Some(o.scheduled + delta(l)),
             (None, w) => w.map(|w| o.scheduled + delta(w)),
@@ -340,7 +385,7 @@ impl Teller<'_> {
         // Started, then held beneath another at that very instant until it
         // ended: nothing aired (an item of no length aside).
         let aired_nothing =
-            f.aired.is_zero() && f.ended.is_some() && o.length != Some(Duration::ZERO);
+            f.aired.is_zero() && f.ended.is_some() && length != Some(Duration::ZERO);
         let Some(start) = f.started.filter(|_| !aired_nothing) else {
             let holder = f
                 .gave_up_to
@@ -387,7 +432,7 @@ impl Teller<'_> {
         let paused = reasons.iter().any(|r| r.starts_with("preempted by"));
         // A relay or an item of unknown length plays until its window
         // closes: that is its length, not a cut.
-        let fills_window = o.length.is_none()
+        let fills_window = length.is_none()
             && o.window
                 .is_some_and(|w| f.ended.is_some_and(|(at, _)| at == o.scheduled + delta(w)));
         let forecast = match f.ended {

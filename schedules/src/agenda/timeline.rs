@@ -8,16 +8,20 @@
 //!   ([`rules::lead`]) in [`rules::due_order`]: quiet hours skip it; an
 //!   equal level on one of its outputs defers it to its second, where
 //!   `if_busy` decides ([`rules::meet`]: preempt, skip, or wait for the
-//!   equal one to end); otherwise its item goes to every output's deck
-//!   with its start instant and its hard end ([`rules::hard_end`]);
+//!   equal one to end); otherwise its first item goes to every output's
+//!   deck with its start instant and its hard end ([`rules::hard_end`]);
 //! - each output's deck airs the highest item, the newest among equals
 //!   ([`rules::on_top`]); the others wait or pause beneath it and resume
-//!   where they were; a hard end takes an item off wherever it is;
-//! - a program's items follow one another on the sample (the daemon gives
-//!   the next one ahead, in the place of the one airing), so a program is
-//!   one item of its whole length here;
+//!   where they were; a hard end takes an item off wherever it is, and
+//!   decides on what aired until then (cut, preempted, never aired);
+//! - a program's next item goes to each deck ahead, to take the place of
+//!   the one before on the sample it leaves (a relay or live item is given
+//!   when the one before ends);
 //! - a program's timeline follows its first output (its primary, where its
-//!   airtime rows come from); when it ends there it ends everywhere;
+//!   airtime rows come from): when an item ends there, the program's items
+//!   still on its other outputs are stopped and it goes on to the next
+//!   item everywhere (on an output where it ran ahead, the next one given
+//!   ahead has already aired);
 //! - at one instant: the decks first (items that run out, then hard ends,
 //!   then what starts), then the scheduler's tick (waiters whose output is
 //!   free, then deferred occurrences, then those falling due, then waiters
@@ -36,6 +40,15 @@ use crate::{IfBusy, Priority, Station};
 
 type T = DateTime<Tz>;
 
+/// One item of a program as the model plays it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Piece {
+    /// How long it plays (None: until the hard end).
+    pub length: Option<Duration>,
+    /// A relay or live input: given to the decks when the one before ends.
+    pub endless: bool,
+}
+
 /// One occurrence as the model takes it.
 pub(super) struct Occurrence {
     pub scheduled: T,
@@ -47,18 +60,20 @@ pub(super) struct Occurrence {
     pub window: Option<Duration>,
     /// Its outputs, in station order: the first is its primary.
     pub outputs: Vec<usize>,
-    /// How long its items play (None: until its hard end, or without end).
-    pub length: Option<Duration>,
+    /// Its items, in order (at least one).
+    pub items: Vec<Piece>,
 }
 
-/// How an item left its primary deck (as the decks say it).
+/// How an occurrence left its primary deck for good.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Ending {
     /// Its items ran out.
     Completed,
-    /// Its hard end came while it aired.
+    /// Its hard end came while it aired, or as an item ended with items
+    /// left.
     Cut,
-    /// Its hard end came while it was paused beneath a higher item.
+    /// Its hard end came while it was held beneath a higher item, after it
+    /// had aired.
     Preempted,
     /// Its hard end came before it ever aired.
     NotAired,
@@ -75,7 +90,7 @@ pub(super) enum Skip {
     Waited(usize),
 }
 
-/// A pause beneath a higher (or newer equal) item, on the primary.
+/// A stretch held beneath another item, on the primary, after it started.
 #[derive(Clone, Debug)]
 pub(super) struct Pause {
     pub by: usize,
@@ -87,11 +102,11 @@ pub(super) struct Pause {
 #[derive(Clone, Debug, Default)]
 pub(super) struct Fate {
     pub skip: Option<Skip>,
-    /// When its primary item first started.
+    /// When it first aired on its primary.
     pub started: Option<T>,
     /// How long it aired on its primary.
     pub aired: Duration,
-    /// When and how its primary item left the deck.
+    /// When and how it left its primary for good.
     pub ended: Option<(T, Ending)>,
     pub pauses: Vec<Pause>,
     /// What held its primary output when it was due (it waited for it).
@@ -104,6 +119,7 @@ pub(super) struct Fate {
 
 /// An item on one output's deck.
 struct DeckItem {
+    id: u64,
     slot: usize,
     level: Priority,
     seq: u64,
@@ -112,23 +128,33 @@ struct DeckItem {
     /// Left to play (None: until its hard end).
     remaining: Option<Duration>,
     started: bool,
+    /// Waits until this item leaves the deck, then takes its place.
+    after: Option<u64>,
     /// On its program's first output (its fate is told there).
     primary: bool,
 }
 
 /// A deck's report that an item left it.
 struct Left {
-    slot: usize,
-    primary: bool,
+    output: usize,
+    id: u64,
     ending: Ending,
     at: T,
 }
 
-/// Occurrences fired and not yet over on their primary.
+/// An occurrence fired and not yet over on its primary.
 struct Run {
     slot: usize,
     outputs: Vec<usize>,
     priority: Priority,
+    end: Option<T>,
+    /// The program item on the decks now, and its deck items by output.
+    item: usize,
+    deck_items: Vec<(usize, u64)>,
+    /// The next item, given ahead to follow those.
+    next_items: Vec<(usize, u64)>,
+    /// Items of `next_items` that left their deck before taking over.
+    early: Vec<(usize, u64)>,
 }
 
 struct Waiting {
@@ -143,12 +169,10 @@ pub(super) struct Model<'a> {
     now: T,
     lead: TimeDelta,
     decks: Vec<Vec<DeckItem>>,
-    /// The item on top of each deck after the last settle.
-    tops: Vec<Option<usize>>,
     /// What aired on each deck over the last stretch of time (a hard end
     /// now cuts it; any other item it finds held beneath).
-    aired: Vec<Option<usize>>,
-    seq: u64,
+    aired: Vec<Option<u64>>,
+    next_id: u64,
     left: Vec<Left>,
     runs: Vec<Run>,
     waiting: Vec<Waiting>,
@@ -179,9 +203,8 @@ impl<'a> Model<'a> {
             now: occ[first].scheduled - lead,
             lead,
             decks: (0..station.outputs.len()).map(|_| Vec::new()).collect(),
-            tops: vec![None; station.outputs.len()],
             aired: vec![None; station.outputs.len()],
-            seq: 0,
+            next_id: 0,
             left: Vec::new(),
             runs: Vec::new(),
             waiting: Vec::new(),
@@ -310,47 +333,104 @@ impl<'a> Model<'a> {
             }
         }
         self.fates[slot].hard_end = hard_end;
-        let outputs = o.outputs.clone();
-        for (k, &out) in outputs.iter().enumerate() {
-            self.seq += 1;
-            self.decks[out].push(DeckItem {
-                slot,
-                level: o.priority,
-                seq: self.seq,
-                start_at: start.max(self.now),
-                end_at: hard_end.map(|(e, _)| e),
-                remaining: o.length,
-                started: false,
-                primary: k == 0,
-            });
-            self.settle(out);
-        }
-        self.runs.push(Run {
+        let mut run = Run {
             slot,
-            outputs,
+            outputs: o.outputs.clone(),
             priority: o.priority,
-        });
+            end: hard_end.map(|(e, _)| e),
+            item: 0,
+            deck_items: Vec::new(),
+            next_items: Vec::new(),
+            early: Vec::new(),
+        };
+        self.submit(&mut run, start);
+        self.runs.push(run);
     }
 
-    /// The decks' reports: a program ends where its primary item leaves;
-    /// its items on the other outputs are stopped then.
+    /// Gives the run's current item to every output's deck.
+    fn submit(&mut self, run: &mut Run, start: T) {
+        let piece = self.occ[run.slot].items[run.item];
+        let outputs = run.outputs.clone();
+        run.deck_items = outputs
+            .iter()
+            .map(|&o| (o, self.play(o, run, piece, start, None)))
+            .collect();
+        self.queue_next(run);
+    }
+
+    /// Gives the decks the run's next item ahead, to follow the one there.
+    fn queue_next(&mut self, run: &mut Run) {
+        run.next_items.clear();
+        let Some(&piece) = self.occ[run.slot].items.get(run.item + 1) else {
+            return;
+        };
+        if piece.endless {
+            return;
+        }
+        let now = self.now;
+        let given: Vec<(usize, u64)> = run.deck_items.clone();
+        run.next_items = given
+            .into_iter()
+            .map(|(o, id)| (o, self.play(o, run, piece, now, Some(id))))
+            .collect();
+    }
+
+    /// The decks' reports: a program goes on to its next item, or ends,
+    /// where its item on its primary leaves; its items still on its other
+    /// outputs are stopped then.
     fn handle(&mut self) {
         while !self.left.is_empty() {
-            let left = std::mem::take(&mut self.left);
-            for l in left {
-                if !l.primary {
-                    continue;
-                }
-                self.fates[l.slot].ended = Some((l.at, l.ending));
-                let Some(ri) = self.runs.iter().position(|r| r.slot == l.slot) else {
-                    continue;
-                };
-                let run = self.runs.remove(ri);
-                for &o in &run.outputs[1..] {
-                    self.stop(o, run.slot);
-                }
+            for l in std::mem::take(&mut self.left) {
+                self.item_left(l);
             }
         }
+    }
+
+    fn item_left(&mut self, l: Left) {
+        let key = (l.output, l.id);
+        let Some(ri) = self.runs.iter().position(|r| r.deck_items.contains(&key)) else {
+            if let Some(r) = self.runs.iter_mut().find(|r| r.next_items.contains(&key)) {
+                r.early.push(key);
+            }
+            return;
+        };
+        let primary = self.runs[ri].deck_items.first() == Some(&key);
+        self.runs[ri].deck_items.retain(|x| *x != key);
+        if !primary {
+            return;
+        }
+        let mut run = self.runs.remove(ri);
+        for (o, id) in std::mem::take(&mut run.deck_items) {
+            self.stop(o, id);
+        }
+        let has_next = run.item + 1 < self.occ[run.slot].items.len();
+        let open = run.end.is_none_or(|e| e > l.at);
+        if l.ending == Ending::Completed && has_next && open {
+            run.item += 1;
+            if run.next_items.is_empty() {
+                self.submit(&mut run, l.at);
+            } else {
+                run.deck_items = std::mem::take(&mut run.next_items);
+                self.queue_next(&mut run);
+            }
+            for gone in std::mem::take(&mut run.early) {
+                run.deck_items.retain(|x| *x != gone);
+            }
+            self.runs.push(run);
+            return;
+        }
+        for (o, id) in std::mem::take(&mut run.next_items) {
+            self.stop(o, id);
+        }
+        let started = self.fates[run.slot].started.is_some();
+        let ending = match l.ending {
+            // The window closed as an item ended, with items left.
+            Ending::Completed if has_next => Ending::Cut,
+            // A next item held beneath another until the window closed.
+            Ending::NotAired if started => Ending::Preempted,
+            e => e,
+        };
+        self.fates[run.slot].ended = Some((l.at, ending));
     }
 
     /// The next instant something happens: a deck event, a wait's
@@ -379,19 +459,37 @@ impl<'a> Model<'a> {
 
     // --- the decks -------------------------------------------------------
 
-    fn top_where(&self, o: usize, eligible: impl Fn(&DeckItem) -> bool) -> Option<usize> {
-        rules::on_top(
-            self.decks[o]
-                .iter()
-                .enumerate()
-                .filter(|(_, it)| eligible(it))
-                .map(|(i, it)| (i, it.level, it.seq)),
-        )
+    /// Puts an item on output `o`'s deck: from `start`, or in the place of
+    /// `after` when that leaves (at once if it has left already).
+    fn play(&mut self, o: usize, run: &Run, piece: Piece, start: T, after: Option<u64>) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        let after = after.filter(|a| self.decks[o].iter().any(|it| it.id == *a));
+        self.decks[o].push(DeckItem {
+            id,
+            slot: run.slot,
+            level: run.priority,
+            seq: id,
+            start_at: start.max(self.now),
+            end_at: run.end,
+            remaining: piece.length,
+            started: false,
+            after,
+            primary: run.outputs.first() == Some(&o),
+        });
+        self.settle(o);
+        id
     }
 
     /// What airs on output `o` now.
     fn top(&self, o: usize) -> Option<usize> {
-        self.top_where(o, |it| it.start_at <= self.now)
+        rules::on_top(
+            self.decks[o]
+                .iter()
+                .enumerate()
+                .filter(|(_, it)| it.after.is_none() && it.start_at <= self.now)
+                .map(|(i, it)| (i, it.level, it.seq)),
+        )
     }
 
     fn next_on(&self, o: usize) -> Option<T> {
@@ -401,7 +499,7 @@ impl<'a> Model<'a> {
             if let Some(e) = it.end_at {
                 consider(e);
             }
-            if it.start_at > self.now {
+            if it.after.is_none() && it.start_at > self.now {
                 consider(it.start_at);
             }
         }
@@ -421,7 +519,7 @@ impl<'a> Model<'a> {
         if !d.is_zero() {
             for o in 0..self.decks.len() {
                 let top = self.top(o);
-                self.aired[o] = top.map(|t| self.decks[o][t].slot);
+                self.aired[o] = top.map(|t| self.decks[o][t].id);
                 if let Some(top) = top {
                     let it = &mut self.decks[o][top];
                     if it.started {
@@ -460,11 +558,14 @@ impl<'a> Model<'a> {
             {
                 let it = &self.decks[o][idx];
                 let ending = if !it.started {
-                    if it.primary {
-                        self.fates[it.slot].gave_up_to = self.aired[o];
+                    if it.primary && self.fates[it.slot].gave_up_to.is_none() {
+                        let holder = self.aired[o]
+                            .and_then(|a| self.decks[o].iter().find(|x| x.id == a))
+                            .map(|x| x.slot);
+                        self.fates[it.slot].gave_up_to = holder;
                     }
                     Ending::NotAired
-                } else if self.aired[o] == Some(it.slot) {
+                } else if self.aired[o] == Some(it.id) {
                     Ending::Cut
                 } else {
                     Ending::Preempted
@@ -485,58 +586,60 @@ impl<'a> Model<'a> {
         self.note_top(o);
     }
 
-    /// Tells the fates what the deck's top now means for them: an item
-    /// displaced after it started is paused (on its primary); one waiting
-    /// beneath another when due learns what held it.
+    /// Tells the fates what the deck's top now means for the programs whose
+    /// primary it is: one that has aired and is held beneath another is
+    /// paused; one not yet aired learns what held it when due.
     fn note_top(&mut self, o: usize) {
-        let top = self.top(o);
-        let top_slot = top.map(|t| self.decks[o][t].slot);
-        let was = std::mem::replace(&mut self.tops[o], top_slot);
-        if was != top_slot {
-            if let Some(w) = was {
-                let paused = self.decks[o]
-                    .iter()
-                    .any(|it| it.slot == w && it.primary && it.started);
-                if let (true, Some(by)) = (paused, top_slot) {
-                    self.fates[w].pauses.push(Pause {
-                        by,
-                        from: self.now,
-                        to: None,
-                    });
-                }
+        let top_slot = self.top(o).map(|t| self.decks[o][t].slot);
+        let now = self.now;
+        for it in &self.decks[o] {
+            if !it.primary || it.after.is_some() || it.start_at > now {
+                continue;
             }
-            let primary = top.is_some_and(|t| self.decks[o][t].primary);
-            if let (Some(s), true) = (top_slot, primary) {
-                if let Some(p) = self.fates[s].pauses.last_mut() {
-                    if p.to.is_none() {
-                        p.to = Some(self.now);
+            let f = &mut self.fates[it.slot];
+            let sounding = top_slot == Some(it.slot);
+            let open = f.pauses.last().is_some_and(|p| p.to.is_none());
+            match (f.started, sounding, open) {
+                (None, false, _) if f.held_by.is_none() => f.held_by = top_slot,
+                (Some(_), false, false) => {
+                    if let Some(by) = top_slot {
+                        f.pauses.push(Pause {
+                            by,
+                            from: now,
+                            to: None,
+                        });
                     }
                 }
-            }
-        }
-        for it in &self.decks[o] {
-            if it.primary && !it.started && it.start_at <= self.now {
-                let f = &mut self.fates[it.slot];
-                if f.held_by.is_none() {
-                    f.held_by = top_slot;
+                (Some(_), true, true) => {
+                    if let Some(p) = f.pauses.last_mut() {
+                        p.to = Some(now);
+                    }
                 }
+                _ => {}
             }
         }
     }
 
     fn end(&mut self, o: usize, idx: usize, ending: Ending) {
         let it = self.decks[o].remove(idx);
+        // Its follower takes its place from now, in its rank.
+        for f in self.decks[o].iter_mut().filter(|f| f.after == Some(it.id)) {
+            f.after = None;
+            f.seq = it.seq;
+            f.start_at = f.start_at.max(self.now);
+        }
         self.left.push(Left {
-            slot: it.slot,
-            primary: it.primary,
+            output: o,
+            id: it.id,
             ending,
             at: self.now,
         });
     }
 
-    /// Stops a program's item on a secondary output (its primary ended).
-    fn stop(&mut self, o: usize, slot: usize) {
-        if let Some(idx) = self.decks[o].iter().position(|it| it.slot == slot) {
+    /// Stops an item (a program's item on another output when its primary
+    /// moves on or ends, or a next item given ahead of a program that ends).
+    fn stop(&mut self, o: usize, id: u64) {
+        if let Some(idx) = self.decks[o].iter().position(|it| it.id == id) {
             let ending = if self.top(o) == Some(idx) {
                 Ending::Cut
             } else {
