@@ -11,7 +11,9 @@
 //! Timing is sample-exact: starts, hard ends and every event are placed on
 //! the frame they concern, and [`DeckEvent`]s carry aired frame counts.
 //! [`Deck`] runs on a thread at real-time pace; [`VirtualDeck`] is driven by
-//! its caller on a virtual clock (tests, `loa simulate`).
+//! its caller on a virtual clock (tests, `loa simulate`). Here: the core
+//! both drive (`DeckCore`: entries, ramps, selection, rendering, events);
+//! `handles`: the two handles.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -29,6 +31,9 @@ use crate::prepare::{prepare, Prepared};
 use crate::source::{Note, PieceLog, Rendered, Source};
 use crate::stream::SilencePolicy;
 use crate::tts::TtsConfig;
+
+mod handles;
+pub use handles::{Deck, VirtualDeck};
 
 /// Frames rendered per block (5 ms): the granularity at which a real-time
 /// deck notices commands.
@@ -642,42 +647,6 @@ impl DeckCore {
     }
 }
 
-/// Something that can be given items: the daemon's view of a deck.
-fn prepare_command(
-    id: ItemId,
-    item: &Item,
-    config: &DeckConfig,
-    loudness: &Arc<Loudness>,
-    background: bool,
-    now: SystemTime,
-) -> Command {
-    // A decoder bug met while preparing fails the item, not the deck.
-    let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        prepare(item, config, loudness, background, now)
-    }))
-    .unwrap_or_else(|_| {
-        Err(crate::prepare::PrepFailure {
-            failures: Vec::new(),
-            reason: "the decoder crashed on this media (a bug; please report the file)".into(),
-        })
-    });
-    match prepared {
-        Ok(prepared) => Command::Add {
-            id,
-            priority: item.priority,
-            start_at: item.start_at,
-            end_at: item.end_at,
-            after: item.after,
-            prepared,
-        },
-        Err(f) => Command::Failed {
-            id,
-            failures: f.failures,
-            reason: f.reason,
-        },
-    }
-}
-
 /// Renders an entry's source; a panic inside it (a decoder bug on a
 /// malformed file) ends that item as failed instead of killing the deck.
 fn render_guarded(e: &mut Entry, buf: &mut [f32], audible: bool, log: &mut PieceLog) -> Rendered {
@@ -695,273 +664,6 @@ fn render_guarded(e: &mut Entry, buf: &mut [f32], audible: bool, log: &mut Piece
                 ),
             }
         }
-    }
-}
-
-/// The render thread of a real-time deck: commands between blocks, then a block.
-fn deck_loop(core: &mut DeckCore, commands: &Receiver<Command>) {
-    loop {
-        loop {
-            match commands.try_recv() {
-                Ok(Command::Shutdown) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    core.output.finish();
-                    return;
-                }
-                Ok(cmd) => core.handle(cmd),
-                Err(std::sync::mpsc::TryRecvError::Empty) => break,
-            }
-        }
-        core.render_block(BLOCK);
-    }
-}
-
-/// A deck on an output at real-time pace, rendering on its own thread.
-pub struct Deck {
-    commands: Sender<Command>,
-    events: Receiver<DeckEvent>,
-    next_id: AtomicU64,
-    config: Arc<DeckConfig>,
-    loudness: Arc<Loudness>,
-    position: Arc<AtomicU64>,
-    heard: Arc<AtomicU64>,
-    latency_ns: Arc<AtomicU64>,
-    epoch: SystemTime,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Deck {
-    /// Opens `spec` and starts airing silence on it; fails if it cannot be
-    /// opened (what `loa play` wants).
-    pub fn open(spec: &OutputSpec, config: DeckConfig) -> Result<Deck, OutputError> {
-        let (ev_tx, ev_rx) = channel();
-        let output = open_output(spec, Clock::Real, ev_tx.clone())?;
-        Ok(Deck::start(spec, output, ev_tx, ev_rx, config))
-    }
-
-    /// Like [`Deck::open`], but a sound card missing now is retried with
-    /// backoff instead of failing (what the daemon wants); the deck's
-    /// timeline runs meanwhile, and events say when the card is back.
-    pub fn open_retrying(spec: &OutputSpec, config: DeckConfig) -> Result<Deck, OutputError> {
-        let (ev_tx, ev_rx) = channel();
-        let output = open_output_retrying(spec, ev_tx.clone())?;
-        Ok(Deck::start(spec, output, ev_tx, ev_rx, config))
-    }
-
-    fn start(
-        spec: &OutputSpec,
-        output: Box<dyn Output>,
-        ev_tx: Sender<DeckEvent>,
-        ev_rx: Receiver<DeckEvent>,
-        config: DeckConfig,
-    ) -> Deck {
-        let loudness = Arc::new(Loudness::new(config.cache_dir.clone()));
-        let mut core = DeckCore::new(output, ev_tx, &config);
-        let position = core.position.clone();
-        let heard = core.heard.clone();
-        let latency_ns = core.latency_ns.clone();
-        let epoch = core.epoch;
-        let (cmd_tx, cmd_rx) = channel::<Command>();
-        let thread = std::thread::Builder::new()
-            .name(format!("loa-deck {spec}"))
-            .spawn(move || {
-                if core.output.realtime() {
-                    crate::output::device::promote_current_thread();
-                }
-                deck_loop(&mut core, &cmd_rx)
-            })
-            .expect("spawn deck thread");
-        Deck {
-            commands: cmd_tx,
-            events: ev_rx,
-            next_id: AtomicU64::new(1),
-            config: Arc::new(config),
-            loudness,
-            position,
-            heard,
-            latency_ns,
-            epoch,
-            thread: Some(thread),
-        }
-    }
-
-    /// Queues `item`; it is prepared (TTS rendered, loudness measured, relay
-    /// connected) on a worker thread and airs at its `start_at` or when ready.
-    pub fn play(&self, item: Item) -> ItemId {
-        let id = ItemId(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let tx = self.commands.clone();
-        let config = self.config.clone();
-        let loudness = self.loudness.clone();
-        std::thread::Builder::new()
-            .name(format!("loa-prepare {id}"))
-            .spawn(move || {
-                // A real deck's time is the wall clock.
-                let now = SystemTime::now();
-                let _ = tx.send(prepare_command(id, &item, &config, &loudness, true, now));
-            })
-            .expect("spawn prepare thread");
-        id
-    }
-
-    /// Stops an item: a quick fade if it airs (outcome cut).
-    pub fn stop(&self, id: ItemId) {
-        let _ = self.commands.send(Command::Stop(id));
-    }
-
-    /// Sets or moves an item's hard end.
-    pub fn end_at(&self, id: ItemId, at: SystemTime) {
-        let _ = self.commands.send(Command::EndAt(id, at));
-    }
-
-    /// Master volume 0..=1.
-    pub fn set_volume(&self, v: f32) {
-        let _ = self.commands.send(Command::Volume(v));
-    }
-
-    pub fn events(&self) -> &Receiver<DeckEvent> {
-        &self.events
-    }
-
-    /// The deck's clock: wall time of the frame being rendered.
-    pub fn now(&self) -> SystemTime {
-        frame_time(self.epoch, self.position.load(Ordering::Relaxed))
-    }
-
-    /// Wall time of the deck's frame 0 (the output's start).
-    pub fn epoch(&self) -> SystemTime {
-        self.epoch
-    }
-
-    /// Frames the output has taken (for a device: handed to the card's
-    /// callback); compare with an event's frame to see what is heard.
-    pub fn heard_frames(&self) -> u64 {
-        self.heard.load(Ordering::Relaxed)
-    }
-
-    /// The output's own delay after that (the card's buffer), as estimated.
-    pub fn output_latency(&self) -> Duration {
-        Duration::from_nanos(self.latency_ns.load(Ordering::Relaxed))
-    }
-
-    /// The loudness meter this deck uses: `warm` it from a background
-    /// thread after a (re)load so first airings do not wait for analysis.
-    pub fn loudness(&self) -> Arc<Loudness> {
-        self.loudness.clone()
-    }
-
-    /// Stops rendering and closes the output (the WAV header is final).
-    pub fn close(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        let _ = self.commands.send(Command::Shutdown);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Deck {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
-
-/// A deck on a virtual clock: nothing moves until the caller advances it,
-/// then it renders as fast as it can. Items are prepared synchronously in
-/// [`VirtualDeck::play`].
-pub struct VirtualDeck {
-    core: DeckCore,
-    events: Receiver<DeckEvent>,
-    next_id: u64,
-    config: DeckConfig,
-    loudness: Arc<Loudness>,
-}
-
-impl VirtualDeck {
-    /// Opens `spec` (wav or null) with frame 0 at `epoch`.
-    pub fn open(
-        spec: &OutputSpec,
-        config: DeckConfig,
-        epoch: SystemTime,
-    ) -> Result<Self, OutputError> {
-        let (ev_tx, ev_rx) = channel();
-        let output = open_output(spec, Clock::Virtual { epoch }, ev_tx.clone())?;
-        let core = DeckCore::new(output, ev_tx, &config);
-        Ok(VirtualDeck {
-            core,
-            events: ev_rx,
-            next_id: 1,
-            loudness: Arc::new(Loudness::new(config.cache_dir.clone())),
-            config,
-        })
-    }
-
-    pub fn play(&mut self, item: Item) -> ItemId {
-        let id = ItemId(self.next_id);
-        self.next_id += 1;
-        let now = self.now();
-        let cmd = prepare_command(id, &item, &self.config, &self.loudness, false, now);
-        self.core.handle(cmd);
-        id
-    }
-
-    pub fn stop(&mut self, id: ItemId) {
-        self.core.handle(Command::Stop(id));
-    }
-
-    pub fn end_at(&mut self, id: ItemId, at: SystemTime) {
-        self.core.handle(Command::EndAt(id, at));
-    }
-
-    pub fn set_volume(&mut self, v: f32) {
-        self.core.handle(Command::Volume(v));
-    }
-
-    pub fn now(&self) -> SystemTime {
-        self.core.at(self.core.frame)
-    }
-
-    /// Frames rendered since frame 0.
-    pub fn frame(&self) -> u64 {
-        self.core.frame
-    }
-
-    pub fn events(&self) -> &Receiver<DeckEvent> {
-        &self.events
-    }
-
-    /// Renders `d` of audio.
-    pub fn advance(&mut self, d: Duration) {
-        self.advance_frames(duration_to_frames(d));
-    }
-
-    pub fn advance_frames(&mut self, mut frames: u64) {
-        while frames > 0 {
-            let n = (frames as usize).min(BLOCK);
-            self.core.render_block(n);
-            frames -= n as u64;
-        }
-    }
-
-    /// Renders until `t` on the deck's clock.
-    pub fn run_until(&mut self, t: SystemTime) {
-        let target = time_frame(self.core.epoch, t);
-        self.advance_frames(target.saturating_sub(self.core.frame));
-    }
-
-    /// Renders until no item is left, at most `limit`; true if idle.
-    pub fn run_until_idle(&mut self, limit: Duration) -> bool {
-        let end = self.core.frame + duration_to_frames(limit);
-        while !self.core.is_idle() && self.core.frame < end {
-            self.advance_frames(BLOCK as u64);
-        }
-        self.core.is_idle()
-    }
-
-    /// Writes the WAV header; the deck can go on afterwards.
-    pub fn flush(&mut self) {
-        self.core.output.finish();
     }
 }
 
