@@ -3,7 +3,7 @@
 //! `if_busy`, hard ends and quiet hours.
 //!
 //! This is a plan, computed from the schedule and the media lengths alone:
-//! the period run through [`timeline`], a model of the daemon's scheduler
+//! the period run through `timeline`, a model of the daemon's scheduler
 //! and decks that applies [`crate::rules`] as they do, event by event, and
 //! each occurrence's fate told as a forecast with its reason. The daemon's
 //! differential test checks it against `loa simulate`.
@@ -20,7 +20,7 @@ use crate::occurrence::delta;
 use crate::rules::EndCause;
 use crate::MediaProbe;
 
-pub mod timeline;
+mod timeline;
 use timeline::{Ending, Fate, Model, Occurrence, Piece, Skip};
 
 /// How long a program's items play, when it can be known.
@@ -117,7 +117,8 @@ pub struct Entry {
     pub scheduled: DateTime<Tz>,
     /// When audio starts (later than `scheduled` when it waited).
     pub start: DateTime<Tz>,
-    /// The earlier of the window's end and the items' end; None when unknown.
+    /// When it stops sounding on its first output (for one preempted and
+    /// not resumed, when it was paused); None when unknown.
     pub end: Option<DateTime<Tz>>,
     pub forecast: Forecast,
     pub reason: Option<String>,
@@ -207,7 +208,7 @@ fn hm(t: &DateTime<Tz>) -> String {
 
 /// The agenda for occurrences starting in [from, to), in start order: the
 /// period run through the model of the scheduler and its decks
-/// ([`timeline`]), each occurrence's fate told as a forecast.
+/// (`timeline`), each occurrence's fate told as a forecast.
 pub fn agenda(
     config: &Config,
     lengths: &Lengths,

@@ -171,7 +171,7 @@ pub(super) struct Model<'a> {
     decks: Vec<Vec<DeckItem>>,
     /// What aired on each deck over the last stretch of time (a hard end
     /// now cuts it; any other item it finds held beneath).
-    aired: Vec<Option<u64>>,
+    aired: Vec<Option<(u64, usize)>>,
     next_id: u64,
     left: Vec<Left>,
     runs: Vec<Run>,
@@ -213,7 +213,11 @@ impl<'a> Model<'a> {
             next_due: 0,
         };
         m.tick();
-        while let Some(next) = m.next_event() {
+        loop {
+            // What the decks reported during the tick (an item of no
+            // length fired now), as the daemon's loop handles it next.
+            m.handle();
+            let Some(next) = m.next_event() else { break };
             m.advance_to(next);
             m.handle();
             m.tick();
@@ -519,7 +523,7 @@ impl<'a> Model<'a> {
         if !d.is_zero() {
             for o in 0..self.decks.len() {
                 let top = self.top(o);
-                self.aired[o] = top.map(|t| self.decks[o][t].id);
+                self.aired[o] = top.map(|t| (self.decks[o][t].id, self.decks[o][t].slot));
                 if let Some(top) = top {
                     let it = &mut self.decks[o][top];
                     if it.started {
@@ -559,13 +563,10 @@ impl<'a> Model<'a> {
                 let it = &self.decks[o][idx];
                 let ending = if !it.started {
                     if it.primary && self.fates[it.slot].gave_up_to.is_none() {
-                        let holder = self.aired[o]
-                            .and_then(|a| self.decks[o].iter().find(|x| x.id == a))
-                            .map(|x| x.slot);
-                        self.fates[it.slot].gave_up_to = holder;
+                        self.fates[it.slot].gave_up_to = self.aired[o].map(|a| a.1);
                     }
                     Ending::NotAired
-                } else if self.aired[o] == Some(it.id) {
+                } else if self.aired[o].is_some_and(|a| a.0 == it.id) {
                     Ending::Cut
                 } else {
                     Ending::Preempted
