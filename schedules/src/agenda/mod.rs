@@ -174,21 +174,17 @@ pub fn probe_lengths(config: &Config, probe: &dyn MediaProbe) -> Lengths {
             .iter()
             .map(|i| item_length(&i.source, probe))
             .collect();
+        // The sum, or the first item that keeps it from being known.
         let total = if p.looped {
             Length::Endless
         } else {
-            let mut total = Duration::ZERO;
-            let mut first_unknown = None;
-            for l in &items {
-                match l {
-                    Length::Known(d) => total += *d,
-                    other => {
-                        first_unknown = Some(other.clone());
-                        break;
-                    }
-                }
-            }
-            first_unknown.unwrap_or(Length::Known(total))
+            items
+                .iter()
+                .try_fold(Duration::ZERO, |t, l| match l {
+                    Length::Known(d) => Ok(t + *d),
+                    other => Err(other.clone()),
+                })
+                .map_or_else(|first| first, Length::Known)
         };
         lengths.programs.insert(p.id.clone(), total);
         lengths.items.insert(p.id.clone(), items);
