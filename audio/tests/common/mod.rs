@@ -138,6 +138,9 @@ pub fn wait_for(
 /// Output frames in a timeline window: 20 ms.
 pub const WINDOW: usize = 960;
 
+/// Samples below this (about -58 dBFS) are silence to [`tone_timeline`].
+const SILENT: i16 = 40;
+
 /// One letter per 20 ms window of an output WAV: the letter of the tone of
 /// `tones` (letter, Hz) it carries, 'F' the position-coded file tagged
 /// `fallback_tag` (see [`coded_wav`]), '.' silence, '?' anything else (a
@@ -153,13 +156,20 @@ pub fn tone_timeline(frames: &[(i16, i16)], tones: &[(char, f32)], fallback_tag:
             {
                 return 'F';
             }
-            if w.iter().all(|f| f.0.abs() < 40) {
+            if w.iter().all(|f| f.0.abs() < SILENT) {
                 return '.';
             }
-            let crossings = w
-                .windows(2)
-                .filter(|p| (p[0].0 < 0) != (p[1].0 < 0))
-                .count() as f32;
+            // Crossings of the band around zero that counts as silence: the
+            // sign of samples within it is noise (an encoder's priming, a
+            // fade's tail), not the tone.
+            let (mut crossings, mut sign) = (0.0f32, None);
+            for f in w.iter().filter(|f| f.0.abs() >= SILENT) {
+                let negative = f.0 < 0;
+                if sign.is_some_and(|s| s != negative) {
+                    crossings += 1.0;
+                }
+                sign = Some(negative);
+            }
             // Two crossings a cycle; a window is 1/50 s.
             tones
                 .iter()
