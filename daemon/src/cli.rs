@@ -152,6 +152,9 @@ Examples:
   loa status --format json | jq .zones"
     )]
     Status(crate::cmd::control::StatusArgs),
+    /// Write the manual pages (loa.1, loa-run.1, ...) into a directory: scripts/build-deb packs them.
+    #[command(hide = true)]
+    Manpages(crate::cmd::manpages::ManpagesArgs),
 }
 
 /// `--config DIR`, shared by the commands that read a configuration.

@@ -8,7 +8,7 @@
 //!   `online`, each relay source fetched once), `agenda`, `simulate`,
 //!   `schema`, `report`, `play` and `devices`, `keygen` and `announce`
 //!   (`keys`), `now`, `stop` and `status` (`control`, the socket's client),
-//!   and `doctor`.
+//!   `doctor`, and the hidden `manpages` (what scripts/build-deb packs).
 //! - [`runtime`]: `loa run`, the daemon: the scheduler loop on a clock, the
 //!   engine (decks), MQTT (bus and link), boards, zones, remote commands,
 //!   the control server, the airtime log, and the one shutdown (`tasks`).
@@ -55,6 +55,7 @@ pub fn main() -> ExitCode {
         cli::Command::Now(args) => cmd::control::now_cmd(&args),
         cli::Command::Stop(args) => cmd::control::stop_cmd(&args),
         cli::Command::Status(args) => cmd::control::status_cmd(&args),
+        cli::Command::Manpages(args) => cmd::manpages::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -7,6 +7,7 @@ pub(crate) mod check;
 pub(crate) mod control;
 pub(crate) mod doctor;
 pub(crate) mod keys;
+pub(crate) mod manpages;
 pub(crate) mod online;
 pub(crate) mod play;
 pub(crate) mod report;
