@@ -10,5 +10,6 @@ pub(crate) mod keys;
 pub(crate) mod online;
 pub(crate) mod play;
 pub(crate) mod report;
+pub(crate) mod say;
 pub(crate) mod schema;
 pub(crate) mod simulate;
