@@ -6,7 +6,8 @@
 //! - `cli`: the command line (clap) and the exit-code convention.
 //! - `cmd`: what each subcommand does, one file each: `check` (with
 //!   `online`, each relay source fetched once), `agenda`, `simulate`,
-//!   `schema`, `report`, `play` and `devices`, `keygen` and `announce`
+//!   `schema`, `report`, `play` and `devices`, `say` (a text read aloud as
+//!   the station would), `keygen` and `announce`
 //!   (`keys`), `now`, `stop` and `status` (`control`, the socket's client),
 //!   `doctor`, and the hidden `manpages` (what scripts/build-deb packs).
 //! - [`runtime`]: `loa run`, the daemon: the scheduler loop on a clock, the
@@ -46,6 +47,7 @@ pub fn main() -> ExitCode {
         cli::Command::Agenda(args) => cmd::agenda::run(&args),
         cli::Command::Schema(args) => cmd::schema::run(&args),
         cli::Command::Play(args) => cmd::play::play(&args),
+        cli::Command::Say(args) => cmd::say::say(&args),
         cli::Command::Devices(args) => cmd::play::devices(&args),
         cli::Command::Report(args) => cmd::report::run(&args),
         cli::Command::Simulate(args) => cmd::simulate::run(&args),

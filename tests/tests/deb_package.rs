@@ -412,6 +412,12 @@ fn the_package_installs_into_a_fresh_debian_and_keeps_the_airtime_log() {
         etc_files.len() >= 3,
         "station.yaml and the schedules: {etc_files:?}"
     );
+    assert!(
+        conffiles
+            .lines()
+            .any(|l| l.trim().starts_with("/etc/loa/viet-tat.txt ")),
+        "the station's abbreviations (tts.lexicon) are a conffile:\n{conffiles}"
+    );
     for f in &etc_files {
         assert!(
             conffiles

@@ -11,5 +11,6 @@ pub(crate) mod manpages;
 pub(crate) mod online;
 pub(crate) mod play;
 pub(crate) mod report;
+pub(crate) mod say;
 pub(crate) mod schema;
 pub(crate) mod simulate;
