@@ -316,6 +316,16 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || {
             if let Ok((mut s, _)) = listener.accept() {
+                // The request is read first: a socket closed with it unread
+                // is reset, and the client would see that instead.
+                let mut request = Vec::new();
+                let mut buf = [0u8; 512];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match std::io::Read::read(&mut s, &mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
                 let _ = s.write_all(b"ICY 200 OK\r\n");
                 let line = format!("icy-notice: {}\r\n", "x".repeat(200));
                 for _ in 0..200 {
