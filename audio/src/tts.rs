@@ -109,9 +109,28 @@ pub fn clean_text(text: &str) -> String {
 }
 
 /// The text as the engine is given it: cleaned, then written out as it is
-/// read. What `loa say --show` prints.
+/// read, its line ends kept until then (a list's "- 35 hộ" is no range) and
+/// made pauses after. What `loa say --show` prints.
 pub fn spoken(config: &TtsConfig, text: &str) -> String {
-    loa_speech::normalise(&clean_text(text), &config.reading)
+    let lines: String = text
+        .nfc()
+        .map(|c| if c == '\t' || c == '\r' { ' ' } else { c })
+        .filter(|c| *c == '\n' || !c.is_control())
+        .take(MAX_TTS_CHARS)
+        .collect();
+    let read = loa_speech::normalise(&lines, &config.reading);
+    let mut out = String::with_capacity(read.len());
+    for line in read.split('\n').map(str::trim).filter(|l| !l.is_empty()) {
+        if !out.is_empty() {
+            // A sentence wrapped onto the next line goes on; a new line
+            // that starts anew (a capital, a list's dash) is a pause.
+            let wrapped = line.chars().next().is_some_and(char::is_lowercase);
+            let ends_clause = out.ends_with(['.', '!', '?', ':', ';', ',']);
+            out.push_str(if wrapped || ends_clause { " " } else { ". " });
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 /// The engine's arguments with `voice` over the station's, `{out}` left.
@@ -221,30 +240,69 @@ pub fn engine_voices(command: &[String]) -> Result<Option<Vec<String>>, String> 
     if !matches!(name, Some("espeak-ng" | "espeak")) {
         return Ok(None);
     }
-    let out = Command::new(program)
+    // Asked once per engine in a process: the daemon asks at every load
+    // and for each announcement that names a voice.
+    static KNOWN: std::sync::Mutex<Vec<(String, Vec<String>)>> = std::sync::Mutex::new(Vec::new());
+    if let Some((_, v)) = KNOWN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(p, _)| p == program)
+    {
+        return Ok(Some(v.clone()));
+    }
+    let mut child = Command::new(program)
         .arg("--voices")
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .output()
+        .spawn()
         .map_err(|e| format!("cannot run `{program} --voices`: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("`{program} --voices` failed ({})", out.status));
+    let mut table = String::new();
+    if let Some(out) = child.stdout.take() {
+        use std::io::Read;
+        // Its table is a few kB: read whole before waiting.
+        let _ = out.take(1 << 20).read_to_string(&mut table);
     }
-    Ok(Some(parse_voices(&String::from_utf8_lossy(&out.stdout))))
+    let status = match child.wait_timeout(Duration::from_secs(5)) {
+        Ok(Some(s)) => s,
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("`{program} --voices` did not answer within 5 s"));
+        }
+    };
+    if !status.success() {
+        return Err(format!("`{program} --voices` failed ({status})"));
+    }
+    let voices = parse_voices(&table);
+    KNOWN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((program.clone(), voices.clone()));
+    Ok(Some(voices))
 }
 
 /// espeak-ng's `--voices` table: each voice is named by its language
-/// (column 2) and by its file (column 5).
+/// (column 2), by its file (column 5) and by the other languages it
+/// speaks ("(zh 5)(en 2)" after them).
 fn parse_voices(table: &str) -> Vec<String> {
     let mut voices: Vec<String> = table
         .lines()
         .skip(1)
         .flat_map(|l| {
             let cols: Vec<&str> = l.split_whitespace().collect();
+            let rest = cols.get(5..).unwrap_or_default().join(" ");
+            let others: Vec<String> = rest
+                .split('(')
+                .filter_map(|p| p.split_whitespace().next())
+                .map(str::to_string)
+                .collect();
             [cols.get(1), cols.get(4)]
                 .into_iter()
                 .flatten()
                 .map(|c| c.to_string())
+                .chain(others)
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -325,11 +383,28 @@ mod tests {
     }
 
     #[test]
+    fn a_list_on_its_lines_is_read_as_lines() {
+        let cfg = TtsConfig::default();
+        assert_eq!(
+            spoken(&cfg, "Tổng số hộ: 120\n- 35 hộ chưa nộp\n- 85 hộ đã nộp"),
+            "Tổng số hộ: một trăm hai mươi. - ba mươi lăm hộ chưa nộp. - tám mươi lăm hộ đã nộp"
+        );
+    }
+
+    #[test]
     fn espeak_lists_its_vietnamese_voices() {
         let voices = engine_voices(&TtsConfig::default().command)
             .unwrap()
             .unwrap();
-        for v in ["vi", "vi-vn-x-central", "vi-vn-x-south", "vi+f3", "VI"] {
+        for v in [
+            "vi",
+            "vi-vn-x-central",
+            "vi-vn-x-south",
+            "vi+f3",
+            "VI",
+            "en",
+            "zh",
+        ] {
             assert!(Voice::listed(v, &voices), "{v}: {voices:?}");
         }
         assert!(!Voice::listed("vi-north", &voices));

@@ -89,15 +89,15 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("TTr", "tờ trình"),
     ("TB", "thông báo"),
     ("VP", "văn phòng"),
-    ("ĐT", "điện thoại"),
     ("TP", "thành phố"),
     ("TP.", "thành phố"),
     ("Tp.", "thành phố"),
     ("TP.HCM", "thành phố Hồ Chí Minh"),
     ("TPHCM", "thành phố Hồ Chí Minh"),
+    ("HCM", "Hồ Chí Minh"),
+    ("STK", "số tài khoản"),
     ("Tp", "thành phố"),
     ("TX", "thị xã"),
-    ("TT", "thị trấn"),
     ("VN", "Việt Nam"),
     ("CHXHCN", "cộng hòa xã hội chủ nghĩa"),
     ("CN", "chủ nhật"),
@@ -163,6 +163,8 @@ impl Lexicon {
         let mut errors = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut own = Vec::new();
+        // A file saved by Windows' Notepad begins with a byte order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
             let content = raw.split('#').next().unwrap_or("").trim();
@@ -205,10 +207,15 @@ impl Lexicon {
             own.push((line, key.to_string(), reading.clone()));
             lexicon.insert(key.to_string(), reading);
         }
-        // A reading that holds an abbreviation would be read again the next
-        // time the text passes: the reading is what is said, in words.
-        for (line, key, reading) in &own {
-            if let Some(word) = reading
+        // A reading is what is said, in words: one that would be read
+        // differently the next time the text passes (it holds an
+        // abbreviation, a Roman numeral after its word...) is refused.
+        let reading = crate::Reading {
+            dialect: crate::Dialect::default(),
+            lexicon: std::sync::Arc::new(lexicon.clone()),
+        };
+        for (line, key, said) in &own {
+            if let Some(word) = said
                 .split(|c: char| c.is_whitespace() || ",;:".contains(c))
                 .find(|w| lexicon.entries.contains_key(*w))
             {
@@ -216,6 +223,16 @@ impl Lexicon {
                     line: *line,
                     message: format!(
                         "the reading of `{key}` contains the abbreviation `{word}`: write it in full"
+                    ),
+                });
+                continue;
+            }
+            let again = crate::normalise(said, &reading);
+            if &again != said {
+                errors.push(LexiconError {
+                    line: *line,
+                    message: format!(
+                        "the reading of `{key}` would be read again as \"{again}\": write that instead"
                     ),
                 });
             }
@@ -255,6 +272,12 @@ fn bad_key(key: &str) -> Option<String> {
     if key.chars().any(char::is_whitespace) {
         return Some(format!(
             "`{key}` has a space: an abbreviation is one word (KT-XH, GD&ĐT)"
+        ));
+    }
+    if key.ends_with(['-', '&', '/']) {
+        return Some(format!(
+            "`{key}` ends with `{}`: an abbreviation ends with a letter, a digit or a dot",
+            key.chars().next_back().unwrap_or('-')
         ));
     }
     if !key.chars().next().is_some_and(char::is_alphabetic) {
@@ -298,6 +321,21 @@ mod tests {
         assert!(e[4].message.contains("in words"), "{}", e[4]);
         assert!(e[5].message.contains("first on line 6"), "{}", e[5]);
         assert!(e[6].message.contains("`UBND`"), "{}", e[6]);
+    }
+
+    #[test]
+    fn a_reading_is_what_is_said_and_read_the_same_again() {
+        let e =
+            Lexicon::with_file("\u{feff}Q2 = quý II\nX- = x\nHTXNN = hợp tác xã\n").unwrap_err();
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert_eq!(e[0].line, 2);
+        assert!(e[0].message.contains("ends with `-`"), "{}", e[0]);
+        assert_eq!(e[1].line, 1);
+        assert!(
+            e[1].message.contains("read again as \"quý hai\""),
+            "{}",
+            e[1]
+        );
     }
 
     #[test]

@@ -18,8 +18,41 @@ const ROMAN_CONTEXT: &[&str] = &[
     "tập", "đợt", "đoạn", "khu", "cấp", "điều", "loại", "hạng", "nhóm", "vòng", "động",
 ];
 
-/// Words after which digits are a number to dial, read digit by digit.
-const DIAL_CONTEXT: &[&str] = &["gọi", "thoại", "hotline", "nóng", "zalo"];
+/// What comes before a number to dial, read digit by digit ("gọi 114",
+/// "Điện thoại: 0238...", "số tài khoản 3100..."): the output so far ends
+/// with one of these (a colon after it allowed).
+const DIAL_CONTEXT: &[&str] = &[
+    "gọi",
+    "gọi ngay",
+    "điện thoại",
+    "đường dây nóng",
+    "hotline",
+    "zalo",
+    "tài khoản",
+    "mã",
+    "mã số",
+    "công an",
+    "cứu hỏa",
+    "cứu hoả",
+    "cấp cứu",
+];
+
+/// "kêu gọi 500 hộ" is a call to people, not to a number.
+const NOT_DIALLING: &[&str] = &["kêu gọi", "lời kêu gọi"];
+
+/// Words before a d/m that make it a date ("ngày 2/9", "đến hết 15/12");
+/// elsewhere d/m is a ratio ("đạt 19/19 tiêu chí", "1/2 học phí").
+const DATE_CONTEXT: &[&str] = &[
+    "ngày", "mùng", "mồng", "hôm", "sáng", "trưa", "chiều", "tối", "đêm", "từ", "đến", "trước",
+    "sau", "hết", "vào", "lúc", "hạn", "tộc", "lễ", "niệm", "nay", "mai",
+];
+
+/// Words after a quantity that a `/` divides by ("đồng/tháng", "2 viên/ngày").
+const PER: &[&str] = &[
+    "ngày", "tháng", "năm", "giờ", "phút", "tuần", "quý", "người", "hộ", "khẩu", "con", "lần",
+    "lượt", "suất", "buổi", "ca", "sào", "mẫu", "ha", "kg", "km", "lít", "tấn", "tạ", "xe",
+    "chiếc", "cái", "bộ", "m", "m2", "m²", "m3", "m³", "kWh", "học",
+];
 
 /// Units and signs after a number (directly or after one space), longest
 /// first where one begins another.
@@ -82,6 +115,16 @@ pub(crate) struct Scanner<'a> {
     /// The last thing written was an abbreviation's reading: a `-` or `/`
     /// before the next one joins two ("KH-UBND" kế hoạch ủy ban nhân dân).
     abbreviated: bool,
+    /// A number was just dialled: one after a comma or "và" is dialled too
+    /// ("công an 113, cứu hỏa 114" has its own context; "113, 114" not).
+    dialled: bool,
+    /// A date was just read: a d/m after a comma or "và" is a date too.
+    dated: bool,
+    /// The numeral being read is followed by `/` and a capital ("12/2024/QĐ"):
+    /// a document's number.
+    document_follows: bool,
+    /// Set by a reading that was a date, for [`Self::dated`].
+    read_date: std::cell::Cell<bool>,
 }
 
 fn is_digit(c: char) -> bool {
@@ -97,6 +140,10 @@ impl<'a> Scanner<'a> {
             reading,
             quantity: false,
             abbreviated: false,
+            dialled: false,
+            dated: false,
+            document_follows: false,
+            read_date: std::cell::Cell::new(false),
         }
     }
 
@@ -120,6 +167,25 @@ impl<'a> Scanner<'a> {
         while let Some(c) = self.at(self.i) {
             let abbreviated = self.abbreviated;
             self.abbreviated = false;
+            if c.is_alphabetic() && !self.lead_word_continues_lists() {
+                self.dialled = false;
+                self.dated = false;
+            }
+            if matches!(c, '.' | '!' | '?' | ';' | '\n') {
+                self.dialled = false;
+                self.dated = false;
+            }
+            // "-2°C", "từ -1 đến 3 độ": a minus sign, not a dash or a bullet.
+            let starts_word = self
+                .i
+                .checked_sub(1)
+                .and_then(|k| self.at(k))
+                .is_none_or(|b| b.is_whitespace() || b == '(');
+            if matches!(c, '-' | '−') && starts_word && self.digit_at(self.i + 1) {
+                self.emit("âm");
+                self.i += 1;
+                continue;
+            }
             if is_digit(c) {
                 self.numeral();
             } else if c.is_alphabetic() {
@@ -157,6 +223,11 @@ impl<'a> Scanner<'a> {
         self.out.push_str(words);
     }
 
+    /// Whether the word at the cursor joins a list ("113 và 114").
+    fn lead_word_continues_lists(&self) -> bool {
+        self.matches(self.i, "và") && !self.alnum_at(self.i + 2)
+    }
+
     /// Whether the output is at the start of a sentence.
     fn sentence_start(&self) -> bool {
         let t = self.out.trim_end();
@@ -171,8 +242,13 @@ impl<'a> Scanner<'a> {
             .chars()
             .next_back()
             .is_some_and(char::is_alphabetic);
-        // "CT/TW" are two abbreviations, not a rate.
-        if !before || !self.at(self.i + 1).is_some_and(char::is_lowercase) {
+        // "CT/TW" are two abbreviations and "nam/nữ" two choices, not a rate.
+        let next: String = self.s[(self.i + 1).min(self.s.len())..]
+            .iter()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '²' | '³'))
+            .collect();
+        let per = PER.contains(&next.as_str()) || PER.contains(&next.to_lowercase().as_str());
+        if !before || !per {
             return false;
         }
         self.emit("một");
@@ -187,14 +263,26 @@ impl<'a> Scanner<'a> {
         true
     }
 
-    /// Whether one of the last two words written asks to dial ("gọi ngay 114").
+    /// Whether the output so far asks to dial what comes next: it ends
+    /// with a phrase of [`DIAL_CONTEXT`] (a colon after it allowed), or with
+    /// a number just dialled and a comma or "và" (a list of numbers).
     fn dialling(&self) -> bool {
-        let t = self.out.trim_end();
-        t.chars().next_back().is_some_and(char::is_alphabetic)
-            && t.split_whitespace()
-                .rev()
-                .take(2)
-                .any(|w| DIAL_CONTEXT.contains(&w.to_lowercase().as_str()))
+        if self.dialled {
+            return true;
+        }
+        let t = self
+            .out
+            .trim_end()
+            .trim_end_matches(':')
+            .trim_end()
+            .to_lowercase();
+        DIAL_CONTEXT.iter().any(|c| {
+            t.ends_with(c)
+                && t[..t.len() - c.len()]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|b| !b.is_alphabetic())
+        }) && !NOT_DIALLING.iter().any(|n| t.ends_with(n))
     }
 
     /// The last word written, lowercased, if nothing but spaces follows it.
@@ -259,7 +347,11 @@ impl<'a> Scanner<'a> {
         }
         if let Some(n) = roman(&word) {
             if let Some(prev) = self.previous_word() {
-                if ROMAN_CONTEXT.contains(&prev.as_str()) {
+                // A lone C or L is a letter ("hạng C", "khu L"), and so is a
+                // lone X where lettered names are the custom ("khu X").
+                let letter = matches!(word.as_str(), "C" | "L")
+                    || (word == "X" && matches!(prev.as_str(), "khu" | "hạng" | "loại" | "nhóm"));
+                if ROMAN_CONTEXT.contains(&prev.as_str()) && !letter {
                     let reading = if prev == "thứ" {
                         ordinal(u64::from(n), self.dialect())
                     } else {
@@ -267,6 +359,14 @@ impl<'a> Scanner<'a> {
                     };
                     self.emit(&reading);
                     self.i = letters_end;
+                    // "quý I/2026": the quarter of a year.
+                    if self.at(self.i) == Some('/')
+                        && (1..=4).all(|k| self.digit_at(self.i + k))
+                        && !self.digit_at(self.i + 5)
+                    {
+                        self.emit("năm");
+                        self.i += 1;
+                    }
                     return;
                 }
             }
@@ -288,7 +388,10 @@ impl<'a> Scanner<'a> {
             }
             let key: String = self.s[start..end].iter().collect();
             // "Tp. Vinh": a dot that belongs to the abbreviation.
-            if self.at(end) == Some('.') {
+            let continues = self.at(end + 1).is_some_and(char::is_alphabetic)
+                || (self.at(end + 1) == Some(' ')
+                    && self.at(end + 2).is_some_and(char::is_uppercase));
+            if self.at(end) == Some('.') && continues {
                 if let Some(r) = lexicon.get(&format!("{key}.")) {
                     return Some((end + 1, r.to_string()));
                 }
@@ -310,15 +413,38 @@ impl<'a> Scanner<'a> {
             let read: Vec<String> = groups.iter().map(|g| digits(g)).collect();
             self.emit(&read.join(", "));
             self.i = end;
+            self.dialled = true;
             return;
         }
         let end = self.numeral_end(self.i);
         let raw: String = self.s[self.i..end].iter().collect();
         let next = self.next_word(end);
+        let dialling = self.dialling();
+        self.document_follows =
+            self.at(end) == Some('/') && self.at(end + 1).is_some_and(char::is_uppercase);
+        self.read_date.set(false);
         let mut reading = self.read(&raw, prev.as_deref(), &next);
+        self.dated = self.read_date.get();
+        self.dialled = dialling && is_plain(&raw) && raw.len() >= 3;
         let mut j = end;
-        // What is written against the number, or one space after it.
-        if let Some((len, m)) = GLUED.iter().find_map(|(w, m)| {
+        // "lúc 7g sáng": an hour, not grams.
+        let hour = raw
+            .parse::<u64>()
+            .ok()
+            .filter(|h| *h <= 24 && is_plain(&raw));
+        let hour_context = matches!(
+            prev.as_deref(),
+            Some("lúc" | "từ" | "đến" | "trước" | "sau" | "vào" | "khoảng" | "hồi")
+        ) || matches!(
+            self.next_word(end + 1).as_str(),
+            "sáng" | "trưa" | "chiều" | "tối" | "đêm"
+        );
+        if let (Some(h), Some('g' | 'h' | 'H'), true, false) =
+            (hour, self.at(j), hour_context, self.alnum_at(j + 1))
+        {
+            reading = format!("{} giờ", number::whole(h, self.dialect()));
+            j += 1;
+        } else if let Some((len, m)) = GLUED.iter().find_map(|(w, m)| {
             let len = w.chars().count();
             (self.matches(j, w) && !self.alnum_at(j + len)).then_some((len, *m))
         }) {
@@ -474,6 +600,9 @@ impl<'a> Scanner<'a> {
     /// Where the numeral at `i` ends: digits joined by . , : / + and the
     /// hour marks of "7h30", "7g30", "7h", and ranges ("100-150", "2020 - 2025").
     fn numeral_end(&self, i: usize) -> usize {
+        // Bounded: a numeral's parts are read one within another, and a
+        // run like "1-1-1-..." is no numeral a notice holds.
+        const LONGEST: usize = 48;
         let mut j = i;
         let digits_from = |mut j: usize| {
             while self.digit_at(j) {
@@ -483,6 +612,9 @@ impl<'a> Scanner<'a> {
         };
         j = digits_from(j);
         loop {
+            if j - i > LONGEST {
+                return j;
+            }
             match self.at(j) {
                 Some('.' | ',' | ':' | '/' | '+' | '-' | '–') if self.digit_at(j + 1) => {
                     j = digits_from(j + 1);
@@ -508,10 +640,38 @@ impl<'a> Scanner<'a> {
 
     /// A numeral's reading, given the word before it and the word after.
     fn read(&self, raw: &str, prev: Option<&str>, next: &str) -> String {
+        self.read_as(raw, prev, next, false)
+    }
+
+    /// Whether a d/m here is a date: after a word of [`DATE_CONTEXT`] or
+    /// another date, or at the end of a clause; not in an address ("số nhà
+    /// 15/3") and not before a counted noun ("19/19 tiêu chí").
+    fn date_here(&self, prev: Option<&str>, next: &str) -> bool {
+        if matches!(prev, Some("nhà" | "số" | "ngõ" | "ngách" | "hẻm" | "kiệt")) {
+            return false;
+        }
+        self.dated
+            || prev.is_some_and(|p| DATE_CONTEXT.contains(&p))
+            || next.is_empty()
+            || matches!(
+                next,
+                "năm" | "âm" | "dương" | "hằng" | "tới" | "này" | "vừa" | "qua"
+            )
+    }
+
+    /// [`Self::read`]; `dated`: a d/m is a date whatever surrounds it (the
+    /// right side of "01-05/12").
+    fn read_as(&self, raw: &str, prev: Option<&str>, next: &str, dated: bool) -> String {
         let d = self.dialect();
         if let Some((l, r)) = split_range(raw) {
-            let right = self.read(r, None, next);
-            let left = if is_plain(l) && date(r).is_some() {
+            let date_range = is_plain(l) && date(r).is_some_and(|(dd, _, _)| dd.is_some());
+            let right = self.read_as(
+                r,
+                if date_range { None } else { prev },
+                next,
+                date_range || dated,
+            );
+            let left = if date_range {
                 let n = l.parse::<u64>().unwrap_or(0);
                 if (1..=31).contains(&n) {
                     day(n, d)
@@ -521,7 +681,7 @@ impl<'a> Scanner<'a> {
             } else if is_plain(l) && time(r, d).is_some() {
                 integer(l, d)
             } else {
-                self.read(l, prev, "")
+                self.read_as(l, prev, "", dated)
             };
             let again = match prev {
                 Some("cấp") => "cấp ",
@@ -532,13 +692,23 @@ impl<'a> Scanner<'a> {
         if let Some(t) = time(raw, d) {
             return t;
         }
+        let document = matches!(prev, Some("số" | "quý")) || self.document_follows;
         if let Some((dd, m, y)) = date(raw) {
-            return date_words(dd, m, y, prev, d);
+            let is_date = match (dd, y) {
+                // m/yyyy: not the number of a document ("số 12/2024/QĐ-UBND").
+                (None, _) => !document,
+                (Some(_), Some(_)) => true,
+                (Some(_), None) => dated || self.date_here(prev, next),
+            };
+            if is_date {
+                self.read_date.set(true);
+                return date_words(dd, m, y, prev, d);
+            }
         }
         if raw.contains('/') {
             let parts: Vec<&str> = raw.split('/').collect();
             if let [n, y] = parts[..] {
-                // "số 15/2024": a document's number and year.
+                // "số 15/2024", "quý 1/2026": a number and its year.
                 if y.len() == 4 && (1900..=2100).contains(&y.parse::<u32>().unwrap_or(0)) {
                     return format!("{} năm {}", integer(n, d), integer(y, d));
                 }
@@ -556,7 +726,9 @@ impl<'a> Scanner<'a> {
             let leading_zero = raw.len() >= 3 && raw.starts_with('0');
             return match (prev, n) {
                 _ if raw.len() >= 3 && self.dialling() => digits(raw),
-                _ if leading_zero => digits(raw),
+                // An account or a file's code, not an amount: amounts of
+                // billions are written with their separators.
+                _ if leading_zero || raw.len() > 9 => digits(raw),
                 (Some("thứ"), Some(n)) => ordinal(n, d),
                 (Some("tháng"), Some(4)) => "tư".into(),
                 (Some("ngày"), Some(n @ 1..=10)) if next.starts_with("tháng") => day(n, d),
@@ -765,7 +937,7 @@ fn spell(raw: &str, d: Dialect) -> String {
             '.' => "chấm",
             ',' => "phẩy",
             '/' => "trên",
-            ':' => "hai chấm",
+            ':' => "trên",
             'h' | 'H' | 'g' => "giờ",
             '+' => "cộng",
             '-' | '–' => "đến",

@@ -321,7 +321,7 @@ mod tests {
                 let mut request = Vec::new();
                 let mut buf = [0u8; 512];
                 while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match std::io::Read::read(&mut s, &mut buf) {
+                    match s.read(&mut buf) {
                         Ok(0) | Err(_) => return,
                         Ok(n) => request.extend_from_slice(&buf[..n]),
                     }

@@ -77,9 +77,14 @@ pub fn say(args: &SayArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let policy = station.as_ref().map(|s| &s.policy);
-    // Rendered into the temporary cache (cache_dir None): the daemon's is
-    // the loa user's.
+    // Rendered into a directory of this run's own, removed after: the
+    // daemon's cache is the loa user's, and a shared one in /tmp could be
+    // written by another user.
+    let cache = std::env::temp_dir().join(format!("loa-say-{}", std::process::id()));
+    std::fs::create_dir(&cache)
+        .map_err(|e| anyhow::anyhow!("loa say: cannot make {}: {e}", cache.display()))?;
     let config = DeckConfig {
+        cache_dir: Some(cache.clone()),
         loudness_target: policy.and_then(|p| p.loudness),
         volume: policy.map_or(1.0, |p| p.volume),
         tts,
@@ -91,12 +96,14 @@ pub fn say(args: &SayArgs) -> anyhow::Result<ExitCode> {
         pitch: args.pitch,
     };
     let heading = format!("reading {} characters on {spec}", text.chars().count());
-    air(
+    let aired = air(
         &spec,
         config,
         Media::Tts { text, voice },
         &heading,
         "say",
         false,
-    )
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+    aired
 }

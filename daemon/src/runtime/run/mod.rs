@@ -661,7 +661,10 @@ fn watch(dir: &Path, tx: UnboundedSender<Input>) -> Option<notify::RecommendedWa
         if let Ok(ev) = res {
             let relevant = ev.paths.iter().any(|p| {
                 let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.starts_with('.')
+                // .txt: the station's abbreviations (tts.lexicon) are read
+                // with the configuration.
+                (name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".txt"))
+                    && !name.starts_with('.')
             });
             if relevant && !matches!(ev.kind, notify::EventKind::Access(_)) {
                 let _ = tx.send(Input::Changed);
