@@ -6,6 +6,7 @@
 //! - `model`: the typed station and schedules (every value keeps its source);
 //! - `load`: files -> model, reporting every problem, with "did you mean";
 //! - `lunar`: the Vietnamese lunar calendar (âm lịch), solar <-> lunar dates;
+//! - `holidays`: Vietnam's public holidays and the station's days off;
 //! - `occurrence`: when a program fires, in the station's time zone;
 //! - `check`: cross-file validation (ids, zones, quiet hours, overlaps, media);
 //! - `rules`: SPEC section 4 once (who takes an output, who waits until
@@ -24,6 +25,7 @@
 pub mod agenda;
 pub mod check;
 pub mod diag;
+pub mod holidays;
 pub mod load;
 pub mod lunar;
 pub mod model;
