@@ -24,19 +24,11 @@ fn on_local_day(o: &Occurrences, tz: Tz, d: NaiveDate) -> Vec<DateTime<Tz>> {
 }
 
 fn daily(at: NaiveTime, days: DaySet) -> Occurrences {
-    Occurrences {
-        recurrence: Recurrence::Daily { at, days },
-        dates: DateRange::default(),
-        except: BTreeSet::new(),
-    }
+    Occurrences::new(Recurrence::Daily { at, days })
 }
 
 fn cron(s: &str) -> Occurrences {
-    Occurrences {
-        recurrence: Recurrence::Cron(CronRule::parse(s).unwrap()),
-        dates: DateRange::default(),
-        except: BTreeSet::new(),
-    }
+    Occurrences::new(Recurrence::Cron(CronRule::parse(s).unwrap()))
 }
 
 fn days_of(rule: &str) -> Vec<Weekday> {
