@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use loa_schedules::agenda::{agenda, format_text, Lengths};
 use loa_schedules::check::check_dir;
 use loa_schedules::{Config, MediaProbe};
 
@@ -86,6 +87,10 @@ impl MediaProbe for Any {
 }
 
 fn load(name: &str, station: &str, schedule: &str) -> Config {
+    load_with_lengths(name, station, schedule).0
+}
+
+fn load_with_lengths(name: &str, station: &str, schedule: &str) -> (Config, Lengths) {
     let dir = tempdir(name);
     std::fs::write(dir.join("station.yaml"), station).unwrap();
     std::fs::create_dir_all(dir.join("schedules")).unwrap();
@@ -99,7 +104,7 @@ fn load(name: &str, station: &str, schedule: &str) -> Config {
         .map(|d| d.to_string())
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
-    report.config.unwrap()
+    (report.config.unwrap(), report.lengths)
 }
 
 fn tempdir(name: &str) -> PathBuf {
@@ -256,4 +261,25 @@ fn the_old_forms_keep_their_meaning() {
     let mut want = run(date(2026, 11, 1), date(2027, 1, 31));
     want.retain(|d| *d != date(2027, 1, 1));
     assert_eq!(got, want);
+}
+
+#[test]
+fn the_agenda_shows_the_lunar_date_and_the_holidays_of_each_day() {
+    let (c, lengths) = load_with_lengths("agenda", STATION, SCHEDULE);
+    let tz = c.station.timezone;
+    let from = tz
+        .with_ymd_and_hms(2027, 2, 6, 0, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    let entries = agenda(&c, &lengths, from, from + chrono::TimeDelta::days(1));
+    let text = format_text(&c, &entries);
+    assert!(
+        text.starts_with("Saturday 2027-02-06 (âm lịch 1/1 Đinh Mùi; Tết Nguyên Đán)\n"),
+        "{text}"
+    );
+    assert!(text.contains("Chúc mừng năm mới"), "{text}");
+    assert!(!text.contains("phien-sang"), "{text}");
+    let json = entries[0].to_json(&c);
+    assert_eq!(json["lunar"], "1/1");
+    assert_eq!(json["holidays"], serde_json::json!(["tet"]));
 }
