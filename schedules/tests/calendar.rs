@@ -283,3 +283,54 @@ fn the_agenda_shows_the_lunar_date_and_the_holidays_of_each_day() {
     assert_eq!(json["lunar"], "1/1");
     assert_eq!(json["holidays"], serde_json::json!(["tet"]));
 }
+
+#[test]
+fn check_lists_what_each_program_meets_in_the_coming_year() {
+    let dir = tempdir("check");
+    std::fs::write(
+        dir.join("station.yaml"),
+        STATION.replace(
+            "      2027: { from: 2027-02-04, until: 2027-02-10 }\n",
+            "      2026: { from: 2026-02-14, until: 2026-02-22 }\n",
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("schedules")).unwrap();
+    std::fs::write(dir.join("schedules/a.yaml"), SCHEDULE).unwrap();
+    let report = check_dir(&dir, &Any, NaiveDate::from_ymd_opt(2026, 11, 23));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = report.config.expect("valid");
+    let lines = report.calendar.lines(&config.station.calendar);
+    let line = |id: &str, verb: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(&format!("program `{id}` {verb}")))
+            .unwrap_or_else(|| panic!("no `{id}` {verb} in {lines:#?}"))
+            .clone()
+    };
+    // Tết 2027 is not written in station.yaml: the law's five days, and a
+    // note saying where to write the announced ones.
+    assert!(line("chuc-tet", "airs").ends_with("airs 2027-02-05 to 2027-02-09 (Tết Nguyên Đán)"));
+    assert!(lines.iter().any(|l| l.contains("Tết Nguyên Đán 2027: Loa takes 2027-02-05 to 2027-02-09 (the law's days off) until station.yaml names the announced days under calendar.days_off.tet.2027")), "{lines:#?}");
+    assert!(line("trung-thu", "airs").contains("airs 2027-09-15 (âm lịch 15/8 Đinh Mùi)"));
+    assert!(line("trung-thu-nhuan", "airs")
+        .contains("next on 2052-10-07 (âm lịch 15/8 nhuận Nhâm Thân)"));
+    let skips = line("phien-sang", "skips");
+    assert!(
+        skips.starts_with("calendar: schedules/a.yaml:23:5: "),
+        "{skips}"
+    );
+    assert!(skips.contains("2027-01-01 (Tết Dương lịch); 2027-02-05 to 2027-02-09 (Tết Nguyên Đán); 2027-04-16 (Giỗ Tổ Hùng Vương); 2027-04-30 (Ngày Chiến thắng 30/4); 2027-05-01 (Ngày Quốc tế Lao động 1/5); 2027-09-02 to 2027-09-03 (Quốc khánh 2/9)"), "{skips}");
+    let json = report.calendar.to_json();
+    assert_eq!(json["from"], "2026-11-23");
+    let tet = json["days_off"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["holiday"] == "tet")
+        .unwrap();
+    assert_eq!(
+        (&tet["from"], &tet["announced"]),
+        (&serde_json::json!("2027-02-05"), &serde_json::json!(false))
+    );
+}

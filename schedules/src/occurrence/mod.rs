@@ -382,16 +382,20 @@ impl Occurrences {
 
     /// Whether the rule has start times on local date `d`.
     pub fn fires_on(&self, d: NaiveDate) -> bool {
+        self.gives(d) && !self.except.contains(d)
+    }
+
+    /// Whether the rule gives local date `d`, before `except` takes days.
+    pub fn gives(&self, d: NaiveDate) -> bool {
         self.dates.contains(d)
             && self.recurrence.matches(d)
             && self.lunar_dates.is_none_or(|r| r.contains(d))
             && self.on.as_ref().is_none_or(|on| on.contains(d))
-            && !self.except.contains(d)
     }
 
     /// Whether the days follow the moon or the station's holidays, not
     /// only the weekday and solar calendar.
-    fn follows_calendar(&self) -> bool {
+    pub fn follows_calendar(&self) -> bool {
         self.lunar_dates.is_some()
             || self.on.as_ref().is_some_and(|on| !on.is_dates_only())
             || !self.except.is_dates_only()
