@@ -39,7 +39,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         Format::Json => {
             let mut v = d.to_json();
-            if d.is_valid() {
+            if !report.calendar.programs.is_empty() {
                 v["calendar"] = report.calendar.to_json();
             }
             if let Some(probed) = &probed {
