@@ -3,17 +3,17 @@ EXAMPLE ?= schedules/examples/au-lau
 CARGO ?= cargo
 LOA := target/release/loa
 
-.PHONY: run test lint audit deps build check agenda fuzz bench differential deb clean
+.PHONY: run test lint audit deps deps-run deps-test deps-deb deps-lint build check agenda fuzz bench differential deb clean
 
 ## make run: install what is missing, build, run the demo station
 ## (the example station plus a program every minute; Ctrl-C stops it).
-run: deps build
+run: deps-run build
 	./scripts/demo
 
 ## make test: install what is missing, then every test of the workspace and
 ## the fuzz targets' seed replays (the ten-minute relay test runs beside the
 ## rest: scripts/test). CI (.ci/run) runs `make lint` first.
-test: deps
+test: deps-test
 	CARGO="$(CARGO)" ./scripts/test
 
 ## make lint: the checks CI (.ci/run) runs before `make test`: rustfmt (the workspace and
@@ -22,7 +22,7 @@ test: deps
 ## cargo-deny's licence, ban and source policy (deny.toml). cargo fetch
 ## downloads the crates of every platform the lock file names, so that
 ## cargo-deny itself runs offline (--frozen).
-lint: deps
+lint: deps-lint
 	$(CARGO) fmt --all -- --check
 	$(CARGO) fmt --all --manifest-path schedules/fuzz/Cargo.toml -- --check
 	$(CARGO) fmt --all --manifest-path audio/fuzz/Cargo.toml -- --check
@@ -32,17 +32,27 @@ lint: deps
 
 ## make audit: the RustSec advisories against Cargo.lock (cargo-deny; needs
 ## the network for the advisory database, so it is not part of `make test`).
-audit: deps
+audit: deps-lint
 	$(CARGO) deny --locked check --hide-inclusion-graph advisories
 
+## make deps: what every target below needs; each target installs only its
+## own (scripts/install-deps PURPOSE): `make run` builds no packaging tool.
 deps:
-	./scripts/install-deps
+	./scripts/install-deps all
+deps-run:
+	./scripts/install-deps run
+deps-test:
+	./scripts/install-deps test
+deps-deb:
+	./scripts/install-deps deb
+deps-lint:
+	./scripts/install-deps lint
 
 build:
 	$(CARGO) build --release --locked --bin loa
 
 ## make bench: the figures (check + 365-day agenda of a 1,000-program station...).
-bench: deps
+bench: deps-test
 	$(CARGO) bench --workspace --locked
 
 ## make fuzz: a fuzz target from its committed seeds (cargo-fuzz is installed
@@ -77,14 +87,14 @@ fuzz:
 ## runs 300 of the whole domain.
 DIFF_CASES ?= 5000
 DIFF_SEED ?= 17456877
-differential: deps
+differential: deps-run
 	LOA_DIFF_CASES=$(DIFF_CASES) LOA_DIFF_SEED=$(DIFF_SEED) $(CARGO) test --locked -p loa --lib \
 		differential -- --include-ignored --nocapture
 
 ## make deb: the Debian package, target/debian/loa_VERSION-1_amd64.deb (binary,
 ## unit, the example station as /etc/loa, docs, schemas; postinst creates the
 ## loa user). Contents: [package.metadata.deb] in daemon/Cargo.toml.
-deb: deps
+deb: deps-deb
 	./scripts/build-deb
 
 clean:

@@ -29,10 +29,11 @@ pub enum Media {
         pattern: PathBuf,
         max_age: Option<Duration>,
     },
-    /// Text spoken by the TTS command (`voice` None: the configured default).
+    /// Text spoken by the TTS command, in `voice` (its `None`s: the
+    /// station's).
     Tts {
         text: String,
-        voice: Option<String>,
+        voice: loa_core::Voice,
     },
     /// A relay: Icecast/Shoutcast or HLS over http(s). `sources` are tried in
     /// order when the one airing dies, and the relay returns to the first

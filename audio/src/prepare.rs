@@ -94,7 +94,7 @@ pub(crate) fn prepare(
                 Some(d) => d.clone(),
                 None => std::env::temp_dir().join("loa-cache"),
             };
-            let wav = crate::tts::render(&config.tts, text, voice.as_deref(), &cache)
+            let wav = crate::tts::render(&config.tts, text, voice, &cache)
                 .map_err(|e| fail(e.to_string()))?;
             files(
                 vec![wav],

@@ -1,15 +1,20 @@
 //! Text-to-speech: text becomes a WAV file by running a configurable command
-//! (an argv list, never a shell), cached by a hash of the text, the voice
-//! and the command, so a notice repeated all week is rendered once.
+//! (an argv list, never a shell), cached by a hash of the text and the
+//! command as run, so a notice repeated all week is rendered once.
 //!
 //! The text reaches the command on standard input only: NFC-normalised,
-//! control characters removed, at most 2,000 characters.
+//! control characters removed, at most 2,000 characters, then written out
+//! as it is read ([`loa_speech::normalise`]: "7h30" bảy giờ ba mươi phút).
+//! `{voice}`, `{rate}` and `{pitch}` in the command are the station's or the
+//! item's [`Voice`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use loa_core::Voice;
+use loa_speech::Reading;
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 use wait_timeout::ChildExt;
@@ -20,20 +25,44 @@ pub const MAX_TTS_CHARS: usize = 2000;
 /// How text becomes speech (station.yaml `tts`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TtsConfig {
-    /// argv; `{out}` (the WAV to write) and `{voice}` are substituted.
+    /// argv; `{out}` (the WAV to write), `{voice}`, `{rate}` and `{pitch}`
+    /// are substituted.
     pub command: Vec<String>,
     pub voice: String,
+    pub rate: u32,
+    pub pitch: u32,
     pub timeout: Duration,
+    /// How numbers and abbreviations are read.
+    pub reading: Reading,
 }
+
+/// The engine's command when station.yaml names none.
+pub const DEFAULT_COMMAND: [&str; 10] = [
+    "espeak-ng",
+    "-v",
+    "{voice}",
+    "-s",
+    "{rate}",
+    "-p",
+    "{pitch}",
+    "-w",
+    "{out}",
+    "--stdin",
+];
+
+/// Words per minute by default: slower than espeak-ng's 175, as a notice
+/// is read over loudspeakers whose echoes blur a fast voice.
+pub const DEFAULT_RATE: u32 = 150;
 
 impl Default for TtsConfig {
     fn default() -> Self {
         TtsConfig {
-            command: ["espeak-ng", "-v", "{voice}", "-w", "{out}", "--stdin"]
-                .map(String::from)
-                .to_vec(),
+            command: DEFAULT_COMMAND.map(String::from).to_vec(),
             voice: "vi".into(),
+            rate: DEFAULT_RATE,
+            pitch: 50,
             timeout: Duration::from_secs(30),
+            reading: Reading::default(),
         }
     }
 }
@@ -79,33 +108,46 @@ pub fn clean_text(text: &str) -> String {
         .to_string()
 }
 
-fn valid_voice(v: &str) -> bool {
-    (1..=64).contains(&v.len())
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c))
+/// The text as the engine is given it: cleaned, then written out as it is
+/// read. What `loa say --show` prints.
+pub fn spoken(config: &TtsConfig, text: &str) -> String {
+    loa_speech::normalise(&clean_text(text), &config.reading)
+}
+
+/// The engine's arguments with `voice` over the station's, `{out}` left.
+fn arguments(config: &TtsConfig, voice: &Voice) -> Result<Vec<String>, TtsError> {
+    let name = voice.name.as_deref().unwrap_or(&config.voice);
+    if !Voice::valid_name(name) {
+        return Err(TtsError::BadVoice(name.to_string()));
+    }
+    let rate = voice.rate.unwrap_or(config.rate).to_string();
+    let pitch = voice.pitch.unwrap_or(config.pitch).to_string();
+    Ok(config
+        .command
+        .iter()
+        .map(|a| {
+            a.replace("{voice}", name)
+                .replace("{rate}", &rate)
+                .replace("{pitch}", &pitch)
+        })
+        .collect())
 }
 
 /// Renders `text` (or finds its render in `cache_dir/tts`) and returns the WAV path.
 pub fn render(
     config: &TtsConfig,
     text: &str,
-    voice: Option<&str>,
+    voice: &Voice,
     cache_dir: &Path,
 ) -> Result<PathBuf, TtsError> {
-    let text = clean_text(text);
-    if text.is_empty() {
+    let text = spoken(config, text);
+    if text.trim().is_empty() {
         return Err(TtsError::Empty);
     }
-    let voice = voice.unwrap_or(&config.voice);
-    if !valid_voice(voice) {
-        return Err(TtsError::BadVoice(voice.to_string()));
-    }
-    let program = config.command.first().ok_or(TtsError::NoCommand)?.clone();
+    let argv = arguments(config, voice)?;
+    let program = argv.first().ok_or(TtsError::NoCommand)?.clone();
     let mut h = Sha256::new();
-    for part in [text.as_str(), voice]
-        .into_iter()
-        .chain(config.command.iter().map(String::as_str))
-    {
+    for part in std::iter::once(text.as_str()).chain(argv.iter().map(String::as_str)) {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -122,12 +164,9 @@ pub fn render(
     std::fs::create_dir_all(&dir).map_err(cache_err)?;
     // Rendered under a temporary name: a crash never leaves a half render in the cache.
     let tmp = dir.join(format!("{key}.{}.tmp.wav", std::process::id()));
-    let args: Vec<String> = config.command[1..]
+    let args: Vec<String> = argv[1..]
         .iter()
-        .map(|a| {
-            a.replace("{out}", &tmp.display().to_string())
-                .replace("{voice}", voice)
-        })
+        .map(|a| a.replace("{out}", &tmp.display().to_string()))
         .collect();
     let mut child = Command::new(&program)
         .args(&args)
@@ -171,6 +210,49 @@ pub fn render(
     Ok(out)
 }
 
+/// The voices the engine of `command` has, for `loa check`: `Ok(None)`
+/// when the engine is not espeak-ng (or espeak), which are the ones that
+/// can be asked; an error when it cannot be run.
+pub fn engine_voices(command: &[String]) -> Result<Option<Vec<String>>, String> {
+    let Some(program) = command.first() else {
+        return Ok(None);
+    };
+    let name = Path::new(program).file_name().and_then(|n| n.to_str());
+    if !matches!(name, Some("espeak-ng" | "espeak")) {
+        return Ok(None);
+    }
+    let out = Command::new(program)
+        .arg("--voices")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run `{program} --voices`: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("`{program} --voices` failed ({})", out.status));
+    }
+    Ok(Some(parse_voices(&String::from_utf8_lossy(&out.stdout))))
+}
+
+/// espeak-ng's `--voices` table: each voice is named by its language
+/// (column 2) and by its file (column 5).
+fn parse_voices(table: &str) -> Vec<String> {
+    let mut voices: Vec<String> = table
+        .lines()
+        .skip(1)
+        .flat_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            [cols.get(1), cols.get(4)]
+                .into_iter()
+                .flatten()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    voices.sort();
+    voices.dedup();
+    voices
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,15 +269,26 @@ mod tests {
     fn espeak_renders_once_then_comes_from_the_cache() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = TtsConfig::default();
-        let a = render(&cfg, "Xin chào bà con", None, dir.path()).unwrap();
+        let a = render(&cfg, "Xin chào bà con", &Voice::default(), dir.path()).unwrap();
         let len = crate::probe::media_length(&a).unwrap();
         assert!(len > Duration::from_millis(300), "{len:?}");
         let mtime = std::fs::metadata(&a).unwrap().modified().unwrap();
-        let b = render(&cfg, "Xin chào bà con", Some("vi"), dir.path()).unwrap();
+        let b = render(&cfg, "Xin chào bà con", &Voice::named("vi"), dir.path()).unwrap();
         assert_eq!(a, b);
         assert_eq!(std::fs::metadata(&b).unwrap().modified().unwrap(), mtime);
-        let other = render(&cfg, "Xin chào", None, dir.path()).unwrap();
+        let other = render(&cfg, "Xin chào", &Voice::default(), dir.path()).unwrap();
         assert_ne!(a, other);
+        // Another rate is another render; text that reads the same is not.
+        let slow = Voice {
+            rate: Some(100),
+            ..Voice::default()
+        };
+        let c = render(&cfg, "Xin chào bà con", &slow, dir.path()).unwrap();
+        assert_ne!(a, c);
+        assert!(
+            crate::probe::media_length(&c).unwrap() > len,
+            "slower is longer"
+        );
     }
 
     #[test]
@@ -203,22 +296,44 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = TtsConfig::default();
         assert!(matches!(
-            render(&cfg, "x", Some("vi; rm -rf /"), dir.path()),
+            render(&cfg, "x", &Voice::named("vi; rm -rf /"), dir.path()),
             Err(TtsError::BadVoice(_))
         ));
         assert!(matches!(
-            render(&cfg, "\u{7}", None, dir.path()),
+            render(&cfg, "\u{7}", &Voice::default(), dir.path()),
             Err(TtsError::Empty)
         ));
         cfg.command = vec!["sleep".into(), "5".into()];
         cfg.timeout = Duration::from_millis(200);
-        let e = render(&cfg, "x", None, dir.path()).unwrap_err();
+        let e = render(&cfg, "x", &Voice::default(), dir.path()).unwrap_err();
         assert!(matches!(e, TtsError::Timeout { .. }), "{e}");
         cfg.command = vec!["/nonexistent/tts".into()];
-        let e = render(&cfg, "x", None, dir.path()).unwrap_err();
+        let e = render(&cfg, "x", &Voice::default(), dir.path()).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/tts"), "{e}");
         // Nothing half-written is left in the cache.
         let left: Vec<_> = std::fs::read_dir(dir.path().join("tts")).unwrap().collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn the_engine_is_given_the_text_as_it_is_read() {
+        let cfg = TtsConfig::default();
+        assert_eq!(
+            spoken(&cfg, "UBND xã họp lúc 7h30\nngày 20/3."),
+            "Ủy ban nhân dân xã họp lúc bảy giờ ba mươi phút ngày hai mươi tháng ba."
+        );
+    }
+
+    #[test]
+    fn espeak_lists_its_vietnamese_voices() {
+        let voices = engine_voices(&TtsConfig::default().command)
+            .unwrap()
+            .unwrap();
+        for v in ["vi", "vi-vn-x-central", "vi-vn-x-south", "vi+f3", "VI"] {
+            assert!(Voice::listed(v, &voices), "{v}: {voices:?}");
+        }
+        assert!(!Voice::listed("vi-north", &voices));
+        assert_eq!(engine_voices(&["piper".to_string()]).unwrap(), None);
+        assert!(engine_voices(&["/nonexistent/espeak-ng".to_string()]).is_err());
     }
 }

@@ -451,7 +451,7 @@ fn tone_silence_chime_and_tts_air_with_their_kinds() {
     let t = deck.play(Item::new(
         Media::Tts {
             text: "Kính thưa bà con".into(),
-            voice: None,
+            voice: loa_core::Voice::default(),
         },
         Priority::Normal,
     ));

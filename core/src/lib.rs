@@ -1,6 +1,7 @@
 //! The words every Loa crate uses for the same thing, defined once:
-//! [`Priority`] (SPEC section 4), [`OutputSpec`] (SPEC section 2) and
-//! [`Outcome`] (SPEC section 7); and [`newest`], the file a `newest:` item
+//! [`Priority`] (SPEC section 4), [`OutputSpec`] (SPEC section 2),
+//! [`Outcome`] (SPEC section 7) and [`Voice`] (SPEC sections 2 and 3); and
+//! [`newest`], the file a `newest:` item
 //! plays (SPEC section 3), which the check, the agenda, the decks and the
 //! simulation each ask.
 //!
@@ -198,6 +199,49 @@ pub fn too_old(
             max.as_secs() / 3600
         )
     })
+}
+
+/// Who reads a text aloud: a TTS item's or an announcement's choices over
+/// the station's `tts` settings; each `None` is the station's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Voice {
+    /// A voice of the TTS engine (`vi`, `vi-vn-x-south`, `vi+f3`...).
+    pub name: Option<String>,
+    /// Words per minute (espeak-ng's `-s`), within [`Voice::RATES`].
+    pub rate: Option<u32>,
+    /// 0 to 99 (espeak-ng's `-p`), within [`Voice::PITCHES`].
+    pub pitch: Option<u32>,
+}
+
+impl Voice {
+    /// What espeak-ng accepts and a listener can still follow.
+    pub const RATES: std::ops::RangeInclusive<u32> = 80..=450;
+    pub const PITCHES: std::ops::RangeInclusive<u32> = 0..=99;
+
+    /// The station's voice with another name.
+    pub fn named(name: &str) -> Voice {
+        Voice {
+            name: Some(name.to_string()),
+            ..Voice::default()
+        }
+    }
+
+    /// Whether an engine listing `known` voices has `name`; espeak-ng takes
+    /// a variant after `+` ("vi+f3") and names in any case.
+    pub fn listed(name: &str, known: &[String]) -> bool {
+        let base = name.split('+').next().unwrap_or(name);
+        known.iter().any(|k| k.eq_ignore_ascii_case(base))
+    }
+
+    /// Whether `name` may be passed to the engine's command line: it is one
+    /// argument there, never a shell word, but it is also never an option.
+    pub fn valid_name(name: &str) -> bool {
+        (1..=64).contains(&name.len())
+            && !name.starts_with('-')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c))
+    }
 }
 
 #[cfg(test)]

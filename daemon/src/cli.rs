@@ -66,6 +66,14 @@ Then, first line of a schedule file:\n  # yaml-language-server: $schema=schedule
         after_help = "Examples:\n  loa play /var/lib/loa/media/ident/nhac-hieu.mp3\n  loa play --output wav:/tmp/test.wav a.mp3 b.ogg"
     )]
     Play(PlayArgs),
+    /// Read a text aloud as the station would: numbers, dates and
+    /// abbreviations written out, the station's voice and loudness.
+    #[command(
+        after_help = "Examples:\n  loa say --show \"UBND xã thông báo: họp lúc 7h30 ngày 20/3 tại nhà văn hóa thôn 2\"\n  \
+loa say --voice vi-vn-x-south --rate 130 \"Kính thưa bà con\"\n  \
+loa say --out /tmp/thong-bao.wav \"Mưa lớn 100-150mm từ đêm nay\""
+    )]
+    Say(crate::cmd::say::SayArgs),
     /// Audio output and input devices, with the names `device:` accepts.
     #[command(
         after_help = "Outputs go in station.yaml as `device:NAME`; inputs are what `live:` items and\n\
@@ -152,6 +160,9 @@ Examples:
   loa status --format json | jq .zones"
     )]
     Status(crate::cmd::control::StatusArgs),
+    /// Write the manual pages (loa.1, loa-run.1, ...) into a directory: scripts/build-deb packs them.
+    #[command(hide = true)]
+    Manpages(crate::cmd::manpages::ManpagesArgs),
 }
 
 /// `--config DIR`, shared by the commands that read a configuration.

@@ -6,9 +6,10 @@
 //! - `cli`: the command line (clap) and the exit-code convention.
 //! - `cmd`: what each subcommand does, one file each: `check` (with
 //!   `online`, each relay source fetched once), `agenda`, `simulate`,
-//!   `schema`, `report`, `play` and `devices`, `keygen` and `announce`
+//!   `schema`, `report`, `play` and `devices`, `say` (a text read aloud as
+//!   the station would), `keygen` and `announce`
 //!   (`keys`), `now`, `stop` and `status` (`control`, the socket's client),
-//!   and `doctor`.
+//!   `doctor`, and the hidden `manpages` (what scripts/build-deb packs).
 //! - [`runtime`]: `loa run`, the daemon: the scheduler loop on a clock, the
 //!   engine (decks), MQTT (bus and link), boards, zones, remote commands,
 //!   the control server, the airtime log, and the one shutdown (`tasks`).
@@ -46,6 +47,7 @@ pub fn main() -> ExitCode {
         cli::Command::Agenda(args) => cmd::agenda::run(&args),
         cli::Command::Schema(args) => cmd::schema::run(&args),
         cli::Command::Play(args) => cmd::play::play(&args),
+        cli::Command::Say(args) => cmd::say::say(&args),
         cli::Command::Devices(args) => cmd::play::devices(&args),
         cli::Command::Report(args) => cmd::report::run(&args),
         cli::Command::Simulate(args) => cmd::simulate::run(&args),
@@ -55,6 +57,7 @@ pub fn main() -> ExitCode {
         cli::Command::Now(args) => cmd::control::now_cmd(&args),
         cli::Command::Stop(args) => cmd::control::stop_cmd(&args),
         cli::Command::Status(args) => cmd::control::status_cmd(&args),
+        cli::Command::Manpages(args) => cmd::manpages::run(&args),
     };
     match result {
         Ok(code) => code,

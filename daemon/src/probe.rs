@@ -15,6 +15,19 @@ impl MediaProbe for AudioProbe {
     fn length(&self, path: &Path) -> Result<Duration, String> {
         loa_audio::probe::media_length(path).map_err(|e| e.reason())
     }
+
+    fn tts_voices(&self, command: &[String]) -> Result<Option<Vec<String>>, String> {
+        loa_audio::tts::engine_voices(command)
+    }
+}
+
+/// Why `voice` cannot be used with the TTS engine of `command`, when the
+/// engine can be asked (espeak-ng) and lacks it: what `loa say`, `loa now`
+/// and remote announcements refuse, as `loa check` does in files.
+pub fn missing_voice(command: &[String], voice: &str) -> Option<String> {
+    let known = loa_audio::tts::engine_voices(command).ok().flatten()?;
+    let program = command.first().map_or("", String::as_str);
+    loa_schedules::check::missing_voice(program, voice, &known)
 }
 
 /// A file's length, as the scheduler and the simulated decks ask for it.

@@ -238,6 +238,25 @@ impl<'de> Deserialize<'de> for SpokenText {
     }
 }
 
+/// A TTS voice's name as the engine's command line takes it
+/// ([`loa_core::Voice::valid_name`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VoiceName(pub String);
+
+impl<'de> Deserialize<'de> for VoiceName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if loa_core::Voice::valid_name(&s) {
+            Ok(VoiceName(s))
+        } else {
+            Err(de::Error::custom(format!(
+                "`{}` is not a voice name: A-Z, a-z, 0-9 and _.+- only, not beginning with - (e.g. vi-vn-x-south)",
+                outside::visible(&s)
+            )))
+        }
+    }
+}
+
 /// A priority level by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Level(pub Priority);

@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{Datelike, NaiveDate, TimeDelta, Utc};
 
 use crate::agenda::{self, Length, Lengths};
-use crate::diag::Diagnostics;
+use crate::diag::{suggestion, Diagnostics};
 use crate::load::{fmt_window, load_dir};
 use crate::lunar;
 use crate::model::*;
@@ -42,6 +42,7 @@ pub fn check_dir(dir: &Path, probe: &dyn MediaProbe, today: Option<NaiveDate>) -
         Some(config) => {
             lengths = agenda::probe_lengths(&config, probe);
             media(&config, probe, &mut diags);
+            voices(&config, probe, &mut diags);
             programs(&config, &lengths, &mut diags);
             relay_coverage(&config, &mut diags);
             let today = today.unwrap_or_else(|| {
@@ -96,8 +97,12 @@ impl MediaProbe for ProbeOnce<'_> {
         length
     }
 
-    fn speech_length(&self, text: &str, voice: Option<&str>) -> Result<Duration, String> {
+    fn speech_length(&self, text: &str, voice: &loa_core::Voice) -> Result<Duration, String> {
         self.probe.speech_length(text, voice)
+    }
+
+    fn tts_voices(&self, command: &[String]) -> Result<Option<Vec<String>>, String> {
+        self.probe.tts_voices(command)
     }
 }
 
@@ -156,6 +161,95 @@ fn media(config: &Config, probe: &dyn MediaProbe, diags: &mut Diagnostics) {
             );
         }
     }
+}
+
+/// Every voice the station and its TTS items name is one the engine has,
+/// when the engine can be asked (espeak-ng): a voice it lacks would fail
+/// every notice at air time.
+fn voices(config: &Config, probe: &dyn MediaProbe, diags: &mut Diagnostics) {
+    let tts = &config.station.tts;
+    let mut named: Vec<(Loc, String, &str)> = vec![(
+        tts.voice_at.clone().unwrap_or_else(|| first_loc(config)),
+        "tts.voice".to_string(),
+        tts.voice.as_str(),
+    )];
+    for p in &config.programs {
+        for item in &p.items {
+            if let Source::Tts {
+                voice: loa_core::Voice { name: Some(v), .. },
+                ..
+            } = &item.source
+            {
+                named.push((item.loc.clone(), format!("program `{}`", p.id), v));
+            }
+        }
+    }
+    // A rate or pitch the command has no place for would change nothing.
+    for (key, placeholder, flag) in [("rate", "{rate}", "-s"), ("pitch", "{pitch}", "-p")] {
+        if tts.command.iter().any(|a| a.contains(placeholder)) {
+            continue;
+        }
+        for p in &config.programs {
+            for item in &p.items {
+                if let Source::Tts { voice, .. } = &item.source {
+                    let set = if key == "rate" {
+                        voice.rate
+                    } else {
+                        voice.pitch
+                    };
+                    if set.is_some() {
+                        diags.error(
+                            item.loc.clone(),
+                            format!(
+                                "program `{}`: `{key}` has no effect: the tts command in station.yaml has no {placeholder}; add \"{flag}\", \"{placeholder}\" to it",
+                                p.id
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let program = tts.command.first().map_or("", String::as_str);
+    let known = match probe.tts_voices(&tts.command) {
+        Ok(Some(known)) => known,
+        Ok(None) => return,
+        Err(e) => {
+            diags.warning(
+                named[0].0.clone(),
+                format!("{e}: the voices cannot be checked, and TTS items will fail at air time until it runs"),
+            );
+            return;
+        }
+    };
+    for (loc, what, voice) in named {
+        if let Some(why) = missing_voice(program, voice, &known) {
+            diags.error(loc, format!("{what}: {why}"));
+        }
+    }
+}
+
+/// Why `voice` cannot be used with an engine (`program`) that lists
+/// `known`: the voices of its language, and the closest name.
+pub fn missing_voice(program: &str, voice: &str, known: &[String]) -> Option<String> {
+    if loa_core::Voice::listed(voice, known) {
+        return None;
+    }
+    let language = voice.split(['-', '+']).next().unwrap_or(voice);
+    let kin: Vec<&str> = known
+        .iter()
+        .map(String::as_str)
+        .filter(|k| k.split('-').next() == Some(language))
+        .collect();
+    let has = if kin.is_empty() {
+        format!("`{program} --voices` lists the voices it has")
+    } else {
+        format!("it has {}", kin.join(", "))
+    };
+    Some(format!(
+        "{program} has no voice `{voice}`{} ({has})",
+        suggestion(voice, known.iter().map(String::as_str))
+    ))
 }
 
 fn first_loc(config: &Config) -> Loc {

@@ -48,8 +48,14 @@ pub trait MediaProbe {
     fn length(&self, path: &Path) -> Result<Duration, String>;
 
     /// How long a TTS text takes to speak; unknown unless the probe can render it.
-    fn speech_length(&self, _text: &str, _voice: Option<&str>) -> Result<Duration, String> {
+    fn speech_length(&self, _text: &str, _voice: &loa_core::Voice) -> Result<Duration, String> {
         Err("a TTS text's length is known once it is rendered".into())
+    }
+
+    /// The voices the TTS engine of `command` has: `Ok(None)` when it
+    /// cannot be asked (only espeak-ng can), an error when it cannot run.
+    fn tts_voices(&self, _command: &[String]) -> Result<Option<Vec<String>>, String> {
+        Ok(None)
     }
 }
 

@@ -251,22 +251,50 @@ impl Default for Policy {
     }
 }
 
+/// How text becomes speech (station.yaml `tts`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tts {
-    /// argv, with `{out}` and `{voice}` substituted; the text goes on stdin.
+    /// argv, with `{out}`, `{voice}`, `{rate}` and `{pitch}` substituted;
+    /// the text, as it is read ([`loa_speech::normalise`]), goes on stdin.
     pub command: Vec<String>,
     pub voice: String,
+    /// Where station.yaml names `voice`, for `loa check`'s errors.
+    pub voice_at: Option<Loc>,
+    /// Words per minute, within [`loa_core::Voice::RATES`].
+    pub rate: u32,
+    pub pitch: u32,
     pub timeout: Duration,
+    /// `numbers:` and the abbreviations of `lexicon:` over the built-in ones.
+    pub reading: loa_speech::Reading,
+}
+
+impl Tts {
+    /// The engine's command when station.yaml names none.
+    pub const DEFAULT_COMMAND: [&str; 10] = [
+        "espeak-ng",
+        "-v",
+        "{voice}",
+        "-s",
+        "{rate}",
+        "-p",
+        "{pitch}",
+        "-w",
+        "{out}",
+        "--stdin",
+    ];
 }
 
 impl Default for Tts {
     fn default() -> Self {
         Tts {
-            command: ["espeak-ng", "-v", "{voice}", "-w", "{out}", "--stdin"]
-                .map(String::from)
-                .to_vec(),
+            command: Tts::DEFAULT_COMMAND.map(String::from).to_vec(),
             voice: "vi".into(),
+            voice_at: None,
+            // Slower than espeak-ng's 175: loudspeakers' echoes blur a fast voice.
+            rate: 150,
+            pitch: 50,
             timeout: Duration::from_secs(30),
+            reading: loa_speech::Reading::default(),
         }
     }
 }
@@ -373,7 +401,7 @@ pub enum Source {
     },
     Tts {
         text: String,
-        voice: Option<String>,
+        voice: loa_core::Voice,
     },
     /// A relay. `urls` (at least one, http or https) are tried in order when
     /// the one airing dies; `fallback` plays while none has audio.

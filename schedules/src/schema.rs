@@ -171,8 +171,12 @@ pub fn station_schema() -> Value {
             }), &[]),
             "tts": obj(json!({
                 "command": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                "voice": s("^[A-Za-z0-9_.+-]{1,64}$", "default voice, e.g. vi"),
+                "voice": s("^[A-Za-z0-9_.+][A-Za-z0-9_.+-]{0,63}$", "default voice: vi (northern), vi-vn-x-central, vi-vn-x-south"),
+                "rate": {"type": "integer", "minimum": 80, "maximum": 450, "description": "words per minute, default 150"},
+                "pitch": {"type": "integer", "minimum": 0, "maximum": 99, "description": "default 50"},
                 "timeout": s(DURATION, "e.g. 30s"),
+                "numbers": one_of_words(&["northern", "southern"], "105: một trăm linh năm (northern) or lẻ năm (southern); nghìn or ngàn"),
+                "lexicon": text("file of the station's abbreviations, one `ABBR = reading` per line"),
             }), &[]),
             "remote": obj(json!({
                 "max_skew": s(DURATION, "accepted clock difference, e.g. 120s"),
@@ -243,7 +247,9 @@ pub fn schedule_schema() -> Value {
             "playlist": path_or_list.clone(),
             "order": one_of_words(&["sequential", "shuffle"], "playlist order"),
             "tts": text("text read by the TTS engine"),
-            "voice": s("^[A-Za-z0-9_.+-]{1,64}$", "TTS voice"),
+            "voice": s("^[A-Za-z0-9_.+][A-Za-z0-9_.+-]{0,63}$", "with tts: the voice, e.g. vi-vn-x-south"),
+            "rate": {"type": "integer", "minimum": 80, "maximum": 450, "description": "with tts: words per minute"},
+            "pitch": {"type": "integer", "minimum": 0, "maximum": 99, "description": "with tts: pitch"},
             "stream": stream,
             "bandwidth": {
                 "description": "with stream: from an HLS master playlist, the lowest rendition at or above this many bits per second, e.g. 64000 or 64k",

@@ -37,7 +37,34 @@ impl MediaProbe for Table {
             .copied()
             .ok_or_else(|| "file not found".to_string())
     }
+
+    /// An engine with espeak-ng's Vietnamese voices.
+    fn tts_voices(&self, _command: &[String]) -> Result<Option<Vec<String>>, String> {
+        Ok(Some(
+            ["vi", "vi-vn-x-central", "vi-vn-x-south", "en"]
+                .map(String::from)
+                .to_vec(),
+        ))
+    }
 }
+
+/// A station whose `tts` has a mistake on every line from line 6 on.
+const STATION_TTS: &str = r#"station:
+  id: test
+  name: "Đài truyền thanh xã Thử"
+  timezone: Asia/Ho_Chi_Minh
+tts:
+  voice: vi-vn-x-nam
+  rate: 500
+  pitch: -1
+  numbers: southen
+  lexicon: schedules/viet-tat.txt
+paths: { media: media, state: state }
+outputs:
+  main: "null"
+zones:
+  thon-1: { name: "Thôn 1", output: main }
+"#;
 
 fn probe() -> Table {
     Table(HashMap::from([
@@ -79,7 +106,65 @@ fn tempdir(name: &str) -> PathBuf {
 
 const P: &str = "schedules/a.yaml";
 
+/// A station whose `tts` command has no place for the rate it sets.
+const STATION_NO_RATE: &str = r#"station:
+  id: test
+  name: "Đài truyền thanh xã Thử"
+  timezone: Asia/Ho_Chi_Minh
+tts:
+  command: ["espeak-ng", "-v", "{voice}", "-w", "{out}", "--stdin"]
+  rate: 120
+paths: { media: media, state: state }
+outputs:
+  main: "null"
+zones:
+  thon-1: { name: "Thôn 1", output: main }
+"#;
+
 const CASES: &[Case] = &[
+    Case {
+        name: "tts-rate-without-placeholder",
+        station: Some(STATION_NO_RATE),
+        files: &[],
+        expect: &[(
+            "station.yaml",
+            7,
+            "tts rate has no effect: the command has no {rate}; add \"-s\", \"{rate}\" to it",
+            true,
+        )],
+    },
+    Case {
+        name: "tts-settings",
+        station: Some(STATION_TTS),
+        files: &[(
+            "viet-tat.txt",
+            "# Từ viết tắt của xã\nHTXNN = hợp tác xã nông nghiệp\nUBND\nTT = trung tâm 3\n",
+        )],
+        expect: &[
+            ("station.yaml", 6, "tts.voice: espeak-ng has no voice `vi-vn-x-nam`", true),
+            ("station.yaml", 7, "rate must be a whole number from 80 to 450, found `500`", true),
+            ("station.yaml", 8, "pitch must be a whole number from 0 to 99, found `-1`", true),
+            ("station.yaml", 9, "did you mean `southern`?", true),
+            ("schedules/viet-tat.txt", 3, "`UBND` has no `=`", true),
+            ("schedules/viet-tat.txt", 4, "write the numbers in words", true),
+        ],
+    },
+    Case {
+        name: "tts-item-rate",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    zones: all\n    items:\n      - tts: \"Kính thưa bà con\"\n        rate: 40\n      - tts: \"Xin chào\"\n        voice: vi-vn-x-south\n        rate: 130\n        pitch: 40\n      - file: jingle.mp3\n        rate: 130\n")],
+        expect: &[
+            (P, 7, "rate must be a whole number from 80 to 450, found `40`", true),
+            (P, 13, "`rate` does not apply to a file item", true),
+        ],
+    },
+    Case {
+        // Checked once the files read: the engine is asked for its voices.
+        name: "tts-item-voice",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    zones: all\n    items:\n      - tts: \"Kính thưa bà con\"\n        voice: vi-vn-x-sout\n")],
+        expect: &[(P, 6, "program `sang`: espeak-ng has no voice `vi-vn-x-sout`; did you mean `vi-vn-x-south`? (it has vi, vi-vn-x-central, vi-vn-x-south)", true)],
+    },
     Case {
         name: "misspelt-key",
         station: None,

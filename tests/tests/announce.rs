@@ -332,15 +332,19 @@ fn two_stations_in_a_group_both_air_a_group_announcement() {
     body["to"] = "group:tuyen-hoa".into();
     let env = envelope(&key(1), "chu-tich-xa", body);
     broker.publish("loa/group/tuyen-hoa/cmd/announce", &env, false);
-    all.wait_for("both stations done", 60, |m| {
-        [
-            "loa/xa-a/ack/nhom-tuyen-hoa-1",
-            "loa/xa-b/ack/nhom-tuyen-hoa-1",
-        ]
-        .iter()
-        .all(|t| {
-            m.iter()
-                .any(|(_, topic, p)| topic == t && p.contains("\"done\""))
+    // Each station acks on its own topic, then on the group's: wait for
+    // all four, so that the count below never races the second.
+    all.wait_for("both stations done, on both topics", 60, |m| {
+        ["xa-a", "xa-b"].iter().all(|st| {
+            let done = |t: &str| {
+                m.iter().any(|(_, topic, p)| {
+                    topic == t
+                        && p.contains("\"done\"")
+                        && p.contains(&format!("\"station\":\"{st}\""))
+                })
+            };
+            done(&format!("loa/{st}/ack/nhom-tuyen-hoa-1"))
+                && done("loa/group/tuyen-hoa/ack/nhom-tuyen-hoa-1")
         })
     });
     let msgs = all.messages();

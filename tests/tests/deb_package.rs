@@ -1,6 +1,7 @@
-//! The Debian package (`make deb`) installed into a fresh Debian root as an
-//! administrator would (`apt-get install ./loa_*.deb`), then removed and
-//! purged: the loa user exists, the example station in /etc/loa validates
+//! The Debian package (`make deb`): lintian finds no error and no warning in
+//! it, and installed into a fresh Debian root as an administrator would
+//! (`apt-get install ./loa_*.deb`), then removed and purged: the manual has a
+//! page for every command `loa --help` lists, the loa user exists, the example station in /etc/loa validates
 //! and its files are conffiles, the service is enabled, `loa doctor` run as
 //! user loa finds its state directory writable and says what is missing, and
 //! an airtime log written by user loa outlives both `dpkg -r` and `dpkg -P`.
@@ -274,6 +275,29 @@ fn the_package_installs_into_a_fresh_debian_and_keeps_the_airtime_log() {
         t.elapsed().as_secs_f64()
     );
 
+    // Debian's own checks: not one error or warning (build-deb runs lintian
+    // too; this says it where a reader of the tests looks). Overrides, each
+    // with its reason, are in deploy/debian/lintian-overrides.
+    let t = Instant::now();
+    let lintian = run(
+        Command::new("lintian")
+            .args(["--fail-on", "error,warning"])
+            .arg(&deb),
+        "lintian (scripts/install-deps installs it)",
+    );
+    let said = text(&lintian);
+    let faults: Vec<&str> = said
+        .lines()
+        .filter(|l| l.starts_with("E: ") || l.starts_with("W: "))
+        .collect();
+    assert!(
+        lintian.status.success() && faults.is_empty(),
+        "lintian finds no error or warning in {} ({}):\n{said}",
+        deb.display(),
+        lintian.status
+    );
+    println!("lintian: clean in {:.1} s", t.elapsed().as_secs_f64());
+
     let cache = repo.join("target/deb-test");
     std::fs::create_dir_all(&cache).expect("create target/deb-test");
     let tarball = pristine_tarball(&cache);
@@ -348,6 +372,30 @@ fn the_package_installs_into_a_fresh_debian_and_keeps_the_airtime_log() {
     let unit = std::fs::read_to_string(root.path("/lib/systemd/system/loa.service")).unwrap();
     assert!(unit.contains("Documentation=file:/usr/share/doc/loa/README.md"));
 
+    // The manual: `man loa`, and a page for every command `loa --help` lists.
+    let help = must(&mut root.cmd(&["loa", "--help"]), "loa --help");
+    let help = String::from_utf8_lossy(&help.stdout).to_string();
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(
+        commands.contains(&"run"),
+        "loa --help lists its commands:\n{help}"
+    );
+    for page in
+        std::iter::once("loa".to_string()).chain(commands.iter().map(|c| format!("loa-{c}")))
+    {
+        let f = format!("/usr/share/man/man1/{page}.1.gz");
+        assert!(root.path(&f).is_file(), "{f} is installed (man {page})");
+    }
+    let changelog = root.path("/usr/share/doc/loa/changelog.Debian.gz");
+    assert!(changelog.is_file(), "{} is installed", changelog.display());
+
     // /etc/loa: the example station, every file a conffile whose editor
     // schema line names a schema that is installed.
     let conffiles = must(
@@ -363,6 +411,12 @@ fn the_package_installs_into_a_fresh_debian_and_keeps_the_airtime_log() {
     assert!(
         etc_files.len() >= 3,
         "station.yaml and the schedules: {etc_files:?}"
+    );
+    assert!(
+        conffiles
+            .lines()
+            .any(|l| l.trim().starts_with("/etc/loa/viet-tat.txt ")),
+        "the station's abbreviations (tts.lexicon) are a conffile:\n{conffiles}"
     );
     for f in &etc_files {
         assert!(

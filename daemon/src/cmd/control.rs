@@ -101,6 +101,12 @@ pub struct NowArgs {
     /// Read this text aloud (text-to-speech).
     #[arg(long, value_name = "T")]
     pub text: Option<String>,
+    /// The voice to read the text in, instead of the station's (e.g. vi-vn-x-south).
+    #[arg(long, value_name = "V", requires = "text")]
+    pub voice: Option<String>,
+    /// Print the text as the TTS engine will read it before sending it.
+    #[arg(long, requires = "text")]
+    pub show: bool,
     /// Play a recording from the media directory (a path inside it, or relative to it).
     #[arg(long, value_name = "F")]
     pub file: Option<String>,
@@ -158,6 +164,14 @@ pub fn now_cmd(args: &NowArgs) -> anyhow::Result<std::process::ExitCode> {
     let mut body = json!({ "cmd": "now", "priority": args.priority });
     if let Some(t) = &args.text {
         body["text"] = json!(t);
+        if args.show {
+            let station = crate::cmd::play::station(&args.config.config, "now");
+            let tts = crate::cmd::say::tts_config(station.as_ref());
+            println!("{}", loa_audio::tts::spoken(&tts, t));
+        }
+    }
+    if let Some(v) = &args.voice {
+        body["voice"] = json!(v);
     }
     if let Some(f) = &args.file {
         // A path that exists from here is sent whole; the daemon checks it

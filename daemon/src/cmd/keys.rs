@@ -110,6 +110,9 @@ pub struct AnnounceArgs {
     /// A text to speak (text-to-speech).
     #[arg(long, value_name = "T")]
     pub text: Option<String>,
+    /// The voice to read the text in, instead of the station's (e.g. vi-vn-x-south).
+    #[arg(long, value_name = "V", requires = "text")]
+    pub voice: Option<String>,
     /// An audio file, relative to the station's media directory (or absolute inside it).
     #[arg(long, value_name = "F")]
     pub file: Option<String>,
@@ -276,6 +279,9 @@ fn announce_body(args: &AnnounceArgs, id: &str, to: &str, now: i64) -> String {
     });
     if let Some(t) = &args.text {
         body["text"] = json!(t);
+        if let Some(v) = &args.voice {
+            body["voice"] = json!(v);
+        }
     }
     if let Some(f) = &args.file {
         body["file"] = json!(f);

@@ -46,39 +46,10 @@ pub struct DevicesArgs {
 /// Plays the files on the output and reports each as it airs; exit 1 when a
 /// file could not be played.
 pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
-    // The station's outputs, when its configuration reads: `--output` may
-    // name one, and without `--output` the first one is used, at the
-    // station's loudness and volume. Without a station: the default card.
-    let station = loa_schedules::load_dir(&args.config)
-        .config
-        .map(|c| c.station);
-    if station.is_none() && args.config.join("station.yaml").exists() {
-        eprintln!(
-            "loa play: {} has errors (see `loa check`); its outputs are not used",
-            args.config.join("station.yaml").display()
-        );
-    }
-    let by_name = |name: &str| {
-        station
-            .as_ref()
-            .and_then(|s| s.outputs.iter().find(|o| o.name == name))
-            .map(|o| o.spec.clone())
-    };
-    let spec: OutputSpec = match args.output.as_deref() {
-        Some(text) => match (text.parse::<OutputSpec>(), by_name(text)) {
-            (Ok(spec), _) => spec,
-            (Err(_), Some(spec)) => spec,
-            (Err(e), None) => {
-                // A malformed --output is a usage error (SPEC 5: exit 2).
-                eprintln!("loa play: {e}");
-                return Ok(ExitCode::from(2));
-            }
-        },
-        None => station
-            .as_ref()
-            .and_then(|s| s.outputs.first())
-            .map(|o| o.spec.clone())
-            .unwrap_or_else(|| OutputSpec::Device("default".into())),
+    let station = station(&args.config, "play");
+    let spec = match output_spec(station.as_ref(), args.output.as_deref(), "play") {
+        Ok(spec) => spec,
+        Err(code) => return Ok(code),
     };
     let policy = station.as_ref().map(|s| &s.policy);
     // Unreadable files are reported when their turn comes.
@@ -92,23 +63,80 @@ pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
         volume: policy.map(|p| p.volume).unwrap_or(1.0),
         ..Default::default()
     };
-    let deck = Deck::open(&spec, config)?;
-    say!(
+    let heading = format!(
         "playing {} file(s), {:.1} s, on {spec}",
         args.files.len(),
         lengths.as_secs_f64()
     );
-    let id = deck.play(Item::new(
-        Media::Files {
-            paths: args.files.clone(),
-            order: Order::Sequential,
+    let media = Media::Files {
+        paths: args.files.clone(),
+        order: Order::Sequential,
+    };
+    air(&spec, config, media, &heading, "play", args.files.len() > 1)
+}
+
+/// The station of `dir`, when its configuration reads (`--output` may
+/// name one of its outputs; its loudness, volume and TTS apply). A station
+/// with errors is said once and not used.
+pub(crate) fn station(dir: &std::path::Path, cmd: &str) -> Option<loa_schedules::model::Station> {
+    let station = loa_schedules::load_dir(dir).config.map(|c| c.station);
+    if station.is_none() && dir.join("station.yaml").exists() {
+        eprintln!(
+            "loa {cmd}: {} has errors (see `loa check`); its outputs are not used",
+            dir.join("station.yaml").display()
+        );
+    }
+    station
+}
+
+/// `--output`: an output spec or the name of one of the station's outputs;
+/// without it the station's first output, or the default card without a
+/// station. A malformed one is a usage error (SPEC 5: exit 2).
+pub(crate) fn output_spec(
+    station: Option<&loa_schedules::model::Station>,
+    output: Option<&str>,
+    cmd: &str,
+) -> Result<OutputSpec, ExitCode> {
+    let by_name = |name: &str| {
+        station
+            .and_then(|s| s.outputs.iter().find(|o| o.name == name))
+            .map(|o| o.spec.clone())
+    };
+    match output {
+        Some(text) => match (text.parse::<OutputSpec>(), by_name(text)) {
+            (Ok(spec), _) => Ok(spec),
+            (Err(_), Some(spec)) => Ok(spec),
+            (Err(e), None) => {
+                eprintln!("loa {cmd}: {e}");
+                Err(ExitCode::from(2))
+            }
         },
-        Priority::Normal,
-    ));
+        None => Ok(station
+            .and_then(|s| s.outputs.first())
+            .map(|o| o.spec.clone())
+            .unwrap_or_else(|| OutputSpec::Device("default".into()))),
+    }
+}
+
+/// Airs `media` on a deck of its own on `spec`, saying each piece as it
+/// starts and ends; exit 1 when something could not be played.
+/// `several`: the item has several pieces, so its failure as a whole is
+/// said apart from theirs.
+pub(crate) fn air(
+    spec: &OutputSpec,
+    config: DeckConfig,
+    media: Media,
+    heading: &str,
+    cmd: &str,
+    several: bool,
+) -> anyhow::Result<ExitCode> {
+    let deck = Deck::open(spec, config)?;
+    say!("{heading}");
+    let id = deck.play(Item::new(media, Priority::Normal));
     let mut failed = false;
     loop {
         let Ok(event) = deck.events().recv_timeout(Duration::from_secs(3600)) else {
-            anyhow::bail!("loa play: the output stopped responding");
+            anyhow::bail!("loa {cmd}: the output stopped responding");
         };
         match event {
             DeckEvent::Started { piece, .. } => say!("▶ {}", piece.source),
@@ -122,22 +150,22 @@ pub fn play(args: &PlayArgs) -> anyhow::Result<ExitCode> {
                 match outcome {
                     Ending::Failed(reason) => {
                         failed = true;
-                        eprintln!("loa play: {}: {reason}", piece.source);
+                        eprintln!("loa {cmd}: {}: {reason}", piece.source);
                     }
                     o => say!("■ {} {} after {secs:.1} s", piece.source, o.outcome()),
                 }
             }
             DeckEvent::OutputFailed { reason, .. } => {
-                eprintln!("loa play: output failed: {reason}")
+                eprintln!("loa {cmd}: output failed: {reason}")
             }
             DeckEvent::OutputRestored { gap, .. } => {
-                eprintln!("loa play: output back after {:.1} s", gap.as_secs_f64())
+                eprintln!("loa {cmd}: output back after {:.1} s", gap.as_secs_f64())
             }
             DeckEvent::ItemEnded { item, outcome, .. } if item == id => {
                 if let Ending::Failed(reason) = &outcome {
                     failed = true;
-                    if args.files.len() > 1 {
-                        eprintln!("loa play: nothing could be played: {reason}");
+                    if several {
+                        eprintln!("loa {cmd}: nothing could be played: {reason}");
                     }
                 }
                 break;

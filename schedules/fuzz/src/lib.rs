@@ -71,7 +71,7 @@ impl MediaProbe for FixedProbe {
         Err("file not found".into())
     }
 
-    fn speech_length(&self, text: &str, _voice: Option<&str>) -> Result<Duration, String> {
+    fn speech_length(&self, text: &str, _voice: &loa_core::Voice) -> Result<Duration, String> {
         // Known for even-length texts, unknown for the others: both paths.
         if text.len().is_multiple_of(2) {
             Ok(Duration::from_millis(80 * text.chars().count() as u64))

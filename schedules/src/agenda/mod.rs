@@ -75,7 +75,7 @@ pub fn item_length(source: &Source, probe: &dyn MediaProbe) -> Length {
             }
             Length::Known(total)
         }
-        Source::Tts { text, voice } => match probe.speech_length(text, voice.as_deref()) {
+        Source::Tts { text, voice } => match probe.speech_length(text, voice) {
             Ok(d) => Length::Known(d),
             Err(e) => Length::Unknown(e),
         },

@@ -27,6 +27,8 @@ pub(super) mod keys {
         "max_age",
         "order",
         "voice",
+        "rate",
+        "pitch",
         "fallback",
         "bandwidth",
     ];
@@ -201,7 +203,7 @@ impl Cx<'_> {
         let allowed_extra: &[&str] = match kind {
             "newest" => &["max_age"],
             "playlist" => &["order"],
-            "tts" => &["voice"],
+            "tts" => &["voice", "rate", "pitch"],
             "stream" => &["fallback", "bandwidth"],
             _ => &[],
         };
@@ -264,7 +266,11 @@ impl Cx<'_> {
                     );
                     return None;
                 }
-                let voice = f.get("voice").and_then(|vn| self.voice(vn));
+                let voice = loa_core::Voice {
+                    name: f.get("voice").and_then(|n| self.voice(n)),
+                    rate: f.get("rate").and_then(|n| self.rate(n)),
+                    pitch: f.get("pitch").and_then(|n| self.pitch(n)),
+                };
                 Source::Tts { text, voice }
             }
             "stream" => {

@@ -542,17 +542,56 @@ impl Cx<'_> {
 
     fn voice(&mut self, n: &Node) -> Option<String> {
         let v = self.text(n, "voice")?;
-        let ok = (1..=64).contains(&v.len())
-            && v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c));
-        if ok {
+        if loa_core::Voice::valid_name(&v) {
             Some(v)
         } else {
             self.err(
                 n,
-                format!("voice `{v}` may use only A-Z, a-z, 0-9 and _.+- (e.g. vi)"),
+                format!("voice `{v}` may use only A-Z, a-z, 0-9 and _.+- and not begin with - (e.g. vi, vi-vn-x-south)"),
             );
             None
+        }
+    }
+
+    /// A TTS rate: words per minute.
+    fn rate(&mut self, n: &Node) -> Option<u32> {
+        let range = loa_core::Voice::RATES;
+        self.whole_in(
+            n,
+            "rate",
+            range,
+            "words per minute (espeak-ng's -s), e.g. 150",
+        )
+    }
+
+    fn pitch(&mut self, n: &Node) -> Option<u32> {
+        let range = loa_core::Voice::PITCHES;
+        self.whole_in(n, "pitch", range, "(espeak-ng's -p; 50 is the voice's own)")
+    }
+
+    fn whole_in(
+        &mut self,
+        n: &Node,
+        what: &str,
+        range: std::ops::RangeInclusive<u32>,
+        hint: &str,
+    ) -> Option<u32> {
+        match &n.value {
+            Value::Int(i) if u32::try_from(*i).is_ok_and(|v| range.contains(&v)) => {
+                u32::try_from(*i).ok()
+            }
+            _ => {
+                let t = n.scalar_text().unwrap_or_else(|| n.kind().into());
+                self.err(
+                    n,
+                    format!(
+                        "{what} must be a whole number from {} to {}, found `{t}`: {hint}",
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                None
+            }
         }
     }
 }

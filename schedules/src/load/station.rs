@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 
 use super::{is_id, Cx};
-use crate::diag::suggestion;
+use crate::diag::{suggestion, Loc};
 use crate::model::*;
 use crate::yaml::{Node, Value};
 
@@ -54,7 +54,9 @@ pub(super) mod keys {
         "live_limit",
     ];
     pub const SILENCE: &[&str] = &["below", "for"];
-    pub const TTS: &[&str] = &["command", "voice", "timeout"];
+    pub const TTS: &[&str] = &[
+        "command", "voice", "rate", "pitch", "timeout", "numbers", "lexicon",
+    ];
     pub const REMOTE: &[&str] = &["max_skew", "rate_limit", "keys"];
     pub const KEY: &[&str] = &["public_key", "may", "zones"];
 }
@@ -638,8 +640,17 @@ impl Cx<'_> {
                 t.command = argv;
             }
         }
-        if let Some(v) = f.get("voice").and_then(|v| self.voice(v)) {
-            t.voice = v;
+        if let Some(n) = f.get("voice") {
+            if let Some(v) = self.voice(n) {
+                t.voice = v;
+                t.voice_at = Some(self.loc(n));
+            }
+        }
+        if let Some(r) = f.get("rate").and_then(|r| self.rate(r)) {
+            t.rate = r;
+        }
+        if let Some(p) = f.get("pitch").and_then(|p| self.pitch(p)) {
+            t.pitch = p;
         }
         if let Some(d) = f
             .get("timeout")
@@ -647,7 +658,84 @@ impl Cx<'_> {
         {
             t.timeout = d;
         }
+        for (key, placeholder, flag) in [("rate", "{rate}", "-s"), ("pitch", "{pitch}", "-p")] {
+            if let Some(n) = f.get(key) {
+                if !t.command.iter().any(|a| a.contains(placeholder)) {
+                    self.err(
+                        n,
+                        format!("tts {key} has no effect: the command has no {placeholder}; add \"{flag}\", \"{placeholder}\" to it"),
+                    );
+                }
+            }
+        }
+        let names = loa_speech::Dialect::NAMES;
+        if let Some(d) = f.get("numbers").and_then(|d| {
+            self.choice(
+                d,
+                "tts numbers",
+                &[
+                    (names[0], loa_speech::Dialect::Northern),
+                    (names[1], loa_speech::Dialect::Southern),
+                ],
+            )
+        }) {
+            t.reading.dialect = d;
+        }
+        if let Some(l) = f.get("lexicon") {
+            if let Some(lexicon) = self.lexicon(l) {
+                t.reading.lexicon = std::sync::Arc::new(lexicon);
+            }
+        }
         t
+    }
+
+    /// `tts.lexicon`: the station's abbreviations, one `ABBR = reading` per
+    /// line; each bad line is an error at that line of that file.
+    fn lexicon(&mut self, n: &Node) -> Option<loa_speech::Lexicon> {
+        let name = self.text(n, "tts lexicon")?;
+        let path = self.config_path(&name);
+        let text = match std::fs::metadata(&path) {
+            Ok(m) if m.len() > 1 << 20 => {
+                self.err(
+                    n,
+                    format!(
+                        "tts lexicon {name} is over 1 MiB; a lexicon is a list of abbreviations"
+                    ),
+                );
+                return None;
+            }
+            Ok(_) => std::fs::read_to_string(&path),
+            Err(e) => Err(e),
+        };
+        let text = match text {
+            Ok(t) => t,
+            Err(e) => {
+                self.err(
+                    n,
+                    format!("tts lexicon {}: cannot read it ({e}); the path is relative to the configuration directory", path.display()),
+                );
+                return None;
+            }
+        };
+        match loa_speech::Lexicon::with_file(&text) {
+            Ok(l) => Some(l),
+            Err(errors) => {
+                let file: std::sync::Arc<str> = std::sync::Arc::from(name.as_str());
+                for e in errors {
+                    self.diags.error(
+                        Loc {
+                            file: file.clone(),
+                            pos: crate::yaml::Pos {
+                                line: u32::try_from(e.line).unwrap_or(u32::MAX),
+                                column: 1,
+                            },
+                        },
+                        e.message,
+                    );
+                }
+                None
+            }
+        }
     }
 
     fn remote(&mut self, n: &Node, zone_ids: &[String]) -> Remote {

@@ -13,7 +13,7 @@ use crate::outside::visible;
 use crate::runtime::airtime::Trigger;
 use crate::runtime::engine::Engine;
 use crate::runtime::scheduler::{quiet_hours_hold, Announce, Scheduler};
-use crate::wire::{from_value, Bounded, Level, SpokenText, Whole, Zones};
+use crate::wire::{from_value, Bounded, Level, SpokenText, VoiceName, Whole, Zones};
 
 use super::{refusal, Peer, EXPIRES, TITLE_CHARS};
 
@@ -38,6 +38,7 @@ pub struct NowRequest {
     #[serde(rename = "cmd")]
     _cmd: IgnoredAny,
     text: Option<SpokenText>,
+    voice: Option<VoiceName>,
     file: Option<Bounded<PATH_BYTES>>,
     live: Option<CaptureDevice>,
     priority: Option<Level>,
@@ -152,6 +153,18 @@ pub(super) fn now_request(
             "give exactly one of \"text\", \"file\" or \"live\"".into(),
         ));
     }
+    if body.voice.is_some() && text.is_none() {
+        return Err(malformed(
+            "\"voice\" is for a text only: a file or the microphone is heard as it is".into(),
+        ));
+    }
+    if let Some(why) = body
+        .voice
+        .as_ref()
+        .and_then(|VoiceName(v)| crate::probe::missing_voice(&st.tts.command, v))
+    {
+        return Err(("bad_voice", why));
+    }
     let priority = body.priority.map_or(Priority::Normal, |l| l.0);
     let station_zones: Vec<&str> = st.zones.iter().map(|z| z.id.as_str()).collect();
     let zones: Vec<String> = match &body.zones {
@@ -195,7 +208,10 @@ pub(super) fn now_request(
         (
             loa_audio::Media::Tts {
                 text: t.to_string(),
-                voice: None,
+                voice: body
+                    .voice
+                    .as_ref()
+                    .map_or_else(Default::default, |VoiceName(v)| loa_core::Voice::named(v)),
             },
             "tts",
             t.to_string(),

@@ -485,7 +485,10 @@ fn to_announce(a: remote::Announcement, kid: &str) -> Announce {
         What::Text(t) => (
             loa_audio::Media::Tts {
                 text: t.clone(),
-                voice: None,
+                voice: a
+                    .voice
+                    .clone()
+                    .map_or_else(Default::default, |v| loa_core::Voice::named(&v)),
             },
             "tts",
             t,

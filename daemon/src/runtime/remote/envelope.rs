@@ -88,6 +88,8 @@ pub(super) struct BodyAnnounce {
     /// None = all.
     pub(super) zones: Option<Vec<String>>,
     pub(super) what: BodyWhat,
+    /// The voice a text is read in (None: the station's).
+    pub(super) voice: Option<String>,
     pub(super) title: Option<String>,
     pub(super) repeat: u32,
 }
@@ -180,6 +182,7 @@ pub(super) struct AnnounceFields {
     pub(super) priority: Level,
     pub(super) zones: Zones,
     pub(super) text: Option<SpokenText>,
+    pub(super) voice: Option<VoiceName>,
     pub(super) file: Option<Bounded<FIELD_BYTES>>,
     pub(super) stream: Option<Bounded<FIELD_BYTES>>,
     pub(super) duration: Option<Length<{ MAX_LENGTH.as_secs() }>>,
@@ -316,6 +319,9 @@ impl BodyAnnounce {
                 return Err("an announcement needs exactly one of `text`, `file`, `stream`".into())
             }
         };
+        if !matches!(what, BodyWhat::Text(_)) && f.voice.is_some() {
+            return Err("`voice` is for a text only: a file or a stream is heard as it is".into());
+        }
         if !matches!(what, BodyWhat::Stream { .. }) && f.duration.is_some() {
             return Err(
                 "`duration` is for a stream only: a text or a file airs for its own length".into(),
@@ -325,6 +331,7 @@ impl BodyAnnounce {
             priority: f.priority.0,
             zones,
             what,
+            voice: f.voice.map(|v| v.0),
             title: f.title.and_then(|t| outside::title(&t, TITLE_CHARS)),
             repeat: f.repeat.map_or(1, |r| r.get() as u32),
         })

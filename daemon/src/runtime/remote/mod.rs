@@ -62,7 +62,9 @@ use serde_json::{json, Value};
 
 use crate::outside;
 use crate::runtime::mqtt::Publish;
-use crate::wire::{from_value, Bounded, Length, Level, SpokenText, UnixTime, Whole, Zones};
+use crate::wire::{
+    from_value, Bounded, Length, Level, SpokenText, UnixTime, VoiceName, Whole, Zones,
+};
 pub use ack::acks;
 use envelope::*;
 pub use envelope::{sign, valid_id};
@@ -112,6 +114,8 @@ pub struct Announcement {
     /// Zone ids in station.yaml order.
     pub zones: Vec<String>,
     pub what: What,
+    /// The voice a text is read in (None: the station's).
+    pub voice: Option<String>,
     /// For boards and the airtime log: as given, or the first 80 characters
     /// of the text, the file name or the stream address.
     pub title: String,
@@ -173,6 +177,9 @@ struct Rules {
     max_skew: Duration,
     rate_limit: RateLimit,
     keys: Vec<RemoteKey>,
+    /// The TTS engine's command: an announcement in a voice it lacks is
+    /// refused before it airs.
+    tts_command: Vec<String>,
 }
 
 impl Rules {
@@ -192,6 +199,7 @@ impl Rules {
             max_skew: s.remote.max_skew,
             rate_limit: s.remote.rate_limit,
             keys: s.remote.keys.clone(),
+            tts_command: s.tts.command.clone(),
         }
     }
 
@@ -567,6 +575,13 @@ impl Gate {
                         duration: *duration,
                     },
                 };
+                if let Some(why) = a
+                    .voice
+                    .as_deref()
+                    .and_then(|v| crate::probe::missing_voice(&self.rules.tts_command, v))
+                {
+                    return Err(("bad_voice", why));
+                }
                 if let Some(q) = crate::runtime::scheduler::quiet_hours_hold(
                     self.rules.quiet_hours,
                     self.rules.timezone,
@@ -598,6 +613,7 @@ impl Gate {
                     priority: a.priority,
                     zones,
                     what,
+                    voice: a.voice.clone(),
                     title,
                     repeat: a.repeat,
                     exp: Utc.timestamp_opt(body.exp, 0).single().unwrap_or(now),

@@ -1064,3 +1064,41 @@ fn the_hostile_corpus_is_refused_field_by_field() {
         assert!(r.reason.chars().count() <= 301, "{}", r.reason);
     }
 }
+
+#[test]
+fn a_text_may_name_a_voice_the_engine_has_and_no_other() {
+    let mut f = fixture();
+    let b = announce(day(), json!({"voice": "vi-vn-x-south"}));
+    let v = f
+        .send(&topic("announce"), 1, "chu-tich-xa", &b, day())
+        .unwrap();
+    let Cmd::Announce(a) = v.cmd else {
+        panic!("{:?}", v.cmd)
+    };
+    assert_eq!(a.voice.as_deref(), Some("vi-vn-x-south"));
+
+    let b = announce(day(), json!({"voice": "vi-vn-x-sout"}));
+    let r = refusal(f.send(&topic("announce"), 1, "chu-tich-xa", &b, day()));
+    assert_eq!(r.code, "bad_voice", "{}", r.reason);
+    assert!(
+        r.reason.contains("did you mean `vi-vn-x-south`?"),
+        "{}",
+        r.reason
+    );
+
+    let b = announce(day(), json!({"voice": "--help"}));
+    assert_eq!(
+        refusal(f.send(&topic("announce"), 1, "chu-tich-xa", &b, day())).code,
+        "malformed"
+    );
+    let b = announce(
+        day(),
+        json!({"text": null, "file": "news/ban-tin.wav", "voice": "vi"}),
+    );
+    let r = refusal(f.send(&topic("announce"), 1, "chu-tich-xa", &b, day()));
+    assert!(
+        r.reason.contains("`voice` is for a text only"),
+        "{}",
+        r.reason
+    );
+}

@@ -141,16 +141,24 @@ fn apply_overrides(config: &mut Config, overrides: &[String]) -> anyhow::Result<
     Ok(())
 }
 
+/// The station's `tts` as the decks render by it (and `loa say`).
+pub fn tts_config(t: &loa_schedules::model::Tts) -> TtsConfig {
+    TtsConfig {
+        command: t.command.clone(),
+        voice: t.voice.clone(),
+        rate: t.rate,
+        pitch: t.pitch,
+        timeout: t.timeout,
+        reading: t.reading.clone(),
+    }
+}
+
 fn deck_config(config: &Config) -> DeckConfig {
     let p = &config.station.policy;
     DeckConfig {
         loudness_target: p.loudness,
         cache_dir: Some(config.station.paths.state.join("cache")),
-        tts: TtsConfig {
-            command: config.station.tts.command.clone(),
-            voice: config.station.tts.voice.clone(),
-            timeout: config.station.tts.timeout,
-        },
+        tts: tts_config(&config.station.tts),
         silence: SilencePolicy {
             below_dbfs: p.silence.below_dbfs as f32,
             duration: p.silence.for_,

@@ -110,7 +110,7 @@ impl loa_schedules::MediaProbe for ProbeFn<'_> {
     fn length(&self, path: &Path) -> Result<Duration, String> {
         (self.0)(path)
     }
-    fn speech_length(&self, text: &str, _voice: Option<&str>) -> Result<Duration, String> {
+    fn speech_length(&self, text: &str, _voice: &loa_core::Voice) -> Result<Duration, String> {
         Ok(estimated_speech(text))
     }
 }
