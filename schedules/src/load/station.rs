@@ -683,7 +683,7 @@ impl Cx<'_> {
         }
         if let Some(l) = f.get("lexicon") {
             if let Some(lexicon) = self.lexicon(l) {
-                t.reading.lexicon = std::sync::Arc::new(lexicon);
+                t.reading.lexicon = Arc::new(lexicon);
             }
         }
         t
@@ -720,7 +720,7 @@ impl Cx<'_> {
         match loa_speech::Lexicon::with_file(&text) {
             Ok(l) => Some(l),
             Err(errors) => {
-                let file: std::sync::Arc<str> = std::sync::Arc::from(name.as_str());
+                let file: Arc<str> = Arc::from(name.as_str());
                 for e in errors {
                     self.diags.error(
                         Loc {
