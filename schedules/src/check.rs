@@ -1,18 +1,21 @@
 //! Validation of a whole configuration directory, as `loa check` and every
 //! load (start-up, reload) run it: the loader's per-file problems plus the
 //! checks that need everything at once: duplicate ids, media files, quiet
-//! hours, overlaps on an output, session length, relay coverage.
+//! hours, overlaps on an output, session length, relay coverage; and what
+//! the calendar means for the coming year (the days programs that follow
+//! it air and skip, the holidays whose days off are the law's).
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{NaiveDate, TimeDelta, Utc};
+use chrono::{Datelike, NaiveDate, TimeDelta, Utc};
 
 use crate::agenda::{self, Length, Lengths};
 use crate::diag::{suggestion, Diagnostics};
 use crate::load::{fmt_window, load_dir};
+use crate::lunar;
 use crate::model::*;
 use crate::MediaProbe;
 
@@ -23,6 +26,8 @@ pub struct Report {
     pub diagnostics: Diagnostics,
     /// Per-program item lengths, as probed.
     pub lengths: Lengths,
+    /// What the calendar means for the coming year (empty when invalid).
+    pub calendar: CalendarReport,
 }
 
 /// Loads and checks `dir`. `today` (in the station's zone) anchors the
@@ -32,6 +37,7 @@ pub fn check_dir(dir: &Path, probe: &dyn MediaProbe, today: Option<NaiveDate>) -
     let loaded = load_dir(dir);
     let mut diags = loaded.diagnostics;
     let mut lengths = Lengths::new();
+    let mut calendar = CalendarReport::default();
     let config = match loaded.config {
         Some(config) => {
             lengths = agenda::probe_lengths(&config, probe);
@@ -48,6 +54,7 @@ pub fn check_dir(dir: &Path, probe: &dyn MediaProbe, today: Option<NaiveDate>) -
             // configuration that is otherwise valid.
             if diags.is_valid() {
                 overlaps(&config, &lengths, today, &mut diags);
+                calendar = calendar_report(&config, today);
             }
             Some(config)
         }
@@ -58,6 +65,7 @@ pub fn check_dir(dir: &Path, probe: &dyn MediaProbe, today: Option<NaiveDate>) -
         config: if diags.is_valid() { config } else { None },
         diagnostics: diags,
         lengths,
+        calendar,
     }
 }
 
@@ -470,6 +478,238 @@ fn overlaps(config: &Config, lengths: &Lengths, today: NaiveDate, diags: &mut Di
             );
         }
     }
+}
+
+/// The days `loa check` looks ahead for the calendar: a year.
+const CALENDAR_AHEAD_DAYS: u64 = 365;
+
+/// What the calendar means for the coming year, for `loa check`: the days
+/// each program that follows it (`on`, lunar dates, holidays) airs or
+/// skips, and the holidays whose days off the station has not written.
+#[derive(Clone, Debug, Default)]
+pub struct CalendarReport {
+    /// From `today`, for [`CALENDAR_AHEAD_DAYS`].
+    pub from: Option<NaiveDate>,
+    pub programs: Vec<CalendarDays>,
+    /// The days off of holidays the programs name, as Loa will take them.
+    pub days_off: Vec<HolidayDaysOff>,
+}
+
+/// One program's days in the coming year.
+#[derive(Clone, Debug)]
+pub struct CalendarDays {
+    pub program: String,
+    pub loc: Loc,
+    /// The days it airs, with `on` or lunar `dates` (else every day but
+    /// the skipped ones, not listed).
+    pub airs: Option<Vec<NaiveDate>>,
+    /// The days its rule gives that `except` takes away for a holiday or a
+    /// lunar date.
+    pub skips: Vec<NaiveDate>,
+    /// When it airs on no day of the year: its next day, if any.
+    pub next: Option<NaiveDate>,
+}
+
+#[derive(Clone, Debug)]
+pub struct HolidayDaysOff {
+    pub holiday: Holiday,
+    pub year: i32,
+    pub days: DaysOff,
+    /// Written in station.yaml; else the law's.
+    pub announced: bool,
+}
+
+fn calendar_report(config: &Config, today: NaiveDate) -> CalendarReport {
+    let last = today + chrono::Days::new(CALENDAR_AHEAD_DAYS - 1);
+    let year: Vec<NaiveDate> = today.iter_days().take_while(|d| *d <= last).collect();
+    let calendar = &config.station.calendar;
+    let mut named = BTreeSet::new();
+    let mut programs = Vec::new();
+    for p in &config.programs {
+        let o = &p.occurs;
+        if !o.follows_calendar() {
+            continue;
+        }
+        for list in o.on.iter().chain([&o.except]) {
+            named.extend(list.holidays.iter().copied());
+        }
+        let restricted = o.on.is_some() || o.lunar_dates.is_some();
+        let airs: Vec<NaiveDate> = year.iter().copied().filter(|d| o.fires_on(*d)).collect();
+        // Days the rule gives that `except` takes for the calendar's sake
+        // (its plain dates are the operator's own list).
+        let skips = year
+            .iter()
+            .copied()
+            .filter(|d| o.gives(*d) && !o.except.dates.contains(d) && o.except.contains(*d))
+            .collect();
+        let next = if airs.is_empty() {
+            last.iter_days()
+                .skip(1)
+                .take_while(|d| lunar::YEARS.contains(&d.year()))
+                .find(|d| o.fires_on(*d))
+        } else {
+            None
+        };
+        programs.push(CalendarDays {
+            program: p.id.clone(),
+            loc: p.loc.clone(),
+            airs: restricted.then_some(airs),
+            skips,
+            next,
+        });
+    }
+    let mut days_off = Vec::new();
+    for h in named {
+        for y in today.year()..=last.year() + 1 {
+            if let Some(days) = calendar.days_off(h, y) {
+                if days.until >= today && days.from <= last {
+                    days_off.push(HolidayDaysOff {
+                        holiday: h,
+                        year: y,
+                        days,
+                        announced: calendar.announced(h, y),
+                    });
+                }
+            }
+        }
+    }
+    days_off.sort_by_key(|d| d.days.from);
+    CalendarReport {
+        from: Some(today),
+        programs,
+        days_off,
+    }
+}
+
+impl CalendarReport {
+    /// One line each, as `loa check` prints them after the diagnostics:
+    /// runs of days with what they are (`2027-02-04 to 2027-02-10 (Tết
+    /// Nguyên Đán)`), and a note for each holiday whose days off Loa takes
+    /// from the law because station.yaml does not name them.
+    pub fn lines(&self, calendar: &Calendar) -> Vec<String> {
+        let Some(from) = self.from else {
+            return Vec::new();
+        };
+        let until = from + chrono::Days::new(CALENDAR_AHEAD_DAYS - 1);
+        let mut out = Vec::new();
+        for p in &self.programs {
+            if let Some(airs) = &p.airs {
+                let what = if airs.is_empty() {
+                    match p.next {
+                        Some(n) => format!(
+                            "airs on no day from {from} to {until}; next on {n} ({})",
+                            calendar.describe(n)
+                        ),
+                        None => format!("airs on no day from {from} to {until}, nor later"),
+                    }
+                } else {
+                    format!("airs {}", runs(airs, calendar))
+                };
+                out.push(format!(
+                    "calendar: {}: program `{}` {what}",
+                    p.loc, p.program
+                ));
+            }
+            if !p.skips.is_empty() {
+                out.push(format!(
+                    "calendar: {}: program `{}` skips {}",
+                    p.loc,
+                    p.program,
+                    runs(&p.skips, calendar)
+                ));
+            }
+        }
+        // Only Tết's days and Quốc khánh's second day are the government's
+        // to choose each year; the others are their fixed day.
+        let chosen = |d: &&HolidayDaysOff| {
+            !d.announced
+                && d.holiday
+                    .default_days(d.year)
+                    .is_some_and(|off| off.days() > 1)
+        };
+        for d in self.days_off.iter().filter(chosen) {
+            out.push(format!(
+                "calendar: {} {}: Loa takes {} (the law's days off) until station.yaml names the announced days under calendar.days_off.{}.{}",
+                d.holiday.name(),
+                d.year,
+                d.days,
+                d.holiday.id(),
+                d.year,
+            ));
+        }
+        out
+    }
+
+    /// The shape of `loa check --format json`'s `calendar`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let dates = |v: &[NaiveDate]| v.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+        serde_json::json!({
+            "from": self.from.map(|d| d.to_string()),
+            "programs": self.programs.iter().map(|p| serde_json::json!({
+                "program": p.program,
+                "airs": p.airs.as_deref().map(dates),
+                "skips": dates(&p.skips),
+                "next": p.next.map(|d| d.to_string()),
+            })).collect::<Vec<_>>(),
+            "days_off": self.days_off.iter().map(|d| serde_json::json!({
+                "holiday": d.holiday.id(),
+                "year": d.year,
+                "from": d.days.from.to_string(),
+                "until": d.days.until.to_string(),
+                "announced": d.announced,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Days as runs of consecutive ones, each with what it is: "2027-01-01
+/// (Tết Dương lịch); 2027-02-04 to 2027-02-10 (Tết Nguyên Đán); 2027-09-15
+/// (âm lịch 15/8 Đinh Mùi)"; a run keeps to one holiday's days. At most 12
+/// runs, then how many more days.
+fn runs(days: &[NaiveDate], calendar: &Calendar) -> String {
+    const SHOWN: usize = 12;
+    let mut groups: Vec<(NaiveDate, NaiveDate, Vec<Holiday>)> = Vec::new();
+    for &d in days {
+        let holidays = calendar.holidays_on(d);
+        match groups.last_mut() {
+            Some((_, end, hs)) if end.succ_opt() == Some(d) && *hs == holidays => *end = d,
+            _ => groups.push((d, d, holidays)),
+        }
+    }
+    let lunar = |d: NaiveDate| match LunarDate::from_solar(d) {
+        Some(l) => format!("{l} {}", LunarDate::year_name(l.year)),
+        None => String::new(),
+    };
+    let mut parts: Vec<String> = groups
+        .iter()
+        .take(SHOWN)
+        .map(|(first, last, holidays)| {
+            let label = if !holidays.is_empty() {
+                holidays
+                    .iter()
+                    .map(|h| h.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else if first == last {
+                format!("âm lịch {}", lunar(*first))
+            } else {
+                format!("âm lịch {} to {}", lunar(*first), lunar(*last))
+            };
+            if first == last {
+                format!("{first} ({label})")
+            } else {
+                format!("{first} to {last} ({label})")
+            }
+        })
+        .collect();
+    if groups.len() > SHOWN {
+        let more: i64 = groups[SHOWN..]
+            .iter()
+            .map(|(a, b, _)| (*b - *a).num_days() + 1)
+            .sum();
+        parts.push(format!("and {more} more days"));
+    }
+    parts.join("; ")
 }
 
 /// The starts of a program on the first local day it fires (from its

@@ -5,6 +5,8 @@
 //! - `diag`: problems found in the files, as `FILE:LINE:COLUMN: message`;
 //! - `model`: the typed station and schedules (every value keeps its source);
 //! - `load`: files -> model, reporting every problem, with "did you mean";
+//! - `lunar`: the Vietnamese lunar calendar (âm lịch), solar <-> lunar dates;
+//! - `holidays`: Vietnam's public holidays and the station's days off;
 //! - `occurrence`: when a program fires, in the station's time zone;
 //! - `check`: cross-file validation (ids, zones, quiet hours, overlaps, media);
 //! - `rules`: SPEC section 4 once (who takes an output, who waits until
@@ -23,7 +25,9 @@
 pub mod agenda;
 pub mod check;
 pub mod diag;
+pub mod holidays;
 pub mod load;
+pub mod lunar;
 pub mod model;
 pub mod occurrence;
 pub mod rules;

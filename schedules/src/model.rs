@@ -3,12 +3,17 @@
 //! resolved. Every item that an operator may need pointed at keeps its `Loc`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono_tz::Tz;
 
 pub use crate::diag::Loc;
-pub use crate::occurrence::{DailyWindow, DateRange, DaySet, Occurrences, Recurrence};
+pub use crate::holidays::{Calendar, DaysOff, Holiday};
+pub use crate::lunar::{LunarDate, LunarDay};
+pub use crate::occurrence::{
+    DailyWindow, DateRange, DayList, DaySet, LunarRange, Occurrences, Recurrence,
+};
 pub use loa_core::{OutputSpec, Priority};
 
 /// A loaded configuration directory: station.yaml and every schedule file.
@@ -34,6 +39,9 @@ pub struct Station {
     pub policy: Policy,
     pub tts: Tts,
     pub remote: Remote,
+    /// Public holidays and their announced days off; programs' `on` and
+    /// `except` share it.
+    pub calendar: Arc<Calendar>,
 }
 
 impl Station {

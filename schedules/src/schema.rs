@@ -4,11 +4,14 @@
 
 use serde_json::{json, Value};
 
+use crate::holidays::Holiday;
+
 const ID: &str = "^[a-z0-9-]{1,64}$";
 const DURATION: &str = "^([0-9]+(\\.[0-9]+)?(ms|s|m|min|h|d))+$";
 const TIME: &str = "^([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$";
 const WINDOW: &str = "^([01]?[0-9]|2[0-3]):[0-5][0-9]-([01]?[0-9]|2[0-3]):[0-5][0-9]$";
 const DATE: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
+const LUNAR: &str = "^([1-9]|[12][0-9]|30)(/([1-9]|1[0-2])( (nhuận|nhuan|Nhuận|Nhuan))?)?$";
 
 fn obj(props: Value, required: &[&str]) -> Value {
     json!({
@@ -43,6 +46,43 @@ fn dates() -> Value {
         json!({"from": s(DATE, "first day, YYYY-MM-DD"), "until": s(DATE, "last day, YYYY-MM-DD (inclusive)")}),
         &[],
     )
+}
+
+/// A lunar date: `15/8`, `15/8 nhuận` (the leap month), `15` (every month).
+fn lunar_date(desc: &str) -> Value {
+    obj(
+        json!({"lunar": {"description": desc, "oneOf": [
+            {"type": "string", "pattern": LUNAR},
+            {"type": "integer", "minimum": 1, "maximum": 30},
+        ]}}),
+        &["lunar"],
+    )
+}
+
+/// The days of `on` and `except`: dates, holidays, lunar dates.
+fn day_list(desc: &str) -> Value {
+    let mut words: Vec<&str> = Holiday::ALL.iter().map(|h| h.id()).collect();
+    words.push(Holiday::ALL_WORD);
+    let day = json!({"oneOf": [
+        s(DATE, "a date, YYYY-MM-DD"),
+        one_of_words(&words, "a public holiday (its days off), or holidays for them all"),
+        lunar_date("a lunar date (âm lịch), every year: 15/8, 15/8 nhuận for the leap month, or 15 for every month"),
+    ]});
+    json!({"description": desc, "oneOf": [
+        {"type": "array", "items": day.clone(), "minItems": 1},
+        day,
+    ]})
+}
+
+/// A program's `dates`: solar, or lunar (every lunar year).
+fn program_dates() -> Value {
+    json!({"oneOf": [
+        dates(),
+        obj(json!({
+            "from": lunar_date("first lunar day of the window, e.g. 23/12"),
+            "until": lunar_date("last lunar day of the window, e.g. 7/1 (the window may run across Tết)"),
+        }), &["from", "until"]),
+    ]})
 }
 
 fn days() -> Value {
@@ -143,8 +183,39 @@ pub fn station_schema() -> Value {
                 "rate_limit": s("^[0-9]+/(s|sec|m|min|h|hour)$", "e.g. 10/min"),
                 "keys": {"type": "object", "additionalProperties": key},
             }), &[]),
+            "calendar": calendar(),
         }
     })
+}
+
+/// station.yaml's `calendar`.
+fn calendar() -> Value {
+    let off = obj(
+        json!({"from": s(DATE, "first day off, YYYY-MM-DD"), "until": s(DATE, "last day off (inclusive)")}),
+        &["from", "until"],
+    );
+    let by_year = json!({
+        "type": "object",
+        "description": "the year of the holiday's own day -> its days off as announced",
+        "propertyNames": {"pattern": "^(19|20|21)[0-9]{2}$"},
+        "additionalProperties": off,
+    });
+    let holidays: serde_json::Map<String, Value> = Holiday::ALL
+        .iter()
+        .map(|h| (h.id().to_string(), by_year.clone()))
+        .collect();
+    obj(
+        json!({
+            "holidays": one_of_words(&["vn", "none"], "vn (default): programs may name Vietnam's public holidays; none: they may not"),
+            "days_off": {
+                "type": "object",
+                "additionalProperties": false,
+                "description": "the days off the government announces, by holiday and year",
+                "properties": holidays,
+            },
+        }),
+        &[],
+    )
 }
 
 /// The schema of a schedule file.
@@ -199,8 +270,9 @@ pub fn schedule_schema() -> Value {
             "at": s(TIME, "local start time HH:MM[:SS]"),
             "days": days(),
             "cron": text("sec min hour day month weekday (or the classic five fields)"),
-            "dates": dates(),
-            "except": {"type": "array", "items": s(DATE, "a date to skip")},
+            "dates": program_dates(),
+            "on": day_list("the only days it airs: dates, holidays (tet, quoc-khanh...), lunar dates"),
+            "except": day_list("days it does not air: dates, holidays (holidays = all of them), lunar dates"),
             "zones": ids_or_all("zones that hear it"),
             "priority": one_of_words(&["filler","normal","priority","emergency"], "default normal"),
             "duration": s(DURATION, "hard end of the window"),
@@ -271,6 +343,15 @@ mod tests {
         assert_eq!(
             keys(&st["properties"]["boards"]["additionalProperties"]),
             sorted(crate::load::BOARD_KEYS)
+        );
+        let calendar = &st["properties"]["calendar"];
+        assert_eq!(keys(calendar), sorted(crate::load::CALENDAR_KEYS));
+        let holidays: Vec<&str> = Holiday::ALL.iter().map(|h| h.id()).collect();
+        let days_off = &calendar["properties"]["days_off"];
+        assert_eq!(keys(days_off), sorted(&holidays));
+        assert_eq!(
+            keys(&days_off["properties"]["tet"]["additionalProperties"]),
+            sorted(crate::load::DAYS_OFF_KEYS)
         );
         let sc = schedule_schema();
         let program = &sc["properties"]["programs"]["items"];

@@ -262,13 +262,16 @@ fn json_shape_is_the_contract() {
     assert_eq!(v["priority"], "normal");
     assert_eq!(v["outcome"], "airs");
     assert!(v["reason"].is_null());
+    // 2026-11-23 is Rằm tháng Mười, the 15th of the 10th lunar month.
+    assert_eq!(v["lunar"], "15/10");
+    assert_eq!(v["holidays"], serde_json::json!([]));
     let mut keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
     keys.sort();
     assert_eq!(
         keys,
         [
-            "category", "end", "outcome", "priority", "program", "reason", "start", "title",
-            "zones"
+            "category", "end", "holidays", "lunar", "outcome", "priority", "program", "reason",
+            "start", "title", "zones"
         ]
     );
 }

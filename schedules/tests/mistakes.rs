@@ -480,6 +480,102 @@ const CASES: &[Case] = &[
         files: &[("a.yaml", "programs:\n  - id: canh-bao-lu\n    at: \"03:00\"\n    priority: emergency\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
         expect: &[],
     },
+    Case {
+        name: "holiday-with-marks",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: chuc-tet\n    at: \"07:00\"\n    on: [tết]\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "on `tết` is not a date or a holiday; did you mean `tet`?", true)],
+    },
+    Case {
+        name: "lunar-date-without-lunar",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: trung-thu\n    at: \"19:00\"\n    except: [15/8]\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "write `lunar: 15/8` for a lunar date", true)],
+    },
+    Case {
+        name: "lunar-day-32",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: trung-thu\n    at: \"19:00\"\n    on:\n      - lunar: 32/8\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 5, "a lunar day is 1 to 30", true)],
+    },
+    Case {
+        name: "lunar-leap-in-english",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: trung-thu\n    at: \"19:00\"\n    on: [lunar: 15/8 leap]\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "15/8 nhuận for the leap month", true)],
+    },
+    Case {
+        name: "lunar-with-a-year",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: trung-thu\n    at: \"19:00\"\n    on: [{ lunar: 15/8, year: 2027 }]\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "unknown key `year` in on (a lunar date)", true)],
+    },
+    Case {
+        name: "empty-on",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    on: []\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "on is empty", true)],
+    },
+    Case {
+        name: "lunar-window-one-end",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: tet\n    at: \"18:00\"\n    dates: { from: { lunar: 23/12 } }\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "a lunar `dates` window needs both from and until", true)],
+    },
+    Case {
+        name: "lunar-window-mixed",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: tet\n    at: \"18:00\"\n    dates: { from: 2027-01-30, until: { lunar: 7/1 } }\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "write from and until both as YYYY-MM-DD, or both as lunar dates", true)],
+    },
+    Case {
+        name: "lunar-window-without-month",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: tet\n    at: \"18:00\"\n    dates:\n      from: { lunar: 23 }\n      until: { lunar: 7/1 }\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 5, "dates.from: a lunar window's end needs its month too", true)],
+    },
+    Case {
+        name: "leap-month-that-never-comes",
+        station: None,
+        files: &[("a.yaml", "programs:\n  - id: trung-thu\n    at: \"19:00\"\n    dates: { from: 2026-01-01, until: 2027-12-31 }\n    on: [lunar: 15/8 nhuận]\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 5, "never airs", true)],
+    },
+    Case {
+        name: "holidays-turned-off",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  main: \"null\"\nzones:\n  thon-1: { output: main }\ncalendar:\n  holidays: none\n"),
+        files: &[("a.yaml", "programs:\n  - id: sang\n    at: \"06:00\"\n    except: [holidays]\n    zones: all\n    items:\n      - file: jingle.mp3\n")],
+        expect: &[(P, 4, "station.yaml has calendar.holidays: none; set it to vn", true)],
+    },
+    Case {
+        name: "unknown-holiday-set",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  main: \"null\"\nzones:\n  thon-1: { output: main }\ncalendar:\n  holidays: vietnam\n"),
+        files: &[],
+        expect: &[("station.yaml", 10, "calendar.holidays `vietnam` is unknown (one of: vn, none)", true)],
+    },
+    Case {
+        name: "days-off-misspelt-holiday",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  main: \"null\"\nzones:\n  thon-1: { output: main }\ncalendar:\n  days_off:\n    tett:\n      2027: { from: 2027-02-04, until: 2027-02-10 }\n"),
+        files: &[],
+        expect: &[("station.yaml", 11, "`tett` is not a holiday; did you mean `tet`?", true)],
+    },
+    Case {
+        name: "days-off-without-the-holiday",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  main: \"null\"\nzones:\n  thon-1: { output: main }\ncalendar:\n  days_off:\n    tet:\n      2027: { from: 2027-01-24, until: 2027-01-30 }\n"),
+        files: &[],
+        expect: &[("station.yaml", 12, "does not include Tết Nguyên Đán itself (2027-02-06)", true)],
+    },
+    Case {
+        name: "days-off-month-typo",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  main: \"null\"\nzones:\n  thon-1: { output: main }\ncalendar:\n  days_off:\n    quoc-khanh:\n      2027: { from: 2027-08-30, until: 2027-10-03 }\n"),
+        files: &[],
+        expect: &[("station.yaml", 12, "is 35 days; a break around one holiday is at most 20", true)],
+    },
+    Case {
+        name: "days-off-year-as-text",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  main: \"null\"\nzones:\n  thon-1: { output: main }\ncalendar:\n  days_off:\n    tet:\n      nam-2027: { from: 2027-02-04, until: 2027-02-10 }\n"),
+        files: &[],
+        expect: &[("station.yaml", 12, "`nam-2027` is not a year from 1900 to 2199", true)],
+    },
 ];
 
 #[test]

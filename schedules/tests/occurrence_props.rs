@@ -1,14 +1,15 @@
 //! Properties of occurrence expansion that the scheduler and the agenda rely
 //! on, over random rules, windows and zones (one without daylight saving,
 //! two with it): results are ordered, inside the asked window, consistent
-//! between calls that split a period, and honour `dates` and `except`.
-
-use std::collections::BTreeSet;
+//! between calls that split a period, and honour `dates`, `on` and `except`
+//! (solar dates, lunar days and lunar windows, public holidays).
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 use chrono_tz::{America::New_York, Asia::Ho_Chi_Minh, Europe::Berlin, Tz};
+use loa_schedules::holidays::Holiday;
+use loa_schedules::lunar::LunarDay;
 use loa_schedules::occurrence::{
-    resolve_local, CronRule, DateRange, DaySet, Occurrences, Recurrence,
+    resolve_local, CronRule, DateRange, DayList, DaySet, LunarRange, Occurrences, Recurrence,
 };
 use proptest::prelude::*;
 
@@ -96,17 +97,66 @@ fn date_range() -> impl Strategy<Value = DateRange> {
         })
 }
 
+/// `15/8`, or `15` (every month).
+fn lunar_day() -> impl Strategy<Value = LunarDay> {
+    (1..=30u8, proptest::option::weighted(0.6, 1..=12u8)).prop_map(|(day, month)| LunarDay {
+        day,
+        month,
+        leap: false,
+    })
+}
+
+/// Mostly no `on`; else a few lunar days, some holidays, or both.
+fn on() -> impl Strategy<Value = Option<DayList>> {
+    prop_oneof![
+        3 => Just(None),
+        1 => (proptest::collection::vec(lunar_day(), 1..4), holidays()).prop_map(
+            |(lunar, holidays)| Some(DayList { lunar, holidays, ..DayList::default() })
+        ),
+    ]
+}
+
+fn holidays() -> impl Strategy<Value = Vec<Holiday>> {
+    prop_oneof![
+        2 => Just(Vec::new()),
+        1 => Just(Holiday::ALL.to_vec()),
+        1 => proptest::sample::select(&Holiday::ALL[..]).prop_map(|h| vec![h]),
+    ]
+}
+
+/// A lunar `dates` window, now and then (it may run across Tết).
+fn lunar_dates() -> impl Strategy<Value = Option<LunarRange>> {
+    let dated = || {
+        (1..=30u8, 1..=12u8).prop_map(|(day, month)| LunarDay {
+            day,
+            month: Some(month),
+            leap: false,
+        })
+    };
+    proptest::option::weighted(0.2, (dated(), dated()))
+        .prop_map(|r| r.map(|(from, until)| LunarRange { from, until }))
+}
+
 fn occurrences(rule: impl Strategy<Value = Recurrence>) -> impl Strategy<Value = Occurrences> {
     (
         rule,
         date_range(),
         proptest::collection::btree_set(date_near_base(), 0..20),
+        (on(), holidays(), lunar_dates()),
     )
-        .prop_map(|(recurrence, dates, except)| Occurrences {
-            recurrence,
-            dates,
-            except,
-        })
+        .prop_map(
+            |(recurrence, dates, except_dates, (on, except_holidays, lunar_dates))| Occurrences {
+                recurrence,
+                dates,
+                lunar_dates,
+                on,
+                except: DayList {
+                    dates: except_dates,
+                    holidays: except_holidays,
+                    ..DayList::default()
+                },
+            },
+        )
 }
 
 /// An instant in 2025-2028, to the nanosecond.
@@ -121,7 +171,10 @@ fn span() -> impl Strategy<Value = TimeDelta> {
 }
 
 fn local_date_ok(o: &Occurrences, d: NaiveDate) -> bool {
-    o.dates.contains(d) && !o.except.contains(&d)
+    o.dates.contains(d)
+        && o.lunar_dates.is_none_or(|r| r.contains(d))
+        && o.on.as_ref().is_none_or(|on| on.contains(d))
+        && !o.except.contains(d)
 }
 
 proptest! {
@@ -169,13 +222,13 @@ proptest! {
     }
 
     #[test]
-    fn occurrences_respect_dates_and_except(
+    fn occurrences_respect_dates_on_and_except(
         o in occurrences(recurrence()), tz in zone(), a in instant(), len in span(),
     ) {
         for t in o.between(tz, a, a + len) {
             // In these zones a resolved start keeps its scheduled local date.
             let d = t.date_naive();
-            prop_assert!(local_date_ok(&o, d), "{t} on a date outside dates/except");
+            prop_assert!(local_date_ok(&o, d), "{t} on a date outside dates/on/except");
             if let Recurrence::Daily { days, .. } = &o.recurrence {
                 prop_assert!(days.contains(d.weekday()), "{t} on a day not in days");
             }
@@ -204,11 +257,7 @@ proptest! {
     fn ho_chi_minh_daily_occurrence_count_over_whole_days(
         at in time_of_day(), days in day_set(), first in date_near_base(), n in 0u64..400,
     ) {
-        let o = Occurrences {
-            recurrence: Recurrence::Daily { at, days },
-            dates: DateRange::default(),
-            except: BTreeSet::new(),
-        };
+        let o = Occurrences::new(Recurrence::Daily { at, days });
         let last = first + chrono::Days::new(n);
         let start = Ho_Chi_Minh.from_local_datetime(&first.and_time(NaiveTime::MIN)).unwrap();
         let end = Ho_Chi_Minh.from_local_datetime(&last.and_time(NaiveTime::MIN)).unwrap();

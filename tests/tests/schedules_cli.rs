@@ -25,17 +25,66 @@ fn the_example_station_is_valid_without_warnings() {
     );
     let text = stdout(&out);
     assert!(
-        text.contains("valid: 5 programs, 6 slogans, 4 zones, 2 boards"),
+        text.contains("valid: 7 programs, 6 slogans, 4 zones, 2 boards"),
         "{text}"
     );
     assert!(!text.contains("warning"), "{text}");
+    // The programs that follow the calendar, with the days they meet.
+    assert!(
+        text.contains("calendar: schedules/30-le-tet.yaml:25:5: program `trung-thu` airs "),
+        "{text}"
+    );
+    assert!(text.contains("(âm lịch 15/8 "), "{text}");
 
     let out = loa(BIN, &["check", "--config", dir, "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let calendar = v.as_object_mut().unwrap().remove("calendar").unwrap();
     assert_eq!(
         v,
         serde_json::json!({"valid": true, "errors": [], "warnings": []})
     );
+    let programs: Vec<&str> = calendar["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["program"].as_str().unwrap())
+        .collect();
+    assert_eq!(programs, ["thoi-su-xa", "chuc-tet", "trung-thu"]);
+}
+
+#[test]
+fn the_agenda_of_a_tet_day_says_so_and_follows_the_calendar() {
+    let st = example_station();
+    let dir = st.path().to_str().unwrap();
+    // Monday 8 February 2027, mùng 3 Tết: the greeting airs, the Monday
+    // news (`except: [holidays]`) does not.
+    let out = loa(BIN, &["agenda", "--config", dir, "--date", "2027-02-08"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Monday 2027-02-08 (âm lịch 3/1 Đinh Mùi; Tết Nguyên Đán)"),
+        "{text}"
+    );
+    assert!(text.contains("07:00-07:20  airs"), "{text}");
+    assert!(text.contains("Chúc mừng năm mới"), "{text}");
+    assert!(!text.contains("Chương trình thời sự xã"), "{text}");
+    let out = loa(
+        BIN,
+        &[
+            "agenda",
+            "--config",
+            dir,
+            "--date",
+            "2027-02-08",
+            "--format",
+            "json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["lunar"] == "3/1" && e["holidays"] == serde_json::json!(["tet"])));
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! `loa check`: validate a configuration directory; with `--online`, also
-//! fetch each relay source once (crate::cmd::online).
+//! fetch each relay source once (crate::cmd::online). A valid configuration
+//! also gets what the calendar means for the coming year: the days programs
+//! that follow it air and skip, the holidays whose days off are the law's.
 
 use std::process::ExitCode;
 
@@ -37,6 +39,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         Format::Json => {
             let mut v = d.to_json();
+            if !report.calendar.programs.is_empty() {
+                v["calendar"] = report.calendar.to_json();
+            }
             if let Some(probed) = &probed {
                 v["online"] = probed.iter().map(online::to_json).collect();
             }
@@ -48,6 +53,11 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             }
             for p in probed.iter().flatten() {
                 println!("online: {}: {}", p.source.name(), online::describe(p));
+            }
+            if let Some(c) = &report.config {
+                for line in report.calendar.lines(&c.station.calendar) {
+                    println!("{line}");
+                }
             }
             let dir = args.config.config.display();
             if d.is_valid() {

@@ -128,6 +128,14 @@ impl Entry {
     /// The shape of `loa agenda --format json`.
     pub fn to_json(&self, config: &Config) -> serde_json::Value {
         let p = &config.programs[self.program];
+        let day = self.scheduled.date_naive();
+        let holidays: Vec<&str> = config
+            .station
+            .calendar
+            .holidays_on(day)
+            .into_iter()
+            .map(Holiday::id)
+            .collect();
         serde_json::json!({
             "program": p.id,
             "title": p.title,
@@ -138,6 +146,8 @@ impl Entry {
             "priority": p.priority.as_str(),
             "outcome": self.forecast.as_str(),
             "reason": self.reason,
+            "lunar": LunarDate::from_solar(day).map(|l| l.to_string()),
+            "holidays": holidays,
         })
     }
 }
@@ -498,7 +508,13 @@ pub fn format_text(config: &Config, entries: &[Entry]) -> String {
             if last_day.is_some() {
                 out.push('\n');
             }
-            out.push_str(&format!("{}\n", e.scheduled.format("%A %Y-%m-%d")));
+            out.push_str(&e.scheduled.format("%A %Y-%m-%d").to_string());
+            // The lunar date and the holidays: what a commune's plan follows.
+            let calendar = config.station.calendar.describe(day);
+            if !calendar.is_empty() {
+                out.push_str(&format!(" ({calendar})"));
+            }
+            out.push('\n');
             last_day = Some(day);
         }
         let end = e.end.map(|t| hm(&t)).unwrap_or_else(|| "  ?  ".into());

@@ -9,8 +9,10 @@
 //! One loading context, `Cx`, reads both file kinds; its methods live beside
 //! what they read: this file reads the files and holds the typed readers
 //! every part uses (text, ids, durations, lists, choices...); `station` reads
-//! station.yaml, `schedule` the programs and slogans of schedules/*.yaml, and
-//! `item` what each program item plays.
+//! station.yaml, `schedule` the programs and slogans of schedules/*.yaml,
+//! `item` what each program item plays, and `calendar` the days both name
+//! (station.yaml's holidays and days off; a program's lunar dates and
+//! holidays).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use crate::model::*;
 use crate::occurrence::parse_time_of_day;
 use crate::yaml::{self, Node, Pos, Value};
 
+mod calendar;
 mod item;
 mod schedule;
 mod station;
@@ -179,6 +182,7 @@ fn read_file(dir: &Path, path: &Path, diags: &mut Diagnostics) -> Option<(Arc<st
     }
 }
 
+pub use calendar::keys::{CALENDAR as CALENDAR_KEYS, DAYS_OFF as DAYS_OFF_KEYS};
 pub use item::keys::ITEM as ITEM_KEYS;
 pub use schedule::keys::{PROGRAM as PROGRAM_KEYS, SLOGAN as SLOGAN_KEYS};
 pub use station::keys::{

@@ -1,15 +1,14 @@
 //! schedules/*.yaml -> programs and slogans: when each airs (at or cron, days,
-//! dates, except), where, at what priority; a program's items are read in `item`.
+//! dates, on, except), where, at what priority; a program's items are read
+//! in `item`, the days it names (lunar dates, holidays) in `calendar`.
 
-use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
-
-use chrono::NaiveDate;
 
 use super::{fmt_window, Cx};
 use crate::diag::suggestion;
 use crate::model::*;
-use crate::occurrence::{CronRule, DaySet};
+use crate::occurrence::{CronRule, DayList, DaySet};
 use crate::yaml::{Node, Value};
 
 /// The keys each mapping of a schedule file may have: unknown keys are errors.
@@ -23,6 +22,7 @@ pub(super) mod keys {
         "days",
         "cron",
         "dates",
+        "on",
         "except",
         "zones",
         "priority",
@@ -109,7 +109,8 @@ impl Cx<'_> {
         ok.then_some(set)
     }
 
-    fn date_range(&mut self, n: &Node) -> Option<DateRange> {
+    /// Solar `dates` (a slogan's; a program's unless written in lunar dates).
+    pub(super) fn date_range(&mut self, n: &Node) -> Option<DateRange> {
         let f = self.fields(n, "dates", keys::DATES)?;
         let from = f.get("from").and_then(|d| self.date(d, "dates.from"));
         let until = f.get("until").and_then(|d| self.date(d, "dates.until"));
@@ -127,17 +128,6 @@ impl Cx<'_> {
             }
         }
         Some(DateRange { from, until })
-    }
-
-    fn except(&mut self, n: &Node) -> BTreeSet<NaiveDate> {
-        let items: Vec<&Node> = match &n.value {
-            Value::Seq(items) => items.iter().collect(),
-            _ => vec![n],
-        };
-        items
-            .into_iter()
-            .filter_map(|d| self.date(d, "except"))
-            .collect()
     }
 
     fn priority(&mut self, n: &Node) -> Option<Priority> {
@@ -217,11 +207,31 @@ impl Cx<'_> {
                 }
             }
         };
+        let calendar = station.map_or_else(Arc::default, |s| Arc::clone(&s.calendar));
         let dates = match f.get("dates") {
-            Some(d) => self.date_range(d),
-            None => Some(DateRange::default()),
+            Some(d) => self.program_dates(d),
+            None => Some((DateRange::default(), None)),
         };
-        let except = f.get("except").map(|e| self.except(e)).unwrap_or_default();
+        let on = match f.get("on") {
+            Some(o) => match self.day_list(o, "on", &calendar) {
+                Some(list) if list.is_empty() => {
+                    self.err(
+                        o,
+                        "on is empty: the program would never air; list days or remove `on`",
+                    );
+                    None
+                }
+                list => Some(list),
+            },
+            None => Some(None),
+        };
+        let except = match f.get("except") {
+            Some(e) => self.day_list(e, "except", &calendar),
+            None => Some(DayList {
+                calendar,
+                ..DayList::default()
+            }),
+        };
 
         let zone_ids: Vec<String> = station
             .map(|s| s.zones.iter().map(|z| z.id.clone()).collect())
@@ -365,14 +375,21 @@ impl Cx<'_> {
         if self.diags.errors.len() > errors_before {
             return None;
         }
+        let (dates, lunar_dates) = dates?;
         let occurs = Occurrences {
             recurrence: recurrence?,
-            dates: dates?,
-            except,
+            dates,
+            lunar_dates,
+            on: on?,
+            except: except?,
         };
         if let Some(st) = station {
             if occurs.never_fires(st.timezone) {
-                let at = f.get("cron").or(f.get("dates")).unwrap_or(n);
+                let at = f
+                    .get("on")
+                    .or(f.get("cron"))
+                    .or(f.get("dates"))
+                    .unwrap_or(n);
                 self.err(
                     at,
                     format!("{what} never airs: no day matches its rule within its dates"),

@@ -1,7 +1,9 @@
 //! station.yaml -> `Station`: the station block and time zone, outputs, zones
-//! and their relays, boards, MQTT, policy, TTS and the remote keys.
+//! and their relays, boards, MQTT, policy, TTS, the remote keys and the
+//! calendar (read in `calendar`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono_tz::Tz;
@@ -15,6 +17,7 @@ use crate::yaml::{Node, Value};
 pub(super) mod keys {
     pub const STATION_FILE: &[&str] = &[
         "station", "paths", "outputs", "zones", "boards", "mqtt", "policy", "tts", "remote",
+        "calendar",
     ];
     pub const STATION: &[&str] = &["id", "name", "timezone"];
     pub const PATHS: &[&str] = &["media", "state"];
@@ -180,6 +183,10 @@ impl Cx<'_> {
             .get("remote")
             .map(|n| self.remote(n, &zone_ids))
             .unwrap_or_default();
+        let calendar = f
+            .get("calendar")
+            .map(|n| self.calendar(n))
+            .unwrap_or_default();
 
         ok.then_some(Station {
             id,
@@ -193,6 +200,7 @@ impl Cx<'_> {
             policy,
             tts,
             remote,
+            calendar: Arc::new(calendar),
         })
     }
 
@@ -675,7 +683,7 @@ impl Cx<'_> {
         }
         if let Some(l) = f.get("lexicon") {
             if let Some(lexicon) = self.lexicon(l) {
-                t.reading.lexicon = std::sync::Arc::new(lexicon);
+                t.reading.lexicon = Arc::new(lexicon);
             }
         }
         t
@@ -712,7 +720,7 @@ impl Cx<'_> {
         match loa_speech::Lexicon::with_file(&text) {
             Ok(l) => Some(l),
             Err(errors) => {
-                let file: std::sync::Arc<str> = std::sync::Arc::from(name.as_str());
+                let file: Arc<str> = Arc::from(name.as_str());
                 for e in errors {
                     self.diags.error(
                         Loc {

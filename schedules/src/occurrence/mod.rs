@@ -1,6 +1,7 @@
 //! When a program fires: its recurrence (`at` + `days`, or `cron`), its
-//! `dates` window and `except` dates, expanded into instants in the
-//! station's time zone (SPEC section 3, "Occurrences").
+//! `dates` window (solar, or lunar: `days`), the days it keeps to (`on`)
+//! and skips (`except`), expanded into instants in the station's time zone
+//! (SPEC section 3, "Occurrences" and "Calendar").
 //!
 //! Expansion works per local date: each date in range that the rule matches
 //! yields its wall times, and each wall time becomes an instant by Loa's
@@ -10,7 +11,6 @@
 //!
 //! Pure: no I/O, no clock. The caller passes the instants it cares about.
 
-use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use chrono::{
@@ -21,6 +21,10 @@ use chrono_tz::{Tz, TzOffset};
 use cron::TimeUnitSpec;
 
 use crate::diag::did_you_mean;
+use crate::lunar;
+
+mod days;
+pub use days::{DayList, LunarRange};
 
 /// Days scanned to decide that a calendar pattern never matches. The
 /// longest wait between two matching days of any rule is Feb 29 across a
@@ -356,11 +360,47 @@ impl DateRange {
 pub struct Occurrences {
     pub recurrence: Recurrence,
     pub dates: DateRange,
+    /// `dates` written as lunar dates: the window every lunar year.
+    pub lunar_dates: Option<LunarRange>,
+    /// `on`: the only days it fires (None: every day the rule gives).
+    pub on: Option<DayList>,
     /// Local dates (of the scheduled wall time) to skip.
-    pub except: BTreeSet<NaiveDate>,
+    pub except: DayList,
 }
 
 impl Occurrences {
+    /// Whenever `recurrence` gives: no `dates`, `on` or `except`.
+    pub fn new(recurrence: Recurrence) -> Occurrences {
+        Occurrences {
+            recurrence,
+            dates: DateRange::default(),
+            lunar_dates: None,
+            on: None,
+            except: DayList::default(),
+        }
+    }
+
+    /// Whether the rule has start times on local date `d`.
+    pub fn fires_on(&self, d: NaiveDate) -> bool {
+        self.gives(d) && !self.except.contains(d)
+    }
+
+    /// Whether the rule gives local date `d`, before `except` takes days.
+    pub fn gives(&self, d: NaiveDate) -> bool {
+        self.dates.contains(d)
+            && self.recurrence.matches(d)
+            && self.lunar_dates.is_none_or(|r| r.contains(d))
+            && self.on.as_ref().is_none_or(|on| on.contains(d))
+    }
+
+    /// Whether the days follow the moon or the station's holidays, not
+    /// only the weekday and solar calendar.
+    pub fn follows_calendar(&self) -> bool {
+        self.lunar_dates.is_some()
+            || self.on.as_ref().is_some_and(|on| !on.is_dates_only())
+            || !self.except.is_dates_only()
+    }
+
     /// Scheduled start instants t with from <= t < to, ascending and without
     /// duplicates, in the station's zone `tz`.
     pub fn between(&self, tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Tz>> {
@@ -419,13 +459,31 @@ impl Occurrences {
     }
 
     /// True when the rule can never fire: no local date in its `dates`
-    /// window, outside `except`, matches its recurrence.
+    /// window, on its `on` days and outside `except`, matches its
+    /// recurrence. A rule that follows the moon or the holidays is looked
+    /// at day by day through the years the lunar calendar covers.
     ///
     /// `tz` does not change the answer: every local wall time resolves to
     /// some instant, so only the calendar matters.
     pub fn never_fires(&self, tz: Tz) -> bool {
         let _ = tz;
         let DateRange { from, until } = self.dates;
+        if let Some(on) = self.on.as_ref().filter(|on| on.is_dates_only()) {
+            // Finitely many days: try each.
+            return !on.dates.iter().any(|d| self.fires_on(*d));
+        }
+        if self.follows_calendar() {
+            // The moon and the days off repeat with no short period: look
+            // day by day, through the years the lunar calendar covers.
+            let start = from.unwrap_or(NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date"));
+            let end = until.unwrap_or(
+                NaiveDate::from_ymd_opt(*lunar::YEARS.end(), 12, 31).expect("valid date"),
+            );
+            return !start
+                .iter_days()
+                .take_while(|d| *d <= end)
+                .any(|d| self.fires_on(d));
+        }
         match (from, until) {
             (Some(f), Some(u)) if f > u => true,
             (Some(f), Some(u)) => {
@@ -434,7 +492,7 @@ impl Occurrences {
                 let mut last_match = f;
                 for d in f.iter_days().take_while(|d| *d <= u) {
                     if self.recurrence.matches(d) {
-                        if !self.except.contains(&d) {
+                        if !self.except.contains(d) {
                             return false;
                         }
                         last_match = d;
@@ -472,7 +530,7 @@ impl Occurrences {
 
     /// Calls `f` with each start scheduled on local date `d`, resolved.
     fn each_on(&self, tz: Tz, d: NaiveDate, mut f: impl FnMut(DateTime<Tz>)) {
-        if !self.dates.contains(d) || self.except.contains(&d) || !self.recurrence.matches(d) {
+        if !self.fires_on(d) {
             return;
         }
         let day = LocalDay::new(tz, d);

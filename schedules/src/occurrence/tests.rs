@@ -24,19 +24,11 @@ fn on_local_day(o: &Occurrences, tz: Tz, d: NaiveDate) -> Vec<DateTime<Tz>> {
 }
 
 fn daily(at: NaiveTime, days: DaySet) -> Occurrences {
-    Occurrences {
-        recurrence: Recurrence::Daily { at, days },
-        dates: DateRange::default(),
-        except: BTreeSet::new(),
-    }
+    Occurrences::new(Recurrence::Daily { at, days })
 }
 
 fn cron(s: &str) -> Occurrences {
-    Occurrences {
-        recurrence: Recurrence::Cron(CronRule::parse(s).unwrap()),
-        dates: DateRange::default(),
-        except: BTreeSet::new(),
-    }
+    Occurrences::new(Recurrence::Cron(CronRule::parse(s).unwrap()))
 }
 
 fn days_of(rule: &str) -> Vec<Weekday> {
@@ -334,6 +326,53 @@ fn never_fires_finds_impossible_rules() {
         until: Some(date(2026, 11, 1)),
     };
     assert!(backwards.never_fires(Ho_Chi_Minh));
+}
+
+#[test]
+fn never_fires_follows_the_calendar() {
+    use crate::holidays::Holiday;
+    use crate::lunar::LunarDay;
+    let lunar = |s: &str| LunarDay::parse(s).unwrap();
+    let on = |list: DayList| {
+        let mut o = daily(time(7, 0), DaySet::ALL);
+        o.on = Some(list);
+        o
+    };
+    // Every Tết is a holiday: `on: [tet]` with `except: [holidays]` never airs.
+    let mut tet = on(DayList {
+        holidays: vec![Holiday::Tet],
+        ..DayList::default()
+    });
+    assert!(!tet.never_fires(Ho_Chi_Minh));
+    tet.except.holidays = Holiday::ALL.to_vec();
+    assert!(tet.never_fires(Ho_Chi_Minh));
+
+    // A leap 8th month comes in 2052: not before, within these dates.
+    let mut leap = on(DayList {
+        lunar: vec![lunar("15/8 nhuận")],
+        ..DayList::default()
+    });
+    assert!(!leap.never_fires(Ho_Chi_Minh));
+    leap.dates = DateRange {
+        from: Some(date(2026, 1, 1)),
+        until: Some(date(2051, 12, 31)),
+    };
+    assert!(leap.never_fires(Ho_Chi_Minh));
+
+    // Mùng 1 Tết is always in the Tết days off; the 2nd of month 1 too.
+    let mut mung_1 = on(DayList {
+        lunar: vec![lunar("1/1"), lunar("2/1")],
+        ..DayList::default()
+    });
+    mung_1.except.holidays = vec![Holiday::Tet];
+    assert!(mung_1.never_fires(Ho_Chi_Minh));
+
+    // `on` with dates only: exactly those days count.
+    let mut once = on(DayList::default());
+    once.on.as_mut().unwrap().insert(date(2027, 2, 6));
+    assert!(!once.never_fires(Ho_Chi_Minh));
+    once.except.holidays = vec![Holiday::Tet];
+    assert!(once.never_fires(Ho_Chi_Minh));
 }
 
 // ---- daylight saving (Europe/Berlin 2026: Mar 29 02:00->03:00, Oct 25 03:00->02:00) ----

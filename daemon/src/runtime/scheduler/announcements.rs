@@ -164,14 +164,10 @@ impl<E: Engine> Scheduler<E> {
             id: a.id.clone(),
             title: a.title.clone(),
             category: "announcement".into(),
-            occurs: loa_schedules::Occurrences {
-                recurrence: loa_schedules::Recurrence::Daily {
-                    at: chrono::NaiveTime::MIN,
-                    days: loa_schedules::DaySet::empty(),
-                },
-                dates: Default::default(),
-                except: Default::default(),
-            },
+            occurs: loa_schedules::Occurrences::new(loa_schedules::Recurrence::Daily {
+                at: chrono::NaiveTime::MIN,
+                days: loa_schedules::DaySet::empty(),
+            }),
             zones: a.zones.clone(),
             priority: a.priority,
             duration: None,
