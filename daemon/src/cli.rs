@@ -52,7 +52,11 @@ loa check --config schedules/examples/au-lau --format json"
     /// What will air when, after priorities, waits, hard ends and quiet hours.
     #[command(
         after_help = "Times are in the station's time zone. Without --date or --from/--to: today.\n\n\
-Examples:\n  loa agenda\n  loa agenda --date 2026-12-01\n  loa agenda --from 2026-12-01 --to 2026-12-08 --format json"
+--exclude leaves programs out before priorities are applied (the plan as if they were not\n\
+there); --program shows only these programs, as they will air beside all the others.\n\n\
+Examples:\n  loa agenda\n  loa agenda --date 2026-12-01\n  loa agenda --from 2026-12-01 --to 2026-12-08 --format json\n  \
+loa agenda --exclude phat-thu-moi-phut       the day without a test program\n  \
+loa agenda --program vov1-sang,thoi-su-xa --date 2026-12-07"
     )]
     Agenda(AgendaArgs),
     /// JSON Schema of station.yaml and the schedule files, for editors.
@@ -210,6 +214,14 @@ pub struct AgendaArgs {
     /// End, YYYY-MM-DD[THH:MM[:SS]], exclusive (a bare date means the end of that day).
     #[arg(long, value_name = "T", requires = "from", value_parser = parse_point)]
     pub to: Option<Point>,
+    /// Leave these programs out (ids, comma-separated): the agenda as if
+    /// they were not scheduled.
+    #[arg(long, value_name = "ID,..", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Show only these programs (ids, comma-separated), as they will air
+    /// beside the others.
+    #[arg(long, value_name = "ID,..", value_delimiter = ',')]
+    pub program: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
