@@ -207,7 +207,11 @@ fn the_agenda_without_a_test_program_and_of_one_program() {
 
     let out = loa(
         BIN,
-        &[&day[..], &["--program", "vov1-sang,thoi-su-xa", "--format", "json"]].concat(),
+        &[
+            &day[..],
+            &["--program", "vov1-sang,thoi-su-xa", "--format", "json"],
+        ]
+        .concat(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

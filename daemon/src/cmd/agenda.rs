@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use anyhow::bail;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
-use loa_schedules::Config;
 use loa_schedules::agenda;
 use loa_schedules::diag::suggestion;
 use loa_schedules::occurrence::resolve_local;
+use loa_schedules::Config;
 
 use crate::cli::{AgendaArgs, Format, Point};
 use crate::probe::AudioProbe;
