@@ -91,6 +91,17 @@ Examples:\n  loa devices\n  loa devices --format json"
 Examples:\n  loa simulate --from 2026-12-01 --days 31\n  loa report --db simulate.sqlite --from 2026-12-01 --to 2026-12-31 --format html --out so-nhat-ky.html"
     )]
     Simulate(crate::cmd::simulate::SimulateArgs),
+    /// The station's relays and LED boards, simulated on its broker: each
+    /// answers as its firmware does, one line per switch and per text shown.
+    #[command(
+        after_help = "For trying a station without its devices (the demo, `make run`, runs it): relays of the\n\
+tasmota, shelly and esphome presets switch, report and keep their own off timer; boards show\n\
+what Loa sends them. Custom relays are not simulated. Plain MQTT only (mqtt.url without TLS or\n\
+password). Never against a station's real broker: its real devices would hear it too.\n\n\
+Examples:\n  loa simulate-devices --config target/demo-station\n  \
+loa run --config DIR & loa simulate-devices --config DIR"
+    )]
+    SimulateDevices(crate::cmd::simulate_devices::SimulateDevicesArgs),
     /// The airtime report and the monthly log book (sổ nhật ký chương trình).
     #[command(
         after_help = "Without --from/--to: the previous month. Dates are in the station's time zone, both\n\
