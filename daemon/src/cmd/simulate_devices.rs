@@ -361,3 +361,102 @@ fn row_line(v: &serde_json::Value) -> String {
             .unwrap_or_default()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::boards::preset::{render, Layer, Shown, Timing};
+    use loa_schedules::{Charset, Loc};
+
+    fn board(preset: BoardPreset) -> Board {
+        Board {
+            id: "b".into(),
+            name: "B".into(),
+            preset,
+            topic: "bang".into(),
+            charset: Charset::Utf8,
+            show_now_playing: true,
+            loc: Loc {
+                file: "station.yaml".into(),
+                pos: loa_schedules::yaml::Pos { line: 1, column: 1 },
+            },
+        }
+    }
+
+    fn shown(text: &str, layer: Layer) -> Shown {
+        Shown {
+            text: text.into(),
+            color: "#FFFFFF".into(),
+            layer,
+            until: None,
+        }
+    }
+
+    /// Feeds what the daemon renders for a board to the simulated firmware.
+    fn shows(display: &mut Display, b: &Board, app: Option<&Shown>, emergency: Option<&Shown>) {
+        let timing = Timing {
+            duration_s: 10,
+            lifetime_s: 120,
+        };
+        for p in render(b, app, emergency, chrono_tz::Asia::Ho_Chi_Minh, timing) {
+            display.obey(b, &p.topic, &String::from_utf8_lossy(&p.payload));
+        }
+    }
+
+    /// Each preset's simulated board shows what Loa's payloads for it say:
+    /// the program, an emergency above it, then blank.
+    #[test]
+    fn a_simulated_board_shows_what_the_daemon_sends_it() {
+        let (program, alarm) = (
+            shown("Thời sự xã", Layer::Program),
+            shown("Bão số 3", Layer::Emergency),
+        );
+        for preset in [
+            BoardPreset::Awtrix,
+            BoardPreset::Wled,
+            BoardPreset::Tasmota,
+            BoardPreset::Text,
+            BoardPreset::Json,
+        ] {
+            let b = board(preset);
+            let mut d = Display::default();
+            shows(&mut d, &b, Some(&program), None);
+            assert_eq!(d.visible(), "Thời sự xã", "{preset:?}");
+            shows(&mut d, &b, Some(&program), Some(&alarm));
+            assert_eq!(d.visible(), "Bão số 3", "{preset:?}");
+            if preset == BoardPreset::Awtrix {
+                // Its notification is dismissed, not replaced (preset::changes).
+                d.obey(&b, "bang/notify/dismiss", "");
+            }
+            shows(&mut d, &b, None, None);
+            assert_eq!(d.visible(), "", "{preset:?}");
+        }
+    }
+
+    #[test]
+    fn the_station_view_says_what_changed() {
+        let (mut on_air, mut faults) = (None, Vec::new());
+        let status = serde_json::json!({
+            "state": "online",
+            "now": {"program": "vov1-sang", "title": "Tiếp sóng VOV1", "priority": "normal"},
+            "zones": {"thon-1": "on", "cho": "fault"},
+        });
+        assert_eq!(
+            status_lines(&status, &mut on_air, &mut faults),
+            [
+                r#"on air: "Tiếp sóng VOV1" (vov1-sang, normal)"#,
+                "zone cho: fault (its relay does not answer)"
+            ]
+        );
+        assert!(status_lines(&status, &mut on_air, &mut faults).is_empty());
+        let row = serde_json::json!({
+            "title": "Tiếp sóng VOV1", "source_kind": "stream",
+            "source": "https://str.vov.gov.vn/vovlive/vov1vov5Vietnamese.sdp_aac/playlist.m3u8",
+            "outcome": "cut", "aired_ms": 1_800_000, "detail": "window end",
+        });
+        assert_eq!(
+            row_line(&row),
+            r#"airtime row: "Tiếp sóng VOV1" stream "https://str.vov.gov.vn/vovlive/vov1vov5…": cut, 1800.0 s (window end)"#
+        );
+    }
+}
