@@ -6,7 +6,8 @@ LOA := target/release/loa
 .PHONY: run test lint audit deps deps-run deps-test deps-deb deps-lint build check agenda fuzz bench differential deb clean
 
 ## make run: install what is missing, build, run the demo station
-## (the example station plus a program every minute; Ctrl-C stops it).
+## (the example station plus a program every minute, its own mosquitto and
+## simulated relays and boards: scripts/demo; Ctrl-C stops all of it).
 run: deps-run build
 	./scripts/demo
 

@@ -52,7 +52,11 @@ loa check --config schedules/examples/au-lau --format json"
     /// What will air when, after priorities, waits, hard ends and quiet hours.
     #[command(
         after_help = "Times are in the station's time zone. Without --date or --from/--to: today.\n\n\
-Examples:\n  loa agenda\n  loa agenda --date 2026-12-01\n  loa agenda --from 2026-12-01 --to 2026-12-08 --format json"
+--exclude leaves programs out before priorities are applied (the plan as if they were not\n\
+there); --program shows only these programs, as they will air beside all the others.\n\n\
+Examples:\n  loa agenda\n  loa agenda --date 2026-12-01\n  loa agenda --from 2026-12-01 --to 2026-12-08 --format json\n  \
+loa agenda --exclude phat-thu-moi-phut       the day without a test program\n  \
+loa agenda --program vov1-sang,thoi-su-xa --date 2026-12-07"
     )]
     Agenda(AgendaArgs),
     /// JSON Schema of station.yaml and the schedule files, for editors.
@@ -87,6 +91,17 @@ Examples:\n  loa devices\n  loa devices --format json"
 Examples:\n  loa simulate --from 2026-12-01 --days 31\n  loa report --db simulate.sqlite --from 2026-12-01 --to 2026-12-31 --format html --out so-nhat-ky.html"
     )]
     Simulate(crate::cmd::simulate::SimulateArgs),
+    /// The station's relays and LED boards, simulated on its broker: each
+    /// answers as its firmware does, one line per switch and per text shown.
+    #[command(
+        after_help = "For trying a station without its devices (the demo, `make run`, runs it): relays of the\n\
+tasmota, shelly and esphome presets switch, report and keep their own off timer; boards show\n\
+what Loa sends them. Custom relays are not simulated. Plain MQTT only (mqtt.url without TLS or\n\
+password). Never against a station's real broker: its real devices would hear it too.\n\n\
+Examples:\n  loa simulate-devices --config target/demo-station\n  \
+loa run --config DIR & loa simulate-devices --config DIR"
+    )]
+    SimulateDevices(crate::cmd::simulate_devices::SimulateDevicesArgs),
     /// The airtime report and the monthly log book (sổ nhật ký chương trình).
     #[command(
         after_help = "Without --from/--to: the previous month. Dates are in the station's time zone, both\n\
@@ -210,6 +225,14 @@ pub struct AgendaArgs {
     /// End, YYYY-MM-DD[THH:MM[:SS]], exclusive (a bare date means the end of that day).
     #[arg(long, value_name = "T", requires = "from", value_parser = parse_point)]
     pub to: Option<Point>,
+    /// Leave these programs out (ids, comma-separated): the agenda as if
+    /// they were not scheduled.
+    #[arg(long, value_name = "ID,..", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Show only these programs (ids, comma-separated), as they will air
+    /// beside the others.
+    #[arg(long, value_name = "ID,..", value_delimiter = ',')]
+    pub program: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

@@ -9,7 +9,11 @@
 //!   `schema`, `report`, `play` and `devices`, `say` (a text read aloud as
 //!   the station would), `keygen` and `announce`
 //!   (`keys`), `now`, `stop` and `status` (`control`, the socket's client),
-//!   `doctor`, and the hidden `manpages` (what scripts/build-deb packs).
+//!   `doctor`, `simulate-devices` (the station's relays and boards, simulated
+//!   on its broker: the demo's), and the hidden `manpages` (what
+//!   scripts/build-deb packs).
+//! - [`devices`]: simulated relays that answer as their firmwares do (run
+//!   by `simulate-devices` and by the end-to-end tests).
 //! - [`runtime`]: `loa run`, the daemon: the scheduler loop on a clock, the
 //!   engine (decks), MQTT (bus and link), boards, zones, remote commands,
 //!   the control server, the airtime log, and the one shutdown (`tasks`).
@@ -28,6 +32,7 @@
 
 mod cli;
 mod cmd;
+pub mod devices;
 mod outside;
 mod probe;
 pub mod runtime;
@@ -51,6 +56,7 @@ pub fn main() -> ExitCode {
         cli::Command::Devices(args) => cmd::play::devices(&args),
         cli::Command::Report(args) => cmd::report::run(&args),
         cli::Command::Simulate(args) => cmd::simulate::run(&args),
+        cli::Command::SimulateDevices(args) => cmd::simulate_devices::run(&args),
         cli::Command::Keygen(args) => cmd::keys::keygen(&args),
         cli::Command::Announce(args) => cmd::keys::announce(&args),
         cli::Command::Doctor(args) => cmd::doctor::run(&args),

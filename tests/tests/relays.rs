@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use loa_e2e::devices::{FakeRelay, Firmware, Happened};
+use loa_e2e::devices::{FakeRelay, Firmware, Happened, WaitFor};
 use loa_e2e::{local_in, station_dir, Broker, Daemon};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loa");

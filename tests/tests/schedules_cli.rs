@@ -219,6 +219,68 @@ fn the_agenda_of_a_monday_and_a_saturday() {
     assert!(!text.contains("Chương trình thời sự xã"), "{text}");
 }
 
+/// A test program every minute (as the demo adds) left out with --exclude:
+/// the day's agenda is the station's own, without a line about it; and
+/// --program shows one program as it airs among the others.
+#[test]
+fn the_agenda_without_a_test_program_and_of_one_program() {
+    let st = example_station();
+    let dir = st.path().to_str().unwrap();
+    let day = ["agenda", "--config", dir, "--date", "2026-12-07"];
+    // Around the clock, as the demo: without the example's quiet hours.
+    let station = st.path().join("station.yaml");
+    let yaml = std::fs::read_to_string(&station).unwrap();
+    std::fs::write(&station, yaml.replace("quiet_hours:", "# quiet_hours:")).unwrap();
+    let plain = stdout(&loa(BIN, &day));
+    std::fs::write(
+        st.path().join("schedules/90-thu.yaml"),
+        r#"programs:
+  - id: thu-moi-phut
+    title: "Phát thử mỗi phút"
+    category: ident
+    cron: "0 * * * * *"
+    zones: all
+    priority: filler
+    if_busy: skip
+    duration: 40s
+    items:
+      - tone: { hz: 880, for: 1s }
+"#,
+    )
+    .unwrap();
+    let with_test = stdout(&loa(BIN, &day));
+    assert!(with_test.contains("Phát thử mỗi phút"), "{with_test}");
+    let out = loa(BIN, &[&day[..], &["--exclude", "thu-moi-phut"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), plain);
+
+    let out = loa(
+        BIN,
+        &[
+            &day[..],
+            &["--program", "vov1-sang,thoi-su-xa", "--format", "json"],
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["program"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["vov1-sang", "thoi-su-xa"]);
+
+    let out = loa(BIN, &[&day[..], &["--exclude", "vov1-sagn"]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--exclude: no program has the id `vov1-sagn`; did you mean `vov1-sang`?"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_week_of_agenda_counts_every_occurrence() {
     let st = example_station();

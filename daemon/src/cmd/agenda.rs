@@ -6,7 +6,9 @@ use anyhow::bail;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use loa_schedules::agenda;
+use loa_schedules::diag::suggestion;
 use loa_schedules::occurrence::resolve_local;
+use loa_schedules::Config;
 
 use crate::cli::{AgendaArgs, Format, Point};
 use crate::probe::AudioProbe;
@@ -14,7 +16,7 @@ use crate::probe::AudioProbe;
 pub fn run(args: &AgendaArgs) -> anyhow::Result<ExitCode> {
     let dir = &args.config.config;
     let report = loa_schedules::check::check_dir(dir, &AudioProbe, None);
-    let Some(config) = report.config else {
+    let Some(mut config) = report.config else {
         for e in &report.diagnostics.errors {
             eprintln!("{e}");
         }
@@ -25,7 +27,15 @@ pub fn run(args: &AgendaArgs) -> anyhow::Result<ExitCode> {
     };
     let tz = config.station.timezone;
     let (from, to) = period(args, tz)?;
-    let entries = agenda::agenda(&config, &report.lengths, from, to);
+    for (option, ids) in [("--exclude", &args.exclude), ("--program", &args.program)] {
+        known_programs(&config, option, ids)?;
+    }
+    // Left out before the rules run: what airs in their place shows as it would.
+    config.programs.retain(|p| !args.exclude.contains(&p.id));
+    let mut entries = agenda::agenda(&config, &report.lengths, from, to);
+    if !args.program.is_empty() {
+        entries.retain(|e| args.program.contains(&config.programs[e.program].id));
+    }
     match args.format {
         Format::Json => {
             let v: Vec<_> = entries.iter().map(|e| e.to_json(&config)).collect();
@@ -43,6 +53,21 @@ pub fn run(args: &AgendaArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses an id in `ids` that names no program of `config`.
+fn known_programs(config: &Config, option: &str, ids: &[String]) -> anyhow::Result<()> {
+    let known = || config.programs.iter().map(|p| p.id.as_str());
+    for id in ids {
+        if !known().any(|k| k == id) {
+            bail!(
+                "{option}: no program has the id `{id}`{} (the ids are the `id:` of each program \
+                 in schedules/*.yaml)",
+                suggestion(id, known())
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The period asked for, as UTC instants.

@@ -14,3 +14,4 @@ pub(crate) mod report;
 pub(crate) mod say;
 pub(crate) mod schema;
 pub(crate) mod simulate;
+pub(crate) mod simulate_devices;

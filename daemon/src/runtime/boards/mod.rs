@@ -45,7 +45,7 @@
 //! with their state; an AWTRIX board gets the app at the next refresh.
 
 mod fold;
-mod preset;
+pub(crate) mod preset;
 #[cfg(test)]
 mod tests;
 
