@@ -89,13 +89,15 @@ mod tests {
             let name = format!("loa-{}", sub.get_name());
             let text = page(&name);
             let about = sub.get_about().expect("every subcommand says what it does");
-            // roff escapes hyphens and quotes; the first words are plain.
+            // The first words, as roff writes hyphens and apostrophes.
             let words = about
                 .to_string()
                 .split(' ')
                 .take(3)
                 .collect::<Vec<_>>()
-                .join(" ");
+                .join(" ")
+                .replace('-', "\\-")
+                .replace('\'', "\\*(Aq");
             assert!(text.contains(&words), "{name}.1 has `{words}`:\n{text}");
             // In roff, loa-run(1) is written loa\-run(1).
             let listed = format!("{}(1)", name.replace('-', "\\-"));
