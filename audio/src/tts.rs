@@ -36,31 +36,13 @@ pub struct TtsConfig {
     pub reading: Reading,
 }
 
-/// The engine's command when station.yaml names none.
-pub const DEFAULT_COMMAND: [&str; 10] = [
-    "espeak-ng",
-    "-v",
-    "{voice}",
-    "-s",
-    "{rate}",
-    "-p",
-    "{pitch}",
-    "-w",
-    "{out}",
-    "--stdin",
-];
-
-/// Words per minute by default: slower than espeak-ng's 175, as a notice
-/// is read over loudspeakers whose echoes blur a fast voice.
-pub const DEFAULT_RATE: u32 = 150;
-
 impl Default for TtsConfig {
     fn default() -> Self {
         TtsConfig {
-            command: DEFAULT_COMMAND.map(String::from).to_vec(),
-            voice: "vi".into(),
-            rate: DEFAULT_RATE,
-            pitch: 50,
+            command: Voice::DEFAULT_COMMAND.map(String::from).to_vec(),
+            voice: Voice::DEFAULT_NAME.into(),
+            rate: Voice::DEFAULT_RATE,
+            pitch: Voice::DEFAULT_PITCH,
             timeout: Duration::from_secs(30),
             reading: Reading::default(),
         }

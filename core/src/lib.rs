@@ -214,6 +214,27 @@ pub struct Voice {
 }
 
 impl Voice {
+    /// The TTS engine's command when station.yaml names none.
+    pub const DEFAULT_COMMAND: [&'static str; 10] = [
+        "espeak-ng",
+        "-v",
+        "{voice}",
+        "-s",
+        "{rate}",
+        "-p",
+        "{pitch}",
+        "-w",
+        "{out}",
+        "--stdin",
+    ];
+    /// The voice when station.yaml names none: espeak-ng's northern one.
+    pub const DEFAULT_NAME: &'static str = "vi";
+    /// Words per minute by default: slower than espeak-ng's 175, as a
+    /// notice is read over loudspeakers whose echoes blur a fast voice.
+    pub const DEFAULT_RATE: u32 = 150;
+    /// The voice's own pitch.
+    pub const DEFAULT_PITCH: u32 = 50;
+
     /// What espeak-ng accepts and a listener can still follow.
     pub const RATES: std::ops::RangeInclusive<u32> = 80..=450;
     pub const PITCHES: std::ops::RangeInclusive<u32> = 0..=99;

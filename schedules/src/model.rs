@@ -268,31 +268,14 @@ pub struct Tts {
     pub reading: loa_speech::Reading,
 }
 
-impl Tts {
-    /// The engine's command when station.yaml names none.
-    pub const DEFAULT_COMMAND: [&str; 10] = [
-        "espeak-ng",
-        "-v",
-        "{voice}",
-        "-s",
-        "{rate}",
-        "-p",
-        "{pitch}",
-        "-w",
-        "{out}",
-        "--stdin",
-    ];
-}
-
 impl Default for Tts {
     fn default() -> Self {
         Tts {
-            command: Tts::DEFAULT_COMMAND.map(String::from).to_vec(),
-            voice: "vi".into(),
+            command: loa_core::Voice::DEFAULT_COMMAND.map(String::from).to_vec(),
+            voice: loa_core::Voice::DEFAULT_NAME.into(),
             voice_at: None,
-            // Slower than espeak-ng's 175: loudspeakers' echoes blur a fast voice.
-            rate: 150,
-            pitch: 50,
+            rate: loa_core::Voice::DEFAULT_RATE,
+            pitch: loa_core::Voice::DEFAULT_PITCH,
             timeout: Duration::from_secs(30),
             reading: loa_speech::Reading::default(),
         }

@@ -150,15 +150,7 @@ pub struct AnnounceArgs {
 
 pub fn announce(args: &AnnounceArgs) -> anyhow::Result<ExitCode> {
     let dir = &args.config.config;
-    let loaded = loa_schedules::load_dir(dir);
-    let Some(config) = loaded.config else {
-        bail!(
-            "{}: cannot read the station (run `loa check --config {}`)",
-            dir.join("station.yaml").display(),
-            dir.display()
-        );
-    };
-    let station = config.station;
+    let station = crate::cmd::configuration(dir)?.station;
     let Some(mqtt) = station.mqtt.as_ref() else {
         bail!(
             "{}: no `mqtt:` section, so there is no broker to send to",

@@ -15,3 +15,16 @@ pub(crate) mod say;
 pub(crate) mod schema;
 pub(crate) mod simulate;
 pub(crate) mod simulate_devices;
+
+/// The configuration of `dir` for a command that cannot work without it
+/// (`loa announce`, `loa simulate-devices`): an error naming the file and
+/// the command that shows what is wrong.
+pub(crate) fn configuration(dir: &std::path::Path) -> anyhow::Result<loa_schedules::model::Config> {
+    loa_schedules::load_dir(dir).config.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: cannot read the station (run `loa check --config {}`)",
+            dir.join("station.yaml").display(),
+            dir.display()
+        )
+    })
+}

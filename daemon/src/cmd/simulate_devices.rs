@@ -28,14 +28,7 @@ pub struct SimulateDevicesArgs {
 
 pub fn run(args: &SimulateDevicesArgs) -> anyhow::Result<ExitCode> {
     let dir = &args.config.config;
-    let Some(config) = loa_schedules::load_dir(dir).config else {
-        bail!(
-            "{}: cannot read the station (run `loa check --config {}`)",
-            dir.join("station.yaml").display(),
-            dir.display()
-        );
-    };
-    let station = config.station;
+    let station = crate::cmd::configuration(dir)?.station;
     let Some(mqtt) = station.mqtt.as_ref() else {
         bail!(
             "{}: no `mqtt:` section, so no broker to put devices on",
