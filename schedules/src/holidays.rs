@@ -105,7 +105,38 @@ impl Holiday {
     /// the day next to it that the government chose in 2021-2025, joining
     /// the weekend (the day before when 2/9 is a Tuesday, Wednesday, Friday
     /// or Saturday, the day after otherwise); the others are their one day.
+    ///
+    /// A law day that falls on a Saturday or Sunday gives the next working
+    /// day off (Bộ luật Lao động 2019, điều 112 khoản 3: nghỉ bù): Tết 2027
+    /// (mùng 1 a Saturday) runs to Thursday 11/2. 30/4 and 1/5 owe their
+    /// days together (2022: both on the weekend, off until Tuesday 3/5).
     pub fn default_days(self, year: i32) -> Option<DaysOff> {
+        let law = self.law_days(year)?;
+        let owed_from = match self {
+            Holiday::LaoDong => Holiday::ChienThang.day(year)?,
+            _ => law.from,
+        };
+        let weekend = |d: &NaiveDate| matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
+        let mut owed = owed_from
+            .iter_days()
+            .take_while(|d| *d <= law.until)
+            .filter(weekend)
+            .count();
+        let mut until = law.until;
+        while owed > 0 {
+            until = until.succ_opt()?;
+            if !weekend(&until) {
+                owed -= 1;
+            }
+        }
+        Some(DaysOff {
+            from: law.from,
+            until,
+        })
+    }
+
+    /// The law's days before any nghỉ bù ([`Self::default_days`]).
+    fn law_days(self, year: i32) -> Option<DaysOff> {
         let day = self.day(year)?;
         let one = DaysOff {
             from: day,
@@ -260,15 +291,22 @@ mod tests {
 
     #[test]
     fn the_laws_days_off() {
-        // Tết Đinh Mùi: 30 Tết (2027-02-05) and mùng 1 to mùng 4.
+        // Tết Đinh Mùi: 30 Tết (2027-02-05) and mùng 1 to mùng 4, with
+        // mùng 1 and mùng 2 on the weekend: off until Thursday 11/2.
         let tet = Holiday::Tet.default_days(2027).unwrap();
-        assert_eq!((tet.from, tet.until), (date(2027, 2, 5), date(2027, 2, 9)));
-        assert_eq!(tet.days(), 5);
-        // 2/9 and the day the government joined to it in 2021-2025.
+        assert_eq!((tet.from, tet.until), (date(2027, 2, 5), date(2027, 2, 11)));
+        // Tết Bính Ngọ 2026: 16/2 (Monday) to 20/2 (Friday), nothing owed.
+        let tet = Holiday::Tet.default_days(2026).unwrap();
+        assert_eq!(
+            (tet.from, tet.until),
+            (date(2026, 2, 16), date(2026, 2, 20))
+        );
+        // 2/9 and the day the government joined to it in 2021-2025; 2023's
+        // Saturday 2/9 gave Monday 4/9 as well.
         for (year, from, until) in [
             (2021, date(2021, 9, 2), date(2021, 9, 3)),
             (2022, date(2022, 9, 1), date(2022, 9, 2)),
-            (2023, date(2023, 9, 1), date(2023, 9, 2)),
+            (2023, date(2023, 9, 1), date(2023, 9, 4)),
             (2024, date(2024, 9, 2), date(2024, 9, 3)),
             (2025, date(2025, 9, 1), date(2025, 9, 2)),
         ] {
@@ -277,7 +315,29 @@ mod tests {
         }
         let before = Holiday::QuocKhanh.default_days(2020).unwrap();
         assert_eq!(before.days(), 1);
-        assert_eq!(Holiday::LaoDong.default_days(2027).unwrap().days(), 1);
+        // Giỗ Tổ 2026 is a Sunday: Monday 27/4 is off too.
+        let gio_to = Holiday::GioTo.default_days(2026).unwrap();
+        assert_eq!(
+            (gio_to.from, gio_to.until),
+            (date(2026, 4, 26), date(2026, 4, 27))
+        );
+        // 2022: 30/4 a Saturday and 1/5 a Sunday, off until Tuesday 3/5.
+        let chien_thang = Holiday::ChienThang.default_days(2022).unwrap();
+        let lao_dong = Holiday::LaoDong.default_days(2022).unwrap();
+        assert_eq!(
+            (chien_thang.from, chien_thang.until),
+            (date(2022, 4, 30), date(2022, 5, 2))
+        );
+        assert_eq!(
+            (lao_dong.from, lao_dong.until),
+            (date(2022, 5, 1), date(2022, 5, 3))
+        );
+        // 2027: 30/4 a Friday, 1/5 a Saturday: Monday 3/5 is owed.
+        assert_eq!(Holiday::ChienThang.default_days(2027).unwrap().days(), 1);
+        assert_eq!(
+            Holiday::LaoDong.default_days(2027).unwrap().until,
+            date(2027, 5, 3)
+        );
     }
 
     #[test]

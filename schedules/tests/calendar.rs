@@ -160,10 +160,11 @@ fn on_tet_airs_on_the_announced_days_off_and_the_laws_in_other_years() {
         .map(|d| (d, NaiveTime::from_hms_opt(7, 0, 0).unwrap()))
         .collect();
     assert_eq!(got, want);
-    // 2028 (Tết on 26 January): the law's five, 30 Tết to mùng 4.
+    // 2028 (Tết on 26 January): the law's five, 30 Tết to mùng 4, and
+    // mùng 4 a Saturday owes Monday 31/1 (nghỉ bù; the Sunday between too).
     assert_eq!(
         days(&c, "chuc-tet", date(2028, 1, 1), date(2028, 12, 31)),
-        run(date(2028, 1, 25), date(2028, 1, 29))
+        run(date(2028, 1, 25), date(2028, 1, 31))
     );
 }
 
@@ -200,7 +201,8 @@ fn except_holidays_skips_every_day_off_and_only_those() {
     let mut want = vec![date(2027, 1, 1)]; // Tết Dương lịch
     want.extend(run(date(2027, 2, 4), date(2027, 2, 10))); // Tết, as announced
     want.push(date(2027, 4, 16)); // Giỗ Tổ, 10/3 âm lịch
-    want.extend([date(2027, 4, 30), date(2027, 5, 1)]);
+                                  // 1/5 is a Saturday: Monday 3/5 is owed (nghỉ bù), the Sunday too.
+    want.extend(run(date(2027, 4, 30), date(2027, 5, 3)));
     // 2/9/2027 is a Thursday: the law's second day is Friday the 3rd.
     want.extend([date(2027, 9, 2), date(2027, 9, 3)]);
     assert_eq!(skipped, want);
@@ -247,7 +249,8 @@ fn on_holidays_and_days_keep_both() {
         date(2027, 1, 1),
         date(2027, 12, 31),
     );
-    assert_eq!(got, [date(2027, 5, 1)]);
+    // 1/5 and the Sunday before the day it owes (Monday 3/5).
+    assert_eq!(got, [date(2027, 5, 1), date(2027, 5, 2)]);
     assert!(got
         .iter()
         .all(|d| matches!(d.weekday(), Weekday::Sat | Weekday::Sun)));
@@ -308,10 +311,10 @@ fn check_lists_what_each_program_meets_in_the_coming_year() {
             .unwrap_or_else(|| panic!("no `{id}` {verb} in {lines:#?}"))
             .clone()
     };
-    // Tết 2027 is not written in station.yaml: the law's five days, and a
-    // note saying where to write the announced ones.
-    assert!(line("chuc-tet", "airs").ends_with("airs 2027-02-05 to 2027-02-09 (Tết Nguyên Đán)"));
-    assert!(lines.iter().any(|l| l.contains("Tết Nguyên Đán 2027: Loa takes 2027-02-05 to 2027-02-09 (the law's days off) until station.yaml names the announced days under calendar.days_off.tet.2027")), "{lines:#?}");
+    // Tết 2027 is not written in station.yaml: the law's five days and the
+    // two its weekend owes, and a note saying where to write the announced ones.
+    assert!(line("chuc-tet", "airs").ends_with("airs 2027-02-05 to 2027-02-11 (Tết Nguyên Đán)"));
+    assert!(lines.iter().any(|l| l.contains("Tết Nguyên Đán 2027: Loa takes 2027-02-05 to 2027-02-11 (the law's days off) until station.yaml names the announced days under calendar.days_off.tet.2027")), "{lines:#?}");
     assert!(line("trung-thu", "airs").contains("airs 2027-09-15 (âm lịch 15/8 Đinh Mùi)"));
     assert!(line("trung-thu-nhuan", "airs")
         .contains("next on 2052-10-07 (âm lịch 15/8 nhuận Nhâm Thân)"));
@@ -320,7 +323,7 @@ fn check_lists_what_each_program_meets_in_the_coming_year() {
         skips.starts_with("calendar: schedules/a.yaml:23:5: "),
         "{skips}"
     );
-    assert!(skips.contains("2027-01-01 (Tết Dương lịch); 2027-02-05 to 2027-02-09 (Tết Nguyên Đán); 2027-04-16 (Giỗ Tổ Hùng Vương); 2027-04-30 (Ngày Chiến thắng 30/4); 2027-05-01 (Ngày Quốc tế Lao động 1/5); 2027-09-02 to 2027-09-03 (Quốc khánh 2/9)"), "{skips}");
+    assert!(skips.contains("2027-01-01 (Tết Dương lịch); 2027-02-05 to 2027-02-11 (Tết Nguyên Đán); 2027-04-16 (Giỗ Tổ Hùng Vương); 2027-04-30 (Ngày Chiến thắng 30/4); 2027-05-01 to 2027-05-03 (Ngày Quốc tế Lao động 1/5); 2027-09-02 to 2027-09-03 (Quốc khánh 2/9)"), "{skips}");
     let json = report.calendar.to_json();
     assert_eq!(json["from"], "2026-11-23");
     let tet = json["days_off"]
