@@ -475,10 +475,14 @@ impl Occurrences {
         if self.follows_calendar() {
             // The moon and the days off repeat with no short period: look
             // day by day, through the years the lunar calendar covers.
-            let start = from.unwrap_or(NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date"));
-            let end = until.unwrap_or(
-                NaiveDate::from_ymd_opt(*lunar::YEARS.end(), 12, 31).expect("valid date"),
-            );
+            // Clamped to those years: a `dates.from` of year 0 would walk
+            // 700,000 days that can match nothing.
+            let first = NaiveDate::from_ymd_opt(*lunar::YEARS.start(), 1, 1).expect("valid date");
+            let last = NaiveDate::from_ymd_opt(*lunar::YEARS.end(), 12, 31).expect("valid date");
+            let start = from
+                .unwrap_or(NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date"))
+                .max(first);
+            let end = until.unwrap_or(last).min(last);
             return !start
                 .iter_days()
                 .take_while(|d| *d <= end)
