@@ -11,12 +11,26 @@ use loa_e2e::{airtime_rows, repo, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
 
-/// The demo's process group (the script, mosquitto, the simulated devices,
-/// `loa run`), killed when dropped, whatever the test saw.
+/// The demo's process group (the script and `loa run`; the broker and the
+/// simulated devices run in sessions of their own, out of a terminal's
+/// Ctrl-C, and the script stops them), stopped when dropped, whatever the
+/// test saw: the script is asked first, as Ctrl-C would, then the group is
+/// killed.
 struct Group(Child);
 
 impl Drop for Group {
     fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill")
+                .args(["-s", "TERM", &self.0.id().to_string()])
+                .status();
+            for _ in 0..100 {
+                if self.0.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
         let _ = Command::new("kill")
             .args(["-s", "KILL", "--", &format!("-{}", self.0.id())])
             .status();
@@ -30,11 +44,21 @@ fn the_demo_shows_the_station_working_and_nothing_broken() {
     let station = tmp.path().join("station");
     let out_path = tmp.path().join("demo.out");
     let out = std::fs::File::create(&out_path).expect("the demo's output file");
+    // The station's clock at midday, whatever the hour here: the example's
+    // own programs (05:30-06:30, 16:00-18:00) would hold the demo's
+    // every-minute one at other hours. Etc/GMT-N is N hours ahead of UTC.
+    let ahead = (12 - i64::from(chrono::Timelike::hour(&chrono::Utc::now())) + 36) % 24 - 12;
+    let zone = if ahead >= 0 {
+        format!("Etc/GMT-{ahead}")
+    } else {
+        format!("Etc/GMT+{}", -ahead)
+    };
     let mut demo = Group(
         Command::new(repo().join("scripts/demo"))
             .env("LOA", BIN)
             .env("LOA_DEMO_DIR", &station)
             .env("LOA_DEMO_FOR", "90")
+            .env("LOA_DEMO_TZ", &zone)
             .env_remove("LOA_CONFIG")
             .env_remove("NOTIFY_SOCKET")
             .stdout(out.try_clone().expect("dup"))
