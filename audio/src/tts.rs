@@ -79,17 +79,6 @@ pub enum TtsError {
     },
 }
 
-/// The text as the command receives it.
-pub fn clean_text(text: &str) -> String {
-    text.nfc()
-        .map(|c| if c == '\n' || c == '\t' { ' ' } else { c })
-        .filter(|c| !c.is_control())
-        .take(MAX_TTS_CHARS)
-        .collect::<String>()
-        .trim()
-        .to_string()
-}
-
 /// The text as the engine is given it: cleaned, then written out as it is
 /// read, its line ends kept until then (a list's "- 35 hộ" is no range) and
 /// made pauses after. What `loa say --show` prints.
@@ -300,9 +289,16 @@ mod tests {
     #[test]
     fn text_is_cleaned_before_the_command_sees_it() {
         // "ệ" as e + combining marks becomes one NFC character; controls go.
-        let t = clean_text("Kính thưa bà con\u{7}\nxin chu\u{0065}\u{0323}\u{0302}");
+        let cfg = TtsConfig::default();
+        let t = spoken(
+            &cfg,
+            "Kính thưa bà con\u{7}\nxin chu\u{0065}\u{0323}\u{0302}",
+        );
         assert_eq!(t, "Kính thưa bà con xin chuệ");
-        assert_eq!(clean_text(&"a".repeat(5000)).chars().count(), MAX_TTS_CHARS);
+        assert_eq!(
+            spoken(&cfg, &"a".repeat(5000)).chars().count(),
+            MAX_TTS_CHARS
+        );
     }
 
     #[test]

@@ -270,12 +270,11 @@ impl<'a> Scanner<'a> {
         if self.dialled {
             return true;
         }
-        let t = self
-            .out
-            .trim_end()
-            .trim_end_matches(':')
-            .trim_end()
-            .to_lowercase();
+        // The phrases are short: the last 40 characters are enough, and
+        // lowercasing the whole output at every numeral is not.
+        let t = self.out.trim_end().trim_end_matches(':').trim_end();
+        let tail = t.char_indices().rev().nth(39).map_or(0, |(k, _)| k);
+        let t = t[tail..].to_lowercase();
         DIAL_CONTEXT.iter().any(|c| {
             t.ends_with(c)
                 && t[..t.len() - c.len()]
@@ -379,6 +378,14 @@ impl<'a> Scanner<'a> {
     fn abbreviation(&self, start: usize, span: usize) -> Option<(usize, String)> {
         let lexicon = &self.reading.lexicon;
         let longest = (start + lexicon.longest()).min(span);
+        // The longest candidate once; the shorter ones are its prefixes.
+        let word: String = self.s[start..longest].iter().collect();
+        let bytes: Vec<usize> = word
+            .char_indices()
+            .map(|(k, _)| k)
+            .skip(1)
+            .chain([word.len()])
+            .collect();
         (start + 1..=longest).rev().find_map(|end| {
             let boundary = end == span
                 || JOINERS.contains(self.s[end])
@@ -386,7 +393,7 @@ impl<'a> Scanner<'a> {
             if !boundary {
                 return None;
             }
-            let key: String = self.s[start..end].iter().collect();
+            let key = &word[..bytes[end - start - 1]];
             // "Tp. Vinh": a dot that belongs to the abbreviation.
             let continues = self.at(end + 1).is_some_and(char::is_alphabetic)
                 || (self.at(end + 1) == Some(' ')
@@ -396,7 +403,7 @@ impl<'a> Scanner<'a> {
                     return Some((end + 1, r.to_string()));
                 }
             }
-            lexicon.get(&key).map(|r| (end, r.to_string()))
+            lexicon.get(key).map(|r| (end, r.to_string()))
         })
     }
 
