@@ -269,11 +269,13 @@ impl FileDecoder {
             let ch = spec.channels.count().max(1);
             self.channels = ch;
             let samples = &sb.samples()[..frames * ch];
-            // Gapless: drop encoder delay and padding.
-            let start = (packet.trim_start as usize).min(frames);
-            let end = frames.saturating_sub(packet.trim_end as usize).max(start);
-            let mut slice = &samples[start * ch..end * ch];
-            let n = (end - start) as u64;
+            // Gapless: the decoder has already dropped the encoder delay
+            // and padding the packet's trim names (symphonia's MP3 and
+            // Vorbis decoders trim; the demultiplexers of the others set
+            // no trim). Trimming here again cut the first 47 frames of
+            // every LAME-encoded MP3 and its last ones.
+            let mut slice = samples;
+            let n = frames as u64;
             self.source_pos += n;
             if self.skip > 0 {
                 let drop = self.skip.min(n) as usize;

@@ -96,6 +96,67 @@ fn every_format_airs_at_48k_stereo_with_its_full_length() {
     }
 }
 
+/// Where `source[at..at + 480]` best matches `out` within 200 frames of
+/// `at` (cross-correlation on the left channel), as an offset.
+fn alignment(source: &[(i16, i16)], out: &[(i16, i16)], at: usize) -> i64 {
+    let seg = &source[at..at + 480];
+    (-200i64..=200)
+        .filter(|d| at as i64 + d >= 0 && at as i64 + d + 480 <= out.len() as i64)
+        .max_by_key(|d| {
+            let o = &out[(at as i64 + d) as usize..];
+            seg.iter()
+                .zip(o)
+                .map(|(a, b)| a.0 as i64 * b.0 as i64)
+                .sum::<i64>()
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_lame_mp3_decodes_aligned_with_its_source() {
+    // White noise, so that an alignment is unambiguous (a tone repeats
+    // every period), the same each run (-R); 48 kHz, so that no resampler
+    // stands between.
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("noise.wav");
+    let mp3 = dir.path().join("noise.mp3");
+    assert!(Command::new("sox")
+        .args(["-R", "-n", "-r", "48000", "-c", "2", "-b", "16"])
+        .arg(&wav)
+        .args(["synth", "2", "whitenoise", "vol", "0.3"])
+        .status()
+        .unwrap()
+        .success());
+    assert!(Command::new("lame")
+        .args(["--quiet", "-b", "192"])
+        .arg(&wav)
+        .arg(&mp3)
+        .status()
+        .unwrap()
+        .success());
+    let source = read_wav(&wav);
+    let (mut deck, out) = wav_deck(dir.path(), DeckConfig::default());
+    deck.play(Item::new(Media::file(&mp3), Priority::Normal));
+    deck.run_until_idle(Duration::from_secs(5));
+    deck.flush();
+    let events: Vec<DeckEvent> = deck.events().try_iter().collect();
+    let aired = events
+        .iter()
+        .find_map(|e| match e {
+            DeckEvent::Ended { aired_frames, .. } => Some(*aired_frames),
+            _ => None,
+        })
+        .unwrap();
+    let out = read_wav(&out);
+    // Every sample where the source has it, none cut at the head (the
+    // decoder's own delay trimmed exactly, as mpg123 and ffmpeg do), and
+    // the file's length to the frame.
+    for at in [0, 2_400, 48_000, 95_000] {
+        assert_eq!(alignment(&source, &out, at), 0, "source frame {at}");
+    }
+    assert_eq!(aired, source.len() as u64, "aired frames");
+}
+
 #[test]
 fn aac_in_m4a_has_its_length_and_airs() {
     let m4a = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tone-1s.m4a");
