@@ -130,7 +130,6 @@ fn main() {
     println!("cpu, 48 kHz stereo 192 kbit/s MP3 on device:default: {playing:.2} % of one core (idle deck {idle:.2} %)");
 
     // Preemption: an emergency tone over the music, 15 times.
-    let epoch = deck.epoch();
     let mut to_callback = Vec::new();
     let mut to_speaker = Vec::new();
     for _ in 0..15 {
@@ -149,7 +148,11 @@ fn main() {
                 _ => {}
             }
         };
-        let frame = loa_audio::format::duration_to_frames(started.duration_since(epoch).unwrap());
+        // `Started` is when it is heard; its frame is counted from the
+        // deck's heard epoch.
+        let frame = loa_audio::format::duration_to_frames(
+            started.duration_since(deck.heard_epoch()).unwrap(),
+        );
         while deck.heard_frames() < frame + 1 {
             std::thread::sleep(Duration::from_micros(200));
         }

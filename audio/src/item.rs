@@ -208,6 +208,47 @@ impl Ending {
     }
 }
 
+/// Called after a deck or its output reported something, so that an
+/// owner waiting asynchronously (the daemon's loop) wakes when there is news
+/// instead of polling. Runs on the audio threads: it must be quick and never
+/// block (a `tokio::sync::Notify::notify_one`).
+#[derive(Clone)]
+pub struct Wake(pub std::sync::Arc<dyn Fn() + Send + Sync>);
+
+impl fmt::Debug for Wake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Wake")
+    }
+}
+
+/// Where a deck and its output send their [`DeckEvent`]s: a channel, and
+/// the owner's [`Wake`] after each.
+#[derive(Clone, Debug)]
+pub struct EventSink {
+    tx: std::sync::mpsc::Sender<DeckEvent>,
+    wake: Option<Wake>,
+}
+
+impl EventSink {
+    pub fn new(tx: std::sync::mpsc::Sender<DeckEvent>, wake: Option<Wake>) -> Self {
+        EventSink { tx, wake }
+    }
+
+    /// Sends `e` (dropped if nobody listens any more) and wakes the owner.
+    pub fn send(&self, e: DeckEvent) {
+        let _ = self.tx.send(e);
+        if let Some(w) = &self.wake {
+            (w.0)();
+        }
+    }
+}
+
+impl From<std::sync::mpsc::Sender<DeckEvent>> for EventSink {
+    fn from(tx: std::sync::mpsc::Sender<DeckEvent>) -> Self {
+        EventSink::new(tx, None)
+    }
+}
+
 /// What a deck reports, in the order it happened on its timeline. `at` is the
 /// wall time of the sample concerned (the deck's clock: real or virtual).
 #[derive(Debug, Clone, PartialEq)]

@@ -71,7 +71,9 @@ pub use deck::{Deck, DeckConfig, VirtualDeck};
 
 /// How long the built-in attention chime sounds.
 pub const BUILTIN_CHIME: std::time::Duration = std::time::Duration::from_millis(1600);
-pub use item::{DeckEvent, Ending, Item, ItemId, Media, Order, Piece, Priority, SourceKind};
+pub use item::{
+    DeckEvent, Ending, EventSink, Item, ItemId, Media, Order, Piece, Priority, SourceKind, Wake,
+};
 pub use loudness::Loudness;
 pub use output::{
     list_devices, open_output, open_output_retrying, AudioDevice, Clock, Output, OutputError,

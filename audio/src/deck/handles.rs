@@ -6,7 +6,7 @@
 use super::*;
 
 /// Prepares an item for the core: its source opened, or why it failed.
-fn prepare_command(
+pub(super) fn prepare_command(
     id: ItemId,
     item: &Item,
     config: &DeckConfig,
@@ -68,6 +68,7 @@ pub struct Deck {
     position: Arc<AtomicU64>,
     heard: Arc<AtomicU64>,
     latency_ns: Arc<AtomicU64>,
+    lag_ns: Arc<AtomicI64>,
     epoch: SystemTime,
     thread: Option<JoinHandle<()>>,
 }
@@ -77,8 +78,9 @@ impl Deck {
     /// opened (what `loa play` wants).
     pub fn open(spec: &OutputSpec, config: DeckConfig) -> Result<Deck, OutputError> {
         let (ev_tx, ev_rx) = channel();
-        let output = open_output(spec, Clock::Real, ev_tx.clone())?;
-        Ok(Deck::start(spec, output, ev_tx, ev_rx, config))
+        let events = EventSink::new(ev_tx, config.wake.clone());
+        let output = open_output(spec, Clock::Real, events.clone())?;
+        Ok(Deck::start(spec, output, events, ev_rx, config))
     }
 
     /// Like [`Deck::open`], but a sound card missing now is retried with
@@ -86,14 +88,15 @@ impl Deck {
     /// timeline runs meanwhile, and events say when the card is back.
     pub fn open_retrying(spec: &OutputSpec, config: DeckConfig) -> Result<Deck, OutputError> {
         let (ev_tx, ev_rx) = channel();
-        let output = open_output_retrying(spec, ev_tx.clone())?;
-        Ok(Deck::start(spec, output, ev_tx, ev_rx, config))
+        let events = EventSink::new(ev_tx, config.wake.clone());
+        let output = open_output_retrying(spec, events.clone())?;
+        Ok(Deck::start(spec, output, events, ev_rx, config))
     }
 
     fn start(
         spec: &OutputSpec,
         output: Box<dyn Output>,
-        ev_tx: Sender<DeckEvent>,
+        ev_tx: EventSink,
         ev_rx: Receiver<DeckEvent>,
         config: DeckConfig,
     ) -> Deck {
@@ -102,6 +105,7 @@ impl Deck {
         let position = core.position.clone();
         let heard = core.heard.clone();
         let latency_ns = core.latency_ns.clone();
+        let lag_ns = core.lag.clone();
         let epoch = core.epoch;
         let (cmd_tx, cmd_rx) = channel::<Command>();
         let thread = std::thread::Builder::new()
@@ -122,6 +126,7 @@ impl Deck {
             position,
             heard,
             latency_ns,
+            lag_ns,
             epoch,
             thread: Some(thread),
         }
@@ -185,6 +190,20 @@ impl Deck {
         Duration::from_nanos(self.latency_ns.load(Ordering::Relaxed))
     }
 
+    /// Wall time at which frame 0 is heard: [`Deck::epoch`] later by what
+    /// waits ahead of the card (its buffer, the sound server), as the deck
+    /// compensates it. Events' instants are on this timeline: an item's
+    /// `Started` is when its first sample is heard.
+    pub fn heard_epoch(&self) -> SystemTime {
+        let lag = self.lag_ns.load(Ordering::Relaxed);
+        let d = Duration::from_nanos(lag.unsigned_abs());
+        if lag >= 0 {
+            self.epoch + d
+        } else {
+            self.epoch - d
+        }
+    }
+
     /// The loudness meter this deck uses: `warm` it from a background
     /// thread after a (re)load so first airings do not wait for analysis.
     pub fn loudness(&self) -> Arc<Loudness> {
@@ -229,8 +248,9 @@ impl VirtualDeck {
         epoch: SystemTime,
     ) -> Result<Self, OutputError> {
         let (ev_tx, ev_rx) = channel();
-        let output = open_output(spec, Clock::Virtual { epoch }, ev_tx.clone())?;
-        let core = DeckCore::new(output, ev_tx, &config);
+        let events = EventSink::new(ev_tx, config.wake.clone());
+        let output = open_output(spec, Clock::Virtual { epoch }, events.clone())?;
+        let core = DeckCore::new(output, events, &config);
         Ok(VirtualDeck {
             core,
             events: ev_rx,

@@ -17,14 +17,14 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use crate::format::{duration_to_frames, frame_time, time_frame, CHANNELS};
-use crate::item::{DeckEvent, Ending, Item, ItemId, Piece, Priority};
+use crate::item::{DeckEvent, Ending, EventSink, Item, ItemId, Piece, Priority, Wake};
 use crate::loudness::Loudness;
 use crate::output::{open_output, open_output_retrying, Clock, Output, OutputError, OutputSpec};
 use crate::prepare::{prepare, Prepared};
@@ -38,6 +38,10 @@ pub use handles::{Deck, VirtualDeck};
 /// Frames rendered per block (5 ms): the granularity at which a real-time
 /// deck notices commands.
 const BLOCK: usize = 240;
+
+/// How far the output's lag moves before pending starts and ends are
+/// derived again (a quarter of a millisecond, 12 frames).
+const LAG_STEP_NS: i64 = 250_000;
 
 /// How many departed items a deck remembers for followers still being
 /// prepared (a program's next item is given while the one before airs).
@@ -62,6 +66,8 @@ pub struct DeckConfig {
     pub end_fade: Duration,
     /// Fade-in of a resumed item (avoids a click).
     pub resume_fade: Duration,
+    /// Called after each event, so the owner need not poll (see [`Wake`]).
+    pub wake: Option<Wake>,
 }
 
 impl Default for DeckConfig {
@@ -75,6 +81,7 @@ impl Default for DeckConfig {
             preempt_fade: Duration::from_millis(250),
             end_fade: Duration::from_secs(1),
             resume_fade: Duration::from_millis(10),
+            wake: None,
         }
     }
 }
@@ -174,6 +181,12 @@ struct Entry {
     state: State,
     start_frame: u64,
     end_frame: Option<u64>,
+    /// The wall instants asked for (heard at the loudspeaker), from which
+    /// the frames above are derived again when the output's lag moves.
+    start_at: Option<SystemTime>,
+    end_at: Option<SystemTime>,
+    /// A follower starts no earlier than the frame its item left.
+    floor: u64,
     end_fading: bool,
     gain: Ramp,
     aired_any: bool,
@@ -194,8 +207,11 @@ pub(crate) struct DeckCore {
     entries: Vec<Entry>,
     frame: u64,
     epoch: SystemTime,
+    /// The output's lag (see [`Output::lag_ns`]) the frames of pending
+    /// starts and ends were derived with.
+    lag_ns: i64,
     output: Box<dyn Output>,
-    events: Sender<DeckEvent>,
+    events: EventSink,
     preempt_fade: u64,
     end_fade: u64,
     resume_fade: u64,
@@ -215,14 +231,17 @@ pub(crate) struct DeckCore {
     position: Arc<AtomicU64>,
     heard: Arc<AtomicU64>,
     latency_ns: Arc<AtomicU64>,
+    /// `lag_ns`, for the handle.
+    lag: Arc<AtomicI64>,
 }
 
 impl DeckCore {
-    fn new(output: Box<dyn Output>, events: Sender<DeckEvent>, config: &DeckConfig) -> Self {
+    fn new(output: Box<dyn Output>, events: EventSink, config: &DeckConfig) -> Self {
         DeckCore {
             entries: Vec::new(),
             frame: 0,
             epoch: output.started_at(),
+            lag_ns: 0,
             output,
             events,
             preempt_fade: duration_to_frames(config.preempt_fade),
@@ -240,15 +259,58 @@ impl DeckCore {
             position: Arc::new(AtomicU64::new(0)),
             heard: Arc::new(AtomicU64::new(0)),
             latency_ns: Arc::new(AtomicU64::new(0)),
+            lag: Arc::new(AtomicI64::new(0)),
         }
     }
 
+    /// Wall time at which frame 0 is heard: the output's start, later by
+    /// its lag.
+    fn heard_epoch(&self) -> SystemTime {
+        let lag = Duration::from_nanos(self.lag_ns.unsigned_abs());
+        if self.lag_ns >= 0 {
+            self.epoch + lag
+        } else {
+            self.epoch - lag
+        }
+    }
+
+    /// When `frame` is heard.
     fn at(&self, frame: u64) -> SystemTime {
-        frame_time(self.epoch, frame)
+        frame_time(self.heard_epoch(), frame)
+    }
+
+    /// The frame heard at `t` (frame 0 for what is already past).
+    fn frame_of(&self, t: SystemTime) -> u64 {
+        time_frame(self.heard_epoch(), t)
+    }
+
+    /// Follows the output's lag: when it has moved by more than a quarter
+    /// of a millisecond, the frames of pending starts and of ends not yet
+    /// fading are derived again from their instants, so that what is due at
+    /// 07:00:00 is heard at 07:00:00 whatever waits ahead of the card.
+    fn follow_lag(&mut self) {
+        let lag = self.output.lag_ns();
+        if (lag - self.lag_ns).abs() < LAG_STEP_NS {
+            return;
+        }
+        self.lag_ns = lag;
+        self.lag.store(lag, Ordering::Relaxed);
+        let now = self.frame;
+        let heard_epoch = self.heard_epoch();
+        for e in &mut self.entries {
+            if e.state == State::Pending && e.start_frame > now {
+                if let Some(t) = e.start_at {
+                    e.start_frame = time_frame(heard_epoch, t).max(e.floor).max(now);
+                }
+            }
+            if let (Some(t), false) = (e.end_at, e.end_fading) {
+                e.end_frame = Some(time_frame(heard_epoch, t).max(now));
+            }
+        }
     }
 
     fn emit(&self, e: DeckEvent) {
-        let _ = self.events.send(e);
+        self.events.send(e);
     }
 
     fn handle(&mut self, cmd: Command) {
@@ -276,7 +338,8 @@ impl DeckCore {
                     return;
                 }
                 let end_at = self.ends_early.remove(&id).or(end_at);
-                let mut start_frame = start_at.map(|t| time_frame(self.epoch, t)).unwrap_or(0);
+                let mut start_frame = start_at.map(|t| self.frame_of(t)).unwrap_or(0);
+                let mut floor = 0;
                 // A follower whose item already left takes its place now;
                 // one whose item is still here (or not here yet) waits.
                 let (mut seq, mut after) = (id.0, after);
@@ -284,6 +347,7 @@ impl DeckCore {
                     if let Some(g) = self.gone.iter().position(|g| g.0 == prev) {
                         let (_, place, frame) = self.gone.remove(g).expect("found");
                         seq = place;
+                        floor = frame;
                         start_frame = start_frame.max(frame);
                         after = None;
                     }
@@ -295,7 +359,10 @@ impl DeckCore {
                     source: prepared.source,
                     state: State::Pending,
                     start_frame,
-                    end_frame: end_at.map(|t| time_frame(self.epoch, t)),
+                    end_frame: end_at.map(|t| self.frame_of(t)),
+                    start_at,
+                    end_at,
+                    floor,
                     end_fading: false,
                     gain: Ramp::at(0.0),
                     aired_any: false,
@@ -342,14 +409,17 @@ impl DeckCore {
                     }
                 }
             },
-            Command::EndAt(id, t) => match self.entries.iter_mut().find(|e| e.id == id) {
+            Command::EndAt(id, t) => match self.entries.iter().position(|e| e.id == id) {
                 None => {
                     if !self.gone.iter().any(|g| g.0 == id) {
                         self.ends_early.insert(id, t);
                     }
                 }
-                Some(e) => {
-                    e.end_frame = Some(time_frame(self.epoch, t));
+                Some(i) => {
+                    let end = self.frame_of(t);
+                    let e = &mut self.entries[i];
+                    e.end_at = Some(t);
+                    e.end_frame = Some(end);
                     if e.end_fading && e.state == State::Airing && e.removing.is_none() {
                         // The end moved while fading: back up, fade again later.
                         e.gain.to(1.0, self.resume_fade);
@@ -411,6 +481,7 @@ impl DeckCore {
         for e in self.entries.iter_mut().filter(|e| e.after == Some(id)) {
             e.after = None;
             e.seq = seq;
+            e.floor = frame;
             e.start_frame = e.start_frame.max(frame);
             followed = true;
         }
@@ -548,6 +619,7 @@ impl DeckCore {
             }
         }
         self.output.write(&self.mix[..frames * CHANNELS]);
+        self.follow_lag();
         self.position.store(self.frame, Ordering::Relaxed);
         self.heard
             .store(self.output.played_frames(), Ordering::Relaxed);
@@ -670,6 +742,127 @@ fn render_guarded(e: &mut Entry, buf: &mut [f32], audible: bool, log: &mut Piece
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// A card whose frames are heard `lag` after they are written (what a
+    /// sound server and the card's buffer hold), keeping what it was given.
+    struct Lagging {
+        epoch: SystemTime,
+        lag_ns: Arc<AtomicI64>,
+        written: Arc<Mutex<Vec<f32>>>,
+    }
+
+    impl Output for Lagging {
+        fn write(&mut self, block: &[f32]) {
+            self.written.lock().unwrap().extend_from_slice(block);
+        }
+        fn started_at(&self) -> SystemTime {
+            self.epoch
+        }
+        fn played_frames(&self) -> u64 {
+            self.written.lock().unwrap().len() as u64 / CHANNELS as u64
+        }
+        fn lag_ns(&self) -> i64 {
+            self.lag_ns.load(Ordering::Relaxed)
+        }
+    }
+
+    fn tone_at(start: SystemTime, end: Option<SystemTime>) -> Command {
+        let item = Item {
+            start_at: Some(start),
+            end_at: end,
+            ..Item::new(
+                crate::item::Media::Tone {
+                    hz: 1000.0,
+                    length: Duration::from_secs(3),
+                },
+                Priority::Normal,
+            )
+        };
+        let config = DeckConfig::default();
+        let loudness = Arc::new(Loudness::new(None));
+        handles::prepare_command(ItemId(1), &item, &config, &loudness, false, start)
+    }
+
+    /// The frame of a tone's first sample (sin 0 = 0: the one before the
+    /// first that is not silent), and of its last that is not.
+    fn sound(written: &[f32]) -> (usize, usize) {
+        let frames: Vec<&[f32]> = written.chunks_exact(CHANNELS).collect();
+        let first = frames.iter().position(|f| f[0] != 0.0).expect("sound") - 1;
+        let last = frames.iter().rposition(|f| f[0] != 0.0).expect("sound");
+        (first, last)
+    }
+
+    #[test]
+    fn an_output_that_lags_gets_each_start_and_end_that_much_earlier() {
+        let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let lag = Arc::new(AtomicI64::new(0));
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let output = Lagging {
+            epoch,
+            lag_ns: lag.clone(),
+            written: written.clone(),
+        };
+        let (tx, rx) = channel();
+        let mut core = DeckCore::new(Box::new(output), tx.into(), &DeckConfig::default());
+        // The card's lag is learnt while silence airs: 37 ms.
+        lag.store(37_000_000, Ordering::Relaxed);
+        core.render_block(BLOCK);
+        let start = epoch + Duration::from_millis(500);
+        let end = epoch + Duration::from_millis(2_000);
+        core.handle(tone_at(start, Some(end)));
+        // Then it moves by 3 ms (an underrun): the pending start follows.
+        for _ in 0..40 {
+            core.render_block(BLOCK);
+        }
+        lag.store(40_000_000, Ordering::Relaxed);
+        for _ in 0..500 {
+            core.render_block(BLOCK);
+        }
+        let (first, last) = sound(&written.lock().unwrap());
+        // Heard at frame + 40 ms: the first sample at 500 ms, silent from 2 s.
+        assert_eq!(first, (500 - 40) * 48, "first sample written 40 ms early");
+        assert_eq!(last + 1, (2_000 - 40) * 48, "silent exactly at the end");
+        let events: Vec<DeckEvent> = rx.try_iter().collect();
+        let started = events.iter().find_map(|e| match e {
+            DeckEvent::Started { at, .. } => Some(*at),
+            _ => None,
+        });
+        assert_eq!(
+            started,
+            Some(start),
+            "Started is when it is heard: {events:?}"
+        );
+        let ended = events.iter().find_map(|e| match e {
+            DeckEvent::ItemEnded { at, outcome, .. } => Some((*at, outcome.clone())),
+            _ => None,
+        });
+        assert_eq!(ended, Some((end, Ending::Cut)), "{events:?}");
+    }
+
+    #[test]
+    fn a_lag_that_wobbles_less_than_a_quarter_millisecond_moves_nothing() {
+        let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let lag = Arc::new(AtomicI64::new(20_000_000));
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let output = Lagging {
+            epoch,
+            lag_ns: lag.clone(),
+            written: written.clone(),
+        };
+        let (tx, _rx) = channel();
+        let mut core = DeckCore::new(Box::new(output), tx.into(), &DeckConfig::default());
+        core.render_block(BLOCK);
+        core.handle(tone_at(epoch + Duration::from_millis(300), None));
+        for i in 0..100 {
+            // +-0.2 ms around 20 ms.
+            let wobble = if i % 2 == 0 { 200_000 } else { -200_000 };
+            lag.store(20_000_000 + wobble, Ordering::Relaxed);
+            core.render_block(BLOCK);
+        }
+        let (first, _) = sound(&written.lock().unwrap());
+        assert_eq!(first, (300 - 20) * 48);
+    }
 
     /// A source with a bug: it panics after a while.
     struct Crashing(u32);
@@ -689,7 +882,7 @@ mod tests {
         let (tx, rx) = channel();
         let epoch = SystemTime::UNIX_EPOCH;
         let output = open_output(&OutputSpec::Null, Clock::Virtual { epoch }, tx.clone()).unwrap();
-        let mut core = DeckCore::new(output, tx, &DeckConfig::default());
+        let mut core = DeckCore::new(output, tx.into(), &DeckConfig::default());
         core.handle(Command::Add {
             id: ItemId(1),
             priority: Priority::Normal,

@@ -9,8 +9,7 @@
 //! on), and the stream is reopened with backoff; the gap is reported when it
 //! is back.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -19,8 +18,8 @@ use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 
 use super::{Clock, Output, OutputError, Pacer};
-use crate::format::{frame_time, CHANNELS, RATE};
-use crate::item::DeckEvent;
+use crate::format::{frame_time, frames_to_duration, CHANNELS, RATE};
+use crate::item::{DeckEvent, EventSink};
 use crate::ring;
 
 /// Frames per device callback we ask for (10 ms).
@@ -149,12 +148,16 @@ struct Errors {
 type Failure = Arc<Mutex<Errors>>;
 
 /// What the card's callback and the writing thread share, across reopenings.
-#[derive(Default)]
 struct Shared {
+    /// Wall time of frame 0 (the output's `started_at`).
+    started_at: SystemTime,
     /// Frames the callbacks have taken (plus those discarded while down).
     played: AtomicU64,
     /// Last known delay from callback to the speaker, in nanoseconds.
     latency_ns: AtomicU64,
+    /// How late the next frame is heard against `started_at + frame / RATE`
+    /// (see [`Output::lag_ns`]), as the callback last estimated it.
+    lag_ns: AtomicI64,
     /// The thread that writes (the deck's); the callback wakes it when it
     /// has drained a period, instead of the writer polling.
     writer: OnceLock<Thread>,
@@ -169,7 +172,7 @@ struct Live {
 pub(crate) struct DeviceOutput {
     name: String,
     live: Option<Live>,
-    events: Sender<DeckEvent>,
+    events: EventSink,
     started_at: SystemTime,
     shared: Arc<Shared>,
     /// Frames handed to `write`.
@@ -186,8 +189,8 @@ struct Down {
 }
 
 impl DeviceOutput {
-    pub fn open(name: &str, events: Sender<DeckEvent>) -> Result<Self, OutputError> {
-        let shared = Arc::<Shared>::default();
+    pub fn open(name: &str, events: EventSink) -> Result<Self, OutputError> {
+        let shared = Shared::new();
         let live = open_stream(name, shared.clone())?;
         Ok(DeviceOutput::new(name, events, shared, Some(live)))
     }
@@ -195,8 +198,8 @@ impl DeviceOutput {
     /// A device that could not be opened: starts down (reported, discarding
     /// at real-time pace) and keeps trying, so a station whose USB card is
     /// late at boot airs as soon as it appears.
-    pub fn open_retrying(name: &str, events: Sender<DeckEvent>) -> Self {
-        let shared = Arc::<Shared>::default();
+    pub fn open_retrying(name: &str, events: EventSink) -> Self {
+        let shared = Shared::new();
         match open_stream(name, shared.clone()) {
             Ok(live) => DeviceOutput::new(name, events, shared, Some(live)),
             Err(e) => {
@@ -207,12 +210,12 @@ impl DeviceOutput {
         }
     }
 
-    fn new(name: &str, events: Sender<DeckEvent>, shared: Arc<Shared>, live: Option<Live>) -> Self {
+    fn new(name: &str, events: EventSink, shared: Arc<Shared>, live: Option<Live>) -> Self {
         DeviceOutput {
             name: name.to_string(),
             live,
             events,
-            started_at: SystemTime::now(),
+            started_at: shared.started_at,
             shared,
             written: 0,
             down: None,
@@ -225,7 +228,7 @@ impl DeviceOutput {
             "output device:{}: {reason}; reopening with backoff",
             self.name
         );
-        let _ = self.events.send(DeckEvent::OutputFailed {
+        self.events.send(DeckEvent::OutputFailed {
             reason: format!("device:{}: {reason}", self.name),
             at: frame_time(self.started_at, self.written),
         });
@@ -248,13 +251,16 @@ impl DeviceOutput {
         if Instant::now() >= down.next_retry {
             match open_stream(&self.name, self.shared.clone()) {
                 Ok(live) => {
+                    // The new ring starts at the next frame written (what
+                    // the old one still held was lost with its stream).
+                    self.shared.played.store(self.written, Ordering::Relaxed);
                     let gap = down.since.elapsed();
                     tracing::info!(
                         "output device:{}: back after {:.1} s",
                         self.name,
                         gap.as_secs_f64()
                     );
-                    let _ = self.events.send(DeckEvent::OutputRestored {
+                    self.events.send(DeckEvent::OutputRestored {
                         gap,
                         at: frame_time(self.started_at, self.written),
                     });
@@ -329,6 +335,68 @@ impl Output for DeviceOutput {
     fn latency(&self) -> Duration {
         Duration::from_nanos(self.shared.latency_ns.load(Ordering::Relaxed))
     }
+
+    fn lag_ns(&self) -> i64 {
+        self.shared.lag_ns.load(Ordering::Relaxed)
+    }
+}
+
+impl Shared {
+    fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            started_at: SystemTime::now(),
+            played: AtomicU64::new(0),
+            latency_ns: AtomicU64::new(0),
+            lag_ns: AtomicI64::new(0),
+            writer: OnceLock::new(),
+        })
+    }
+}
+
+/// Callbacks per half of the lag estimate's window (about 0.5 s each at
+/// 10 ms periods).
+const LAG_HALF_WINDOW: u32 = 50;
+
+/// The lag estimate: the lowest measurement over the last 50 to 100
+/// callbacks. A measurement is the wall time at the callback plus the
+/// driver's delay, against the frame's nominal time; a callback that runs
+/// late reads the clock late and only ever measures too much, so the lower
+/// envelope is the truth, and it follows a real change (an underrun's slip,
+/// the card's clock drifting against the system's) within a second.
+struct LagFilter {
+    current: i64,
+    previous: i64,
+    count: u32,
+}
+
+impl LagFilter {
+    fn new() -> Self {
+        LagFilter {
+            current: i64::MAX,
+            previous: i64::MAX,
+            count: 0,
+        }
+    }
+
+    /// Takes one measurement; returns the estimate.
+    fn push(&mut self, lag: i64) -> i64 {
+        self.current = self.current.min(lag);
+        self.count += 1;
+        if self.count == LAG_HALF_WINDOW {
+            self.previous = self.current;
+            self.current = i64::MAX;
+            self.count = 0;
+        }
+        self.current.min(self.previous)
+    }
+}
+
+/// `a - b` in nanoseconds, either way round.
+fn signed_ns(a: SystemTime, b: SystemTime) -> i64 {
+    match a.duration_since(b) {
+        Ok(d) => d.as_nanos() as i64,
+        Err(e) => -(e.duration().as_nanos() as i64),
+    }
 }
 
 fn open_stream(name: &str, shared: Arc<Shared>) -> Result<Live, OutputError> {
@@ -401,6 +469,7 @@ fn build<T: SizedSample + FromSample<f32>>(
     shared: Arc<Shared>,
 ) -> Result<cpal::Stream, cpal::Error> {
     let mut promoted = false;
+    let mut lag = LagFilter::new();
     device.build_output_stream::<T, _, _>(
         config,
         move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
@@ -408,7 +477,20 @@ fn build<T: SizedSample + FromSample<f32>>(
                 promoted = true;
                 promote_current_thread();
             }
+            let now = SystemTime::now();
+            let ts = info.timestamp();
+            let delay = ts
+                .playback
+                .checked_duration_since(ts.callback)
+                .unwrap_or_default();
             let n = ring.slots().min(data.len()) / CHANNELS * CHANNELS;
+            if n > 0 {
+                // The first frame taken now is heard after the driver's delay.
+                let first = shared.played.load(Ordering::Relaxed);
+                let nominal = shared.started_at + frames_to_duration(first);
+                let estimate = lag.push(signed_ns(now + delay, nominal));
+                shared.lag_ns.store(estimate, Ordering::Relaxed);
+            }
             if let Ok(chunk) = ring.read_chunk(n) {
                 let (a, b) = chunk.as_slices();
                 for (dst, src) in data.iter_mut().zip(a.iter().chain(b)) {
@@ -423,12 +505,9 @@ fn build<T: SizedSample + FromSample<f32>>(
             if let Some(t) = shared.writer.get() {
                 t.unpark();
             }
-            let ts = info.timestamp();
-            if let Some(d) = ts.playback.checked_duration_since(ts.callback) {
-                shared
-                    .latency_ns
-                    .store(d.as_nanos() as u64, Ordering::Relaxed);
-            }
+            shared
+                .latency_ns
+                .store(delay.as_nanos() as u64, Ordering::Relaxed);
         },
         move |e: cpal::Error| {
             // Xruns and the odd EIO at start-up are transient: only a device

@@ -7,11 +7,10 @@
 //! A device only runs in real time.
 
 use std::path::PathBuf;
-use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::format::RATE;
-use crate::item::DeckEvent;
+use crate::item::EventSink;
 
 pub mod device;
 mod null;
@@ -69,6 +68,15 @@ pub trait Output: Send {
     fn latency(&self) -> Duration {
         Duration::ZERO
     }
+    /// How much later than `started_at() + frame / RATE` the frame handed to
+    /// `write` now is heard, in nanoseconds: for a sound card, what waits
+    /// ahead of it (the ring, the card's buffer, the sound server) plus any
+    /// underruns since it started; a deck that knows it starts an item that
+    /// much earlier, so its first sample leaves the card on its instant.
+    /// Zero for files and `null`, whose frames are "heard" as written.
+    fn lag_ns(&self) -> i64 {
+        0
+    }
     /// Writes what is buffered (the WAV header), before the deck closes.
     fn finish(&mut self) {}
 }
@@ -77,8 +85,9 @@ pub trait Output: Send {
 pub fn open_output(
     spec: &OutputSpec,
     clock: Clock,
-    events: Sender<DeckEvent>,
+    events: impl Into<EventSink>,
 ) -> Result<Box<dyn Output>, OutputError> {
+    let events = events.into();
     Ok(match spec {
         OutputSpec::Null => Box::new(null::NullOutput::new(clock)),
         OutputSpec::Wav(path) => Box::new(wav::WavOutput::create(path, clock, events)?),
@@ -95,7 +104,7 @@ pub fn open_output(
 /// For the daemon, which must not refuse to run because a card is missing.
 pub fn open_output_retrying(
     spec: &OutputSpec,
-    events: Sender<DeckEvent>,
+    events: EventSink,
 ) -> Result<Box<dyn Output>, OutputError> {
     match spec {
         OutputSpec::Device(name) => Ok(Box::new(device::DeviceOutput::open_retrying(name, events))),

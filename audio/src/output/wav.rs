@@ -5,12 +5,11 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Sender;
 use std::time::SystemTime;
 
 use super::{Clock, Output, OutputError, Pacer};
 use crate::format::{CHANNELS, RATE};
-use crate::item::DeckEvent;
+use crate::item::{DeckEvent, EventSink};
 
 const HEADER_LEN: u64 = 44;
 
@@ -22,16 +21,12 @@ pub(crate) struct WavOutput {
     data_bytes: u64,
     frames_since_header: u64,
     bytes: Vec<u8>,
-    events: Sender<DeckEvent>,
+    events: EventSink,
     failing: bool,
 }
 
 impl WavOutput {
-    pub fn create(
-        path: &Path,
-        clock: Clock,
-        events: Sender<DeckEvent>,
-    ) -> Result<Self, OutputError> {
+    pub fn create(path: &Path, clock: Clock, events: EventSink) -> Result<Self, OutputError> {
         let err = |source| OutputError::Wav {
             path: path.to_path_buf(),
             source,
@@ -102,7 +97,7 @@ impl Output for WavOutput {
                 self.failing = true;
                 tracing::error!("output wav:{}: cannot write: {e}", self.path.display());
                 let at = crate::format::frame_time(self.started_at, self.pacer.frames());
-                let _ = self.events.send(DeckEvent::OutputFailed {
+                self.events.send(DeckEvent::OutputFailed {
                     reason: format!("cannot write {}: {e}", self.path.display()),
                     at,
                 });

@@ -35,6 +35,11 @@ pub trait Engine {
     fn next_event_at(&self) -> Option<SystemTime> {
         None
     }
+    /// Notified whenever an event is waiting, for an engine whose decks
+    /// say so (the loop then sleeps until there is news instead of polling).
+    fn news(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 }
 
 /// An engine on a virtual clock: its owner moves time.

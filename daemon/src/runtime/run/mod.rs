@@ -48,6 +48,8 @@ pub struct RunArgs {
 /// The real decks, one per output.
 pub struct Decks {
     decks: Vec<Deck>,
+    /// Notified by the decks' threads after each event they send.
+    news: Arc<tokio::sync::Notify>,
 }
 
 impl Engine for Decks {
@@ -65,6 +67,13 @@ impl Engine for Decks {
             }
         }
         out
+    }
+    /// The decks wake the loop themselves: no polling while something airs.
+    fn poll_every(&self) -> Option<Duration> {
+        None
+    }
+    fn news(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(self.news.clone())
     }
 }
 
@@ -239,10 +248,19 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         warn!("{recovered} airtime row(s) were left airing by a crash or power cut: marked interrupted");
     }
     let mut decks = Vec::new();
+    let news = Arc::new(tokio::sync::Notify::new());
+    let wake = {
+        let news = news.clone();
+        loa_audio::Wake(Arc::new(move || news.notify_one()))
+    };
     for o in &config.station.outputs {
         // A sound card missing at boot (USB) must not stop the station:
         // the deck starts and keeps reopening it, reporting the gap.
-        let deck = Deck::open_retrying(&o.spec, deck_config(&config))
+        let config = DeckConfig {
+            wake: Some(wake.clone()),
+            ..deck_config(&config)
+        };
+        let deck = Deck::open_retrying(&o.spec, config)
             .with_context(|| format!("output `{}` ({})", o.name, o.spec))?;
         info!("output `{}` open: {}", o.name, o.spec);
         decks.push(deck);
@@ -257,7 +275,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         config.station.zones.len(),
         config.station.timezone
     );
-    let mut sched = Scheduler::new(config, lengths, Decks { decks }, log, lengths_cache.probe());
+    let mut sched = Scheduler::new(
+        config,
+        lengths,
+        Decks { decks, news },
+        log,
+        lengths_cache.probe(),
+    );
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -460,9 +484,10 @@ pub(crate) async fn serve<C: Clock, E: Engine>(
             }
         }
         // Wake for the next deadline: the scheduler's, the bus's, the
-        // control socket's, a debounced reload; while something airs, soon
-        // enough to see the decks' events; when idle, soon enough to see
-        // a wall-clock step and feed the watchdog.
+        // control socket's, a debounced reload; for the decks' events (real
+        // decks notify; an engine without news is polled while something
+        // airs); at least every idle wake, to see a wall-clock step and
+        // feed the watchdog.
         let now = clock.now();
         let cap = match sched.engine.poll_every() {
             Some(every) if !sched.is_idle() => every,
@@ -483,9 +508,12 @@ pub(crate) async fn serve<C: Clock, E: Engine>(
         .min()
         .unwrap_or(now + delta(cap))
         .min(now + delta(cap));
+        let news = sched.engine.news();
         tokio::select! {
             _ = token.cancelled() => break,
             _ = clock.sleep_until(wake) => {}
+            // A deck reported something (an item started or ended).
+            _ = notified(news.as_deref()) => {}
             Some(input) = inputs.recv() => match input {
                 Input::Reload(why) => {
                     info!("{why}: reloading");
@@ -561,7 +589,11 @@ pub(crate) async fn serve<C: Clock, E: Engine>(
             .min()
             .unwrap_or(fades_by)
             .min(fades_by);
-        clock.sleep_until(look).await;
+        let news = sched.engine.news();
+        tokio::select! {
+            _ = clock.sleep_until(look) => {}
+            _ = notified(news.as_deref()) => {}
+        }
     }
     sched.close_rows(clock.now(), "shutdown");
     sched.log().close();
@@ -570,6 +602,14 @@ pub(crate) async fn serve<C: Clock, E: Engine>(
     drop(bus);
     tasks.join(SHUTDOWN_JOIN).await;
     Ok(())
+}
+
+/// Waits for `news`; without one, forever.
+async fn notified(news: Option<&tokio::sync::Notify>) {
+    match news {
+        Some(n) => n.notified().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Messages from the broker taken in one turn of the loop, at most: the
