@@ -41,8 +41,10 @@ pub(super) fn prepare_command(
     }
 }
 
-/// The render thread of a real-time deck: commands between blocks, then a block.
+/// The render thread of a real-time deck: commands between blocks, then a
+/// block; while nothing airs (most of a station's day), it rests.
 fn deck_loop(core: &mut DeckCore, commands: &Receiver<Command>) {
+    let mut can_rest = true;
     loop {
         loop {
             match commands.try_recv() {
@@ -54,7 +56,43 @@ fn deck_loop(core: &mut DeckCore, commands: &Receiver<Command>) {
                 Err(std::sync::mpsc::TryRecvError::Empty) => break,
             }
         }
+        if can_rest && core.may_rest() {
+            can_rest = core.output.suspend();
+            if can_rest {
+                let go_on = rest(core, commands);
+                core.output.resume();
+                if !go_on {
+                    core.output.finish();
+                    return;
+                }
+                continue;
+            }
+        }
         core.render_block(BLOCK);
+    }
+}
+
+/// A deck at rest: its output suspended, it sleeps until a command comes
+/// or the next start is near, moving its timeline on by the time that went
+/// by. Returns false when the deck is to close.
+fn rest(core: &mut DeckCore, commands: &Receiver<Command>) -> bool {
+    let since = std::time::Instant::now();
+    let mut skipped = 0;
+    loop {
+        let got = commands.recv_timeout(core.rest_for());
+        let gone = duration_to_frames(since.elapsed());
+        core.skip(gone - skipped);
+        skipped = gone;
+        match got {
+            Ok(Command::Shutdown) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return false
+            }
+            Ok(cmd) => core.handle(cmd),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if !core.may_rest() {
+            return true;
+        }
     }
 }
 

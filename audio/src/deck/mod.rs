@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-use crate::format::{duration_to_frames, frame_time, time_frame, CHANNELS};
+use crate::format::{duration_to_frames, frame_time, time_frame, CHANNELS, RATE};
 use crate::item::{DeckEvent, Ending, EventSink, Item, ItemId, Piece, Priority, Wake};
 use crate::loudness::Loudness;
 use crate::output::{open_output, open_output_retrying, Clock, Output, OutputError, OutputSpec};
@@ -42,6 +42,15 @@ const BLOCK: usize = 240;
 /// How far the output's lag moves before pending starts and ends are
 /// derived again (a quarter of a millisecond, 12 frames).
 const LAG_STEP_NS: i64 = 250_000;
+
+/// Silence written before a real-time deck may rest (suspend its output):
+/// half a second, so that what the card and the sound server still hold
+/// is silence, never an item's last moments.
+const QUIET_BEFORE_REST: u64 = 24_000;
+
+/// A resting deck wakes this long before the next start, so that the card
+/// runs again and its lag is measured afresh before the start is due.
+const WAKE_AHEAD: u64 = 48_000;
 
 /// How many departed items a deck remembers for followers still being
 /// prepared (a program's next item is given while the one before airs).
@@ -233,6 +242,8 @@ pub(crate) struct DeckCore {
     latency_ns: Arc<AtomicU64>,
     /// `lag_ns`, for the handle.
     lag: Arc<AtomicI64>,
+    /// Frames of silence written since something last aired.
+    quiet: u64,
 }
 
 impl DeckCore {
@@ -260,6 +271,7 @@ impl DeckCore {
             heard: Arc::new(AtomicU64::new(0)),
             latency_ns: Arc::new(AtomicU64::new(0)),
             lag: Arc::new(AtomicI64::new(0)),
+            quiet: 0,
         }
     }
 
@@ -619,6 +631,11 @@ impl DeckCore {
             }
         }
         self.output.write(&self.mix[..frames * CHANNELS]);
+        if self.entries.iter().all(|e| e.state == State::Pending) && self.volume.remaining == 0 {
+            self.quiet += frames as u64;
+        } else {
+            self.quiet = 0;
+        }
         self.follow_lag();
         self.position.store(self.frame, Ordering::Relaxed);
         self.heard
@@ -716,6 +733,42 @@ impl DeckCore {
 
     fn is_idle(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Whether a real-time deck may rest: it has written half a second of
+    /// silence, and nothing is due before [`WAKE_AHEAD`] from now (only
+    /// items waiting for their start instant, none following another).
+    fn may_rest(&self) -> bool {
+        self.quiet >= QUIET_BEFORE_REST
+            && self.volume.remaining == 0
+            && self.entries.iter().all(|e| {
+                e.state == State::Pending
+                    && e.after.is_none()
+                    && e.start_frame > self.frame + WAKE_AHEAD
+            })
+    }
+
+    /// How long a resting deck may sleep: until [`WAKE_AHEAD`] before the
+    /// next start, and at most a second (its timeline, and a `wav` file's,
+    /// move on meanwhile).
+    fn rest_for(&self) -> Duration {
+        let next = self
+            .entries
+            .iter()
+            .map(|e| e.start_frame)
+            .min()
+            .unwrap_or(u64::MAX);
+        let frames = next.saturating_sub(self.frame + WAKE_AHEAD);
+        crate::format::frames_to_duration(frames.min(RATE as u64))
+    }
+
+    /// While resting: `frames` went by.
+    fn skip(&mut self, frames: u64) {
+        self.output.skip(frames);
+        self.frame += frames;
+        self.position.store(self.frame, Ordering::Relaxed);
+        self.heard
+            .store(self.output.played_frames(), Ordering::Relaxed);
     }
 }
 

@@ -158,13 +158,16 @@ struct Shared {
     /// How late the next frame is heard against `started_at + frame / RATE`
     /// (see [`Output::lag_ns`]), as the callback last estimated it.
     lag_ns: AtomicI64,
+    /// Bumped when the stream resumes from a pause: the callback starts its
+    /// lag estimate afresh (what the card holds may have changed).
+    resumed: AtomicU64,
     /// The thread that writes (the deck's); the callback wakes it when it
     /// has drained a period, instead of the writer polling.
     writer: OnceLock<Thread>,
 }
 
 struct Live {
-    _stream: cpal::Stream,
+    stream: cpal::Stream,
     ring: rtrb::Producer<f32>,
     failure: Failure,
 }
@@ -178,6 +181,8 @@ pub(crate) struct DeviceOutput {
     /// Frames handed to `write`.
     written: u64,
     down: Option<Down>,
+    /// The stream is paused (nothing airs; see [`Output::suspend`]).
+    paused: bool,
 }
 
 struct Down {
@@ -219,6 +224,7 @@ impl DeviceOutput {
             shared,
             written: 0,
             down: None,
+            paused: false,
         }
     }
 
@@ -339,6 +345,49 @@ impl Output for DeviceOutput {
     fn lag_ns(&self) -> i64 {
         self.shared.lag_ns.load(Ordering::Relaxed)
     }
+
+    /// Pauses the stream where the card can pause (ALSA's pause; the pulse
+    /// plugin corks): no callbacks, no wake-ups, until `resume`. A card that
+    /// cannot pause keeps taking silence. A card that is down is already
+    /// quiet (it is retried when audio comes).
+    fn suspend(&mut self) -> bool {
+        let Some(live) = &self.live else {
+            return true;
+        };
+        match live.stream.pause() {
+            Ok(()) => {
+                self.paused = true;
+                true
+            }
+            Err(e) => {
+                tracing::debug!(
+                    "output device:{}: cannot pause ({e}): idles on silence",
+                    self.name
+                );
+                false
+            }
+        }
+    }
+
+    /// Paused frames count as heard (silence) and as written: the ring's
+    /// frame count stays the timeline's.
+    fn skip(&mut self, frames: u64) {
+        self.written += frames;
+        self.shared.played.fetch_add(frames, Ordering::Relaxed);
+    }
+
+    fn resume(&mut self) {
+        if !std::mem::take(&mut self.paused) {
+            return;
+        }
+        self.shared.resumed.fetch_add(1, Ordering::Relaxed);
+        if let Some(live) = &self.live {
+            if let Err(e) = live.stream.play() {
+                let reason = format!("cannot resume: {e}");
+                self.fail(reason);
+            }
+        }
+    }
 }
 
 impl Shared {
@@ -348,6 +397,7 @@ impl Shared {
             played: AtomicU64::new(0),
             latency_ns: AtomicU64::new(0),
             lag_ns: AtomicI64::new(0),
+            resumed: AtomicU64::new(0),
             writer: OnceLock::new(),
         })
     }
@@ -455,7 +505,7 @@ fn open_stream(name: &str, shared: Arc<Shared>) -> Result<Live, OutputError> {
         .map_err(|e| err(format!("cannot start: {e}")))?;
     promote_new_threads(&threads_before);
     Ok(Live {
-        _stream: stream,
+        stream,
         ring: producer,
         failure,
     })
@@ -470,6 +520,7 @@ fn build<T: SizedSample + FromSample<f32>>(
 ) -> Result<cpal::Stream, cpal::Error> {
     let mut promoted = false;
     let mut lag = LagFilter::new();
+    let mut resumed = shared.resumed.load(Ordering::Relaxed);
     device.build_output_stream::<T, _, _>(
         config,
         move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
@@ -484,6 +535,11 @@ fn build<T: SizedSample + FromSample<f32>>(
                 .checked_duration_since(ts.callback)
                 .unwrap_or_default();
             let n = ring.slots().min(data.len()) / CHANNELS * CHANNELS;
+            let r = shared.resumed.load(Ordering::Relaxed);
+            if r != resumed {
+                resumed = r;
+                lag = LagFilter::new();
+            }
             if n > 0 {
                 // The first frame taken now is heard after the driver's delay.
                 let first = shared.played.load(Ordering::Relaxed);

@@ -79,6 +79,18 @@ pub trait Output: Send {
     }
     /// Writes what is buffered (the WAV header), before the deck closes.
     fn finish(&mut self) {}
+    /// Nothing airs for a while: the output may stop taking audio, and
+    /// waking the machine for it, until [`Output::resume`]; meanwhile the
+    /// deck moves its timeline on with [`Output::skip`] instead of writing
+    /// silence block by block. False: it cannot, and takes silence as before.
+    fn suspend(&mut self) -> bool {
+        false
+    }
+    /// While suspended: `frames` of silence went by (at real-time pace:
+    /// the deck calls it as time passes).
+    fn skip(&mut self, _frames: u64) {}
+    /// Takes audio again, after [`Output::suspend`].
+    fn resume(&mut self) {}
 }
 
 /// Opens `spec`. Events (output failures and restorations) go to `events`.
@@ -140,5 +152,10 @@ impl Pacer {
 
     pub fn frames(&self) -> u64 {
         self.frames
+    }
+
+    /// Counts `frames` that went by unwritten (a suspended output).
+    pub fn skip(&mut self, frames: u64) {
+        self.frames += frames;
     }
 }

@@ -32,4 +32,10 @@ impl Output for NullOutput {
     fn played_frames(&self) -> u64 {
         self.pacer.frames()
     }
+    fn suspend(&mut self) -> bool {
+        true
+    }
+    fn skip(&mut self, frames: u64) {
+        self.pacer.skip(frames);
+    }
 }

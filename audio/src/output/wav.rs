@@ -115,6 +115,25 @@ impl Output for WavOutput {
     fn finish(&mut self) {
         let _ = self.rewrite_header().and_then(|_| self.file.flush());
     }
+    /// The file keeps its timeline (sample n is at `started_at + n / RATE`):
+    /// the silence that went by is written when the deck says so, at most
+    /// a second at a time, instead of block by block.
+    fn suspend(&mut self) -> bool {
+        true
+    }
+    fn skip(&mut self, frames: u64) {
+        let zeros = [0.0f32; 1024 * CHANNELS];
+        let mut left = frames;
+        while left > 0 {
+            let n = left.min(1024);
+            if self.append(&zeros[..n as usize * CHANNELS]).is_err() {
+                // Reported by the next write; the timeline goes on.
+                break;
+            }
+            left -= n;
+        }
+        self.pacer.skip(frames);
+    }
 }
 
 impl Drop for WavOutput {
