@@ -21,7 +21,7 @@ use chrono::{Datelike, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use rusqlite::{Connection, OpenFlags};
 
-use data::{By, Figures, Group, Period, ANNOUNCEMENTS_KEY};
+use data::{By, Figures, Group, Period, SqliteRows, ANNOUNCEMENTS_KEY};
 use words::Lang;
 
 /// Arguments of `loa report`.
@@ -87,6 +87,7 @@ impl Report {
             By::Program => w.key_program,
             By::Day => w.key_day,
             By::Source => w.key_source,
+            By::Station => w.key_station,
         }
     }
 
@@ -102,6 +103,7 @@ impl Report {
             By::Day => self.lang.date(&g.key),
             By::Source if g.key.contains("://") => g.key.clone(),
             By::Source => self.lang.source_kind(&g.key).to_string(),
+            By::Station => g.key.clone(),
         }
     }
 }
@@ -248,6 +250,10 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         .name
         .or_else(|| meta.get("station_name").cloned())
         .unwrap_or_else(|| station_id.clone());
+    let mut rows = SqliteRows {
+        conn: &conn,
+        station: station_id.clone(),
+    };
     let report = |figures| Report {
         station_id,
         station_name,
@@ -266,7 +272,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let reading = || format!("{}: cannot read the airtime log", st.db.display());
     let written = match args.format {
         ReportFormat::Html => html::log_book(
-            &conn,
+            &mut rows,
             period,
             args.by,
             args.lang,
@@ -275,7 +281,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             &mut out,
         ),
         format => {
-            let r = report(data::figures(&conn, period, args.by, false).with_context(reading)?);
+            let r = report(data::figures(&mut rows, period, args.by, false).with_context(reading)?);
             match format {
                 ReportFormat::Text => plain::text(&r, &mut out),
                 ReportFormat::Csv => plain::csv(&r, &mut out),
