@@ -459,6 +459,83 @@ fn the_district_book_holds_exactly_the_stations_rows_whatever_happens() {
         got == want,
         "the district book differs from the stations' logs"
     );
+    // The district report is the sum of the stations' own.
+    let period = [
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-30",
+        "--format",
+        "json",
+    ];
+    let json = |db: &str, extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["report", "--db", db];
+        args.extend(period);
+        args.extend(extra);
+        let out = loa(BIN, &args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let fields = ["items", "aired_ms", "planned_ms", "completed", "failed"];
+    let mut sum_groups: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    let mut sum_totals = vec![0u64; 7];
+    let mut own = Vec::new();
+    for (id, s) in ids.iter().zip(&stations) {
+        let v = json(s.path().join("state/airtime.sqlite").to_str().unwrap(), &[]);
+        for g in v["groups"].as_array().unwrap() {
+            let e = sum_groups
+                .entry(g["key"].as_str().unwrap().to_string())
+                .or_insert(vec![0; 5]);
+            for (i, f) in fields.iter().enumerate() {
+                e[i] += g[f].as_u64().unwrap();
+            }
+        }
+        let t = &v["totals"];
+        for (i, f) in fields
+            .iter()
+            .chain(&["emergency_announcements", "relay_ms"])
+            .enumerate()
+        {
+            sum_totals[i] += t[f].as_u64().unwrap();
+        }
+        own.push((id.to_string(), v));
+    }
+    let url = pg.url();
+    let district = json(&url, &[]);
+    let mut got_groups: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    for g in district["groups"].as_array().unwrap() {
+        got_groups.insert(
+            g["key"].as_str().unwrap().to_string(),
+            fields.iter().map(|f| g[f].as_u64().unwrap()).collect(),
+        );
+    }
+    assert_eq!(got_groups, sum_groups);
+    let t = &district["totals"];
+    let got_totals: Vec<u64> = fields
+        .iter()
+        .chain(&["emergency_announcements", "relay_ms"])
+        .map(|f| t[f].as_u64().unwrap())
+        .collect();
+    assert_eq!(got_totals, sum_totals);
+    assert!(sum_totals[0] > 0, "{district}");
+    // One station asked for: its own report's figures.
+    let one = json(&url, &["--stations", "xa-b"]);
+    assert_eq!(one["groups"], own[1].1["groups"]);
+    assert_eq!(one["totals"], own[1].1["totals"]);
+    // By station: one line per commune, each its own totals.
+    let by = json(&url, &["--by", "station"]);
+    for (id, v) in &own {
+        let g = by["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["key"] == id.as_str())
+            .unwrap();
+        for f in fields {
+            assert_eq!(g[f], v["totals"][f], "{id} {f}");
+        }
+    }
+
     // Stopped stations say so (their offline status).
     wait_until(
         "every station offline",

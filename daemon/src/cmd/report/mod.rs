@@ -7,6 +7,7 @@
 //! - `words`: every string shown, in Vietnamese and English.
 
 pub mod data;
+pub mod district;
 pub mod html;
 pub mod plain;
 pub mod words;
@@ -36,9 +37,13 @@ pub struct ReportArgs {
         conflicts_with = "db"
     )]
     pub config: PathBuf,
-    /// An airtime database instead (e.g. one written by `loa simulate`).
-    #[arg(long, value_name = "PATH")]
+    /// An airtime database instead (e.g. one written by `loa simulate`),
+    /// or the district book `loa collect` writes (postgres://USER@HOST:PORT/DB).
+    #[arg(long, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
+    /// With a district book: `all` (the default) or station ids, comma-separated.
+    #[arg(long, value_name = "all|ID,..")]
+    pub stations: Option<String>,
     /// First day, YYYY-MM-DD in the station's time zone, inclusive
     /// (default: the first day of last month, or of --to's month).
     #[arg(long, value_name = "D", value_parser = crate::cli::parse_date)]
@@ -221,6 +226,17 @@ pub fn period(
 }
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    if let Some(url) = args
+        .db
+        .as_ref()
+        .and_then(|p| p.to_str())
+        .filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
+    {
+        return district(args, url);
+    }
+    if args.stations.is_some() {
+        bail!("--stations is for a district book: give --db postgres://USER@HOST:PORT/DB");
+    }
     let st = station(args)?;
     let conn = open_log(&st.db)?;
     let meta = read_meta(&conn);
@@ -254,6 +270,57 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         conn: &conn,
         station: station_id.clone(),
     };
+    let names = (station_id, station_name);
+    let what = st.db.display().to_string();
+    render(args, &mut rows, names, tz, period, &st.approvals, &what)
+}
+
+/// The district book at a postgres:// URL (`loa collect`'s).
+fn district(args: &ReportArgs, url: &str) -> anyhow::Result<ExitCode> {
+    let stations: Option<Vec<String>> = match args.stations.as_deref() {
+        None | Some("all") => None,
+        Some(list) => {
+            let ids: Vec<String> = list.split(',').map(|s| s.trim().to_string()).collect();
+            if let Some(bad) = ids
+                .iter()
+                .find(|s| !crate::cmd::collect::input::valid_station(s))
+            {
+                bail!("--stations: `{bad}` is not a station id (1 to 40 of a-z, 0-9, -); write all or ID,ID");
+            }
+            Some(ids)
+        }
+    };
+    let label = match &stations {
+        None => "all".to_string(),
+        Some(ids) => ids.join(","),
+    };
+    let mut rows = district::PgRows::connect(url, stations)?;
+    // Vietnam keeps one time zone; the stations' rows carry their offsets.
+    let tz = chrono_tz::Asia::Ho_Chi_Minh;
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let period = period(args.from, args.to, today)?;
+    let what = crate::cmd::collect::store::redacted(url);
+    render(
+        args,
+        &mut rows,
+        (label.clone(), label),
+        tz,
+        period,
+        &HashMap::new(),
+        &what,
+    )
+}
+
+/// The report of `rows`, whatever their source, as asked.
+fn render(
+    args: &ReportArgs,
+    rows: &mut dyn data::RowSource,
+    (station_id, station_name): (String, String),
+    tz: Tz,
+    period: Period,
+    approvals: &HashMap<String, String>,
+    what: &str,
+) -> anyhow::Result<ExitCode> {
     let report = |figures| Report {
         station_id,
         station_name,
@@ -269,19 +336,13 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         )),
         None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
     };
-    let reading = || format!("{}: cannot read the airtime log", st.db.display());
+    let reading = || format!("{what}: cannot read the airtime log");
     let written = match args.format {
         ReportFormat::Html => html::log_book(
-            &mut rows,
-            period,
-            args.by,
-            args.lang,
-            &st.approvals,
-            report,
-            &mut out,
+            rows, period, args.by, args.lang, approvals, report, &mut out,
         ),
         format => {
-            let r = report(data::figures(&mut rows, period, args.by, false).with_context(reading)?);
+            let r = report(data::figures(rows, period, args.by, false).with_context(reading)?);
             match format {
                 ReportFormat::Text => plain::text(&r, &mut out),
                 ReportFormat::Csv => plain::csv(&r, &mut out),
