@@ -291,6 +291,25 @@ impl Lang {
         {
             return Some(format!("mở quá policy.live_limit ({limit}): đã đóng"));
         }
+        if let Some((file, rest)) = d
+            .strip_prefix("the newest file, ")
+            .and_then(|r| r.rsplit_once(", is "))
+        {
+            if let Some((age, max)) = rest
+                .strip_suffix(" h)")
+                .and_then(|r| r.split_once(" h old (max_age "))
+            {
+                return Some(format!(
+                    "tệp mới nhất, {file}, đã cũ {age} giờ (max_age {max} giờ): chưa chép bản tin mới"
+                ));
+            }
+        }
+        if let Some(pattern) = d.strip_prefix("no file matches ") {
+            return Some(format!("không có tệp nào khớp {pattern}"));
+        }
+        if let Some(file) = d.strip_suffix(": no such file") {
+            return Some(format!("không có tệp {file}"));
+        }
         if d.starts_with("never aired:") {
             return Some("không phát được: nguồn không có tín hiệu".into());
         }
@@ -298,6 +317,11 @@ impl Lang {
             return Some("tệp âm thanh bị hỏng".into());
         }
         None
+    }
+
+    #[cfg(test)]
+    fn vi(d: &str) -> Option<String> {
+        Lang::Vi.detail(d)
     }
 
     /// A date: dd/mm/yyyy in Vietnamese, ISO in English.
@@ -317,5 +341,37 @@ impl Lang {
             }
             _ => s.push_str(iso),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The details the daemon writes, as the Vietnamese book says them.
+    #[test]
+    fn the_daemons_details_in_vietnamese() {
+        for (en, vi) in [
+            ("window closed", "hết khung giờ phát"),
+            ("quiet hours from 22:00", "giờ yên lặng từ 22:00"),
+            (
+                "the newest file, /m/tin.mp3, is 30 h old (max_age 24 h)",
+                "tệp mới nhất, /m/tin.mp3, đã cũ 30 giờ (max_age 24 giờ): chưa chép bản tin mới",
+            ),
+            ("no file matches /m/*.mp3", "không có tệp nào khớp /m/*.mp3"),
+            ("/m/a.mp3: no such file", "không có tệp /m/a.mp3"),
+            (
+                "stopped by an at the PC (loa stop all)",
+                "an dừng tại máy phát",
+            ),
+            (
+                "never aired: connection refused",
+                "không phát được: nguồn không có tín hiệu",
+            ),
+        ] {
+            assert_eq!(Lang::vi(en).as_deref(), Some(vi), "{en}");
+            assert_eq!(Lang::En.detail(en).as_deref(), Some(en));
+        }
+        assert_eq!(Lang::vi("something new"), None);
     }
 }
