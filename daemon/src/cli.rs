@@ -112,6 +112,17 @@ loa report --format html --lang vi --out so-nhat-ky-thang-11.html\n  \
 loa report --format csv --by day --out thang-11.csv"
     )]
     Report(crate::cmd::report::ReportArgs),
+    /// The province's collector: every station's airtime rows and status from the broker into PostgreSQL.
+    #[command(
+        after_help = "Subscribes with a persistent session at QoS 1 to ROOT/+/airtime and ROOT/+/status\n\
+(mqtt.shared: as $share/collect/..., for collectors side by side) and writes the district\n\
+book that `loa report --db postgres://...` reads. A message is acknowledged once stored.\n\n\
+Example /etc/loa/collect.yaml:\n  mqtt: { url: mqtts://broker.tinh.example:8883, username: collect,\n          \
+password_file: /etc/loa/collect-mqtt.pass, ca_file: /etc/loa/ca.pem }\n  \
+database: postgres://loa@db.tinh.example:5432/loa\n  database_password_file: /etc/loa/collect-db.pass\n  \
+stations: [quang-]        # optional: station id prefixes to take\n  silent_after_minutes: 60"
+    )]
+    Collect(crate::cmd::collect::CollectArgs),
     /// New Ed25519 key for signed announcements: the private key to FILE, the public key line printed.
     #[command(
         after_help = "The private key (PKCS#8 PEM, mode 0600) stays with the sender; paste the printed\n\

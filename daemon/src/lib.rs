@@ -6,7 +6,8 @@
 //! - `cli`: the command line (clap) and the exit-code convention.
 //! - `cmd`: what each subcommand does, one file each: `check` (with
 //!   `online`, each relay source fetched once), `agenda`, `simulate`,
-//!   `schema`, `report`, `play` and `devices`, `say` (a text read aloud as
+//!   `schema`, `report` (also the district's, from PostgreSQL), `collect`
+//!   (the province's collector into PostgreSQL), `play` and `devices`, `say` (a text read aloud as
 //!   the station would), `keygen` and `announce`
 //!   (`keys`), `now`, `stop` and `status` (`control`, the socket's client),
 //!   `doctor`, `simulate-devices` (the station's relays and boards, simulated
@@ -55,6 +56,7 @@ pub fn main() -> ExitCode {
         cli::Command::Say(args) => cmd::say::say(&args),
         cli::Command::Devices(args) => cmd::play::devices(&args),
         cli::Command::Report(args) => cmd::report::run(&args),
+        cli::Command::Collect(args) => cmd::collect::run(&args),
         cli::Command::Simulate(args) => cmd::simulate::run(&args),
         cli::Command::SimulateDevices(args) => cmd::simulate_devices::run(&args),
         cli::Command::Keygen(args) => cmd::keys::keygen(&args),

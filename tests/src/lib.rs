@@ -459,6 +459,8 @@ pub struct Broker {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<std::process::Child>,
+    /// mosquitto's max_queued_messages (per client).
+    queue: usize,
 }
 
 fn free_port() -> u16 {
@@ -479,11 +481,18 @@ fn mosquitto() -> &'static str {
 
 impl Broker {
     pub fn start() -> Broker {
+        Broker::start_queueing(20_000)
+    }
+
+    /// A broker that queues up to `queue` messages for a client (a
+    /// collector's backlog).
+    pub fn start_queueing(queue: usize) -> Broker {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut b = Broker {
             port: free_port(),
             dir,
             child: None,
+            queue,
         };
         b.start_again();
         b
@@ -498,8 +507,8 @@ impl Broker {
                 // max_queued_messages: mosquitto's default (1,000) sheds
                 // QoS 1 messages for a client that reads slower than a
                 // flood arrives; the hostile tests count every one.
-                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nmax_queued_messages 20000\n",
-                self.port
+                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nmax_queued_messages {}\n",
+                self.port, self.queue
             ),
         )
         .expect("write mosquitto.conf");
@@ -885,5 +894,126 @@ mod tests {
             offline(yaml),
             "      - stream:\n          - http://127.0.0.1:1/str.vov.gov.vn/vovlive/playlist.m3u8\n          - http://127.0.0.1:1/media.kythuatvov.vn:7001/;stream/\n      - stream: [http://127.0.0.1:1/a.invalid/x.pls, http://127.0.0.1:1/b.invalid/y]\n# httpd is not an address\n"
         );
+    }
+}
+
+/// PostgreSQL 15's programs (Debian's postgresql package; scripts/install-deps).
+pub const PG: &str = "/usr/lib/postgresql/15/bin";
+
+/// A private PostgreSQL cluster on a free loopback port, its files in a
+/// temporary directory, run by an unprivileged user when the test is root
+/// (CI): PostgreSQL refuses to run as root.
+pub struct Postgres {
+    dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+fn as_owner(cmd: &str) -> Command {
+    use std::process::Stdio;
+    let root = is_root();
+    let mut c = if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "nobody", "--", cmd]);
+        c
+    } else {
+        Command::new(cmd)
+    };
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    c
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+impl Postgres {
+    pub fn start() -> Postgres {
+        let dir = tempfile::tempdir().unwrap();
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "nobody", dir.path().to_str().unwrap()])
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+        let data = dir.path().join("data");
+        let out = as_owner(&format!("{PG}/initdb"))
+            .args(["-A", "trust", "-U", "loa", "-E", "UTF8", "--no-sync", "-D"])
+            .arg(&data)
+            .output()
+            .expect("initdb runs (PostgreSQL 15: scripts/install-deps)");
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pg = Postgres {
+            dir,
+            port: free_port(),
+        };
+        pg.start_again();
+        pg
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn start_again(&self) {
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let out = as_owner(&format!("{PG}/pg_ctl"))
+            .args(["-w", "-s", "-o", &opts, "-l"])
+            .arg(self.dir.path().join("log"))
+            .arg("-D")
+            .arg(self.data())
+            .arg("start")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn stop(&self) {
+        let _ = as_owner(&format!("{PG}/pg_ctl"))
+            .args(["-w", "-s", "-m", "fast", "-D"])
+            .arg(self.data())
+            .arg("stop")
+            .output();
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://loa@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// `psql -At` of one query: its lines.
+    pub fn query(&self, sql: &str) -> Result<Vec<String>, String> {
+        let out = Command::new(format!("{PG}/psql"))
+            .args(["-X", "-At", "-F", "\t", "-d", &self.url(), "-c", sql])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect())
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

@@ -125,10 +125,10 @@ fn json_figures_for_a_month_of_local_days() {
             "from": "2026-11-01", "to": "2026-11-30", "station": "au-lau",
             "groups": [
                 {"key": "relay", "items": 2, "aired_ms": 3_000_000, "planned_ms": 3_600_000, "completed": 1, "failed": 0},
-                {"key": "news", "items": 1, "aired_ms": 906_000, "planned_ms": 1_506_000, "completed": 3, "failed": 1},
-                {"key": "announcement", "items": 2, "aired_ms": 124_000, "planned_ms": 124_000, "completed": 3, "failed": 0},
+                {"key": "news", "items": 1, "aired_ms": 906_000, "planned_ms": 1_506_000, "completed": 1, "failed": 1},
+                {"key": "announcement", "items": 2, "aired_ms": 124_000, "planned_ms": 124_000, "completed": 2, "failed": 0},
             ],
-            "totals": {"items": 5, "aired_ms": 4_030_000, "planned_ms": 5_230_000, "completed": 7,
+            "totals": {"items": 5, "aired_ms": 4_030_000, "planned_ms": 5_230_000, "completed": 4,
                        "failed": 1, "emergency_announcements": 1, "relay_ms": 3_000_000},
         })
     );
@@ -206,13 +206,13 @@ fn csv_has_a_bom_and_vietnamese_headers() {
         "Chương trình,Số mục,Đã phát,Đã phát (ms),Dự kiến,Dự kiến (ms),Hoàn thành,Lỗi"
     );
     assert_eq!(lines[1], "vov1-sang,2,0:50:00,3000000,1:00:00,3600000,1,0");
-    assert_eq!(lines[2], "phien-sang,1,0:15:06,906000,0:15:06,906000,3,0");
+    assert_eq!(lines[2], "phien-sang,1,0:15:06,906000,0:15:06,906000,1,0");
     assert_eq!(
         lines[3],
-        "(announcements),2,0:02:04,124000,0:02:04,124000,3,0"
+        "(announcements),2,0:02:04,124000,0:02:04,124000,2,0"
     );
     assert_eq!(lines[4], "thoi-su-xa,0,0:00:00,0,0:10:00,600000,0,1");
-    assert_eq!(lines[5], "Tổng cộng,5,1:07:10,4030000,1:27:10,5230000,7,1");
+    assert_eq!(lines[5], "Tổng cộng,5,1:07:10,4030000,1:27:10,5230000,4,1");
     assert_eq!(lines.len(), 6);
 }
 
@@ -243,7 +243,8 @@ fn the_html_log_book_from_a_config_directory() {
         "từ 01/11/2026 đến 30/11/2026",
         "<tr><th>Số mục đã phát</th><td>5</td></tr>",
         "<tr><th>Số giờ đã phát</th><td>1:07:10</td></tr>",
-        &format!("{VOV}: 0:50:00"),
+        // Relay hours by the station relayed, not its URL.
+        "Tiếp sóng VOV1 — Thời sự sáng: 0:50:00",
         "<tr><th>Thông báo khẩn cấp</th><td>1</td></tr>",
         "<tr><th>Số lần phát lỗi</th><td>1</td></tr>",
         "1:07:10 / 1:27:10 (77,1 %)",
@@ -287,7 +288,7 @@ fn text_is_a_readable_table() {
     );
     let total = text.lines().find(|l| l.starts_with("Total")).expect(&text);
     let cells: Vec<&str> = total.split_whitespace().collect();
-    assert_eq!(cells, ["Total", "5", "1:07:10", "1:27:10", "7", "1"]);
+    assert_eq!(cells, ["Total", "5", "1:07:10", "1:27:10", "4", "1"]);
     assert!(text.contains("Emergency announcements: 1"), "{text}");
 }
 

@@ -1,23 +1,33 @@
-//! deploy/loa.service is what a package installs: `systemd-analyze verify`
-//! finds nothing wrong with it (run on a copy whose ExecStart names the
-//! freshly built binary, as verify checks that the program exists), and
-//! `systemd-analyze security` rates its hardening OK or better.
+//! deploy/loa.service and deploy/loa-collect.service are what a package
+//! installs: `systemd-analyze verify` finds nothing wrong with them (run on
+//! copies whose ExecStart names the freshly built binary, as verify checks
+//! that the program exists), and `systemd-analyze security` rates their
+//! hardening OK or better.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
 
-/// A copy of the unit, named loa.service, with ExecStart on the built binary.
-fn unit_copy(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(loa_e2e::repo().join("deploy/loa.service"))
-        .expect("deploy/loa.service is readable");
-    assert!(
-        text.contains("ExecStart=/usr/bin/loa run --config /etc/loa"),
-        "the unit starts /usr/bin/loa run --config /etc/loa"
-    );
+/// The units and the command line each starts.
+const UNITS: [(&str, &str); 2] = [
+    (
+        "loa.service",
+        "ExecStart=/usr/bin/loa run --config /etc/loa",
+    ),
+    (
+        "loa-collect.service",
+        "ExecStart=/usr/bin/loa collect --config /etc/loa/collect.yaml",
+    ),
+];
+
+/// A copy of the unit `name`, with ExecStart on the built binary.
+fn unit_copy(dir: &Path, name: &str, exec: &str) -> PathBuf {
+    let text = std::fs::read_to_string(loa_e2e::repo().join("deploy").join(name))
+        .unwrap_or_else(|e| panic!("deploy/{name} is readable: {e}"));
+    assert!(text.contains(exec), "{name} has {exec}");
     let text = text.replace("ExecStart=/usr/bin/loa ", &format!("ExecStart={BIN} "));
-    let path = dir.join("loa.service");
+    let path = dir.join(name);
     std::fs::write(&path, text).expect("write the unit copy");
     path
 }
@@ -31,8 +41,14 @@ fn systemd_analyze() -> Command {
 
 #[test]
 fn verify_finds_nothing_wrong() {
+    for (name, exec) in UNITS {
+        verify(name, exec);
+    }
+}
+
+fn verify(name: &str, exec: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let unit = unit_copy(dir.path());
+    let unit = unit_copy(dir.path(), name, exec);
     let out = systemd_analyze()
         .arg("verify")
         .arg(&unit)
@@ -49,14 +65,20 @@ fn verify_finds_nothing_wrong() {
     );
     // Warnings (unknown settings, bad values) exit 0 too: nothing may be said
     // about our unit.
-    let about_us: Vec<&str> = said.lines().filter(|l| l.contains("loa.service")).collect();
+    let about_us: Vec<&str> = said.lines().filter(|l| l.contains(name)).collect();
     assert!(about_us.is_empty(), "systemd-analyze verify warns:\n{said}");
 }
 
 #[test]
 fn security_rates_the_hardening_ok_or_better() {
+    for (name, exec) in UNITS {
+        security(name, exec);
+    }
+}
+
+fn security(name: &str, exec: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let unit = unit_copy(dir.path());
+    let unit = unit_copy(dir.path(), name, exec);
     let out = systemd_analyze()
         .args(["security", "--offline=yes", "--no-pager"])
         .arg(&unit)
@@ -82,7 +104,7 @@ fn security_rates_the_hardening_ok_or_better() {
             panic!("no exposure figure in `{line}`");
         });
     let rating = words.next().unwrap_or("");
-    println!("systemd-analyze security: exposure {exposure} {rating}");
+    println!("systemd-analyze security {name}: exposure {exposure} {rating}");
     assert!(
         exposure < 5.0 && matches!(rating, "OK" | "SAFE" | "PERFECT"),
         "exposure {exposure} {rating}: hardening must rate OK or better\n{said}"

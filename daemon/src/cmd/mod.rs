@@ -4,6 +4,7 @@
 
 pub(crate) mod agenda;
 pub(crate) mod check;
+pub(crate) mod collect;
 pub(crate) mod control;
 pub(crate) mod doctor;
 pub(crate) mod keys;

@@ -1,10 +1,12 @@
-//! The report's figures, aggregated by SQLite over the airtime log.
+//! The report's figures, added up over airtime rows wherever they come
+//! from: a station's SQLite log ([`SqliteRows`]) or the district's
+//! PostgreSQL book (`loa collect`, [`super::district`]). The rows' source
+//! differs; what is counted and how is this one pass.
 //!
 //! A row counts on the day of its `started_at`. Times are stored with the
 //! station's offset, so the first ten characters of `started_at` are the
 //! local date: a period of days is the text range
-//! `from <= started_at < day after to`, which the `started_at` index serves,
-//! and `--by day` groups by `substr(started_at, 1, 10)`.
+//! `from <= started_at < day after to`, which the `started_at` index serves.
 
 use chrono::{NaiveDate, TimeDelta};
 use std::collections::{HashMap, HashSet};
@@ -19,27 +21,17 @@ pub enum By {
     Program,
     Day,
     Source,
+    /// The station a row came from (the district report).
+    Station,
 }
 
 /// The key of the rows that have no program (announcements) with `--by program`.
 /// Program ids are `[a-z0-9-]`, so it cannot clash with one.
 pub const ANNOUNCEMENTS_KEY: &str = "(announcements)";
 
-/// Items: rows that aired, chimes, silences and tones excepted.
-const ITEM: &str = "(aired_ms > 0 AND source_kind NOT IN ('chime', 'silence', 'tone'))";
-
-impl By {
-    fn key_sql(self) -> String {
-        match self {
-            By::Category => "category".into(),
-            By::Program => format!("COALESCE(program_id, '{ANNOUNCEMENTS_KEY}')"),
-            By::Day => "substr(started_at, 1, 10)".into(),
-            By::Source => {
-                "CASE WHEN source_kind = 'stream' THEN source ELSE source_kind END".into()
-            }
-        }
-    }
-}
+/// The detail of a row the scheduler closed because its window ended
+/// (runtime/scheduler/firing.rs writes it).
+pub const WINDOW_CLOSED: &str = "window closed";
 
 /// A period of local days, both ends inclusive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +69,7 @@ pub struct Group {
     pub items: u64,
     pub aired_ms: u64,
     pub planned_ms: u64,
+    /// Items (as counted in `items`) that ended completed.
     pub completed: u64,
     pub failed: u64,
 }
@@ -92,9 +85,9 @@ pub struct Totals {
     /// Emergency announcements that aired. One announcement airing writes
     /// several rows (its chime, then each repeat), all with the same
     /// `scheduled_at` (the instant it was accepted): it counts once per
-    /// distinct (title, requested_by, scheduled_at), chimes, silences, tones
-    /// and rows that did not air excepted. A row without `scheduled_at`
-    /// counts alone.
+    /// distinct (station, title, requested_by, scheduled_at), chimes,
+    /// silences, tones and rows that did not air excepted. A row without
+    /// `scheduled_at` counts alone.
     pub emergency_announcements: u64,
     /// aired_ms of stream rows.
     pub relay_ms: u64,
@@ -122,10 +115,137 @@ pub struct Figures {
     /// By key for `--by day`, else most aired first.
     pub groups: Vec<Group>,
     pub totals: Totals,
-    /// aired_ms per stream URL, most aired first.
+    /// aired_ms per station relayed (the relay program's title, or the
+    /// announcement's), most aired first; `--by source` splits by URL.
     pub relay: Vec<(String, u64)>,
     /// (local day, category, aired_ms), sorted; only when asked for.
     pub per_day: Vec<(String, String, u64)>,
+}
+
+/// One airtime row as the report reads it, borrowed from its source.
+#[derive(Clone, Debug, Default)]
+pub struct LogRow<'a> {
+    /// The station's id (a station's own log: its `meta.station_id`).
+    pub station: &'a str,
+    pub id: i64,
+    pub started_at: &'a str,
+    pub scheduled_at: Option<&'a str>,
+    pub title: &'a str,
+    pub category: &'a str,
+    pub source_kind: &'a str,
+    pub source: &'a str,
+    pub priority: &'a str,
+    pub aired_ms: u64,
+    pub planned_ms: u64,
+    pub outcome: &'a str,
+    pub trigger: &'a str,
+    pub requested_by: Option<&'a str>,
+    pub program_id: Option<&'a str>,
+    pub detail: Option<&'a str>,
+}
+
+impl LogRow<'_> {
+    /// The outcome as the log book reads it. A relay has no end of its
+    /// own: the scheduler closes it `cut` when its window closes, which is
+    /// the relay done, so that row reads `completed`.
+    pub fn outcome(&self) -> &str {
+        if self.outcome == "cut"
+            && self.source_kind == "stream"
+            && self.detail == Some(WINDOW_CLOSED)
+        {
+            "completed"
+        } else {
+            self.outcome
+        }
+    }
+
+    /// An item: a row that aired, chimes, silences and tones excepted.
+    pub fn is_item(&self) -> bool {
+        self.aired_ms > 0 && !matches!(self.source_kind, "chime" | "silence" | "tone")
+    }
+
+    /// The group's key under `by`.
+    fn key(&self, by: By) -> &str {
+        match by {
+            By::Category => self.category,
+            By::Program => self.program_id.unwrap_or(ANNOUNCEMENTS_KEY),
+            By::Day => self.started_at.get(0..10).unwrap_or(self.started_at),
+            By::Source if self.source_kind == "stream" => self.source,
+            By::Source => self.source_kind,
+            By::Station => self.station,
+        }
+    }
+}
+
+/// Where a report's rows come from.
+pub trait RowSource {
+    /// Calls `each` with every row that started in `period`, in the order
+    /// they started when `ordered`.
+    fn rows(
+        &mut self,
+        period: Period,
+        ordered: bool,
+        each: &mut dyn FnMut(&LogRow<'_>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()>;
+}
+
+/// A station's own log (SQLite).
+pub struct SqliteRows<'c> {
+    pub conn: &'c Connection,
+    /// The log's station id (`meta.station_id`).
+    pub station: String,
+}
+
+/// The columns a [`LogRow`] is read from, in [`SqliteRows`]' order.
+const ROW_COLUMNS: &str = r#"id, started_at, scheduled_at, title, category, source_kind, source,
+    priority, aired_ms, planned_ms, outcome, "trigger", requested_by, program_id, detail"#;
+
+impl RowSource for SqliteRows<'_> {
+    fn rows(
+        &mut self,
+        period: Period,
+        ordered: bool,
+        each: &mut dyn FnMut(&LogRow<'_>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let (lo, hi) = period.bounds();
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM airtime WHERE started_at >= ?1 AND started_at < ?2 {}",
+            if ordered {
+                "ORDER BY started_at, id"
+            } else {
+                ""
+            }
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(params![lo, hi])?;
+        while let Some(r) = rows.next()? {
+            let opt = |i: usize| -> rusqlite::Result<Option<&str>> {
+                Ok(match r.get_ref(i)? {
+                    ValueRef::Null => None,
+                    v => Some(text(v)),
+                })
+            };
+            each(&LogRow {
+                station: &self.station,
+                id: int(r.get_ref(0)?) as i64,
+                started_at: text(r.get_ref(1)?),
+                scheduled_at: opt(2)?,
+                title: text(r.get_ref(3)?),
+                category: text(r.get_ref(4)?),
+                source_kind: text(r.get_ref(5)?),
+                source: text(r.get_ref(6)?),
+                priority: text(r.get_ref(7)?),
+                aired_ms: int(r.get_ref(8)?),
+                planned_ms: int(r.get_ref(9)?),
+                outcome: text(r.get_ref(10)?),
+                trigger: text(r.get_ref(11)?),
+                requested_by: opt(12)?,
+                program_id: opt(13)?,
+                detail: opt(14)?,
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// Text of a column, borrowed from SQLite's row (NULL and non-UTF-8 as "").
@@ -146,74 +266,58 @@ fn int(v: ValueRef<'_>) -> u64 {
 
 /// Aggregates the period: groups, totals and relay hours (and with `days`,
 /// the airtime per day and category for the chart).
-pub fn figures(conn: &Connection, period: Period, by: By, days: bool) -> anyhow::Result<Figures> {
-    scan(conn, period, by, days, None)
+pub fn figures(
+    source: &mut dyn RowSource,
+    period: Period,
+    by: By,
+    days: bool,
+) -> anyhow::Result<Figures> {
+    scan(source, period, by, days, None)
 }
 
 /// [`figures`] with the chart's days, calling `each` with every row of the
 /// period in the order they started, in the same pass (the log book lists a
 /// year's million rows; one pass instead of two saves a second).
 pub fn figures_and_rows(
-    conn: &Connection,
+    source: &mut dyn RowSource,
     period: Period,
     by: By,
     mut each: impl FnMut(&LogRow<'_>) -> std::io::Result<()>,
 ) -> anyhow::Result<Figures> {
-    scan(conn, period, by, true, Some(&mut each))
+    scan(source, period, by, true, Some(&mut each))
 }
 
 /// What is called with each row of the chronological list.
 type EachRow<'f> = &'f mut dyn FnMut(&LogRow<'_>) -> std::io::Result<()>;
 
-/// One pass over the period's rows (through the `started_at` index),
-/// summed here in hash maps: three GROUP BY queries had SQLite sort a
-/// year's million rows three times, near the 2 s budget.
+/// Adds `v` to `map[k]`, allocating the key only when it is new.
+fn add(map: &mut HashMap<String, u64>, k: &str, v: u64) {
+    match map.get_mut(k) {
+        Some(ms) => *ms += v,
+        None => {
+            map.insert(k.to_string(), v);
+        }
+    }
+}
+
+/// One pass over the period's rows, summed here in hash maps (three GROUP
+/// BY queries had SQLite sort a year's million rows three times).
 fn scan(
-    conn: &Connection,
+    source: &mut dyn RowSource,
     period: Period,
     by: By,
     days: bool,
     mut each: Option<EachRow<'_>>,
 ) -> anyhow::Result<Figures> {
-    let (lo, hi) = period.bounds();
-    let sql = format!(
-        "SELECT {key}, source_kind, aired_ms, planned_ms, outcome,
-                CASE WHEN source_kind = 'stream' THEN source END,
-                CASE WHEN category = 'announcement' AND priority = 'emergency' AND {ITEM}
-                     THEN title || char(31) || COALESCE(requested_by, '') || char(31)
-                          || COALESCE(scheduled_at, 'row ' || id) END,
-                {title}, {day}, {rows}
-         FROM airtime WHERE started_at >= ?1 AND started_at < ?2 {order}",
-        key = by.key_sql(),
-        // A program's title rarely changes; one of them names it.
-        title = if by == By::Program { "title" } else { "NULL" },
-        day = if days {
-            "substr(started_at, 1, 10), category"
-        } else {
-            "NULL, NULL"
-        },
-        rows = if each.is_some() { ROW_COLUMNS } else { "NULL" },
-        order = if each.is_some() {
-            "ORDER BY started_at, id"
-        } else {
-            ""
-        },
-    );
     let mut groups: HashMap<String, Group> = HashMap::new();
     let mut relay: HashMap<String, u64> = HashMap::new();
     let mut emergencies: HashSet<String> = HashSet::new();
     let mut per_day: HashMap<String, HashMap<String, u64>> = HashMap::new();
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params![lo, hi])?;
-    while let Some(r) = rows.next()? {
+    source.rows(period, each.is_some(), &mut |r| {
         if let Some(each) = each.as_mut() {
-            each(&log_row(r, 10)?)?;
+            each(r)?;
         }
-        let key = text(r.get_ref(0)?);
-        let kind = text(r.get_ref(1)?);
-        let aired = int(r.get_ref(2)?);
-        let planned = int(r.get_ref(3)?);
-        let outcome = text(r.get_ref(4)?);
+        let key = r.key(by);
         let g = match groups.get_mut(key) {
             Some(g) => g,
             None => groups.entry(key.to_string()).or_insert_with(|| Group {
@@ -221,43 +325,43 @@ fn scan(
                 ..Group::default()
             }),
         };
-        g.items += u64::from(aired > 0 && !matches!(kind, "chime" | "silence" | "tone"));
-        g.aired_ms += aired;
-        g.planned_ms += planned;
-        g.completed += u64::from(outcome == "completed");
+        let item = r.is_item();
+        let outcome = r.outcome();
+        g.items += u64::from(item);
+        g.aired_ms += r.aired_ms;
+        g.planned_ms += r.planned_ms;
+        g.completed += u64::from(item && outcome == "completed");
         g.failed += u64::from(outcome == "failed");
-        if let ValueRef::Text(_) = r.get_ref(7)? {
-            let title = text(r.get_ref(7)?);
-            if g.title.as_deref().is_none_or(|t| t < title) {
-                g.title = Some(title.to_string());
-            }
+        // A program's title rarely changes; one of them names it.
+        if by == By::Program && g.title.as_deref().is_none_or(|t| t < r.title) {
+            g.title = Some(r.title.to_string());
         }
-        if let ValueRef::Text(_) = r.get_ref(5)? {
-            let url = text(r.get_ref(5)?);
-            match relay.get_mut(url) {
-                Some(ms) => *ms += aired,
-                None => {
-                    relay.insert(url.to_string(), aired);
-                }
-            }
+        if r.source_kind == "stream" {
+            add(&mut relay, r.title, r.aired_ms);
         }
-        if let ValueRef::Text(_) = r.get_ref(6)? {
-            emergencies.insert(text(r.get_ref(6)?).to_string());
+        if r.category == "announcement" && r.priority == "emergency" && item {
+            let mut k = String::with_capacity(64);
+            for part in [r.station, "\u{1f}", r.title, "\u{1f}"] {
+                k.push_str(part);
+            }
+            k.push_str(r.requested_by.unwrap_or(""));
+            k.push('\u{1f}');
+            match r.scheduled_at {
+                Some(s) => k.push_str(s),
+                None => k.push_str(&format!("row {}", r.id)),
+            }
+            emergencies.insert(k);
         }
         if days {
-            let (day, category) = (text(r.get_ref(8)?), text(r.get_ref(9)?));
+            let day = r.started_at.get(0..10).unwrap_or(r.started_at);
             let cats = match per_day.get_mut(day) {
                 Some(c) => c,
                 None => per_day.entry(day.to_string()).or_default(),
             };
-            match cats.get_mut(category) {
-                Some(ms) => *ms += aired,
-                None => {
-                    cats.insert(category.to_string(), aired);
-                }
-            }
+            add(cats, r.category, r.aired_ms);
         }
-    }
+        Ok(())
+    })?;
     let mut groups: Vec<Group> = groups.into_values().collect();
     if by == By::Day {
         groups.sort_by(|a, b| a.key.cmp(&b.key));
@@ -288,49 +392,6 @@ fn scan(
         totals,
         relay,
         per_day,
-    })
-}
-
-/// One row of the chronological list, borrowed from SQLite.
-#[derive(Clone, Debug)]
-pub struct LogRow<'a> {
-    pub started_at: &'a str,
-    pub title: &'a str,
-    pub category: &'a str,
-    pub source_kind: &'a str,
-    pub source: &'a str,
-    pub aired_ms: u64,
-    pub outcome: &'a str,
-    pub trigger: &'a str,
-    pub requested_by: Option<&'a str>,
-    pub program_id: Option<&'a str>,
-    pub detail: Option<&'a str>,
-}
-
-/// The columns of a [`LogRow`], in its order.
-const ROW_COLUMNS: &str = r#"started_at, title, category, source_kind, source, aired_ms, outcome,
-    "trigger", requested_by, program_id, detail"#;
-
-/// The [`LogRow`] in the columns from `at` on.
-fn log_row<'a>(r: &'a rusqlite::Row<'_>, at: usize) -> rusqlite::Result<LogRow<'a>> {
-    let opt = |i: usize| -> rusqlite::Result<Option<&'a str>> {
-        Ok(match r.get_ref(at + i)? {
-            ValueRef::Null => None,
-            v => Some(text(v)),
-        })
-    };
-    Ok(LogRow {
-        started_at: text(r.get_ref(at)?),
-        title: text(r.get_ref(at + 1)?),
-        category: text(r.get_ref(at + 2)?),
-        source_kind: text(r.get_ref(at + 3)?),
-        source: text(r.get_ref(at + 4)?),
-        aired_ms: int(r.get_ref(at + 5)?),
-        outcome: text(r.get_ref(at + 6)?),
-        trigger: text(r.get_ref(at + 7)?),
-        requested_by: opt(8)?,
-        program_id: opt(9)?,
-        detail: opt(10)?,
     })
 }
 
@@ -470,6 +531,13 @@ pub(crate) mod tests {
         Connection::open(path).unwrap()
     }
 
+    pub fn rows(conn: &Connection) -> SqliteRows<'_> {
+        SqliteRows {
+            conn,
+            station: "au-lau".into(),
+        }
+    }
+
     fn group<'a>(f: &'a Figures, key: &str) -> &'a Group {
         f.groups
             .iter()
@@ -481,7 +549,7 @@ pub(crate) mod tests {
     fn by_category_counts_items_but_not_chimes_silences_tones_or_unaired_rows() {
         let dir = tempfile::tempdir().unwrap();
         let conn = open(&november(dir.path()));
-        let f = figures(&conn, NOV, By::Category, false).unwrap();
+        let f = figures(&mut rows(&conn), NOV, By::Category, false).unwrap();
         let keys: Vec<_> = f.groups.iter().map(|g| g.key.as_str()).collect();
         assert_eq!(keys, ["relay", "news", "music", "announcement"]);
         assert_eq!(
@@ -492,12 +560,18 @@ pub(crate) mod tests {
                 items: 1, // the file; not the chime, the silence, or the failed file
                 aired_ms: 607_000,
                 planned_ms: 1_207_000,
-                completed: 3,
+                completed: 1, // of the items: the file (the chime and silence are none)
                 failed: 1,
             }
         );
         assert_eq!(group(&f, "music").items, 1);
+        assert_eq!(group(&f, "music").completed, 1, "the tone is no item");
         assert_eq!(group(&f, "announcement").items, 2);
+        assert_eq!(
+            group(&f, "announcement").completed,
+            2,
+            "the chime is no item"
+        );
         assert_eq!(group(&f, "relay").aired_ms, 3_500_000);
         assert_eq!(
             f.totals,
@@ -505,7 +579,7 @@ pub(crate) mod tests {
                 items: 6,
                 aired_ms: 607_000 + 3_500_000 + 301_000 + 90_000,
                 planned_ms: 1_207_000 + 3_600_000 + 301_000 + 90_000,
-                completed: 3 + 1 + 2 + 3,
+                completed: 1 + 1 + 1 + 2,
                 failed: 1,
                 emergency_announcements: 1,
                 relay_ms: 3_500_000,
@@ -517,7 +591,7 @@ pub(crate) mod tests {
     fn days_are_the_stations_local_days() {
         let dir = tempfile::tempdir().unwrap();
         let conn = open(&november(dir.path()));
-        let f = figures(&conn, NOV, By::Day, false).unwrap();
+        let f = figures(&mut rows(&conn), NOV, By::Day, false).unwrap();
         let keys: Vec<_> = f.groups.iter().map(|g| g.key.as_str()).collect();
         // 1 November 00:10 local (31 October in UTC) is in; 31 October 23:59
         // and 1 December 00:10 local are out; 30 November 23:30 is in.
@@ -534,7 +608,7 @@ pub(crate) mod tests {
         assert_eq!(group(&f, "2026-11-30").aired_ms, 1_800_000);
         // One day only.
         let d = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        let f = figures(&conn, Period { from: d, to: d }, By::Day, false).unwrap();
+        let f = figures(&mut rows(&conn), Period { from: d, to: d }, By::Day, false).unwrap();
         assert_eq!(f.groups.len(), 1);
         assert_eq!(f.totals.relay_ms, 1_800_000);
     }
@@ -543,12 +617,12 @@ pub(crate) mod tests {
     fn by_program_and_by_source() {
         let dir = tempfile::tempdir().unwrap();
         let conn = open(&november(dir.path()));
-        let f = figures(&conn, NOV, By::Program, false).unwrap();
+        let f = figures(&mut rows(&conn), NOV, By::Program, false).unwrap();
         let keys: Vec<_> = f.groups.iter().map(|g| g.key.as_str()).collect();
         assert_eq!(keys, ["vov1", "tin-sang", "nhac", ANNOUNCEMENTS_KEY]);
         assert_eq!(group(&f, "tin-sang").failed, 1);
 
-        let f = figures(&conn, NOV, By::Source, false).unwrap();
+        let f = figures(&mut rows(&conn), NOV, By::Source, false).unwrap();
         let keys: Vec<_> = f.groups.iter().map(|g| g.key.as_str()).collect();
         assert_eq!(
             keys,
@@ -563,10 +637,8 @@ pub(crate) mod tests {
         );
         assert_eq!(group(&f, "file").items, 2);
         assert_eq!(group(&f, "chime").items, 0);
-        assert_eq!(
-            f.relay,
-            [("http://vov1.example/live.m3u".to_string(), 3_500_000)]
-        );
+        // Relay hours by the station relayed, not by URL.
+        assert_eq!(f.relay, [("vov1".to_string(), 3_500_000)]);
     }
 
     /// One relay program with two sources, as the relay logs it: a row per
@@ -613,15 +685,33 @@ pub(crate) mod tests {
         .unwrap();
         drop(log);
         let conn = open(&path);
-        let f = figures(&conn, NOV, By::Source, false).unwrap();
+        let f = figures(&mut rows(&conn), NOV, By::Source, false).unwrap();
+        let per_url: Vec<(&str, u64)> = f
+            .groups
+            .iter()
+            .filter(|g| g.key.contains("://"))
+            .map(|g| (g.key.as_str(), g.aired_ms))
+            .collect();
         assert_eq!(
-            f.relay,
+            per_url,
             [
-                ("https://vov.example/playlist.m3u8".to_string(), 20 * 60_000),
-                ("http://vov.example:7001/;stream/".to_string(), 7 * 60_000),
-                ("http://spare.example/live.m3u".to_string(), 0),
+                ("https://vov.example/playlist.m3u8", 20 * 60_000),
+                ("http://vov.example:7001/;stream/", 7 * 60_000),
+                ("http://spare.example/live.m3u", 0),
             ]
         );
+        // The relay hours name the station relayed (the program's title).
+        assert_eq!(f.relay, [("vov1".to_string(), 27 * 60_000)]);
+        // The two sources that aired until the window closed did their
+        // job: completed; the fallback's file cut at the window is cut.
+        let relayed: u64 = f
+            .groups
+            .iter()
+            .filter(|g| g.key.starts_with("http"))
+            .map(|g| g.completed)
+            .sum();
+        assert_eq!(relayed, 2);
+        assert_eq!(group(&f, "file").completed, 0);
         assert_eq!(
             f.totals.relay_ms,
             27 * 60_000,
@@ -657,7 +747,7 @@ pub(crate) mod tests {
         log.record(&a, a.started_at, 30_000, Outcome::Completed, None)
             .unwrap();
         let conn = open(&path);
-        let f = figures(&conn, NOV, By::Category, false).unwrap();
+        let f = figures(&mut rows(&conn), NOV, By::Category, false).unwrap();
         assert_eq!(f.totals.emergency_announcements, 3);
     }
 
@@ -666,14 +756,16 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let conn = open(&november(dir.path()));
         let mut seen = Vec::new();
-        let f = figures_and_rows(&conn, NOV, By::Day, |r| {
+        let f = figures_and_rows(&mut rows(&conn), NOV, By::Day, |r| {
             seen.push(format!("{} {}", &r.started_at[..16], r.source_kind));
             Ok(())
         })
         .unwrap();
         assert_eq!(
             f.groups,
-            figures(&conn, NOV, By::Day, false).unwrap().groups
+            figures(&mut rows(&conn), NOV, By::Day, false)
+                .unwrap()
+                .groups
         );
         assert_eq!(f.per_day.len(), 6, "{:?}", f.per_day);
         assert_eq!(seen.len(), 11);

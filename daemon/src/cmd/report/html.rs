@@ -9,13 +9,11 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 
 use anyhow::Context;
 
-use chrono::{Datelike, Utc};
-use rusqlite::Connection;
-
-use super::data::{self, By, Figures, Group, LogRow, Period};
+use super::data::{self, By, Figures, Group, LogRow, Period, RowSource};
 use super::plain::{hms, push_hms};
 use super::words::Lang;
 use super::Report;
+use chrono::{Datelike, Utc};
 
 const STYLE: &str = r#"
 @page { size: A4; margin: 14mm 12mm; }
@@ -99,7 +97,7 @@ fn capitalised(s: &str) -> String {
 /// formatted, go to a temporary file (a year is a million rows, 200 MB of
 /// HTML); then the page is written around them.
 pub fn log_book(
-    conn: &Connection,
+    source: &mut dyn RowSource,
     period: Period,
     by: By,
     lang: Lang,
@@ -111,7 +109,7 @@ pub fn log_book(
     let mut spill = BufWriter::with_capacity(1 << 16, file);
     let mut n = 0u64;
     let mut line = String::with_capacity(512);
-    let figures = data::figures_and_rows(conn, period, by, |row| {
+    let figures = data::figures_and_rows(source, period, by, |row| {
         n += 1;
         line.clear();
         log_row(&mut line, lang, approvals, row);
@@ -164,8 +162,8 @@ pub fn write(r: &Report, n: u64, rows: &mut dyn Read, out: &mut dyn Write) -> an
         w.no_relay.to_string()
     } else {
         let mut s = String::new();
-        for (url, ms) in &f.relay {
-            let _ = write!(s, "{}: {}<br>", esc(url), hms(*ms));
+        for (station, ms) in &f.relay {
+            let _ = write!(s, "{}: {}<br>", esc(station), hms(*ms));
         }
         let _ = write!(s, "<b>{}: {}</b>", w.total, hms(t.relay_ms));
         s
@@ -289,11 +287,26 @@ fn log_row(o: &mut String, lang: Lang, approvals: &HashMap<String, String>, row:
     }
     o.push_str("</td><td class=\"n\">");
     push_hms(o, row.aired_ms);
-    o.push_str("</td><td>");
-    o.push_str(lang.outcome(row.outcome));
-    if let (Some(d), false) = (row.detail, row.outcome == "completed") {
-        o.push_str(" — ");
-        push_esc(o, d);
+    let outcome = row.outcome();
+    let detail = row.detail.filter(|_| outcome != "completed");
+    match detail.map(|d| (d, lang.detail(d))) {
+        Some((_, Some(said))) => {
+            o.push_str("</td><td>");
+            o.push_str(lang.outcome(outcome));
+            o.push_str(" — ");
+            push_esc(o, &said);
+        }
+        // A detail the language has no words for: on hover only.
+        Some((raw, None)) => {
+            o.push_str("</td><td title=\"");
+            push_esc(o, raw);
+            o.push_str("\">");
+            o.push_str(lang.outcome(outcome));
+        }
+        None => {
+            o.push_str("</td><td>");
+            o.push_str(lang.outcome(outcome));
+        }
     }
     o.push_str("</td><td>");
     match (row.requested_by, row.trigger, row.program_id) {
@@ -465,12 +478,12 @@ fn chart(h: &mut String, r: &Report, per_day: &[(String, String, u64)]) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::data::tests::{november, NOV, TZ};
+    use super::super::data::tests::{november, rows, NOV, TZ};
     use super::*;
 
     fn html(lang: Lang) -> String {
         let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open(november(dir.path())).unwrap();
+        let conn = rusqlite::Connection::open(november(dir.path())).unwrap();
         let approvals = HashMap::from([("vov1".to_string(), "Nguyễn Văn A".to_string())]);
         let mut v = Vec::new();
         let report = |figures| Report {
@@ -480,7 +493,16 @@ mod tests {
             lang,
             figures,
         };
-        log_book(&conn, NOV, By::Category, lang, &approvals, report, &mut v).unwrap();
+        log_book(
+            &mut rows(&conn),
+            NOV,
+            By::Category,
+            lang,
+            &approvals,
+            report,
+            &mut v,
+        )
+        .unwrap();
         String::from_utf8(v).unwrap()
     }
 
@@ -494,7 +516,7 @@ mod tests {
             "từ 01/11/2026 đến 30/11/2026",
             "<tr><th>Số mục đã phát</th><td>6</td></tr>",
             "<tr><th>Thông báo khẩn cấp</th><td>1</td></tr>",
-            "http://vov1.example/live.m3u: 0:58:20",
+            "vov1: 0:58:20",
             "1:14:58 / 1:26:38 (86,5 %)",
             "@page { size: A4;",
             "Người lập sổ",
@@ -513,7 +535,12 @@ mod tests {
         assert!(log.contains("<td>30/11/2026</td><td>23:30:00</td><td>vov1</td><td>Tiếp sóng</td>"));
         assert!(log.contains("Nguyễn Văn A"));
         assert!(log.contains("chu-tich-xa"));
-        assert!(log.contains("lỗi — x"));
+        // A detail Vietnamese has no words for is left to the hover, not mixed in.
+        assert!(log.contains("<td title=\"x\">lỗi</td>"), "{log}");
+        assert!(
+            !h.contains("http://vov1.example/live.m3u:"),
+            "relay hours by URL"
+        );
     }
 
     #[test]
@@ -523,6 +550,67 @@ mod tests {
         assert!(h.contains("1:14:58 / 1:26:38 (86.5%)"));
         assert!(h.contains("from 2026-11-01 to 2026-11-30"));
         assert!(!h.contains("Sổ nhật ký"));
+    }
+
+    /// The book of a relay that aired its window: the relayed station by
+    /// name, its rows completed, and Vietnamese details only.
+    #[test]
+    fn a_relay_that_aired_its_window_reads_completed_in_vietnamese() {
+        use crate::runtime::airtime::{AirtimeLog, Outcome};
+        use chrono::TimeDelta;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airtime.sqlite");
+        let (mut log, _) = AirtimeLog::open(&path, "au-lau", TZ).unwrap();
+        let start = data::tests::at(11, 3, 6, 0);
+        let end = start + TimeDelta::minutes(30);
+        let mut relay = data::tests::row(Some("vov1"), "relay", "stream", start, 1_800_000);
+        relay.title = "Tiếp sóng Đài Tiếng nói Việt Nam".into();
+        log.record(&relay, end, 1_800_000, Outcome::Cut, Some("window closed"))
+            .unwrap();
+        let news = data::tests::row(Some("tin"), "news", "file", end, 600_000);
+        log.record(
+            &news,
+            end + TimeDelta::minutes(5),
+            300_000,
+            Outcome::Cut,
+            Some("window closed"),
+        )
+        .unwrap();
+        drop(log);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut v = Vec::new();
+        let report = |figures| Report {
+            station_id: "au-lau".into(),
+            station_name: "Âu Lâu".into(),
+            tz: TZ,
+            lang: Lang::Vi,
+            figures,
+        };
+        log_book(
+            &mut rows(&conn),
+            NOV,
+            By::Category,
+            Lang::Vi,
+            &HashMap::new(),
+            report,
+            &mut v,
+        )
+        .unwrap();
+        let h = String::from_utf8(v).unwrap();
+        assert!(
+            h.contains("Tiếp sóng Đài Tiếng nói Việt Nam: 0:30:00"),
+            "{h}"
+        );
+        let log = &h[h.find("<table class=\"log\">").unwrap()..];
+        assert!(
+            log.contains("<td class=\"n\">0:30:00</td><td>hoàn thành</td>"),
+            "{log}"
+        );
+        assert!(log.contains("bị cắt — hết khung giờ phát"), "{log}");
+        assert!(!h.contains("window closed"), "{h}");
+        // Relay: 1 item of 1 completed; news: 1 item, cut.
+        let groups = &h[h.find("<table class=\"groups\">").unwrap()..];
+        assert!(groups.contains("<td>Tiếp sóng</td><td class=\"n\">1</td><td class=\"n\">0:30:00</td><td class=\"n\">0:30:00</td><td class=\"n\">1</td>"), "{groups}");
     }
 
     #[test]

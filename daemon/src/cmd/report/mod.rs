@@ -7,6 +7,7 @@
 //! - `words`: every string shown, in Vietnamese and English.
 
 pub mod data;
+pub mod district;
 pub mod html;
 pub mod plain;
 pub mod words;
@@ -21,7 +22,7 @@ use chrono::{Datelike, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use rusqlite::{Connection, OpenFlags};
 
-use data::{By, Figures, Group, Period, ANNOUNCEMENTS_KEY};
+use data::{By, Figures, Group, Period, SqliteRows, ANNOUNCEMENTS_KEY};
 use words::Lang;
 
 /// Arguments of `loa report`.
@@ -36,9 +37,13 @@ pub struct ReportArgs {
         conflicts_with = "db"
     )]
     pub config: PathBuf,
-    /// An airtime database instead (e.g. one written by `loa simulate`).
-    #[arg(long, value_name = "PATH")]
+    /// An airtime database instead (e.g. one written by `loa simulate`),
+    /// or the district book `loa collect` writes (postgres://USER@HOST:PORT/DB).
+    #[arg(long, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
+    /// With a district book: `all` (the default) or station ids, comma-separated.
+    #[arg(long, value_name = "all|ID,..")]
+    pub stations: Option<String>,
     /// First day, YYYY-MM-DD in the station's time zone, inclusive
     /// (default: the first day of last month, or of --to's month).
     #[arg(long, value_name = "D", value_parser = crate::cli::parse_date)]
@@ -87,6 +92,7 @@ impl Report {
             By::Program => w.key_program,
             By::Day => w.key_day,
             By::Source => w.key_source,
+            By::Station => w.key_station,
         }
     }
 
@@ -102,6 +108,7 @@ impl Report {
             By::Day => self.lang.date(&g.key),
             By::Source if g.key.contains("://") => g.key.clone(),
             By::Source => self.lang.source_kind(&g.key).to_string(),
+            By::Station => g.key.clone(),
         }
     }
 }
@@ -219,6 +226,17 @@ pub fn period(
 }
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    if let Some(url) = args
+        .db
+        .as_ref()
+        .and_then(|p| p.to_str())
+        .filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
+    {
+        return district(args, url);
+    }
+    if args.stations.is_some() {
+        bail!("--stations is for a district book: give --db postgres://USER@HOST:PORT/DB");
+    }
     let st = station(args)?;
     let conn = open_log(&st.db)?;
     let meta = read_meta(&conn);
@@ -248,6 +266,61 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         .name
         .or_else(|| meta.get("station_name").cloned())
         .unwrap_or_else(|| station_id.clone());
+    let mut rows = SqliteRows {
+        conn: &conn,
+        station: station_id.clone(),
+    };
+    let names = (station_id, station_name);
+    let what = st.db.display().to_string();
+    render(args, &mut rows, names, tz, period, &st.approvals, &what)
+}
+
+/// The district book at a postgres:// URL (`loa collect`'s).
+fn district(args: &ReportArgs, url: &str) -> anyhow::Result<ExitCode> {
+    let stations: Option<Vec<String>> = match args.stations.as_deref() {
+        None | Some("all") => None,
+        Some(list) => {
+            let ids: Vec<String> = list.split(',').map(|s| s.trim().to_string()).collect();
+            if let Some(bad) = ids
+                .iter()
+                .find(|s| !crate::cmd::collect::input::valid_station(s))
+            {
+                bail!("--stations: `{bad}` is not a station id (1 to 40 of a-z, 0-9, -); write all or ID,ID");
+            }
+            Some(ids)
+        }
+    };
+    let label = match &stations {
+        None => "all".to_string(),
+        Some(ids) => ids.join(","),
+    };
+    let mut rows = district::PgRows::connect(url, stations)?;
+    // Vietnam keeps one time zone; the stations' rows carry their offsets.
+    let tz = chrono_tz::Asia::Ho_Chi_Minh;
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let period = period(args.from, args.to, today)?;
+    let what = crate::cmd::collect::store::redacted(url);
+    render(
+        args,
+        &mut rows,
+        (label.clone(), label),
+        tz,
+        period,
+        &HashMap::new(),
+        &what,
+    )
+}
+
+/// The report of `rows`, whatever their source, as asked.
+fn render(
+    args: &ReportArgs,
+    rows: &mut dyn data::RowSource,
+    (station_id, station_name): (String, String),
+    tz: Tz,
+    period: Period,
+    approvals: &HashMap<String, String>,
+    what: &str,
+) -> anyhow::Result<ExitCode> {
     let report = |figures| Report {
         station_id,
         station_name,
@@ -263,19 +336,13 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         )),
         None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
     };
-    let reading = || format!("{}: cannot read the airtime log", st.db.display());
+    let reading = || format!("{what}: cannot read the airtime log");
     let written = match args.format {
         ReportFormat::Html => html::log_book(
-            &conn,
-            period,
-            args.by,
-            args.lang,
-            &st.approvals,
-            report,
-            &mut out,
+            rows, period, args.by, args.lang, approvals, report, &mut out,
         ),
         format => {
-            let r = report(data::figures(&conn, period, args.by, false).with_context(reading)?);
+            let r = report(data::figures(rows, period, args.by, false).with_context(reading)?);
             match format {
                 ReportFormat::Text => plain::text(&r, &mut out),
                 ReportFormat::Csv => plain::csv(&r, &mut out),

@@ -23,6 +23,7 @@ pub struct Words {
     pub key_program: &'static str,
     pub key_day: &'static str,
     pub key_source: &'static str,
+    pub key_station: &'static str,
     pub items: &'static str,
     pub aired: &'static str,
     pub planned: &'static str,
@@ -71,6 +72,7 @@ pub const VI: Words = Words {
     key_program: "Chương trình",
     key_day: "Ngày",
     key_source: "Nguồn",
+    key_station: "Đài",
     items: "Số mục",
     aired: "Đã phát",
     planned: "Dự kiến",
@@ -119,6 +121,7 @@ pub const EN: Words = Words {
     key_program: "Programme",
     key_day: "Day",
     key_source: "Source",
+    key_station: "Station",
     items: "Items",
     aired: "Aired",
     planned: "Planned",
@@ -218,6 +221,109 @@ impl Lang {
         }
     }
 
+    /// A row's `detail` as the reader of this language knows it. The log
+    /// keeps the daemon's English; the Vietnamese book says the known ones
+    /// in Vietnamese and leaves out the rest (None), rather than mix English
+    /// into it.
+    pub fn detail(self, d: &str) -> Option<String> {
+        if self == Lang::En {
+            return Some(d.to_string());
+        }
+        const CLOSED: &str = "; its window closed before it could resume";
+        let exact = [
+            ("window closed", "hết khung giờ phát"),
+            ("shutdown", "phần mềm Loa dừng"),
+            ("ended", "kết thúc"),
+            (
+                "preempted; its window closed before it could resume",
+                "bị ngắt; hết khung giờ trước khi phát tiếp",
+            ),
+            (
+                "never aired: a higher item held the output until its window closed",
+                "không phát: nội dung ưu tiên cao hơn chiếm loa đến hết khung giờ",
+            ),
+            (
+                "never aired: silent (below policy.silence) until the window closed",
+                "không phát: nguồn im lặng đến hết khung giờ",
+            ),
+            (
+                "never aired: no audio before the window closed",
+                "không phát: không có âm thanh đến hết khung giờ",
+            ),
+            (
+                "the program's window closed before it aired",
+                "hết khung giờ trước khi phát",
+            ),
+            (
+                crate::runtime::airtime::INTERRUPTED_DETAIL,
+                "Loa dừng đột ngột (treo máy hoặc mất điện)",
+            ),
+        ];
+        if let Some((_, vi)) = exact.iter().find(|(en, _)| *en == d) {
+            return Some(vi.to_string());
+        }
+        if let Some(at) = d.strip_prefix("quiet hours from ") {
+            return Some(format!("giờ yên lặng từ {at}"));
+        }
+        if let Some(by) = d
+            .strip_prefix("preempted by ")
+            .and_then(|r| r.strip_suffix(CLOSED))
+        {
+            return Some(format!(
+                "bị ngắt bởi {by}; hết khung giờ trước khi phát tiếp"
+            ));
+        }
+        if let Some(who) = d
+            .strip_prefix("busy: ")
+            .and_then(|r| r.strip_suffix(" was airing (if_busy: skip)"))
+        {
+            return Some(format!("bận: {who} đang phát (if_busy: skip)"));
+        }
+        if let Some(rest) = d.strip_prefix("stopped by ") {
+            return Some(match rest.split_once(" at the PC") {
+                Some((user, _)) => format!("{user} dừng tại máy phát"),
+                None => format!("{rest} dừng từ xa"),
+            });
+        }
+        if let Some(limit) = d
+            .strip_prefix("left open longer than policy.live_limit (")
+            .and_then(|r| r.strip_suffix("): closed"))
+        {
+            return Some(format!("mở quá policy.live_limit ({limit}): đã đóng"));
+        }
+        if let Some((file, rest)) = d
+            .strip_prefix("the newest file, ")
+            .and_then(|r| r.rsplit_once(", is "))
+        {
+            if let Some((age, max)) = rest
+                .strip_suffix(" h)")
+                .and_then(|r| r.split_once(" h old (max_age "))
+            {
+                return Some(format!(
+                    "tệp mới nhất, {file}, đã cũ {age} giờ (max_age {max} giờ): chưa chép bản tin mới"
+                ));
+            }
+        }
+        if let Some(pattern) = d.strip_prefix("no file matches ") {
+            return Some(format!("không có tệp nào khớp {pattern}"));
+        }
+        if let Some(file) = d.strip_suffix(": no such file") {
+            return Some(format!("không có tệp {file}"));
+        }
+        if d.starts_with("never aired:") {
+            return Some("không phát được: nguồn không có tín hiệu".into());
+        }
+        if d.starts_with("damaged audio data") || d.starts_with("a damaged ") {
+            return Some("tệp âm thanh bị hỏng".into());
+        }
+        None
+    }
+
+    #[cfg(test)]
+    fn vi(d: &str) -> Option<String> {
+        Lang::Vi.detail(d)
+    }
+
     /// A date: dd/mm/yyyy in Vietnamese, ISO in English.
     pub fn date(self, iso: &str) -> String {
         let mut s = String::with_capacity(10);
@@ -235,5 +341,37 @@ impl Lang {
             }
             _ => s.push_str(iso),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The details the daemon writes, as the Vietnamese book says them.
+    #[test]
+    fn the_daemons_details_in_vietnamese() {
+        for (en, vi) in [
+            ("window closed", "hết khung giờ phát"),
+            ("quiet hours from 22:00", "giờ yên lặng từ 22:00"),
+            (
+                "the newest file, /m/tin.mp3, is 30 h old (max_age 24 h)",
+                "tệp mới nhất, /m/tin.mp3, đã cũ 30 giờ (max_age 24 giờ): chưa chép bản tin mới",
+            ),
+            ("no file matches /m/*.mp3", "không có tệp nào khớp /m/*.mp3"),
+            ("/m/a.mp3: no such file", "không có tệp /m/a.mp3"),
+            (
+                "stopped by an at the PC (loa stop all)",
+                "an dừng tại máy phát",
+            ),
+            (
+                "never aired: connection refused",
+                "không phát được: nguồn không có tín hiệu",
+            ),
+        ] {
+            assert_eq!(Lang::vi(en).as_deref(), Some(vi), "{en}");
+            assert_eq!(Lang::En.detail(en).as_deref(), Some(en));
+        }
+        assert_eq!(Lang::vi("something new"), None);
     }
 }
