@@ -883,20 +883,6 @@ impl Drop for Pulse {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offline_moves_every_address_under_no_relay() {
-        let yaml = "      - stream:\n          - https://str.vov.gov.vn/vovlive/playlist.m3u8\n          - http://media.kythuatvov.vn:7001/;stream/\n      - stream: [http://a.invalid/x.pls, https://b.invalid/y]\n# httpd is not an address\n";
-        assert_eq!(
-            offline(yaml),
-            "      - stream:\n          - http://127.0.0.1:1/str.vov.gov.vn/vovlive/playlist.m3u8\n          - http://127.0.0.1:1/media.kythuatvov.vn:7001/;stream/\n      - stream: [http://127.0.0.1:1/a.invalid/x.pls, http://127.0.0.1:1/b.invalid/y]\n# httpd is not an address\n"
-        );
-    }
-}
-
 /// PostgreSQL 15's programs (Debian's postgresql package; scripts/install-deps).
 pub const PG: &str = "/usr/lib/postgresql/15/bin";
 
@@ -1015,5 +1001,19 @@ impl Postgres {
 impl Drop for Postgres {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offline_moves_every_address_under_no_relay() {
+        let yaml = "      - stream:\n          - https://str.vov.gov.vn/vovlive/playlist.m3u8\n          - http://media.kythuatvov.vn:7001/;stream/\n      - stream: [http://a.invalid/x.pls, https://b.invalid/y]\n# httpd is not an address\n";
+        assert_eq!(
+            offline(yaml),
+            "      - stream:\n          - http://127.0.0.1:1/str.vov.gov.vn/vovlive/playlist.m3u8\n          - http://127.0.0.1:1/media.kythuatvov.vn:7001/;stream/\n      - stream: [http://127.0.0.1:1/a.invalid/x.pls, http://127.0.0.1:1/b.invalid/y]\n# httpd is not an address\n"
+        );
     }
 }
