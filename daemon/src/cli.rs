@@ -120,7 +120,9 @@ book that `loa report --db postgres://...` reads. A message is acknowledged once
 Example /etc/loa/collect.yaml:\n  mqtt: { url: mqtts://broker.tinh.example:8883, username: collect,\n          \
 password_file: /etc/loa/collect-mqtt.pass, ca_file: /etc/loa/ca.pem }\n  \
 database: postgres://loa@db.tinh.example:5432/loa\n  database_password_file: /etc/loa/collect-db.pass\n  \
-stations: [quang-]        # optional: station id prefixes to take\n  silent_after_minutes: 60"
+stations: [quang-]        # optional: station id prefixes to take\n  silent_after_minutes: 60\n\n\
+Examples:\n  loa collect\n  loa collect --config /etc/loa/collect.yaml\n  \
+systemctl enable --now loa-collect   the service the .deb installs"
     )]
     Collect(crate::cmd::collect::CollectArgs),
     /// New Ed25519 key for signed announcements: the private key to FILE, the public key line printed.
