@@ -1,8 +1,9 @@
 //! Outputs: where a deck's mixed audio goes, behind one small trait
 //! ([`Output`], the shape of librespot's `Sink`): a sound card (`device:NAME`),
-//! a WAV file (`wav:PATH`) or nowhere (`null`).
+//! a WAV file (`wav:PATH`), nowhere (`null`) or an Icecast mount
+//! (`icecast://...`, MP3 for IP cluster receivers).
 //!
-//! `wav` and `null` run either at real-time pace or on a virtual clock (as
+//! `wav`, `null` and `icecast` run either at real-time pace or on a virtual clock (as
 //! fast as possible, time advanced by samples) for tests and `loa simulate`.
 //! A device only runs in real time.
 
@@ -13,10 +14,12 @@ use crate::format::RATE;
 use crate::item::EventSink;
 
 pub mod device;
+mod icecast;
 mod null;
 mod wav;
 
 pub use device::{list_devices, AudioDevice};
+pub use icecast::{check_icecast, IcecastRefusal};
 
 pub use loa_core::OutputSpec;
 
@@ -91,6 +94,9 @@ pub trait Output: Send {
     fn skip(&mut self, _frames: u64) {}
     /// Takes audio again, after [`Output::suspend`].
     fn resume(&mut self) {}
+    /// What airs now changed to an item titled `title` (an Icecast mount's
+    /// now-playing metadata; nothing for the others).
+    fn now_playing(&mut self, _title: &str) {}
 }
 
 /// Opens `spec`. Events (output failures and restorations) go to `events`.
@@ -107,6 +113,7 @@ pub fn open_output(
             Clock::Virtual { .. } => return Err(OutputError::VirtualDevice(name.clone())),
             Clock::Real => Box::new(device::DeviceOutput::open(name, events)?),
         },
+        OutputSpec::Icecast(spec) => Box::new(icecast::IcecastOutput::open(spec, clock, events)),
     })
 }
 
