@@ -18,6 +18,13 @@ const BIN: &str = env!("CARGO_BIN_EXE_loa");
 const MOUNT: &str = "/loa.mp3";
 
 fn station(port: u16) -> String {
+    station_with(port, "", "")
+}
+
+/// The station with `settings` added to the mount's address, and `more`
+/// outputs and zones (YAML lines under each).
+fn station_with(port: u16, settings: &str, more: &str) -> String {
+    let (more_outputs, more_zones) = more.split_once('|').unwrap_or(("", ""));
     format!(
         r#"station:
   id: e2e
@@ -25,9 +32,10 @@ fn station(port: u16) -> String {
   timezone: Asia/Ho_Chi_Minh
 paths: {{ media: media, state: state }}
 outputs:
-  clusters: "icecast://source@127.0.0.1:{port}{MOUNT}?password_file=icecast.pass"
-zones:
+  clusters: "icecast://source@127.0.0.1:{port}{MOUNT}?password_file=icecast.pass{settings}"
+{more_outputs}zones:
   thon-1: {{ output: clusters }}
+{more_zones}
 policy:
   loudness: null
   late_start: join
@@ -61,9 +69,13 @@ fn status(dir: &Path) -> Value {
 /// left out.
 fn heard_in_order(bytes: &[u8], candidates: &[f64]) -> Vec<Option<f64>> {
     let (samples, rate) = decode_mp3(bytes);
+    in_order(&samples, rate, candidates)
+}
+
+fn in_order(samples: &[f32], rate: u32, candidates: &[f64]) -> Vec<Option<f64>> {
     let window = rate as usize / 10;
     let mut order: Vec<Option<f64>> = Vec::new();
-    for t in tones_heard(&samples, rate, window, candidates) {
+    for t in tones_heard(samples, rate, window, candidates) {
         if order.last() != Some(&t) && !(order.is_empty() && t.is_none()) {
             order.push(t);
         }
@@ -71,6 +83,18 @@ fn heard_in_order(bytes: &[u8], candidates: &[f64]) -> Vec<Option<f64>> {
     order
 }
 
+/// The WAV file a `wav:` output wrote, mono.
+fn wav_samples(path: &Path) -> Vec<f32> {
+    let mut r = hound::WavReader::open(path).expect("a readable WAV");
+    let samples: Vec<i16> = r.samples::<i16>().map_while(Result::ok).collect();
+    samples
+        .chunks_exact(2)
+        .map(|f| (f[0] as f32 + f[1] as f32) / 65536.0)
+        .collect()
+}
+
+/// Two outputs at once: the office's sound card (a WAV file here) and the
+/// mount the clusters play.
 #[test]
 fn tones_air_to_the_mount_in_order_and_silence_keeps_the_listener_on() {
     let ice = Icecast::start("hackme-7");
@@ -81,7 +105,8 @@ fn tones_air_to_the_mount_in_order_and_silence_keeps_the_listener_on() {
         program("a", "Bản tin sáng", &at_a, 440, 2),
         program("b", "Thông báo", &at_b, 880, 2)
     );
-    let dir = station_dir(&station(ice.port), Some(&schedule));
+    let office = "  office: \"wav:office.wav\"\n|  office: { output: office }\n";
+    let dir = station_dir(&station_with(ice.port, "", office), Some(&schedule));
     ice.password_file(dir.path(), "hackme-7");
     let d = Daemon::start(BIN, dir.path(), &[]);
     // Loa is on the mount before anything airs (silence), and a receiver
@@ -140,7 +165,61 @@ fn tones_air_to_the_mount_in_order_and_silence_keeps_the_listener_on() {
     assert_eq!(listener.connections(), 1, "the listener never dropped");
     let st = status(dir.path());
     assert_eq!(st["outputs"]["clusters"]["state"], "ok", "{st}");
-    drop(d);
+    assert_eq!(st["outputs"]["office"]["state"], "ok", "{st}");
+    let (exit, _) = d.stop();
+    assert!(exit.success(), "{exit:?}");
+    let wav = in_order(
+        &wav_samples(&dir.path().join("office.wav")),
+        48_000,
+        &[440.0, 880.0],
+    );
+    assert_eq!(
+        wav,
+        vec![Some(440.0), None, Some(880.0), None],
+        "the office heard the same"
+    );
+}
+
+/// `idle=disconnect`: Loa is on the mount only while something airs.
+#[test]
+fn idle_disconnect_leaves_the_mount_between_programs() {
+    let ice = Icecast::start("hackme-8");
+    let (at, _) = local_in(6);
+    let schedule = format!("programs:\n{}", program("a", "Tin", &at, 440, 2));
+    let dir = station_dir(
+        &station_with(ice.port, "&idle=disconnect", ""),
+        Some(&schedule),
+    );
+    ice.password_file(dir.path(), "hackme-8");
+    let d = Daemon::start(BIN, dir.path(), &[]);
+    d.wait_for_log("left the mount", 10);
+    let off = || match ice.mount_status(MOUNT) {
+        Value::Null => Ok(()),
+        s => Err(s),
+    };
+    wait_until(
+        "off the mount while idle",
+        Duration::from_secs(2),
+        Duration::from_millis(100),
+        off,
+    );
+    let listener = ice.listen(MOUNT);
+    wait_rows(
+        dir.path(),
+        "the program aired",
+        Duration::from_secs(8),
+        |r| r.iter().any(|r| r.outcome == "completed"),
+    );
+    wait_until(
+        "off the mount again",
+        Duration::from_secs(2),
+        Duration::from_millis(100),
+        off,
+    );
+    let order = heard_in_order(&listener.bytes(), &[440.0, 880.0]);
+    assert_eq!(order.first(), Some(&Some(440.0)), "{order:?}");
+    let log = d.log_text();
+    assert!(!log.contains("ERROR"), "leaving is no fault:\n{log}");
 }
 
 #[test]

@@ -404,6 +404,10 @@ struct Sender {
     down: Option<Down>,
     /// `idle=disconnect` and the deck rests: off the mount, no fault.
     away: bool,
+    /// `idle=silence` and the deck rests: silence is encoded here as the
+    /// wall clock goes (since when, frames made), so that receivers get it
+    /// evenly rather than a second at a time as the resting deck counts it.
+    quiet: Option<(Instant, u64)>,
     title: Option<String>,
     title_sent: bool,
 }
@@ -430,6 +434,7 @@ impl Sender {
             conn: None,
             down: None,
             away: false,
+            quiet: None,
             title: None,
             title_sent: false,
         }
@@ -438,7 +443,8 @@ impl Sender {
     fn run(mut self, rx: &Receiver<Msg>) {
         self.connect(rx);
         loop {
-            match rx.recv_timeout(Duration::from_millis(250)) {
+            let wait = if self.quiet.is_some() { 50 } else { 250 };
+            match rx.recv_timeout(Duration::from_millis(wait)) {
                 Ok(msg) => self.take(msg),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -455,6 +461,7 @@ impl Sender {
             if self.conn.is_some() && !self.title_sent {
                 self.send_title();
             }
+            self.make_silence();
         }
         self.leave();
     }
@@ -467,31 +474,22 @@ impl Sender {
                     self.encode_and_send(&block);
                 }
             }
-            Msg::Silence(frames) => {
-                self.frames += frames;
-                if self.conn.is_some() {
-                    let zeros = [0.0f32; 1152 * CHANNELS];
-                    let mut left = frames;
-                    while left > 0 && self.conn.is_some() {
-                        let n = left.min(1152) as usize;
-                        self.encode_and_send(&zeros[..n * CHANNELS]);
-                        left -= n as u64;
-                    }
-                }
-            }
+            // Counted only: the silence itself is made here, on the clock.
+            Msg::Silence(frames) => self.frames += frames,
             Msg::Title(t) => {
                 self.title = Some(t);
                 self.title_sent = false;
             }
-            Msg::Idle(resting) => {
-                if self.spec.idle == Idle::Disconnect {
+            Msg::Idle(resting) => match self.spec.idle {
+                Idle::Disconnect => {
                     self.away = resting;
                     if resting {
                         self.leave();
                         tracing::info!("output {}: nothing airs; left the mount", self.label);
                     }
                 }
-            }
+                Idle::Silence => self.quiet = resting.then(|| (Instant::now(), 0)),
+            },
         }
     }
 
@@ -528,6 +526,22 @@ impl Sender {
                 self.spec.host, self.spec.port
             ));
         }
+    }
+
+    /// While the deck rests on `idle=silence`: the silence due by now.
+    fn make_silence(&mut self) {
+        let Some((since, made)) = self.quiet else {
+            return;
+        };
+        let due = crate::format::duration_to_frames(since.elapsed());
+        let zeros = [0.0f32; 1152 * CHANNELS];
+        let mut left = due.saturating_sub(made);
+        while left > 0 && self.conn.is_some() {
+            let n = left.min(1152) as usize;
+            self.encode_and_send(&zeros[..n * CHANNELS]);
+            left -= n as u64;
+        }
+        self.quiet = Some((since, due));
     }
 
     /// Tries once; on failure reports (once per outage) and backs off.
