@@ -239,6 +239,26 @@ fn a_wrong_source_password_is_one_clear_line_a_fault_and_doctors_failure() {
         "{line}"
     );
     assert_ne!(doctor.status.code(), Some(0), "{text}");
+    // A server that is not there: one line too.
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gone = station_dir(&station(nowhere), Some("programs: []\n"));
+    ice.password_file(gone.path(), "right-one");
+    let doctor = loa_e2e::loa(BIN, &["doctor", "--config", gone.path().to_str().unwrap()]);
+    let text = loa_e2e::stdout(&doctor);
+    let line = text
+        .lines()
+        .find(|l| l.contains("output clusters"))
+        .unwrap_or_else(|| panic!("doctor names the output:\n{text}"));
+    assert!(
+        line.contains(&format!(
+            "cannot reach the Icecast server 127.0.0.1:{nowhere}"
+        )),
+        "{line}"
+    );
 
     let d = Daemon::start(BIN, dir.path(), &[]);
     d.wait_for_log("refused the source password", 10);
