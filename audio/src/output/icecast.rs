@@ -64,11 +64,8 @@ pub(crate) struct IcecastOutput {
 impl IcecastOutput {
     /// Starts the sender thread, which connects on its own: a server that
     /// is not there yet is a fault reported as an event, never an error here.
-    pub fn open(spec: &IcecastSpec, clock: Clock, events: EventSink) -> Self {
-        let started_at = match clock {
-            Clock::Real => SystemTime::now(),
-            Clock::Virtual { epoch } => epoch,
-        };
+    pub fn open(spec: &IcecastSpec, events: EventSink) -> Self {
+        let started_at = SystemTime::now();
         let label = label(spec);
         let (tx, rx) = sync_channel(QUEUE_BLOCKS);
         let sender = Sender::new(spec.clone(), events, started_at);
@@ -77,7 +74,7 @@ impl IcecastOutput {
             .spawn(move || sender.run(&rx))
             .expect("spawn the Icecast sender thread");
         IcecastOutput {
-            pacer: Pacer::new(clock),
+            pacer: Pacer::new(Clock::Real),
             started_at,
             queue: Some(tx),
             sender: Some(thread),
@@ -677,4 +674,84 @@ fn new_encoder(spec: &IcecastSpec) -> Encoder {
         .expect("quality 5");
     b.set_to_write_vbr_tag(false).expect("no Xing tag");
     b.build().expect("LAME takes these settings")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::BufRead;
+    use std::net::TcpListener;
+
+    fn spec(port: u16, dir: &std::path::Path) -> IcecastSpec {
+        std::fs::write(dir.join("pass"), "s3cret\n").unwrap();
+        let written =
+            format!("icecast://loa@127.0.0.1:{port}/x.mp3?password_file=pass&channels=stereo");
+        match loa_core::OutputSpec::parse(&written, dir).unwrap() {
+            loa_core::OutputSpec::Icecast(s) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The head of one request the fake server got, and its connection.
+    fn request(server: &TcpListener) -> (Vec<String>, TcpStream) {
+        let (conn, _) = server.accept().unwrap();
+        let mut r = io::BufReader::new(conn.try_clone().unwrap());
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            head.push(line.trim().to_string());
+        }
+        (head, conn)
+    }
+
+    #[test]
+    fn a_server_without_put_is_asked_with_source() {
+        let dir = std::env::temp_dir().join(format!("loa-ice-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let server = TcpListener::bind("127.0.0.1:0").unwrap();
+        let spec = spec(server.local_addr().unwrap().port(), &dir);
+        let old = std::thread::spawn(move || {
+            let (put, mut c) = request(&server);
+            c.write_all(b"HTTP/1.0 405 Method Not Allowed\r\n\r\n")
+                .unwrap();
+            drop(c);
+            let (source, mut c) = request(&server);
+            c.write_all(b"HTTP/1.0 200 OK\r\n\r\n").unwrap();
+            (put, source, c)
+        });
+        let conn = connect_source(&spec);
+        let (put, source, _c) = old.join().unwrap();
+        assert!(conn.is_ok());
+        assert_eq!(put[0], "PUT /x.mp3 HTTP/1.1");
+        assert_eq!(source[0], "SOURCE /x.mp3 HTTP/1.0");
+        let auth = format!("Authorization: Basic {}", basic_auth("loa", "s3cret"));
+        for head in [&put, &source] {
+            assert!(head.contains(&auth), "{head:?}");
+            assert!(head.contains(&"Content-Type: audio/mpeg".to_string()));
+            assert!(head.contains(&"ice-bitrate: 64".to_string()), "{head:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_wrong_password_is_named_as_such() {
+        let dir = std::env::temp_dir().join(format!("loa-ice-401-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let server = TcpListener::bind("127.0.0.1:0").unwrap();
+        let spec = spec(server.local_addr().unwrap().port(), &dir);
+        let t = std::thread::spawn(move || {
+            let (_, mut c) = request(&server);
+            c.write_all(b"HTTP/1.0 401 Authentication Required\r\n\r\n")
+                .unwrap();
+        });
+        let e = check_icecast(&spec).unwrap_err();
+        t.join().unwrap();
+        assert!(matches!(e, IcecastRefusal::Password(_)), "{e}");
+        assert!(e.to_string().contains("pass"), "names the file: {e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

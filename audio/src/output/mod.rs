@@ -3,9 +3,10 @@
 //! a WAV file (`wav:PATH`), nowhere (`null`) or an Icecast mount
 //! (`icecast://...`, MP3 for IP cluster receivers).
 //!
-//! `wav`, `null` and `icecast` run either at real-time pace or on a virtual clock (as
+//! `wav` and `null` run either at real-time pace or on a virtual clock (as
 //! fast as possible, time advanced by samples) for tests and `loa simulate`.
-//! A device only runs in real time.
+//! A device and an Icecast mount (paced by the output itself, as nothing
+//! downstream paces it) only run in real time.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -37,6 +38,8 @@ pub enum OutputError {
     Device { name: String, reason: String },
     #[error("output device:{0}: a sound card cannot run on a virtual clock")]
     VirtualDevice(String),
+    #[error("output {0}: an Icecast mount cannot run on a virtual clock")]
+    VirtualIcecast(String),
     #[error("capture device `{name}`: {reason} (`loa devices` lists the inputs)")]
     Capture { name: String, reason: String },
 }
@@ -113,7 +116,11 @@ pub fn open_output(
             Clock::Virtual { .. } => return Err(OutputError::VirtualDevice(name.clone())),
             Clock::Real => Box::new(device::DeviceOutput::open(name, events)?),
         },
-        OutputSpec::Icecast(spec) => Box::new(icecast::IcecastOutput::open(spec, clock, events)),
+        OutputSpec::Icecast(spec) => match clock {
+            // Its receivers listen in real time: a faster clock would flood them.
+            Clock::Virtual { .. } => return Err(OutputError::VirtualIcecast(spec.public_url())),
+            Clock::Real => Box::new(icecast::IcecastOutput::open(spec, events)),
+        },
     })
 }
 
