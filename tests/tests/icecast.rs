@@ -345,3 +345,19 @@ fn a_server_killed_mid_program_is_reconnected_and_the_row_tells_the_gap() {
     let st = status(dir.path());
     assert_eq!(st["outputs"]["clusters"]["state"], "ok", "{st}");
 }
+
+#[test]
+fn a_missing_password_file_is_a_configuration_error_naming_it() {
+    let dir = station_dir(&station(8000), Some("programs: []\n"));
+    let out = loa_e2e::loa(BIN, &["check", "--config", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = format!("{}{}", loa_e2e::stdout(&out), loa_e2e::stderr(&out));
+    let line = text
+        .lines()
+        .find(|l| l.contains("icecast.pass"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("station.yaml:7:") && line.contains("write the Icecast source password"),
+        "{line}"
+    );
+}
