@@ -3,7 +3,7 @@
 //! listener on the mount hears them by frequency, in order, and stays
 //! connected through the silence between programs; the title reaches the
 //! server's status; a wrong source password is one clear log line, an
-//! output fault and `loa doctor`'s failure; a server killed and restarted
+//! output fault (`loa status`, the MQTT status) and `loa doctor`'s failure; a server killed and restarted
 //! mid-program is reconnected and the row tells the gap.
 
 use std::path::Path;
@@ -225,8 +225,15 @@ fn idle_disconnect_leaves_the_mount_between_programs() {
 #[test]
 fn a_wrong_source_password_is_one_clear_line_a_fault_and_doctors_failure() {
     let ice = Icecast::start("right-one");
-    let dir = station_dir(&station(ice.port), Some("programs: []\n"));
+    let broker = loa_e2e::Broker::start();
+    let yaml = format!(
+        "{}mqtt: {{ url: \"{}\" }}\n",
+        station(ice.port),
+        broker.url()
+    );
+    let dir = station_dir(&yaml, Some("programs: []\n"));
     ice.password_file(dir.path(), "wrong-one");
+    let statuses = broker.subscribe("loa/e2e/status");
 
     let doctor = loa_e2e::loa(BIN, &["doctor", "--config", dir.path().to_str().unwrap()]);
     let text = loa_e2e::stdout(&doctor);
@@ -277,6 +284,17 @@ fn a_wrong_source_password_is_one_clear_line_a_fault_and_doctors_failure() {
     );
     let reason = st["outputs"]["clusters"]["reason"].as_str().unwrap_or("");
     assert!(reason.contains("refused the source password"), "{st}");
+    // The same fault in the retained MQTT status.
+    statuses.wait_for("the fault in P/status", 10, |m| {
+        m.iter().any(|(_, _, p)| {
+            serde_json::from_str::<Value>(p).is_ok_and(|v| {
+                v["outputs"]["clusters"]["state"] == "failed"
+                    && v["outputs"]["clusters"]["reason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("refused the source password"))
+            })
+        })
+    });
     // Retried with backoff (1 s, 2 s...), said once.
     std::thread::sleep(Duration::from_secs(4));
     let log = d.log_text();
