@@ -90,6 +90,9 @@ pub struct Item {
     /// follow each other with no gap. Given ahead, it is prepared while the
     /// other airs. `start_at` still applies (no earlier than).
     pub after: Option<ItemId>,
+    /// What listeners are told airs (an Icecast mount's now-playing
+    /// title): the program's title, set by the daemon.
+    pub title: Option<String>,
 }
 
 impl Item {
@@ -103,7 +106,12 @@ impl Item {
             volume: 1.0,
             loudness_target: None,
             after: None,
+            title: None,
         }
+    }
+    pub fn titled(mut self, title: impl Into<String>) -> Item {
+        self.title = Some(title.into());
+        self
     }
     /// Airs when `prev` leaves the deck, in its place (see [`Item::after`]).
     pub fn following(mut self, prev: ItemId) -> Item {

@@ -76,8 +76,8 @@ pub use item::{
 };
 pub use loudness::Loudness;
 pub use output::{
-    list_devices, open_output, open_output_retrying, AudioDevice, Clock, Output, OutputError,
-    OutputSpec,
+    check_icecast, list_devices, open_output, open_output_retrying, AudioDevice, Clock,
+    IcecastRefusal, Output, OutputError, OutputSpec,
 };
 pub use probe::{media_length, ProbeError};
 pub use stream::SilencePolicy;

@@ -104,8 +104,9 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// Where an output's audio goes: `device:NAME`, `wav:PATH` or `null`, as
-/// station.yaml's `outputs` and `--output` write it.
+/// Where an output's audio goes: `device:NAME`, `wav:PATH`, `null` or an
+/// Icecast mount (`icecast://...`), as station.yaml's `outputs` and
+/// `--output` write it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OutputSpec {
     /// An ALSA device by the name `loa devices` shows (`default` for the default).
@@ -114,15 +115,204 @@ pub enum OutputSpec {
     Wav(PathBuf),
     /// Discarded at real-time pace.
     Null,
+    /// MP3 sent to an Icecast 2 server as its source (IP cluster receivers
+    /// play the mount).
+    Icecast(IcecastSpec),
+}
+
+/// What a mount carries while nothing airs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Idle {
+    /// Encoded silence: receivers stay connected and play the next program
+    /// at once.
+    Silence,
+    /// Loa leaves the mount; it is back when something is about to air.
+    Disconnect,
+}
+
+/// `icecast://USER@HOST:PORT/MOUNT?password_file=PATH&bitrate=KBPS&channels=mono|stereo&idle=silence|disconnect`
+/// (`icecasts://` over TLS). The password is never written in the spec:
+/// it is read from `password_file` when Loa connects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IcecastSpec {
+    pub tls: bool,
+    /// The source user (`source` unless written).
+    pub user: String,
+    pub host: String,
+    pub port: u16,
+    /// Starts with `/`.
+    pub mount: String,
+    pub password_file: PathBuf,
+    /// MP3 CBR bit rate in kb/s, one of [`IcecastSpec::BITRATES`].
+    pub bitrate: u16,
+    pub stereo: bool,
+    pub idle: Idle,
+}
+
+impl IcecastSpec {
+    /// The bit rates an MPEG audio stream may have (kb/s).
+    pub const BITRATES: [u16; 16] = [
+        8, 16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+    ];
+    /// What cheap receivers, ESP32 boards, Barix boxes, VLC and mpv all play.
+    pub const DEFAULT_BITRATE: u16 = 64;
+
+    /// The address listeners (the cluster receivers) play the mount at.
+    pub fn public_url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}:{}{}", self.host, self.port, self.mount)
+    }
+
+    /// The source password: the password file's first line. The error is
+    /// one line naming the file and what to do.
+    pub fn password(&self) -> Result<String, String> {
+        read_password(&self.password_file)
+    }
+
+    fn parse(s: &str, base: &Path) -> Result<IcecastSpec, String> {
+        let (tls, rest) = match s.strip_prefix("icecasts://") {
+            Some(r) => (true, r),
+            None => (false, s.strip_prefix("icecast://").unwrap_or(s)),
+        };
+        const FORM: &str = "write icecast://USER@HOST:PORT/MOUNT?password_file=PATH";
+        let (place, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (authority, path) = place
+            .split_once('/')
+            .ok_or_else(|| format!("`{s}` names no mount; {FORM}"))?;
+        if path.is_empty() || path.contains(char::is_whitespace) {
+            return Err(format!("`{s}` names no mount; {FORM}"));
+        }
+        let (user, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) if !u.is_empty() && !u.contains(':') => (u.to_string(), h),
+            Some(_) => {
+                return Err(format!(
+                    "`{s}`: write only the user before @ (the password goes in password_file)"
+                ))
+            }
+            None => ("source".to_string(), authority),
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| format!("`{s}`: `{p}` is not a port"))?,
+            ),
+            None => (hostport, 8000),
+        };
+        if host.is_empty() {
+            return Err(format!("`{s}` names no server; {FORM}"));
+        }
+        let mut spec = IcecastSpec {
+            tls,
+            user,
+            host: host.to_string(),
+            port,
+            mount: format!("/{path}"),
+            password_file: PathBuf::new(),
+            bitrate: Self::DEFAULT_BITRATE,
+            stereo: false,
+            idle: Idle::Silence,
+        };
+        let mut password_file = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k {
+                "password_file" if !v.is_empty() => password_file = Some(base.join(v)),
+                "bitrate" => {
+                    spec.bitrate = v
+                        .parse()
+                        .ok()
+                        .filter(|b| Self::BITRATES.contains(b))
+                        .ok_or_else(|| {
+                            format!(
+                        "`{s}`: bitrate `{v}` is not an MP3 bit rate; write one of {} (kb/s)",
+                        Self::BITRATES.map(|b| b.to_string()).join(", ")
+                    )
+                        })?
+                }
+                "channels" => {
+                    spec.stereo = match v {
+                        "mono" => false,
+                        "stereo" => true,
+                        _ => return Err(format!("`{s}`: write channels=mono or channels=stereo")),
+                    }
+                }
+                "idle" => {
+                    spec.idle = match v {
+                        "silence" => Idle::Silence,
+                        "disconnect" => Idle::Disconnect,
+                        _ => return Err(format!("`{s}`: write idle=silence or idle=disconnect")),
+                    }
+                }
+                "password" => {
+                    return Err(format!(
+                        "`{s}`: the password is never written in station.yaml; put it in a file \
+                         readable only by Loa and write password_file=PATH"
+                    ))
+                }
+                _ => {
+                    return Err(format!(
+                    "`{s}`: unknown setting `{k}`; write password_file, bitrate, channels or idle"
+                ))
+                }
+            }
+        }
+        spec.password_file = password_file.ok_or_else(|| {
+            format!("`{s}` needs password_file=PATH, a file holding the source password")
+        })?;
+        spec.password()?;
+        Ok(spec)
+    }
+}
+
+/// The first line of a password file, which must not be empty.
+fn read_password(path: &Path) -> Result<String, String> {
+    let fix = "write the Icecast source password in it, readable by the user Loa runs as";
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("password file {}: {e}; {fix}", path.display()))?;
+    let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
+    if line.is_empty() {
+        return Err(format!("password file {} is empty; {fix}", path.display()));
+    }
+    Ok(line.to_string())
+}
+
+impl fmt::Display for IcecastSpec {
+    /// The spec as written, every setting spelled out (never the password).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { "icecasts" } else { "icecast" };
+        write!(
+            f,
+            "{scheme}://{}@{}:{}{}?password_file={}&bitrate={}&channels={}&idle={}",
+            self.user,
+            self.host,
+            self.port,
+            self.mount,
+            self.password_file.display(),
+            self.bitrate,
+            if self.stereo { "stereo" } else { "mono" },
+            match self.idle {
+                Idle::Silence => "silence",
+                Idle::Disconnect => "disconnect",
+            }
+        )
+    }
 }
 
 impl OutputSpec {
-    /// Parses `device:NAME`, `wav:PATH` or `null`; a relative WAV path
-    /// resolves against `base` (the configuration directory). The error is
-    /// one line that says what to write.
+    /// Parses `device:NAME`, `wav:PATH`, `null` or `icecast://...`; a
+    /// relative WAV or password file path resolves against `base` (the
+    /// configuration directory). The password file is read here, so that a
+    /// missing one is a configuration error. The error is one line that
+    /// says what to write.
     pub fn parse(s: &str, base: &Path) -> Result<OutputSpec, String> {
         if s == "null" {
             return Ok(OutputSpec::Null);
+        }
+        if s.starts_with("icecast://") || s.starts_with("icecasts://") {
+            return IcecastSpec::parse(s, base).map(OutputSpec::Icecast);
         }
         if let Some(name) = s.strip_prefix("device:") {
             if name.is_empty() {
@@ -139,7 +329,7 @@ impl OutputSpec {
             return Ok(OutputSpec::Wav(base.join(path)));
         }
         Err(format!(
-            "output `{s}` is not one of device:NAME, wav:PATH or null"
+            "output `{s}` is not one of device:NAME, wav:PATH, null or icecast://USER@HOST:PORT/MOUNT?password_file=PATH"
         ))
     }
 }
@@ -159,6 +349,7 @@ impl fmt::Display for OutputSpec {
             OutputSpec::Device(n) => write!(f, "device:{n}"),
             OutputSpec::Wav(p) => write!(f, "wav:{}", p.display()),
             OutputSpec::Null => f.write_str("null"),
+            OutputSpec::Icecast(i) => i.fmt(f),
         }
     }
 }
@@ -323,7 +514,7 @@ mod tests {
         );
         assert_eq!(
             "speaker".parse::<OutputSpec>().unwrap_err(),
-            "output `speaker` is not one of device:NAME, wav:PATH or null"
+            "output `speaker` is not one of device:NAME, wav:PATH, null or icecast://USER@HOST:PORT/MOUNT?password_file=PATH"
         );
         assert!(OutputSpec::parse("device:", base)
             .unwrap_err()
@@ -334,6 +525,55 @@ mod tests {
         for s in ["null", "device:default", "wav:/tmp/a.wav"] {
             assert_eq!(s.parse::<OutputSpec>().unwrap().to_string(), s);
         }
+    }
+
+    #[test]
+    fn icecast_mounts_parse_with_their_password_in_a_file() {
+        let dir = std::env::temp_dir().join(format!("loa-core-ice-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ice.pass"), "hackme\n").unwrap();
+        let Ok(OutputSpec::Icecast(i)) = OutputSpec::parse(
+            "icecast://radio.example:8000/xa.mp3?password_file=ice.pass",
+            &dir,
+        ) else {
+            panic!("not parsed");
+        };
+        assert_eq!(i.user, "source");
+        assert_eq!((i.bitrate, i.stereo, i.idle), (64, false, Idle::Silence));
+        assert_eq!(i.password_file, dir.join("ice.pass"));
+        assert_eq!(i.password().unwrap(), "hackme");
+        assert_eq!(i.public_url(), "http://radio.example:8000/xa.mp3");
+        let written = "icecasts://loa@10.0.0.2:8443/a/b.mp3?password_file=ice.pass&bitrate=128&channels=stereo&idle=disconnect";
+        let Ok(OutputSpec::Icecast(t)) = OutputSpec::parse(written, &dir) else {
+            panic!("not parsed");
+        };
+        assert!(t.tls && t.stereo && t.idle == Idle::Disconnect && t.bitrate == 128);
+        assert_eq!(t.public_url(), "https://10.0.0.2:8443/a/b.mp3");
+        let again = OutputSpec::Icecast(t.clone()).to_string();
+        assert_eq!(OutputSpec::parse(&again, &dir), Ok(OutputSpec::Icecast(t)));
+        let missing = OutputSpec::parse("icecast://h/m?password_file=nope.pass", &dir).unwrap_err();
+        assert!(
+            missing.contains("nope.pass") && missing.contains("write the Icecast source password"),
+            "{missing}"
+        );
+        for (bad, says) in [
+            ("icecast://h/m", "password_file"),
+            (
+                "icecast://h/m?password_file=ice.pass&password=x",
+                "never written",
+            ),
+            ("icecast://u:pw@h/m?password_file=ice.pass", "only the user"),
+            (
+                "icecast://h/m?password_file=ice.pass&bitrate=65",
+                "not an MP3 bit rate",
+            ),
+            ("icecast://h?password_file=ice.pass", "names no mount"),
+            ("icecast://h:x/m?password_file=ice.pass", "not a port"),
+        ] {
+            let e = OutputSpec::parse(bad, &dir).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

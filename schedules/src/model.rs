@@ -14,7 +14,7 @@ pub use crate::lunar::{LunarDate, LunarDay};
 pub use crate::occurrence::{
     DailyWindow, DateRange, DayList, DaySet, LunarRange, Occurrences, Recurrence,
 };
-pub use loa_core::{OutputSpec, Priority};
+pub use loa_core::{IcecastSpec, Idle, OutputSpec, Priority};
 
 /// A loaded configuration directory: station.yaml and every schedule file.
 #[derive(Clone, Debug)]

@@ -146,7 +146,10 @@ pub fn station_schema() -> Value {
             }), &["id", "name", "timezone"]),
             "paths": obj(json!({"media": text("media directory"), "state": text("state directory")}), &[]),
             "outputs": {"type": "object", "minProperties": 1,
-                "additionalProperties": s("^(null|device:.+|wav:.+)$", "device:NAME, wav:PATH or null")},
+                "additionalProperties": s(
+                    "^(null|device:.+|wav:.+|icecasts?://.+)$",
+                    "device:NAME, wav:PATH, null or icecast://USER@HOST:PORT/MOUNT?password_file=PATH",
+                )},
             "zones": {"type": "object", "minProperties": 1, "additionalProperties": zone},
             "boards": {"type": "object", "additionalProperties": board},
             "mqtt": obj(json!({

@@ -1004,6 +1004,328 @@ impl Drop for Postgres {
     }
 }
 
+/// A real Icecast 2 (Debian's icecast2) on a free loopback port, started
+/// for a test with a generated configuration (its source password, its
+/// logs in a temporary directory, no chroot; the mount /loa.mp3 keeps its
+/// titles in UTF-8, as the admin guide says to set it up), run as user nobody when the
+/// test is root (Icecast refuses root without changeowner), and killed
+/// when dropped. `stop()` and `start_again()` simulate an outage on the
+/// same port.
+pub struct Icecast {
+    pub port: u16,
+    pub password: String,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl Icecast {
+    pub const BIN: &'static str = "/usr/bin/icecast2";
+
+    pub fn start(password: &str) -> Icecast {
+        let dir = tempfile::tempdir().expect("temp dir");
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "nobody", dir.path().to_str().unwrap()])
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+        let mut ice = Icecast {
+            port: free_port(),
+            password: password.to_string(),
+            dir,
+            child: None,
+        };
+        ice.start_again();
+        ice
+    }
+
+    /// (Re)starts icecast2 on the same port and waits until it answers.
+    pub fn start_again(&mut self) {
+        let d = self.dir.path().display();
+        let conf = self.dir.path().join("icecast.xml");
+        std::fs::write(
+            &conf,
+            format!(
+                "<icecast>\n\
+                 <limits><clients>20</clients><sources>4</sources><source-timeout>10</source-timeout>\
+                 <burst-size>0</burst-size></limits>\n\
+                 <authentication><source-password>{pw}</source-password>\
+                 <admin-user>admin</admin-user><admin-password>{pw}-admin</admin-password></authentication>\n\
+                 <hostname>127.0.0.1</hostname>\n\
+                 <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>\n\
+                 <fileserve>1</fileserve>\n\
+                 <paths><basedir>/usr/share/icecast2</basedir><logdir>{d}</logdir>\
+                 <webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot></paths>\n\
+                 <logging><accesslog>access.log</accesslog><errorlog>error.log</errorlog><loglevel>3</loglevel></logging>\n\
+                 <mount type=\"normal\"><mount-name>/loa.mp3</mount-name><charset>UTF-8</charset></mount>\n\
+                 <security><chroot>0</chroot></security>\n\
+                 </icecast>\n",
+                pw = self.password,
+                port = self.port,
+            ),
+        )
+        .expect("write icecast.xml");
+        let _ =
+            std::fs::set_permissions(&conf, std::os::unix::fs::PermissionsExt::from_mode(0o644));
+        let mut cmd = as_owner(Icecast::BIN);
+        cmd.arg("-c").arg(&conf).stderr(std::process::Stdio::null());
+        let child = cmd
+            .spawn()
+            .expect("icecast2 starts (Debian package icecast2: scripts/install-deps)");
+        self.child = Some(child);
+        wait_until(
+            &format!("icecast2 answering on port {}", self.port),
+            Duration::from_secs(2),
+            Duration::from_millis(50),
+            || self.get("/status-json.xsl"),
+        );
+    }
+
+    /// Kills the server (as a crash or a power cut would).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // runuser passes SIGKILL on to nothing: kill its child too.
+            let _ = Command::new("pkill")
+                .args(["-KILL", "-P", &c.id().to_string()])
+                .status();
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // Until the port is free again, for a restart on it.
+        let port = self.port;
+        wait_until(
+            &format!("icecast2 gone from port {port}"),
+            Duration::from_secs(2),
+            Duration::from_millis(50),
+            || match std::net::TcpStream::connect(("127.0.0.1", port)) {
+                Ok(_) => Err("still answering"),
+                Err(_) => Ok(()),
+            },
+        );
+    }
+
+    /// A file of the server's (`source.pass`, say), for `password_file=`.
+    pub fn password_file(&self, dir: &Path, password: &str) -> PathBuf {
+        let path = dir.join("icecast.pass");
+        std::fs::write(&path, format!("{password}\n")).expect("write the password file");
+        path
+    }
+
+    /// GET `path` from the server: the body, or why not.
+    pub fn get(&self, path: &str) -> Result<String, String> {
+        use std::io::{Read, Write};
+        let mut s =
+            std::net::TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").map_err(|e| e.to_string())?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).map_err(|e| e.to_string())?;
+        match text.split_once("\r\n\r\n") {
+            Some((head, body))
+                if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200") =>
+            {
+                Ok(body.to_string())
+            }
+            _ => Err(text),
+        }
+    }
+
+    /// The mount's entry in /status-json.xsl (Null when there is no source).
+    pub fn mount_status(&self, mount: &str) -> serde_json::Value {
+        let Ok(body) = self.get("/status-json.xsl") else {
+            return serde_json::Value::Null;
+        };
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let sources = match &v["icestats"]["source"] {
+            serde_json::Value::Array(a) => a.clone(),
+            serde_json::Value::Null => Vec::new(),
+            one => vec![one.clone()],
+        };
+        sources
+            .into_iter()
+            .find(|s| s["listenurl"].as_str().is_some_and(|u| u.ends_with(mount)))
+            .unwrap_or_default()
+    }
+
+    /// Starts listening to `mount` as a receiver would, once a source is on it.
+    pub fn listen(&self, mount: &str) -> Listener {
+        Listener::start(self.port, mount)
+    }
+
+    /// The server's error log (what it said about sources).
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Icecast {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("pkill")
+                .args(["-KILL", "-P", &c.id().to_string()])
+                .status();
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A listener on a mount: reads the MP3 stream into memory on its own
+/// thread, reconnecting when the stream ends, and counting connections.
+pub struct Listener {
+    bytes: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Listener {
+    fn start(port: u16, mount: &str) -> Listener {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let l = Listener {
+            bytes: Default::default(),
+            connections: Default::default(),
+            stop: Default::default(),
+        };
+        let (bytes, connections, stop) = (l.bytes.clone(), l.connections.clone(), l.stop.clone());
+        let mount = mount.to_string();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                };
+                s.set_read_timeout(Some(Duration::from_millis(500)))
+                    .unwrap();
+                let _ = write!(s, "GET {mount} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match s.read(&mut b) {
+                        Ok(1) => head.push(b[0]),
+                        _ => break,
+                    }
+                }
+                if !head.starts_with(b"HTTP/1.0 200") && !head.starts_with(b"HTTP/1.1 200") {
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+                connections.fetch_add(1, Ordering::Relaxed);
+                let mut buf = [0u8; 4096];
+                while !stop.load(Ordering::Relaxed) {
+                    match s.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => bytes.lock().unwrap().extend_from_slice(&buf[..n]),
+                        Err(e)
+                            if e.kind() == std::io::ErrorKind::WouldBlock
+                                || e.kind() == std::io::ErrorKind::TimedOut => {}
+                        Err(_) => break,
+                    }
+                }
+            }
+        });
+        l
+    }
+
+    /// The MP3 bytes heard so far.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.bytes.lock().unwrap().clone()
+    }
+
+    /// How many times the listener got the stream (1: it never dropped).
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// MP3 bytes decoded to mono f32 samples, and their rate.
+pub fn decode_mp3(bytes: &[u8]) -> (Vec<f32>, u32) {
+    use symphonia::core::audio::SampleBuffer;
+    use symphonia::core::codecs::DecoderOptions;
+    use symphonia::core::formats::FormatOptions;
+    use symphonia::core::io::MediaSourceStream;
+    use symphonia::core::meta::MetadataOptions;
+    use symphonia::core::probe::Hint;
+    let cursor = std::io::Cursor::new(bytes.to_vec());
+    let mss = MediaSourceStream::new(Box::new(cursor), Default::default());
+    let mut hint = Hint::new();
+    hint.with_extension("mp3");
+    // Nothing heard yet (or a few bytes): no MP3 frame to find.
+    let Ok(probed) = symphonia::default::get_probe().format(
+        &hint,
+        mss,
+        &FormatOptions::default(),
+        &MetadataOptions::default(),
+    ) else {
+        return (Vec::new(), 48_000);
+    };
+    let mut format = probed.format;
+    let track = format.default_track().expect("a track").clone();
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&track.codec_params, &DecoderOptions::default())
+        .expect("an MP3 decoder");
+    let mut rate = track.codec_params.sample_rate.unwrap_or(48_000);
+    let mut out = Vec::new();
+    while let Ok(packet) = format.next_packet() {
+        let Ok(decoded) = decoder.decode(&packet) else {
+            continue;
+        };
+        let spec = *decoded.spec();
+        rate = spec.rate;
+        let ch = spec.channels.count();
+        let mut buf = SampleBuffer::<f32>::new(decoded.capacity() as u64, spec);
+        buf.copy_interleaved_ref(decoded);
+        out.extend(
+            buf.samples()
+                .chunks_exact(ch)
+                .map(|f| f.iter().sum::<f32>() / ch as f32),
+        );
+    }
+    (out, rate)
+}
+
+/// The strongest of `candidates` (Hz) in each `window` of `samples`, or
+/// None where the window is silent: what a listener heard, in order.
+pub fn tones_heard(
+    samples: &[f32],
+    rate: u32,
+    window: usize,
+    candidates: &[f64],
+) -> Vec<Option<f64>> {
+    samples
+        .chunks_exact(window)
+        .map(|w| {
+            let rms = (w.iter().map(|s| s * s).sum::<f32>() / w.len() as f32).sqrt();
+            if rms < 0.01 {
+                return None;
+            }
+            candidates
+                .iter()
+                .map(|&f| (f, goertzel(w, rate, f)))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(f, _)| f)
+        })
+        .collect()
+}
+
+fn goertzel(w: &[f32], rate: u32, f: f64) -> f64 {
+    let k = 2.0 * (2.0 * std::f64::consts::PI * f / rate as f64).cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in w {
+        let s = x as f64 + k * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    s1 * s1 + s2 * s2 - k * s1 * s2
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,7 @@ pub(super) fn prepare_command(
             start_at: item.start_at,
             end_at: item.end_at,
             after: item.after,
+            title: item.title.clone(),
             prepared,
         },
         Err(f) => Command::Failed {

@@ -102,6 +102,7 @@ pub(crate) enum Command {
         start_at: Option<SystemTime>,
         end_at: Option<SystemTime>,
         after: Option<ItemId>,
+        title: Option<String>,
         prepared: Prepared,
     },
     Failed {
@@ -203,6 +204,7 @@ struct Entry {
     removing: Option<Ending>,
     /// Pending until this item leaves the deck, then in its place.
     after: Option<ItemId>,
+    title: Option<String>,
 }
 
 impl Entry {
@@ -244,6 +246,8 @@ pub(crate) struct DeckCore {
     lag: Arc<AtomicI64>,
     /// Frames of silence written since something last aired.
     quiet: u64,
+    /// The item the output was last told airs ([`Output::now_playing`]).
+    titled: Option<ItemId>,
 }
 
 impl DeckCore {
@@ -272,6 +276,7 @@ impl DeckCore {
             latency_ns: Arc::new(AtomicU64::new(0)),
             lag: Arc::new(AtomicI64::new(0)),
             quiet: 0,
+            titled: None,
         }
     }
 
@@ -333,6 +338,7 @@ impl DeckCore {
                 start_at,
                 end_at,
                 after,
+                title,
                 prepared,
             } => {
                 let now = self.at(self.frame);
@@ -380,6 +386,7 @@ impl DeckCore {
                     aired_any: false,
                     removing: None,
                     after,
+                    title,
                 });
             }
             Command::Failed {
@@ -631,6 +638,7 @@ impl DeckCore {
             }
         }
         self.output.write(&self.mix[..frames * CHANNELS]);
+        self.tell_title();
         if self.entries.iter().all(|e| e.state == State::Pending) && self.volume.remaining == 0 {
             self.quiet += frames as u64;
         } else {
@@ -642,6 +650,18 @@ impl DeckCore {
             .store(self.output.played_frames(), Ordering::Relaxed);
         self.latency_ns
             .store(self.output.latency().as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Tells the output when what airs changed to a titled item.
+    fn tell_title(&mut self) {
+        let Some(i) = self.airing() else { return };
+        let e = &self.entries[i];
+        if self.titled != Some(e.id) && e.state == State::Airing {
+            self.titled = Some(e.id);
+            if let Some(t) = &e.title {
+                self.output.now_playing(t);
+            }
+        }
     }
 
     fn render_span(&mut self, at: usize, span: usize) {
@@ -942,6 +962,7 @@ mod tests {
             start_at: None,
             end_at: None,
             after: None,
+            title: None,
             prepared: Prepared {
                 source: Box::new(Crashing(0)),
                 failures: Vec::new(),

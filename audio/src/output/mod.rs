@@ -1,10 +1,12 @@
 //! Outputs: where a deck's mixed audio goes, behind one small trait
 //! ([`Output`], the shape of librespot's `Sink`): a sound card (`device:NAME`),
-//! a WAV file (`wav:PATH`) or nowhere (`null`).
+//! a WAV file (`wav:PATH`), nowhere (`null`) or an Icecast mount
+//! (`icecast://...`, MP3 for IP cluster receivers).
 //!
 //! `wav` and `null` run either at real-time pace or on a virtual clock (as
 //! fast as possible, time advanced by samples) for tests and `loa simulate`.
-//! A device only runs in real time.
+//! A device and an Icecast mount (paced by the output itself, as nothing
+//! downstream paces it) only run in real time.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -13,10 +15,12 @@ use crate::format::RATE;
 use crate::item::EventSink;
 
 pub mod device;
+mod icecast;
 mod null;
 mod wav;
 
 pub use device::{list_devices, AudioDevice};
+pub use icecast::{check_icecast, IcecastRefusal};
 
 pub use loa_core::OutputSpec;
 
@@ -34,6 +38,8 @@ pub enum OutputError {
     Device { name: String, reason: String },
     #[error("output device:{0}: a sound card cannot run on a virtual clock")]
     VirtualDevice(String),
+    #[error("output {0}: an Icecast mount cannot run on a virtual clock")]
+    VirtualIcecast(String),
     #[error("capture device `{name}`: {reason} (`loa devices` lists the inputs)")]
     Capture { name: String, reason: String },
 }
@@ -91,6 +97,9 @@ pub trait Output: Send {
     fn skip(&mut self, _frames: u64) {}
     /// Takes audio again, after [`Output::suspend`].
     fn resume(&mut self) {}
+    /// What airs now changed to an item titled `title` (an Icecast mount's
+    /// now-playing metadata; nothing for the others).
+    fn now_playing(&mut self, _title: &str) {}
 }
 
 /// Opens `spec`. Events (output failures and restorations) go to `events`.
@@ -106,6 +115,11 @@ pub fn open_output(
         OutputSpec::Device(name) => match clock {
             Clock::Virtual { .. } => return Err(OutputError::VirtualDevice(name.clone())),
             Clock::Real => Box::new(device::DeviceOutput::open(name, events)?),
+        },
+        OutputSpec::Icecast(spec) => match clock {
+            // Its receivers listen in real time: a faster clock would flood them.
+            Clock::Virtual { .. } => return Err(OutputError::VirtualIcecast(spec.public_url())),
+            Clock::Real => Box::new(icecast::IcecastOutput::open(spec, events)),
         },
     })
 }

@@ -141,7 +141,8 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Each output: a sound card listed and openable, a WAV file's directory
-/// writable (the file itself is left alone), null always fine.
+/// writable (the file itself is left alone), an Icecast mount taking Loa
+/// as its source, null always fine.
 fn outputs(config: &Config) -> Vec<Finding> {
     let devices = loa_audio::list_devices();
     config
@@ -175,9 +176,29 @@ fn outputs(config: &Config) -> Vec<Finding> {
                     }
                 }
                 OutputSpec::Device(name) => device(what, name, &devices),
+                OutputSpec::Icecast(spec) => icecast(what, spec),
             }
         })
         .collect()
+}
+
+/// Connects as the mount's source and leaves at once. A mount already
+/// taken is most likely the running daemon's own: a warning, not a failure.
+fn icecast(what: String, spec: &loa_schedules::IcecastSpec) -> Finding {
+    use loa_audio::IcecastRefusal;
+    match loa_audio::check_icecast(spec) {
+        Ok(()) => Finding::new(
+            Level::Ok,
+            what,
+            format!("{} takes Loa as its source", spec.public_url()),
+        ),
+        Err(IcecastRefusal::InUse(m)) => Finding::new(
+            Level::Warn,
+            what,
+            format!("{m} (a running `loa run` holds it: fine)"),
+        ),
+        Err(e) => Finding::new(Level::Fail, what, e.to_string()),
+    }
 }
 
 fn device(

@@ -127,7 +127,7 @@ impl Cx<'_> {
             } else {
                 self.err(
                     on,
-                    "`outputs` must map output names to device:NAME, wav:PATH or null",
+                    "`outputs` must map output names to device:NAME, wav:PATH, null or icecast://...",
                 );
             }
         } else {

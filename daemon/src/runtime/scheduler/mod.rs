@@ -10,7 +10,7 @@
 //! exact start instant, so audio starts on the scheduled sample however
 //! late the scheduler wakes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -129,8 +129,9 @@ impl Run {
     /// A program item as the decks take it: the program's level and
     /// volume, and its hard end.
     fn deck_item(&self, next: &RunItem) -> Item {
-        let item =
-            Item::new(next.media.clone(), self.program.priority).with_volume(self.program.volume);
+        let item = Item::new(next.media.clone(), self.program.priority)
+            .with_volume(self.program.volume)
+            .titled(self.program.title.clone());
         match self.end {
             Some(e) => item.ending_at(to_system(e)),
             None => item,
@@ -203,7 +204,23 @@ pub struct Scheduler<E: Engine> {
     pub stats: Stats,
     /// Outputs whose device failed and has not come back: why, and since when.
     outputs_down: BTreeMap<usize, (String, DateTime<Utc>)>,
+    /// The latest outages of outputs (an Icecast server gone, a card
+    /// pulled), for the rows of what aired meanwhile: what its listeners
+    /// could not hear.
+    outages: VecDeque<Outage>,
 }
+
+/// An output down from `from` until `to` (None: still down).
+#[derive(Clone, Debug)]
+struct Outage {
+    output: usize,
+    from: DateTime<Utc>,
+    to: Option<DateTime<Utc>>,
+    reason: String,
+}
+
+/// Outages remembered for rows still airing: far more than a day has.
+const OUTAGES_KEPT: usize = 64;
 
 impl<E: Engine> Scheduler<E> {
     pub fn new(
@@ -237,6 +254,7 @@ impl<E: Engine> Scheduler<E> {
             probe,
             stats: Stats::default(),
             outputs_down: BTreeMap::new(),
+            outages: VecDeque::new(),
         }
     }
 

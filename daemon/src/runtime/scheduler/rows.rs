@@ -97,12 +97,37 @@ impl<E: Engine> Scheduler<E> {
                 | DeckEvent::ItemEnded { item, .. } => *item,
                 DeckEvent::OutputFailed { reason, at } => {
                     warn!("output {}: {reason}", self.output_name(output));
-                    self.outputs_down
-                        .insert(output, (reason.clone(), from_system(*at)));
+                    let was_down = self
+                        .outputs_down
+                        .insert(output, (reason.clone(), from_system(*at)))
+                        .is_some();
+                    match self.outages.iter_mut().rev().find(|o| o.output == output) {
+                        // The same outage, another cause (back, but refusing).
+                        Some(o) if was_down && o.to.is_none() => o.reason = reason.clone(),
+                        _ => {
+                            if self.outages.len() == OUTAGES_KEPT {
+                                self.outages.pop_front();
+                            }
+                            self.outages.push_back(Outage {
+                                output,
+                                from: from_system(*at),
+                                to: None,
+                                reason: reason.clone(),
+                            });
+                        }
+                    }
                     continue;
                 }
-                DeckEvent::OutputRestored { gap, .. } => {
+                DeckEvent::OutputRestored { gap, at } => {
                     self.outputs_down.remove(&output);
+                    if let Some(o) = self
+                        .outages
+                        .iter_mut()
+                        .rev()
+                        .find(|o| o.output == output && o.to.is_none())
+                    {
+                        o.to = Some(from_system(*at));
+                    }
                     warn!(
                         "output {} is back after {} ms of silence",
                         self.output_name(output),
@@ -188,6 +213,10 @@ impl<E: Engine> Scheduler<E> {
                     let local = self.local(at_utc);
                     match self.runs[ri].rows.remove(&(item_id, piece.source.clone())) {
                         Some(row) => {
+                            let detail = match (detail, self.unheard(ri, row.started, at_utc)) {
+                                (Some(d), Some(n)) => Some(format!("{d}; {n}")),
+                                (d, n) => d.or(n),
+                            };
                             if let Err(e) =
                                 self.log
                                     .finish(row.id, local, aired_ms, outcome, detail.as_deref())
@@ -249,6 +278,40 @@ impl<E: Engine> Scheduler<E> {
 
     /// The airtime outcome and detail of a piece's end: the deck's ending
     /// gives the outcome; the run says why it was cut, preempted or skipped.
+    /// What listeners of the run's outputs could not hear between `from`
+    /// and `to` (a row's airing): each outage that overlaps it, in the
+    /// row's `detail`, so the log tells what the receivers missed.
+    pub(super) fn unheard(
+        &self,
+        ri: usize,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Option<String> {
+        let outputs = &self.runs[ri].outputs;
+        let notes: Vec<String> = self
+            .outages
+            .iter()
+            .filter(|o| outputs.contains(&o.output))
+            .filter(|o| o.from < to && o.to.is_none_or(|end| end > from))
+            .map(|o| {
+                let start = o.from.max(from);
+                let end = o.to.map_or(to, |e| e.min(to));
+                let secs = (end - start).num_milliseconds().max(0) as f64 / 1000.0;
+                let until = match o.to {
+                    Some(e) if e <= to => format!("to {}", self.local(e).format("%H:%M:%S")),
+                    _ => "to the end".to_string(),
+                };
+                format!(
+                    "not heard on output {} from {} {until} ({secs:.1} s): {}",
+                    self.output_name(o.output),
+                    self.local(start).format("%H:%M:%S"),
+                    o.reason
+                )
+            })
+            .collect();
+        (!notes.is_empty()).then(|| notes.join("; "))
+    }
+
     pub(super) fn row_outcome(
         &self,
         ri: usize,

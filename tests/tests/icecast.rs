@@ -1,0 +1,381 @@
+//! The Icecast output with the real binary and a real Icecast 2 (Debian's
+//! icecast2, started by the test): `loa run` airs tones to a mount, a
+//! listener on the mount hears them by frequency, in order, and stays
+//! connected through the silence between programs; the title reaches the
+//! server's status; a wrong source password is one clear log line, an
+//! output fault (`loa status`, the MQTT status) and `loa doctor`'s failure; a server killed and restarted
+//! mid-program is reconnected and the row tells the gap.
+
+use std::path::Path;
+use std::time::Duration;
+
+use loa_e2e::{
+    decode_mp3, local_in, station_dir, tones_heard, wait_rows, wait_until, Daemon, Icecast,
+};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_loa");
+const MOUNT: &str = "/loa.mp3";
+
+fn station(port: u16) -> String {
+    station_with(port, "", "")
+}
+
+/// The station with `settings` added to the mount's address, and `more`
+/// outputs and zones (YAML lines under each).
+fn station_with(port: u16, settings: &str, more: &str) -> String {
+    let (more_outputs, more_zones) = more.split_once('|').unwrap_or(("", ""));
+    format!(
+        r#"station:
+  id: e2e
+  name: "Đài thử nghiệm"
+  timezone: Asia/Ho_Chi_Minh
+paths: {{ media: media, state: state }}
+outputs:
+  clusters: "icecast://source@127.0.0.1:{port}{MOUNT}?password_file=icecast.pass{settings}"
+{more_outputs}zones:
+  thon-1: {{ output: clusters }}
+{more_zones}
+policy:
+  loudness: null
+  late_start: join
+"#
+    )
+}
+
+/// A program `id`, titled `title`, at `at`: one tone.
+fn program(id: &str, title: &str, at: &str, hz: u32, secs: u32) -> String {
+    format!(
+        "  - id: {id}\n    title: \"{title}\"\n    at: \"{at}\"\n    zones: all\n    items:\n      - tone: {{ hz: {hz}, for: {secs}s }}\n"
+    )
+}
+
+fn status(dir: &Path) -> Value {
+    let out = loa_e2e::loa(
+        BIN,
+        &[
+            "status",
+            "--format",
+            "json",
+            "--config",
+            dir.to_str().unwrap(),
+        ],
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
+/// What a listener heard, tone by tone: consecutive windows of the same
+/// tone (or of silence) count once; the silence before the first tone is
+/// left out.
+fn heard_in_order(bytes: &[u8], candidates: &[f64]) -> Vec<Option<f64>> {
+    let (samples, rate) = decode_mp3(bytes);
+    in_order(&samples, rate, candidates)
+}
+
+fn in_order(samples: &[f32], rate: u32, candidates: &[f64]) -> Vec<Option<f64>> {
+    let window = rate as usize / 10;
+    let mut order: Vec<Option<f64>> = Vec::new();
+    for t in tones_heard(samples, rate, window, candidates) {
+        if order.last() != Some(&t) && !(order.is_empty() && t.is_none()) {
+            order.push(t);
+        }
+    }
+    order
+}
+
+/// The WAV file a `wav:` output wrote, mono.
+fn wav_samples(path: &Path) -> Vec<f32> {
+    let mut r = hound::WavReader::open(path).expect("a readable WAV");
+    let samples: Vec<i16> = r.samples::<i16>().map_while(Result::ok).collect();
+    samples
+        .chunks_exact(2)
+        .map(|f| (f[0] as f32 + f[1] as f32) / 65536.0)
+        .collect()
+}
+
+/// Two outputs at once: the office's sound card (a WAV file here) and the
+/// mount the clusters play.
+#[test]
+fn tones_air_to_the_mount_in_order_and_silence_keeps_the_listener_on() {
+    let ice = Icecast::start("hackme-7");
+    let (at_a, _) = local_in(6);
+    let (at_b, _) = local_in(10);
+    let schedule = format!(
+        "programs:\n{}{}",
+        program("a", "Bản tin sáng", &at_a, 440, 2),
+        program("b", "Thông báo", &at_b, 880, 2)
+    );
+    let office = "  office: \"wav:office.wav\"\n|  office: { output: office }\n";
+    let dir = station_dir(&station_with(ice.port, "", office), Some(&schedule));
+    ice.password_file(dir.path(), "hackme-7");
+    let d = Daemon::start(BIN, dir.path(), &[]);
+    // Loa is on the mount before anything airs (silence), and a receiver
+    // tunes in then.
+    wait_until(
+        "Loa on the mount",
+        Duration::from_secs(3),
+        Duration::from_millis(100),
+        || match ice.mount_status(MOUNT) {
+            Value::Null => Err("no source"),
+            _ => Ok(()),
+        },
+    );
+    let listener = ice.listen(MOUNT);
+    wait_until(
+        "the title of program a in the server's status",
+        Duration::from_secs(8),
+        Duration::from_millis(100),
+        || {
+            let s = ice.mount_status(MOUNT);
+            match s["title"].as_str() {
+                Some("Bản tin sáng") => Ok(()),
+                _ => Err(s),
+            }
+        },
+    );
+    let rows = wait_rows(
+        dir.path(),
+        "both programs aired",
+        Duration::from_secs(14),
+        |r| r.iter().filter(|r| r.outcome == "completed").count() == 2,
+    );
+    assert!(rows.iter().all(|r| r.detail.is_none()), "{rows:#?}");
+    let s = ice.mount_status(MOUNT);
+    assert_eq!(s["title"].as_str(), Some("Thông báo"), "{s}");
+    // The tail of program b through the encoder and the server.
+    wait_until(
+        "program b's tone and the silence after it at the listener",
+        Duration::from_secs(3),
+        Duration::from_millis(200),
+        || {
+            let order = heard_in_order(&listener.bytes(), &[440.0, 880.0]);
+            if order.ends_with(&[Some(880.0), None]) {
+                Ok(order)
+            } else {
+                Err(order)
+            }
+        },
+    );
+    let order = heard_in_order(&listener.bytes(), &[440.0, 880.0]);
+    assert_eq!(
+        order,
+        vec![Some(440.0), None, Some(880.0), None],
+        "a, the silence between, b, silence"
+    );
+    assert_eq!(listener.connections(), 1, "the listener never dropped");
+    let st = status(dir.path());
+    assert_eq!(st["outputs"]["clusters"]["state"], "ok", "{st}");
+    assert_eq!(st["outputs"]["office"]["state"], "ok", "{st}");
+    let (exit, _) = d.stop();
+    assert!(exit.success(), "{exit:?}");
+    let wav = in_order(
+        &wav_samples(&dir.path().join("office.wav")),
+        48_000,
+        &[440.0, 880.0],
+    );
+    assert_eq!(
+        wav,
+        vec![Some(440.0), None, Some(880.0), None],
+        "the office heard the same"
+    );
+}
+
+/// `idle=disconnect`: Loa is on the mount only while something airs.
+#[test]
+fn idle_disconnect_leaves_the_mount_between_programs() {
+    let ice = Icecast::start("hackme-8");
+    let (at, _) = local_in(6);
+    let schedule = format!("programs:\n{}", program("a", "Tin", &at, 440, 2));
+    let dir = station_dir(
+        &station_with(ice.port, "&idle=disconnect", ""),
+        Some(&schedule),
+    );
+    ice.password_file(dir.path(), "hackme-8");
+    let d = Daemon::start(BIN, dir.path(), &[]);
+    d.wait_for_log("left the mount", 10);
+    let off = || match ice.mount_status(MOUNT) {
+        Value::Null => Ok(()),
+        s => Err(s),
+    };
+    wait_until(
+        "off the mount while idle",
+        Duration::from_secs(2),
+        Duration::from_millis(100),
+        off,
+    );
+    let listener = ice.listen(MOUNT);
+    wait_rows(
+        dir.path(),
+        "the program aired",
+        Duration::from_secs(8),
+        |r| r.iter().any(|r| r.outcome == "completed"),
+    );
+    wait_until(
+        "off the mount again",
+        Duration::from_secs(2),
+        Duration::from_millis(100),
+        off,
+    );
+    let order = heard_in_order(&listener.bytes(), &[440.0, 880.0]);
+    assert_eq!(order.first(), Some(&Some(440.0)), "{order:?}");
+    let log = d.log_text();
+    assert!(!log.contains("ERROR"), "leaving is no fault:\n{log}");
+}
+
+#[test]
+fn a_wrong_source_password_is_one_clear_line_a_fault_and_doctors_failure() {
+    let ice = Icecast::start("right-one");
+    let broker = loa_e2e::Broker::start();
+    let yaml = format!(
+        "{}mqtt: {{ url: \"{}\" }}\n",
+        station(ice.port),
+        broker.url()
+    );
+    let dir = station_dir(&yaml, Some("programs: []\n"));
+    ice.password_file(dir.path(), "wrong-one");
+    let statuses = broker.subscribe("loa/e2e/status");
+
+    let doctor = loa_e2e::loa(BIN, &["doctor", "--config", dir.path().to_str().unwrap()]);
+    let text = loa_e2e::stdout(&doctor);
+    let line = text
+        .lines()
+        .find(|l| l.contains("output clusters"))
+        .unwrap_or_else(|| panic!("doctor names the output:\n{text}"));
+    assert!(
+        line.contains("refused the source password") && line.contains("icecast.pass"),
+        "{line}"
+    );
+    assert_ne!(doctor.status.code(), Some(0), "{text}");
+    // A server that is not there: one line too.
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gone = station_dir(&station(nowhere), Some("programs: []\n"));
+    ice.password_file(gone.path(), "right-one");
+    let doctor = loa_e2e::loa(BIN, &["doctor", "--config", gone.path().to_str().unwrap()]);
+    let text = loa_e2e::stdout(&doctor);
+    let line = text
+        .lines()
+        .find(|l| l.contains("output clusters"))
+        .unwrap_or_else(|| panic!("doctor names the output:\n{text}"));
+    assert!(
+        line.contains(&format!(
+            "cannot reach the Icecast server 127.0.0.1:{nowhere}"
+        )),
+        "{line}"
+    );
+
+    let d = Daemon::start(BIN, dir.path(), &[]);
+    d.wait_for_log("refused the source password", 10);
+    let st = wait_until(
+        "the fault in loa status",
+        Duration::from_secs(3),
+        Duration::from_millis(100),
+        || {
+            let st = status(dir.path());
+            if st["outputs"]["clusters"]["state"] == "failed" {
+                Ok(st)
+            } else {
+                Err(st)
+            }
+        },
+    );
+    let reason = st["outputs"]["clusters"]["reason"].as_str().unwrap_or("");
+    assert!(reason.contains("refused the source password"), "{st}");
+    // The same fault in the retained MQTT status.
+    statuses.wait_for("the fault in P/status", 10, |m| {
+        m.iter().any(|(_, _, p)| {
+            serde_json::from_str::<Value>(p).is_ok_and(|v| {
+                v["outputs"]["clusters"]["state"] == "failed"
+                    && v["outputs"]["clusters"]["reason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("refused the source password"))
+            })
+        })
+    });
+    // Retried with backoff (1 s, 2 s...), said once.
+    std::thread::sleep(Duration::from_secs(4));
+    let log = d.log_text();
+    assert_eq!(
+        log.matches("refused the source password").count(),
+        // The error line, and the scheduler's fault line.
+        2,
+        "{log}"
+    );
+    assert_eq!(ice.mount_status(MOUNT), Value::Null);
+}
+
+#[test]
+fn a_server_killed_mid_program_is_reconnected_and_the_row_tells_the_gap() {
+    let mut ice = Icecast::start("hackme-9");
+    let (at, _) = local_in(5);
+    let schedule = format!("programs:\n{}", program("long", "Dài", &at, 440, 14));
+    let dir = station_dir(&station(ice.port), Some(&schedule));
+    ice.password_file(dir.path(), "hackme-9");
+    let d = Daemon::start(BIN, dir.path(), &[]);
+    wait_rows(
+        dir.path(),
+        "the program airs",
+        Duration::from_secs(8),
+        |r| r.iter().any(|r| r.outcome == "airing"),
+    );
+    let before = ice.listen(MOUNT);
+    wait_until(
+        "the tone at a listener",
+        Duration::from_secs(3),
+        Duration::from_millis(200),
+        || {
+            let order = heard_in_order(&before.bytes(), &[440.0, 880.0]);
+            if order.contains(&Some(440.0)) {
+                Ok(())
+            } else {
+                Err(order)
+            }
+        },
+    );
+    ice.stop();
+    d.wait_for_log("went away", 10);
+    std::thread::sleep(Duration::from_secs(2));
+    ice.start_again();
+    d.wait_for_log("back on the mount", 10);
+    let after = ice.listen(MOUNT);
+    let rows = wait_rows(
+        dir.path(),
+        "the program ended",
+        Duration::from_secs(14),
+        |r| r.iter().any(|r| r.outcome == "completed"),
+    );
+    let row = rows.iter().find(|r| r.outcome == "completed").unwrap();
+    let detail = row.detail.as_deref().unwrap_or("");
+    assert!(
+        detail.starts_with("not heard on output clusters from ")
+            && detail.contains("Icecast server"),
+        "{row:#?}"
+    );
+    let order = heard_in_order(&after.bytes(), &[440.0, 880.0]);
+    assert_eq!(
+        order.first(),
+        Some(&Some(440.0)),
+        "the program goes on after: {order:?}"
+    );
+    let st = status(dir.path());
+    assert_eq!(st["outputs"]["clusters"]["state"], "ok", "{st}");
+}
+
+#[test]
+fn a_missing_password_file_is_a_configuration_error_naming_it() {
+    let dir = station_dir(&station(8000), Some("programs: []\n"));
+    let out = loa_e2e::loa(BIN, &["check", "--config", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = format!("{}{}", loa_e2e::stdout(&out), loa_e2e::stderr(&out));
+    let line = text
+        .lines()
+        .find(|l| l.contains("icecast.pass"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("station.yaml:7:") && line.contains("write the Icecast source password"),
+        "{line}"
+    );
+}
