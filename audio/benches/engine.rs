@@ -2,8 +2,8 @@
 //! - CPU while playing a 48 kHz stereo MP3 on the device path (target < 1 %
 //!   of one core);
 //! - preemption latency, from the `play` call to the new item's first sample
-//!   taken by the sound card's callback (target < 50 ms), and with the
-//!   card's own buffer delay added;
+//!   handed to the sound card (target < 50 ms), and with the card's own
+//!   buffer delay added;
 //! - virtual-clock render speed (what `loa simulate` gets).
 //!
 //! The device path runs on a user-mode PulseAudio null sink started with
@@ -162,7 +162,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(700));
     }
     println!(
-        "preemption latency, call to first sample in the card's callback: median {:.1} ms, max {:.1} ms (15 runs)",
+        "preemption latency, call to first sample handed to the card: median {:.1} ms, max {:.1} ms (15 runs)",
         percentile(&mut to_callback, 0.5),
         percentile(&mut to_callback, 1.0)
     );

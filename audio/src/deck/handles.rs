@@ -47,6 +47,7 @@ pub(super) fn prepare_command(
 fn deck_loop(core: &mut DeckCore, commands: &Receiver<Command>) {
     let mut can_rest = true;
     loop {
+        core.output.ready();
         loop {
             match commands.try_recv() {
                 Ok(Command::Shutdown) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {

@@ -83,6 +83,12 @@ pub trait Output: Send {
     fn lag_ns(&self) -> i64 {
         0
     }
+    /// Called by a real-time deck before it takes commands and renders the
+    /// next block: an output that takes audio a period at a time (a sound
+    /// card) waits here until it has room, so the deck renders with the
+    /// freshest commands instead of waiting inside `write` with a block
+    /// already rendered.
+    fn ready(&mut self) {}
     /// Writes what is buffered (the WAV header), before the deck closes.
     fn finish(&mut self) {}
     /// Nothing airs for a while: the output may stop taking audio, and
