@@ -408,6 +408,32 @@ fn the_district_book_holds_exactly_the_stations_rows_whatever_happens() {
             assert_eq!(g[f], v["totals"][f], "{id} {f}");
         }
     }
+    // The days each commune aired nothing (the week simulated is 2 to 8
+    // November): the district's list is the stations' own.
+    let silent = |v: &serde_json::Value| -> Vec<(String, serde_json::Value)> {
+        v["silent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["station"].as_str().unwrap().to_string(),
+                    s["days"].clone(),
+                )
+            })
+            .collect()
+    };
+    let mut own_silent = Vec::new();
+    for (_, v) in &own {
+        own_silent.extend(silent(v));
+    }
+    assert_eq!(silent(&district), own_silent);
+    assert_eq!(own_silent.len(), 3, "{own_silent:?}");
+    assert_eq!(
+        own_silent[0].1.as_array().unwrap().len(),
+        23,
+        "{own_silent:?}"
+    );
 
     // Stopped stations say so (their offline status).
     wait_until(
@@ -424,6 +450,13 @@ fn the_district_book_holds_exactly_the_stations_rows_whatever_happens() {
                 Err(states)
             }
         },
+    );
+    // ... and so does the district report, with the day they went offline.
+    let offline = json(&url, &["--stations", "xa-b"]);
+    assert!(
+        offline["silent"][0]["offline_since"].is_string(),
+        "{}",
+        offline["silent"]
     );
     let text = std::fs::read_to_string(&log2).unwrap();
     for why in [
