@@ -259,9 +259,15 @@ async fn collect(
                     if let Some(t) = down_since.take() {
                         info!("broker back after {} s", t.elapsed().as_secs());
                     }
-                    for t in &topics {
-                        let _ = subscriber.subscribe(t.clone(), QoS::AtLeastOnce).await;
-                    }
+                    // From a task of its own: the client's request queue
+                    // may be full of acknowledgements, which only this
+                    // task's polling sends.
+                    let (client, topics) = (subscriber.clone(), topics.clone());
+                    tokio::spawn(async move {
+                        for t in topics {
+                            let _ = client.subscribe(t, QoS::AtLeastOnce).await;
+                        }
+                    });
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     if tx.send(p).await.is_err() {
