@@ -461,6 +461,8 @@ pub struct Broker {
     child: Option<std::process::Child>,
     /// mosquitto's max_queued_messages (per client).
     queue: usize,
+    /// Sessions and queued messages kept on disk across a restart.
+    persistent: bool,
 }
 
 fn free_port() -> u16 {
@@ -493,21 +495,63 @@ impl Broker {
             dir,
             child: None,
             queue,
+            persistent: false,
         };
         b.start_again();
         b
     }
 
+    /// A broker that keeps its clients' sessions and queued messages on
+    /// disk when it is stopped and started with [`Broker::restart`], as a
+    /// province's broker does (mosquitto writes them when it stops).
+    pub fn start_persistent(queue: usize) -> Broker {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut b = Broker {
+            port: free_port(),
+            dir,
+            child: None,
+            queue,
+            persistent: true,
+        };
+        b.start_again();
+        b
+    }
+
+    /// Stops mosquitto as a service manager does (SIGTERM, so that a
+    /// persistent broker saves its sessions) and starts it again.
+    pub fn restart(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let ok = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(ok.success());
+            let _ = c.wait();
+        }
+        self.start_again();
+    }
+
     /// (Re)starts mosquitto on the same port and waits until it accepts.
     pub fn start_again(&mut self) {
         let conf = self.dir.path().join("mosquitto.conf");
+        let persistence = if self.persistent {
+            // As root mosquitto would switch to its own user, which may not
+            // write in the test's private directory.
+            format!(
+                "persistence true\npersistence_location {}/\n{}",
+                self.dir.path().display(),
+                if is_root() { "user root\n" } else { "" }
+            )
+        } else {
+            "persistence false\n".to_string()
+        };
         std::fs::write(
             &conf,
             format!(
                 // max_queued_messages: mosquitto's default (1,000) sheds
                 // QoS 1 messages for a client that reads slower than a
                 // flood arrives; the hostile tests count every one.
-                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nmax_queued_messages {}\n",
+                "listener {} 127.0.0.1\nallow_anonymous true\n{persistence}log_dest stderr\nlog_type error\nmax_queued_messages {}\n",
                 self.port, self.queue
             ),
         )

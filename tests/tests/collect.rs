@@ -408,6 +408,32 @@ fn the_district_book_holds_exactly_the_stations_rows_whatever_happens() {
             assert_eq!(g[f], v["totals"][f], "{id} {f}");
         }
     }
+    // The days each commune aired nothing (the week simulated is 2 to 8
+    // November): the district's list is the stations' own.
+    let silent = |v: &serde_json::Value| -> Vec<(String, serde_json::Value)> {
+        v["silent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["station"].as_str().unwrap().to_string(),
+                    s["days"].clone(),
+                )
+            })
+            .collect()
+    };
+    let mut own_silent = Vec::new();
+    for (_, v) in &own {
+        own_silent.extend(silent(v));
+    }
+    assert_eq!(silent(&district), own_silent);
+    assert_eq!(own_silent.len(), 3, "{own_silent:?}");
+    assert_eq!(
+        own_silent[0].1.as_array().unwrap().len(),
+        23,
+        "{own_silent:?}"
+    );
 
     // Stopped stations say so (their offline status).
     wait_until(
@@ -424,6 +450,13 @@ fn the_district_book_holds_exactly_the_stations_rows_whatever_happens() {
                 Err(states)
             }
         },
+    );
+    // ... and so does the district report, with the day they went offline.
+    let offline = json(&url, &["--stations", "xa-b"]);
+    assert!(
+        offline["silent"][0]["offline_since"].is_string(),
+        "{}",
+        offline["silent"]
     );
     let text = std::fs::read_to_string(&log2).unwrap();
     for why in [
@@ -479,4 +512,225 @@ fn a_bad_configuration_names_the_file_and_the_fix() {
     assert_eq!(e.lines().count(), 1, "{e}");
     assert!(e.contains("collect.yaml") && e.contains("databse"), "{e}");
     assert!(e.contains("line 3"), "{e}");
+}
+
+/// A row as stations send it, `n` its id; `outcome` and `aired_ms` as given.
+fn burst_row(n: usize, outcome: &str, aired_ms: u64) -> String {
+    let at = format!(
+        "2026-11-{:02}T{:02}:{:02}:00.000+07:00",
+        1 + n % 30,
+        (n / 60) % 24,
+        n % 60
+    );
+    serde_json::json!({
+        "id": n, "program_id": "tin-sang", "title": "Bản tin sáng", "category": "news",
+        "source_kind": "file", "source": "news/ban-tin.mp3", "trigger": "schedule",
+        "requested_by": null, "priority": "normal", "zones": "thon-1",
+        "scheduled_at": at, "started_at": at, "ended_at": at,
+        "planned_ms": 600_000, "aired_ms": aired_ms, "outcome": outcome, "detail": null
+    })
+    .to_string()
+}
+
+/// Publishes `lines` at QoS 1 on `topic`, one message a line (mosquitto_pub -l):
+/// returns once the broker has acknowledged every one.
+fn publish_lines(broker: &Broker, topic: &str, lines: &str) {
+    use std::io::Write;
+    let mut p = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string()])
+        .args(["-q", "1", "-l", "-t", topic])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    p.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
+    assert!(p.wait().unwrap().success());
+}
+
+fn stored(pg: &Postgres) -> Vec<String> {
+    let mut rows = pg
+        .query("SELECT station, id, outcome, aired_ms FROM airtime")
+        .unwrap();
+    rows.sort();
+    rows
+}
+
+/// A burst (a smaller one than the million, which is the bench's:
+/// `cargo bench -p loa --bench collect`) waiting in the broker for the
+/// collector; the broker restarted while it drains, the collector killed -9
+/// mid-batch and started again, then rows republished, some of them
+/// changed: the book ends holding each row once, as last sent.
+#[test]
+fn a_burst_survives_a_broker_restart_and_a_killed_collector() {
+    const STATIONS: usize = 3;
+    const PER: usize = 10_000;
+    let mut broker = Broker::start_persistent(STATIONS * PER + 1000);
+    let pg = Postgres::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("collect.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "mqtt:\n  url: {}\n  client_id: burst\ndatabase: {}\n",
+            broker.url(),
+            pg.url()
+        ),
+    )
+    .unwrap();
+    // The session and its subscriptions exist; the collector is away while
+    // the burst arrives, so that it waits in the broker.
+    let log = tmp.path().join("collect-1.log");
+    let mut c = collector(&config, &log);
+    wait_log(&log, "district book");
+    std::thread::sleep(Duration::from_millis(500));
+    c.kill().unwrap();
+    c.wait().unwrap();
+    let mut want = Vec::new();
+    for s in 0..STATIONS {
+        let mut lines = String::new();
+        for id in 1..=PER {
+            lines.push_str(&burst_row(id, "interrupted", 1000));
+            lines.push('\n');
+            want.push(format!("xa-{s}\t{id}\tinterrupted\t1000"));
+        }
+        publish_lines(&broker, &format!("loa/xa-{s}/airtime"), &lines);
+    }
+    want.sort();
+    let total = want.len();
+
+    let log = tmp.path().join("collect-2.log");
+    let mut c = collector(&config, &log);
+    let some_more = |than: usize| {
+        wait_until(
+            &format!("more than {than} rows stored"),
+            Duration::from_secs(60),
+            Duration::from_millis(10),
+            || match count(&pg) {
+                n if n > than => Ok(n),
+                n => Err(n),
+            },
+        )
+    };
+    let before_restart = some_more(0);
+    broker.restart();
+    let before_kill = some_more(before_restart);
+    c.kill().unwrap();
+    c.wait().unwrap();
+    let log = tmp.path().join("collect-3.log");
+    let mut c = collector(&config, &log);
+    wait_until(
+        "every row stored",
+        Duration::from_secs(120),
+        Duration::from_millis(100),
+        || match count(&pg) {
+            n if n == total => Ok(()),
+            n => Err(format!("{n} of {total}")),
+        },
+    );
+    assert_eq!(stored(&pg), want);
+    // The faults came while rows were still arriving.
+    assert!(
+        before_kill < total,
+        "{before_kill} of {total} before the kill"
+    );
+
+    // Republished: the first station's rows again, a hundred of them now
+    // closed (an interrupted row later completed): updated, never added.
+    let mut lines = String::new();
+    for id in 1..=PER {
+        let (outcome, aired) = if id <= 100 {
+            ("completed", 600_000)
+        } else {
+            ("interrupted", 1000)
+        };
+        lines.push_str(&burst_row(id, outcome, aired));
+        lines.push('\n');
+    }
+    publish_lines(&broker, "loa/xa-0/airtime", &lines);
+    for w in want.iter_mut() {
+        if let Some(id) = w.strip_prefix("xa-0\t").and_then(|r| r.split('\t').next()) {
+            if id.parse::<usize>().unwrap() <= 100 {
+                *w = format!("xa-0\t{id}\tcompleted\t600000");
+            }
+        }
+    }
+    want.sort();
+    wait_until(
+        "the changed rows updated",
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || {
+            let got = stored(&pg);
+            if got == want {
+                Ok(())
+            } else {
+                Err(got.len())
+            }
+        },
+    );
+    assert!(c.try_wait().unwrap().is_none());
+    c.kill().unwrap();
+    let _ = c.wait();
+}
+
+/// SIGTERM stops the collector (as systemd stops it) even with the broker
+/// gone and a batch's acknowledgements not yet handed over (it used to
+/// wait for the broker to take them, a few at a time, half a minute): the
+/// broker keeps those messages for the next start.
+#[test]
+fn sigterm_stops_the_collector_with_the_broker_gone() {
+    let mut broker = Broker::start();
+    let pg = Postgres::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("collect.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "mqtt:\n  url: {}\n  client_id: term\ndatabase: {}\n",
+            broker.url(),
+            pg.url()
+        ),
+    )
+    .unwrap();
+    let log = tmp.path().join("collect.log");
+    let mut c = collector(&config, &log);
+    wait_log(&log, "district book");
+    std::thread::sleep(Duration::from_millis(500));
+    // A batch held while the database is away, the broker then gone, the
+    // database back: the batch is stored, its acknowledgements cannot go.
+    pg.stop();
+    let mut lines = String::new();
+    for id in 1..=2000 {
+        lines.push_str(&burst_row(id, "completed", 1000));
+        lines.push('\n');
+    }
+    publish_lines(&broker, "loa/xa-a/airtime", &lines);
+    wait_log(&log, "holding 2000 messages");
+    broker.stop();
+    pg.start_again();
+    wait_until(
+        "the batch stored",
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+        || match count(&pg) {
+            2000 => Ok(()),
+            n => Err(n),
+        },
+    );
+    let ok = Command::new("kill")
+        .args(["-TERM", &c.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let status = wait_until(
+        "the collector stopped",
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || c.try_wait().unwrap().ok_or(()),
+    );
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
 }

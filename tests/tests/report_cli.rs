@@ -130,6 +130,11 @@ fn json_figures_for_a_month_of_local_days() {
             ],
             "totals": {"items": 5, "aired_ms": 4_030_000, "planned_ms": 5_230_000, "completed": 4,
                        "failed": 1, "emergency_announcements": 1, "relay_ms": 3_000_000},
+            // Something aired on the 1st, 20th and 30th (the 12th's news failed).
+            "silent": [{"station": "au-lau", "days": (2..=29)
+                .filter(|d| *d != 20)
+                .map(|d| format!("2026-11-{d:02}"))
+                .collect::<Vec<_>>(), "offline_since": null}],
         })
     );
 
@@ -213,7 +218,14 @@ fn csv_has_a_bom_and_vietnamese_headers() {
     );
     assert_eq!(lines[4], "thoi-su-xa,0,0:00:00,0,0:10:00,600000,0,1");
     assert_eq!(lines[5], "Tổng cộng,5,1:07:10,4030000,1:27:10,5230000,4,1");
-    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[6], "");
+    assert_eq!(lines[7], "Đài,Số ngày,Các ngày,Mất kết nối từ");
+    assert!(
+        lines[8].starts_with("au-lau,27,2026-11-02;2026-11-03;"),
+        "{}",
+        lines[8]
+    );
+    assert_eq!(lines.len(), 9);
 }
 
 #[test]

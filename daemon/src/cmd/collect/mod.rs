@@ -90,10 +90,24 @@ fn default_client_id() -> String {
 }
 
 /// Messages held at most, unacknowledged (MQTT 5 Receive Maximum): the
-/// broker keeps the rest while the database is away.
+/// broker keeps the rest while the database is away. Also a batch's most.
 const IN_FLIGHT: u16 = 2000;
 /// A batch waits at most this long for more messages after its first.
 const GATHER: Duration = Duration::from_millis(300);
+/// A batch is written once no message came for this long: the broker's
+/// window of unacknowledged messages is full (EMQX's default is 32, whatever
+/// Receive Maximum says) or the backlog is drained, and waiting longer
+/// would only wait for acknowledgements that the batch itself holds back.
+const QUIET: Duration = Duration::from_millis(10);
+/// Messages waiting between the broker's task and the batches, at most.
+/// mosquitto 2.0 sends a resumed session's whole queue without regard to
+/// Receive Maximum; past this the broker's task stops reading (TCP holds
+/// the rest) until batches catch up.
+const WAITING: usize = IN_FLIGHT as usize * 2;
+/// The MQTT keep alive (a station's is 15 s).
+const KEEP_ALIVE: Duration = Duration::from_secs(60);
+/// How long a stopping collector gives the broker's task to say goodbye.
+const DISCONNECT_WITHIN: Duration = Duration::from_secs(2);
 /// Refusals are logged once per station and reason per hour.
 const LOG_EVERY: Duration = Duration::from_secs(3600);
 
@@ -230,6 +244,10 @@ async fn collect(
     o.set_session_expiry_interval(Some(7 * 24 * 3600));
     o.set_manual_acks(true);
     o.set_receive_maximum(Some(IN_FLIGHT));
+    // The broker answers a ping behind every message it has queued for the
+    // collector: while a million-row backlog drains (20 s), a 15 s keep
+    // alive took the late answer for a dead link and reconnected.
+    o.set_keep_alive(KEEP_ALIVE);
     let (client, mut eventloop) = AsyncClient::new(o, 64);
     let share = if c.mqtt.shared { "$share/collect/" } else { "" };
     let topics = [
@@ -237,7 +255,7 @@ async fn collect(
         format!("{share}{}/+/status", c.root),
     ];
 
-    let (tx, mut rx) = mpsc::channel::<Publish>(IN_FLIGHT as usize * 2);
+    let (tx, mut rx) = mpsc::channel::<Publish>(WAITING);
     let subscriber = client.clone();
     let link = tokio::spawn(async move {
         let mut down_since: Option<Instant> = None;
@@ -247,15 +265,22 @@ async fn collect(
                     if let Some(t) = down_since.take() {
                         info!("broker back after {} s", t.elapsed().as_secs());
                     }
-                    for t in &topics {
-                        let _ = subscriber.subscribe(t.clone(), QoS::AtLeastOnce).await;
-                    }
+                    // From a task of its own: the client's request queue
+                    // may be full of acknowledgements, which only this
+                    // task's polling sends.
+                    let (client, topics) = (subscriber.clone(), topics.clone());
+                    tokio::spawn(async move {
+                        for t in topics {
+                            let _ = client.subscribe(t, QoS::AtLeastOnce).await;
+                        }
+                    });
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     if tx.send(p).await.is_err() {
                         return;
                     }
                 }
+                Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return,
                 Ok(_) => {}
                 Err(e) => {
                     if down_since.is_none() {
@@ -274,9 +299,15 @@ async fn collect(
     let silent_after = Duration::from_secs(c.silent_after_minutes * 60);
     let mut housekeeping = tokio::time::interval(Duration::from_secs(30));
     let mut stored: u64 = 0;
+    // Acknowledgements not yet handed to the broker's task: never awaited
+    // (the task may itself be waiting for this loop to take messages, when
+    // the broker sends more than its window), handed over as room comes.
+    let mut acks = Acks::default();
     loop {
+        acks.flush(&client);
         let first = tokio::select! {
             p = rx.recv() => match p { Some(p) => p, None => break },
+            () = acks.room(), if !acks.is_empty() => continue,
             _ = housekeeping.tick() => {
                 match store::flag_silent(&db, silent_after).await {
                     Ok(now_silent) => for s in now_silent {
@@ -290,13 +321,17 @@ async fn collect(
             _ = tokio::signal::ctrl_c() => break,
         };
         let mut batch = vec![first];
-        let until = tokio::time::Instant::now() + GATHER;
+        let began = tokio::time::Instant::now();
+        let until = began + GATHER;
         while batch.len() < IN_FLIGHT as usize {
-            match tokio::time::timeout_at(until, rx.recv()).await {
+            acks.flush(&client);
+            let quiet = (tokio::time::Instant::now() + QUIET).min(until);
+            match tokio::time::timeout_at(quiet, rx.recv()).await {
                 Ok(Some(p)) => batch.push(p),
                 _ => break,
             }
         }
+        let gathered = tokio::time::Instant::now();
         let now = chrono::Utc::now();
         let mut records = Vec::with_capacity(batch.len());
         for p in &batch {
@@ -345,7 +380,12 @@ async fn collect(
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
-                        _ = term.recv() => return Ok(ExitCode::SUCCESS),
+                        _ = term.recv() => {
+                            // The batch stays unacknowledged: the broker
+                            // sends it again to the next collector.
+                            stop(&client, &mut acks, link, &mut rx).await;
+                            return Ok(ExitCode::SUCCESS);
+                        }
                     }
                     wait = (wait * 2).min(Duration::from_secs(5));
                     if db.is_closed() {
@@ -362,18 +402,94 @@ async fn collect(
             info!("database back after {} s", t.elapsed().as_secs());
         }
         // Only now is each message the broker's to forget.
-        for p in &batch {
-            let _ = client.ack(p).await;
-        }
+        acks.add(batch);
+        acks.flush(&client);
         stored += records.iter().flatten().count() as u64;
+        tracing::debug!(
+            "batch of {} messages gathered in {} ms, stored in {} ms",
+            records.len(),
+            (gathered - began).as_millis(),
+            gathered.elapsed().as_millis()
+        );
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&format!(
             "{stored} messages stored, {} refused",
             refusals.total
         ))]);
     }
-    let _ = client.disconnect().await;
-    link.abort();
+    stop(&client, &mut acks, link, &mut rx).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Acknowledgements waiting for room in the client's request queue: a
+/// message's packet id and QoS, all an acknowledgement needs (a broker
+/// that ignores Receive Maximum can have a million messages unacknowledged;
+/// whole messages, stripped, held 240 MiB).
+#[derive(Default)]
+struct Acks(std::collections::VecDeque<(u16, QoS)>);
+
+impl Acks {
+    fn add(&mut self, batch: Vec<Publish>) {
+        self.0.extend(batch.into_iter().map(|p| (p.pkid, p.qos)));
+    }
+
+    /// Hands over as many as the queue takes, without waiting.
+    fn flush(&mut self, client: &AsyncClient) {
+        while let Some(&(pkid, qos)) = self.0.front() {
+            let p = Publish {
+                dup: false,
+                qos,
+                retain: false,
+                topic: Default::default(),
+                pkid,
+                payload: Default::default(),
+                properties: None,
+            };
+            match client.try_ack(&p) {
+                Ok(()) => {
+                    self.0.pop_front();
+                }
+                // Full: later. Closed: the broker's task is gone, and the
+                // broker sends these again to the next collector.
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A moment for the broker's task to make room.
+    async fn room(&self) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Hands over what acknowledgements it can and disconnects, within
+/// [`DISCONNECT_WITHIN`] even when the broker is gone (its task then tries
+/// to reconnect forever); what stays unacknowledged the broker sends again.
+async fn stop(
+    client: &AsyncClient,
+    acks: &mut Acks,
+    mut link: tokio::task::JoinHandle<()>,
+    rx: &mut mpsc::Receiver<Publish>,
+) {
+    let deadline = tokio::time::Instant::now() + DISCONNECT_WITHIN;
+    let mut asked = false;
+    loop {
+        acks.flush(client);
+        if !asked && acks.is_empty() {
+            asked = client.try_disconnect().is_ok();
+        }
+        tokio::select! {
+            _ = &mut link => return,
+            // Taken and dropped, so that the task can get to the disconnect.
+            _ = rx.recv() => {}
+            () = tokio::time::sleep(Duration::from_millis(5)) => {}
+            () = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    link.abort();
 }
 
 /// A message as a record, or why not.

@@ -120,6 +120,69 @@ pub struct Figures {
     pub relay: Vec<(String, u64)>,
     /// (local day, category, aired_ms), sorted; only when asked for.
     pub per_day: Vec<(String, String, u64)>,
+    /// Each station's local days on which something aired.
+    pub aired_days: HashMap<String, HashSet<String>>,
+    /// The stations with days of the period on which nothing aired, by id
+    /// (filled by [`Figures::find_silent`]).
+    pub silent: Vec<Silent>,
+}
+
+/// A station that aired nothing on some days of the period: it was silent
+/// (loudspeakers off, the PC down) or offline (its rows never reached the
+/// district book).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Silent {
+    pub station: String,
+    pub days: Vec<NaiveDate>,
+    /// The local day it went offline, if its last status says offline.
+    pub offline_since: Option<NaiveDate>,
+}
+
+/// A station a report covers, as its source knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownStation {
+    pub id: String,
+    /// The local day it went offline, if its last status says offline.
+    pub offline_since: Option<NaiveDate>,
+}
+
+impl Figures {
+    /// Fills [`Figures::silent`]: for each of `stations`, the days of the
+    /// period up to `until` (today: later days have not happened) on which
+    /// none of its rows aired.
+    pub fn find_silent(&mut self, stations: &[KnownStation], until: NaiveDate) {
+        let none = HashSet::new();
+        self.silent = stations
+            .iter()
+            .filter_map(|st| {
+                let aired = self.aired_days.get(&st.id).unwrap_or(&none);
+                let days: Vec<NaiveDate> = self
+                    .period
+                    .days()
+                    .take_while(|d| *d <= until)
+                    .filter(|d| !aired.contains(&d.format("%Y-%m-%d").to_string()))
+                    .collect();
+                (!days.is_empty() || st.offline_since.is_some()).then(|| Silent {
+                    station: st.id.clone(),
+                    days,
+                    offline_since: st.offline_since,
+                })
+            })
+            .collect();
+        self.silent.sort_by(|a, b| a.station.cmp(&b.station));
+    }
+}
+
+/// Consecutive days as (first, last) runs.
+pub fn runs(days: &[NaiveDate]) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut out: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for &d in days {
+        match out.last_mut() {
+            Some((_, last)) if *last + TimeDelta::days(1) == d => *last = d,
+            _ => out.push((d, d)),
+        }
+    }
+    out
 }
 
 /// One airtime row as the report reads it, borrowed from its source.
@@ -187,6 +250,9 @@ pub trait RowSource {
         ordered: bool,
         each: &mut dyn FnMut(&LogRow<'_>) -> anyhow::Result<()>,
     ) -> anyhow::Result<()>;
+
+    /// The stations the report covers, rows or none in the period.
+    fn stations(&mut self) -> anyhow::Result<Vec<KnownStation>>;
 }
 
 /// A station's own log (SQLite).
@@ -245,6 +311,13 @@ impl RowSource for SqliteRows<'_> {
             })?;
         }
         Ok(())
+    }
+
+    fn stations(&mut self) -> anyhow::Result<Vec<KnownStation>> {
+        Ok(vec![KnownStation {
+            id: self.station.clone(),
+            offline_since: None,
+        }])
     }
 }
 
@@ -313,6 +386,7 @@ fn scan(
     let mut relay: HashMap<String, u64> = HashMap::new();
     let mut emergencies: HashSet<String> = HashSet::new();
     let mut per_day: HashMap<String, HashMap<String, u64>> = HashMap::new();
+    let mut aired_days: HashMap<String, HashSet<String>> = HashMap::new();
     source.rows(period, each.is_some(), &mut |r| {
         if let Some(each) = each.as_mut() {
             each(r)?;
@@ -338,6 +412,16 @@ fn scan(
         }
         if r.source_kind == "stream" {
             add(&mut relay, r.title, r.aired_ms);
+        }
+        if r.aired_ms > 0 {
+            let day = r.started_at.get(0..10).unwrap_or(r.started_at);
+            let days = match aired_days.get_mut(r.station) {
+                Some(d) => d,
+                None => aired_days.entry(r.station.to_string()).or_default(),
+            };
+            if !days.contains(day) {
+                days.insert(day.to_string());
+            }
         }
         if r.category == "announcement" && r.priority == "emergency" && item {
             let mut k = String::with_capacity(64);
@@ -392,6 +476,8 @@ fn scan(
         totals,
         relay,
         per_day,
+        aired_days,
+        silent: Vec::new(),
     })
 }
 
@@ -543,6 +629,41 @@ pub(crate) mod tests {
             .iter()
             .find(|g| g.key == key)
             .unwrap_or_else(|| panic!("no group {key}: {:?}", f.groups))
+    }
+
+    #[test]
+    fn silent_days_are_the_days_nothing_aired_until_today() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(&november(dir.path()));
+        let mut f = figures(&mut rows(&conn), NOV, By::Category, false).unwrap();
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let stations = [
+            KnownStation {
+                id: "au-lau".into(),
+                offline_since: None,
+            },
+            // Heard from once, offline since: silent every day.
+            KnownStation {
+                id: "xa-khac".into(),
+                offline_since: Some(day(20)),
+            },
+        ];
+        // Today the 25th: the days after it have not happened.
+        f.find_silent(&stations, day(25));
+        // The 2nd aired a relay (its failed news did not count); the
+        // 1st's chime and silence aside, its news aired.
+        assert_eq!(
+            runs(&f.silent[0].days),
+            [(day(3), day(14)), (day(16), day(19)), (day(21), day(25))]
+        );
+        assert_eq!(f.silent[0].offline_since, None);
+        assert_eq!(f.silent[1].station, "xa-khac");
+        assert_eq!(runs(&f.silent[1].days), [(day(1), day(25))]);
+        assert_eq!(f.silent[1].offline_since, Some(day(20)));
+        // A station that aired every day is not listed.
+        let mut f = figures(&mut rows(&conn), NOV, By::Category, false).unwrap();
+        f.find_silent(&stations[..1], day(2));
+        assert_eq!(f.silent, []);
     }
 
     #[test]

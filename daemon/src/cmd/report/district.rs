@@ -5,7 +5,7 @@
 use anyhow::Context;
 use tokio_postgres::Client;
 
-use super::data::{LogRow, Period, RowSource};
+use super::data::{KnownStation, LogRow, Period, RowSource};
 use crate::cmd::collect::store;
 
 /// Rows read at a time from the server (a year of a province is tens of
@@ -105,5 +105,34 @@ impl RowSource for PgRows {
                 Ok::<(), anyhow::Error>(())
             })
             .with_context(|| format!("{}: cannot read the district book", store::redacted(url)))
+    }
+
+    /// The stations asked for, or every station the collector has heard
+    /// from; with the local day each went offline, if its status says so.
+    fn stations(&mut self) -> anyhow::Result<Vec<KnownStation>> {
+        let rows = self
+            .runtime
+            .block_on(self.client.query(
+                "SELECT ids.s, CASE WHEN st.state = 'offline'
+                        THEN to_char(st.since AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM-DD') END
+                 FROM (SELECT station AS s FROM station WHERE $1::text[] IS NULL
+                       UNION SELECT unnest($1::text[])) AS ids
+                 LEFT JOIN station AS st ON st.station = ids.s
+                 ORDER BY ids.s",
+                &[&self.stations],
+            ))
+            .with_context(|| {
+                format!(
+                    "{}: cannot read the stations' state",
+                    store::redacted(&self.url)
+                )
+            })?;
+        Ok(rows
+            .iter()
+            .map(|r| KnownStation {
+                id: r.get(0),
+                offline_since: r.get::<_, Option<String>>(1).and_then(|d| d.parse().ok()),
+            })
+            .collect())
     }
 }

@@ -170,6 +170,19 @@ pub fn write(r: &Report, n: u64, rows: &mut dyn Read, out: &mut dyn Write) -> an
     };
     fact(w.relay_hours, relay);
     fact(w.emergency, t.emergency_announcements.to_string());
+    let silent = r.silent_lines();
+    fact(
+        w.silent_days,
+        if silent.is_empty() {
+            w.no_relay.to_string()
+        } else {
+            silent
+                .iter()
+                .map(|l| esc(l))
+                .collect::<Vec<_>>()
+                .join("<br>")
+        },
+    );
     fact(w.failures, t.failed.to_string());
     fact(
         w.aired_vs_planned,

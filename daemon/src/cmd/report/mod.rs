@@ -96,6 +96,44 @@ impl Report {
         }
     }
 
+    /// Each silent station as a line for people: `xa-a: 3 days (05/11/2026,
+    /// 07/11/2026–08/11/2026); offline since 07/11/2026`.
+    pub fn silent_lines(&self) -> Vec<String> {
+        let w = self.lang.words();
+        self.figures
+            .silent
+            .iter()
+            .map(|s| {
+                let dates: Vec<String> = data::runs(&s.days)
+                    .into_iter()
+                    .map(|(a, b)| {
+                        if a == b {
+                            self.lang.date(&a.to_string())
+                        } else {
+                            format!(
+                                "{}–{}",
+                                self.lang.date(&a.to_string()),
+                                self.lang.date(&b.to_string())
+                            )
+                        }
+                    })
+                    .collect();
+                let mut line = format!("{}: {} {}", s.station, s.days.len(), w.days);
+                if !dates.is_empty() {
+                    line.push_str(&format!(" ({})", dates.join(", ")));
+                }
+                if let Some(d) = s.offline_since {
+                    line.push_str(&format!(
+                        "; {} {}",
+                        w.offline_since,
+                        self.lang.date(&d.to_string())
+                    ));
+                }
+                line
+            })
+            .collect()
+    }
+
     /// A group's key as the reader knows it.
     pub fn key_label(&self, g: &Group) -> String {
         match self.figures.by {
@@ -272,7 +310,8 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     };
     let names = (station_id, station_name);
     let what = st.db.display().to_string();
-    render(args, &mut rows, names, tz, period, &st.approvals, &what)
+    let when = (period, today);
+    render(args, &mut rows, names, tz, when, &st.approvals, &what)
 }
 
 /// The district book at a postgres:// URL (`loa collect`'s).
@@ -305,28 +344,33 @@ fn district(args: &ReportArgs, url: &str) -> anyhow::Result<ExitCode> {
         &mut rows,
         (label.clone(), label),
         tz,
-        period,
+        (period, today),
         &HashMap::new(),
         &what,
     )
 }
 
-/// The report of `rows`, whatever their source, as asked.
+/// The report of `rows`, whatever their source, as asked (`today`: the
+/// last day that may count as silent).
 fn render(
     args: &ReportArgs,
     rows: &mut dyn data::RowSource,
     (station_id, station_name): (String, String),
     tz: Tz,
-    period: Period,
+    (period, today): (Period, NaiveDate),
     approvals: &HashMap<String, String>,
     what: &str,
 ) -> anyhow::Result<ExitCode> {
-    let report = |figures| Report {
-        station_id,
-        station_name,
-        tz,
-        lang: args.lang,
-        figures,
+    let stations = rows.stations()?;
+    let report = |mut figures: Figures| {
+        figures.find_silent(&stations, period.to.min(today));
+        Report {
+            station_id,
+            station_name,
+            tz,
+            lang: args.lang,
+            figures,
+        }
     };
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::with_capacity(

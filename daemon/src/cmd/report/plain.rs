@@ -96,6 +96,15 @@ pub fn text(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     for (url, ms) in &f.relay {
         writeln!(out, "  {}  {url}", hms(*ms))?;
     }
+    let silent = r.silent_lines();
+    if silent.is_empty() {
+        writeln!(out, "{}: {}", w.silent_days, w.no_relay)?;
+    } else {
+        writeln!(out, "{}:", w.silent_days)?;
+    }
+    for line in silent {
+        writeln!(out, "  {line}")?;
+    }
     Ok(())
 }
 
@@ -153,7 +162,27 @@ pub fn csv(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     for g in &f.groups {
         put(&row(&g.key, g))?;
     }
-    put(&row(w.total, &f.totals.as_group()))
+    put(&row(w.total, &f.totals.as_group()))?;
+    // After a blank line, the stations' silent days (ISO dates, `;` between).
+    if !f.silent.is_empty() {
+        put(&[])?;
+        put(&[
+            w.key_station.to_string(),
+            w.day_count.to_string(),
+            w.dates.to_string(),
+            w.offline_since_head.to_string(),
+        ])?;
+        for st in &f.silent {
+            let days: Vec<String> = st.days.iter().map(|d| d.to_string()).collect();
+            put(&[
+                st.station.clone(),
+                st.days.len().to_string(),
+                days.join(";"),
+                st.offline_since.map(|d| d.to_string()).unwrap_or_default(),
+            ])?;
+        }
+    }
+    Ok(())
 }
 
 /// SPEC section 7's shape, keys in its order.
@@ -182,29 +211,57 @@ pub fn json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     let t = &f.totals;
     writeln!(
         out,
-        "  \"totals\": {{\"items\": {}, \"aired_ms\": {}, \"planned_ms\": {}, \"completed\": {}, \"failed\": {}, \"emergency_announcements\": {}, \"relay_ms\": {}}}",
+        "  \"totals\": {{\"items\": {}, \"aired_ms\": {}, \"planned_ms\": {}, \"completed\": {}, \"failed\": {}, \"emergency_announcements\": {}, \"relay_ms\": {}}},",
         t.items, t.aired_ms, t.planned_ms, t.completed, t.failed, t.emergency_announcements, t.relay_ms
     )?;
+    write!(out, "  \"silent\": [")?;
+    for (i, st) in f.silent.iter().enumerate() {
+        let days: Vec<String> = st.days.iter().map(|d| s(&d.to_string())).collect();
+        write!(
+            out,
+            "{}\n    {{\"station\": {}, \"days\": [{}], \"offline_since\": {}}}",
+            if i == 0 { "" } else { "," },
+            s(&st.station),
+            days.join(", "),
+            st.offline_since
+                .map_or("null".to_string(), |d| s(&d.to_string()))
+        )?;
+    }
+    writeln!(out, "{}]", if f.silent.is_empty() { "" } else { "\n  " })?;
     writeln!(out, "}}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::data::tests::{november, NOV, TZ};
-    use super::super::data::{figures, tests::rows, By};
+    use super::super::data::{figures, tests::rows, By, KnownStation};
     use super::super::words::Lang;
     use super::*;
 
     fn report(by: By, lang: Lang) -> Report {
         let dir = tempfile::tempdir().unwrap();
         let conn = rusqlite::Connection::open(november(dir.path())).unwrap();
+        let mut figures = figures(&mut rows(&conn), NOV, by, false).unwrap();
+        let station = KnownStation {
+            id: "au-lau".into(),
+            offline_since: None,
+        };
+        figures.find_silent(&[station], NOV.to);
         Report {
             station_id: "au-lau".into(),
             station_name: "Đài truyền thanh xã Âu Lâu".into(),
             tz: TZ,
             lang,
-            figures: figures(&mut rows(&conn), NOV, by, false).unwrap(),
+            figures,
         }
+    }
+
+    /// The November fixture aired on the 1st, 2nd, 15th, 20th and 30th.
+    fn silent_days() -> Vec<String> {
+        (1..=30)
+            .filter(|d| ![1, 2, 15, 20, 30].contains(d))
+            .map(|d| format!("2026-11-{d:02}"))
+            .collect()
     }
 
     fn render(f: fn(&Report, &mut dyn Write) -> io::Result<()>, r: &Report) -> String {
@@ -237,6 +294,7 @@ mod tests {
                 ],
                 "totals": {"items": 6, "aired_ms": 4_498_000, "planned_ms": 5_198_000, "completed": 5,
                            "failed": 1, "emergency_announcements": 1, "relay_ms": 3_500_000},
+                "silent": [{"station": "au-lau", "days": silent_days(), "offline_since": null}],
             })
         );
         // Keys in SPEC's order.
@@ -246,6 +304,7 @@ mod tests {
             "\"station\"",
             "\"groups\"",
             "\"totals\"",
+            "\"silent\"",
         ];
         let at: Vec<usize> = order.iter().map(|k| text.find(k).unwrap()).collect();
         assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
@@ -274,7 +333,10 @@ mod tests {
         );
         assert_eq!(lines[7], "Tổng cộng,6,1:14:58,4498000,1:26:38,5198000,5,1");
         assert_eq!(lines[8], "");
-        assert_eq!(lines.len(), 9);
+        assert_eq!(lines[9], "Đài,Số ngày,Các ngày,Mất kết nối từ");
+        assert_eq!(lines[10], format!("au-lau,25,{},", silent_days().join(";")));
+        assert_eq!(lines[11], "");
+        assert_eq!(lines.len(), 12);
         let en = render(csv, &report(By::Day, Lang::En));
         assert!(en.starts_with("\u{feff}Day,Items,Aired,"), "{en}");
         assert_eq!(field("a,\"b\""), "\"a,\"\"b\"\"\"");
@@ -286,6 +348,13 @@ mod tests {
         assert!(vi.contains("Từ 01/11/2026".to_lowercase().as_str()), "{vi}");
         assert!(vi.contains("Tiếp sóng"), "{vi}");
         assert!(vi.contains("Thông báo khẩn cấp: 1"), "{vi}");
+        assert!(
+            vi.contains(
+                "Ngày không phát sóng (đài im lặng hoặc mất kết nối):\n  au-lau: 25 ngày \
+                 (03/11/2026–14/11/2026, 16/11/2026–19/11/2026, 21/11/2026–29/11/2026)\n"
+            ),
+            "{vi}"
+        );
         let total = vi.lines().find(|l| l.starts_with("Tổng cộng")).unwrap();
         assert!(total.contains("1:14:58"), "{total}");
         let en = render(text, &report(By::Program, Lang::En));
