@@ -261,8 +261,8 @@ impl Bus {
                 {
                     return self.command(&topic, &payload, retain, sched, now);
                 }
-                self.zones.on_message(&topic, &payload, now);
-                let back = self.boards.on_message(&topic, &payload, now);
+                let mut back = self.zones.on_message(&topic, &payload, now);
+                back.extend(self.boards.on_message(&topic, &payload, now));
                 self.send(back);
             }
         }
@@ -412,7 +412,7 @@ impl Bus {
             .station
             .zones
             .iter()
-            .filter(|z| zones.contains(&z.id) && z.relay.is_some())
+            .filter(|z| zones.contains(&z.id) && (z.relay.is_some() || z.receiver.is_some()))
             .filter(|z| !states.iter().any(|(id, s)| *id == z.id && *s == "on"))
             .map(|z| z.preroll)
             .max()
@@ -455,7 +455,11 @@ impl Bus {
                         }
                     }
                     Ok(Some(FromLink::Message { topic, payload, .. })) => {
-                        self.zones.on_message(&topic, &payload, clock.now())
+                        // Loa stops: a receiver that restarted just now is
+                        // told the zone's state (off) once more.
+                        for p in self.zones.on_message(&topic, &payload, clock.now()) {
+                            link.send(ToLink::Publish(p));
+                        }
                     }
                     Ok(Some(FromLink::Disconnected)) => {}
                     Ok(None) | Err(_) => break,
@@ -587,6 +591,8 @@ pub fn status_document<E: Engine>(
         "now": now_doc,
         "next": next,
         "zones": zone_states,
+        // Each receiver zone's box and its last state (SPEC 7d).
+        "receivers": zones.receivers(),
         // Beyond SPEC's keys (for `loa status`): announcements on the air or
         // waiting, each board's current text, each output's device.
         "announcements": announcements,
@@ -647,21 +653,31 @@ pub fn discovery(config: &Config) -> Vec<Publish> {
         }),
     )];
     for z in &st.zones {
+        let mut zone = serde_json::json!({
+            "name": z.name,
+            "unique_id": format!("loa_{}_zone_{}", st.id, z.id),
+            "state_topic": status,
+            "value_template": format!("{{{{ 'ON' if value_json.zones['{}'] == 'on' else 'OFF' }}}}", z.id),
+            "device_class": "sound",
+            "availability": [availability.clone()],
+            "device": device.clone(),
+        });
+        if z.receiver.is_some() {
+            // The receiver's state (online, playing, buffer, error) as the
+            // zone's attributes.
+            zone["json_attributes_topic"] = serde_json::json!(status);
+            zone["json_attributes_template"] = serde_json::json!(format!(
+                "{{{{ value_json.receivers['{}'] | tojson }}}}",
+                z.id
+            ));
+        }
         out.push(retained(
             format!(
                 "homeassistant/binary_sensor/loa_{}/zone_{}/config",
                 st.id.replace('-', "_"),
                 z.id.replace('-', "_")
             ),
-            serde_json::json!({
-                "name": z.name,
-                "unique_id": format!("loa_{}_zone_{}", st.id, z.id),
-                "state_topic": status,
-                "value_template": format!("{{{{ 'ON' if value_json.zones['{}'] == 'on' else 'OFF' }}}}", z.id),
-                "device_class": "sound",
-                "availability": [availability.clone()],
-                "device": device.clone(),
-            }),
+            zone,
         ));
     }
     out
