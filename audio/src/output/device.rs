@@ -695,7 +695,10 @@ mod tests {
     fn the_lag_is_the_lower_envelope_and_follows_a_real_change_within_a_window() {
         let mut lag = LagFilter::new();
         // Late wake-ups only ever measure too much.
-        for (i, late) in [0, 3_000_000, 150_000, 9_000_000, 0, 40_000].iter().enumerate() {
+        for (i, late) in [0, 3_000_000, 150_000, 9_000_000, 0, 40_000]
+            .iter()
+            .enumerate()
+        {
             assert_eq!(lag.push(80_000_000 + late), 80_000_000, "measurement {i}");
         }
         // An underrun slips the card by 25 ms: within two half windows the
