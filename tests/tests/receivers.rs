@@ -5,7 +5,8 @@
 //! by frequency and in order: a program for zone a is silent at b, an
 //! emergency for every zone reaches both, a receiver told to stop (OFF)
 //! does not play what the mount carries for the other zone, a volume
-//! changed by a reload changes the level; a receiver killed is a zone fault.
+//! changed by a reload changes the level; a receiver killed is a zone fault;
+//! after the broker restarts, Loa and the receiver find each other again.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -277,6 +278,71 @@ fn receivers_air_what_their_zones_should_and_a_dead_one_is_a_fault() {
         },
     );
     d.wait_for_log("the receiver `rx-a` of zone `a` is offline", 3);
+    let (exit, _) = d.stop();
+    assert!(exit.success(), "{exit:?}");
+}
+
+/// The broker restarts between programs: the receiver and Loa reconnect on
+/// their own, and the next program for the zone is heard at its receiver.
+#[test]
+fn after_the_broker_restarts_the_next_program_reaches_the_receiver() {
+    let ice = Icecast::start("hackme-rx2");
+    let mut broker = Broker::start();
+    let (p1, _) = local_in(16);
+    let schedule = format!("programs:\n{}", program("tin", &p1, "[a]", "normal", 440));
+    let dir = station_dir(&station(ice.port, &broker.url(), 1.0), Some(&schedule));
+    ice.password_file(dir.path(), "hackme-rx2");
+    let rx_a = Receiver::start(dir.path(), &broker, "rx-a");
+    let d = Daemon::start(BIN, dir.path(), &[]);
+    // Loa told the receiver the zone's state (off) on connecting.
+    let told = |what: &str| {
+        wait_until(
+            what,
+            Duration::from_secs(6),
+            Duration::from_millis(100),
+            || {
+                let st = status(dir.path());
+                if st["link"]["state"] == "connected"
+                    && st["receivers"]["a"]["online"] == true
+                    && st["receivers"]["a"]["state"] == "stopped"
+                {
+                    Ok(())
+                } else {
+                    Err(st)
+                }
+            },
+        )
+    };
+    told("Loa and the receiver on the broker");
+    broker.stop();
+    broker.start_again();
+    let states = broker.subscribe("loa-rx/rx-a/state");
+    states.wait_for("the receiver back on the restarted broker", 8, |m| {
+        m.iter().any(|(_, _, p)| p.contains(r#""online":true"#))
+    });
+    told("Loa back on the restarted broker, hearing the receiver");
+    wait_rows(
+        dir.path(),
+        "the program aired",
+        Duration::from_secs(16),
+        |r| r.iter().any(|r| r.outcome == "completed"),
+    );
+    states.wait_for("the receiver played, then stopped", 8, |m| {
+        let played = m
+            .iter()
+            .position(|(_, _, p)| p.contains(r#""state":"playing""#));
+        played.is_some_and(|i| {
+            m[i..]
+                .iter()
+                .any(|(_, _, p)| p.contains(r#""state":"stopped""#))
+        })
+    });
+    let a = heard(&rx_a.stop());
+    assert_eq!(
+        a.iter().map(|x| x.0).collect::<Vec<_>>(),
+        vec![Some(440.0), None],
+        "{a:?}"
+    );
     let (exit, _) = d.stop();
     assert!(exit.success(), "{exit:?}");
 }
