@@ -269,13 +269,26 @@ impl Zones {
                 z.watch.check_at = None;
                 if z.watch.reported != Some(z.on) && !z.watch.fault {
                     z.watch.fault = true;
-                    warn!(
-                        zone = %z.id,
-                        "the relay of zone `{}` did not switch {}: no report of it within {} s; check the device and its MQTT link",
-                        z.id,
-                        if z.on { "on" } else { "off" },
-                        CONFIRM_WITHIN.num_seconds()
-                    );
+                    if let Some(r) = &z.receiver {
+                        if !r.offline() {
+                            warn!(
+                                zone = %z.id,
+                                "the receiver `{}` of zone `{}` is not {} {} s after it was told to; see its state (loa status) and its journal",
+                                r.id,
+                                z.id,
+                                if z.on { "playing" } else { "stopped" },
+                                CONFIRM_WITHIN.num_seconds()
+                            );
+                        }
+                    } else {
+                        warn!(
+                            zone = %z.id,
+                            "the relay of zone `{}` did not switch {}: no report of it within {} s; check the device and its MQTT link",
+                            z.id,
+                            if z.on { "on" } else { "off" },
+                            CONFIRM_WITHIN.num_seconds()
+                        );
+                    }
                 }
             }
             // A receiver hears the mount its delay late: it follows the
