@@ -6,7 +6,8 @@
 //! emergency for every zone reaches both, a receiver told to stop (OFF)
 //! does not play what the mount carries for the other zone, a volume
 //! changed by a reload changes the level; a receiver killed is a zone fault;
-//! after the broker restarts, Loa and the receiver find each other again.
+//! after the broker restarts, Loa and the receiver find each other again;
+//! after the Icecast server restarts, the receiver plays the mount again.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -341,6 +342,65 @@ fn after_the_broker_restarts_the_next_program_reaches_the_receiver() {
     assert_eq!(
         a.iter().map(|x| x.0).collect::<Vec<_>>(),
         vec![Some(440.0), None],
+        "{a:?}"
+    );
+    let (exit, _) = d.stop();
+    assert!(exit.success(), "{exit:?}");
+}
+
+/// The Icecast server restarts while the zone is on: the receiver's stream
+/// breaks (`connecting`, with the cause), and it plays the mount again by
+/// itself, the next program included.
+#[test]
+fn after_the_icecast_server_restarts_the_receiver_plays_the_mount_again() {
+    let mut ice = Icecast::start("hackme-rx3");
+    let broker = Broker::start();
+    let states = broker.subscribe("loa-rx/rx-a/state");
+    let (p1, _) = local_in(9);
+    let (p2, _) = local_in(24);
+    let schedule = format!(
+        "programs:\n{}{}",
+        program("truoc", &p1, "[a]", "normal", 440),
+        program("sau", &p2, "[a]", "normal", 660)
+    );
+    // A long hold keeps the zone on (the receiver playing) from one to the other.
+    let yaml =
+        station(ice.port, &broker.url(), 1.0).replace("hold: 1s }\n  b:", "hold: 30s }\n  b:");
+    let dir = station_dir(&yaml, Some(&schedule));
+    ice.password_file(dir.path(), "hackme-rx3");
+    let rx_a = Receiver::start(dir.path(), &broker, "rx-a");
+    let d = Daemon::start(BIN, dir.path(), &[]);
+    wait_rows(
+        dir.path(),
+        "the first program aired",
+        Duration::from_secs(14),
+        |r| r.iter().any(|r| r.outcome == "completed"),
+    );
+    states.wait_for("rx-a playing", 6, |m| {
+        m.iter().any(|(_, _, p)| p.contains(r#""state":"playing""#))
+    });
+    ice.stop();
+    states.wait_for("rx-a's stream broken", 8, |m| {
+        m.last().is_some_and(|(_, _, p)| {
+            p.contains(r#""state":"connecting""#) && !p.contains(r#""error":null"#)
+        })
+    });
+    ice.start_again();
+    wait_rows(
+        dir.path(),
+        "the second program aired",
+        Duration::from_secs(20),
+        |r| r.iter().filter(|r| r.outcome == "completed").count() == 2,
+    );
+    let st = status(dir.path());
+    assert_eq!(st["zones"]["a"], "on", "{st}");
+    assert_eq!(st["receivers"]["a"]["state"], "playing", "{st}");
+    // The tail of the second program through the receiver's buffer.
+    std::thread::sleep(Duration::from_secs(3));
+    let a = heard(&rx_a.stop());
+    assert_eq!(
+        a.iter().map(|x| x.0).collect::<Vec<_>>(),
+        vec![Some(440.0), None, Some(660.0), None],
         "{a:?}"
     );
     let (exit, _) = d.stop();
