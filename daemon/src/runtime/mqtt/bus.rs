@@ -716,5 +716,29 @@ mod tests {
             "{{ 'ON' if value_json.zones['thon-1'] == 'on' else 'OFF' }}"
         );
         assert_eq!(z["name"], "Thôn 1 (trung tâm xã)");
+        assert!(z.get("json_attributes_template").is_none(), "{z}");
+    }
+
+    #[test]
+    fn a_receiver_zone_carries_its_receivers_state_as_attributes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("icecast.pass"), "hackme\n").unwrap();
+        std::fs::write(
+            dir.path().join("station.yaml"),
+            "station: { id: thu, name: Thử, timezone: Asia/Ho_Chi_Minh }\n\
+             outputs:\n  clusters: \"icecast://source@10.0.0.2:8000/x.mp3?password_file=icecast.pass\"\n\
+             zones:\n  cum-1: { output: clusters, receiver: rx-1 }\n\
+             mqtt: { url: \"mqtt://127.0.0.1:1883\", homeassistant: true }\n",
+        )
+        .unwrap();
+        let loaded = loa_schedules::load_dir(dir.path());
+        let config = loaded.config.expect("loads");
+        let d = discovery(&config);
+        let z: serde_json::Value = serde_json::from_slice(&d[1].payload).unwrap();
+        assert_eq!(z["json_attributes_topic"], "loa/thu/status");
+        assert_eq!(
+            z["json_attributes_template"],
+            "{{ value_json.receivers['cum-1'] | tojson }}"
+        );
     }
 }
