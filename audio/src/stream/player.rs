@@ -262,4 +262,125 @@ mod tests {
         assert!(r.duration() > RATE / 10, "{} frames", r.duration());
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// One MP3 stream (64 kb/s mono), encoded as it goes, as a source's.
+    struct Mp3 {
+        enc: mp3lame_encoder::Encoder,
+        phase: f32,
+    }
+
+    impl Mp3 {
+        fn new() -> Mp3 {
+            let mut b = mp3lame_encoder::Builder::new().unwrap();
+            b.set_num_channels(1).unwrap();
+            b.set_sample_rate(RATE).unwrap();
+            b.set_brate(mp3lame_encoder::Bitrate::Kbps64).unwrap();
+            b.set_to_write_vbr_tag(false).unwrap();
+            Mp3 {
+                enc: b.build().unwrap(),
+                phase: 0.0,
+            }
+        }
+
+        /// The next `secs` of the stream: a tone of `hz`.
+        fn tone(&mut self, hz: f32, secs: f32) -> Vec<u8> {
+            let n = (secs * RATE as f32) as usize;
+            let pcm: Vec<f32> = (0..n)
+                .map(|_| {
+                    self.phase = (self.phase + hz / RATE as f32).fract();
+                    0.5 * (2.0 * std::f32::consts::PI * self.phase).sin()
+                })
+                .collect();
+            let mut out = Vec::with_capacity(mp3lame_encoder::max_required_buffer_size(n));
+            self.enc
+                .encode_to_vec(mp3lame_encoder::MonoPcm(&pcm), &mut out)
+                .unwrap();
+            out
+        }
+    }
+
+    fn power(w: &[f32], hz: f64) -> f64 {
+        let k = 2.0 * (2.0 * std::f64::consts::PI * hz / RATE as f64).cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in w {
+            let s = x as f64 + k * s1 - s2;
+            s2 = s1;
+            s1 = s;
+        }
+        s1 * s1 + s2 * s2 - k * s1 * s2
+    }
+
+    /// A server's burst on connecting (5 s of 440 Hz at once, as Icecast's
+    /// burst-on-connect sends what it holds) and then live audio (880 Hz at
+    /// real time): the player keeps only its buffer's worth of the burst,
+    /// never the stale seconds before, and goes on live.
+    #[test]
+    fn of_a_burst_only_the_newest_buffer_plays_then_the_live_stream() {
+        use std::io::{Read, Write};
+        let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/m.mp3", server.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let Ok((mut c, _)) = server.accept() else {
+                return;
+            };
+            let mut req = Vec::new();
+            let mut b = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut b) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => req.extend_from_slice(&b[..n]),
+                }
+            }
+            let mut mp3 = Mp3::new();
+            let _ = c.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\n\r\n");
+            let _ = c.write_all(&mp3.tone(440.0, 5.0));
+            for _ in 0..40 {
+                if c.write_all(&mp3.tone(880.0, 0.1)).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let dir = std::env::temp_dir().join(format!("loa-player-burst-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let wav = dir.join("out.wav");
+        let (tx, _rx) = std::sync::mpsc::channel();
+        let out = open_output(&OutputSpec::Wav(wav.clone()), Clock::Real, tx).unwrap();
+        let p = Player::start(out, Duration::from_secs(1));
+        p.play(Some(url));
+        std::thread::sleep(Duration::from_millis(3500));
+        let st = p.status();
+        assert_eq!(st.state, PlayerState::Playing, "{st:?}");
+        p.close();
+        let mut r = hound::WavReader::open(&wav).unwrap();
+        let mono: Vec<f32> = r
+            .samples::<i16>()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+            .chunks_exact(2)
+            .map(|f| (f[0] as f32 + f[1] as f32) / 65536.0)
+            .collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        // 100 ms windows: which tone, in order.
+        let tones: Vec<u32> = mono
+            .chunks_exact(RATE as usize / 10)
+            .filter(|w| w.iter().map(|x| x * x).sum::<f32>() / w.len() as f32 > 1e-3)
+            .map(|w| {
+                if power(w, 440.0) > power(w, 880.0) {
+                    440
+                } else {
+                    880
+                }
+            })
+            .collect();
+        let stale = tones.iter().take_while(|&&t| t == 440).count();
+        assert!(
+            (5..=15).contains(&stale),
+            "about a buffer (1 s) of the 5 s burst, then live: {tones:?}"
+        );
+        assert!(
+            tones[stale..].iter().all(|&t| t == 880) && tones.len() - stale >= 10,
+            "{tones:?}"
+        );
+    }
 }
