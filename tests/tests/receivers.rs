@@ -406,3 +406,27 @@ fn after_the_icecast_server_restarts_the_receiver_plays_the_mount_again() {
     let (exit, _) = d.stop();
     assert!(exit.success(), "{exit:?}");
 }
+
+/// `--output` may not take a receiver zone's mount away: the receivers
+/// would be told to play nothing.
+#[test]
+fn a_receiver_zones_output_cannot_be_replaced_by_a_non_icecast_one() {
+    let dir = station_dir(&station(8000, "mqtt://127.0.0.1:1", 1.0), None);
+    std::fs::write(dir.path().join("icecast.pass"), "x\n").unwrap();
+    let out = loa_e2e::loa(
+        BIN,
+        &[
+            "run",
+            "--config",
+            dir.path().to_str().unwrap(),
+            "--output",
+            "clusters=wav:/tmp/never.wav",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = loa_e2e::stderr(&out);
+    assert!(
+        err.contains("--output clusters=wav:/tmp/never.wav: zone `a` plays this output on an IP cluster receiver; it must stay an icecast:// output"),
+        "{err}"
+    );
+}
