@@ -291,6 +291,16 @@ impl Zones {
                     }
                 }
             }
+            if let Some(r) = z.receiver.as_mut() {
+                if r.behind_since
+                    .is_some_and(|b| b + receiver::MISSED_AFTER <= now)
+                {
+                    r.behind_since = None;
+                    debug!(zone = %z.id, "receiver `{}` missed the last command: sent again", r.id);
+                    let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+                    out.push(r.command(&self.session, seq, z.on, false));
+                }
+            }
             // A receiver hears the mount its delay late: it follows the
             // demands that much later, so that it stops after the last
             // sound it was meant to play, not before.
@@ -339,6 +349,12 @@ impl Zones {
                     .map(|b| b + z.lag())
                     .into_iter()
                     .chain(z.watch.check_at)
+                    .chain(
+                        z.receiver
+                            .as_ref()
+                            .and_then(|r| r.behind_since)
+                            .map(|b| b + receiver::MISSED_AFTER),
+                    )
                     .chain(z.renew_at.filter(|_| z.on))
             })
             .min()
@@ -377,7 +393,7 @@ impl Zones {
             let Some(r) = z.receiver.as_mut().filter(|r| r.state_topic() == topic) else {
                 continue;
             };
-            let Some(heard) = r.heard(payload, &self.session, &z.id) else {
+            let Some(heard) = r.heard(payload, &self.session, &z.id, now) else {
                 continue;
             };
             if heard.resend {

@@ -2,7 +2,9 @@
 //! make it play the zone's Icecast mount or stop, and how its retained state
 //! reads. `loa receive` (cmd/receive.rs) is the other side.
 
-use chrono::TimeDelta;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, TimeDelta, Utc};
 use loa_schedules::{Config, OutputSpec};
 use serde_json::{json, Value};
 use tracing::{info, warn};
@@ -16,6 +18,9 @@ pub(super) const VERSION: u64 = 1;
 const DEFAULT_DELAY_MS: i64 = 2500;
 /// Added to a receiver's delay: the encoder (about 47 ms) and the server.
 const MOUNT_DELAY_MS: i64 = 200;
+/// A receiver that says it has not applied Loa's last command this long
+/// (it was away from the broker when it was sent) is sent it again.
+pub(super) const MISSED_AFTER: TimeDelta = TimeDelta::seconds(2);
 
 pub(super) struct Receiver {
     pub id: String,
@@ -25,6 +30,10 @@ pub(super) struct Receiver {
     pub url: String,
     /// Its last state as it sent it (None: not heard since Loa started).
     last: Option<Value>,
+    /// The `seq` of the last command built for it (0: none yet).
+    sent: AtomicU64,
+    /// Since when its state names an older command than the last sent.
+    pub behind_since: Option<DateTime<Utc>>,
 }
 
 /// What a state message says, for the zone.
@@ -54,6 +63,8 @@ impl Receiver {
             volume: (r.volume * 100.0).round().clamp(0.0, 100.0) as u8,
             url,
             last: None,
+            sent: AtomicU64::new(0),
+            behind_since: None,
         })
     }
 
@@ -77,10 +88,14 @@ impl Receiver {
     /// What a reloaded receiver keeps of the one it replaces (same id).
     pub fn carry(&mut self, old: &Receiver) {
         self.last.clone_from(&old.last);
+        self.sent
+            .store(old.sent.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.behind_since = old.behind_since;
     }
 
     /// `play` (with the volume) or `stop`; `volume_only` sends only the volume.
     pub fn command(&self, session: &str, seq: u64, play: bool, volume_only: bool) -> Publish {
+        self.sent.store(seq, Ordering::Relaxed);
         let mut c = json!({"v": VERSION, "session": session, "seq": seq});
         if volume_only {
             c["volume"] = json!(self.volume);
@@ -112,7 +127,13 @@ impl Receiver {
     }
 
     /// Reads a state message; None if it is not one (logged).
-    pub fn heard(&mut self, payload: &[u8], session: &str, zone: &str) -> Option<Heard> {
+    pub fn heard(
+        &mut self,
+        payload: &[u8],
+        session: &str,
+        zone: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Heard> {
         let v: Value = match serde_json::from_slice(payload) {
             Ok(v @ Value::Object(_)) => v,
             _ => {
@@ -141,8 +162,17 @@ impl Receiver {
         } else if !was_known {
             info!(zone = %zone, "the receiver `{}` of zone `{zone}` is online", self.id);
         }
-        let ours = v.get("session").and_then(Value::as_str) == Some(session)
-            && v.get("seq").is_some_and(Value::is_u64);
+        let seq = v.get("seq").and_then(Value::as_u64);
+        let ours = v.get("session").and_then(Value::as_str) == Some(session) && seq.is_some();
+        // Behind Loa's last command: it may still be on its way, or it was
+        // lost while the box was away from the broker (`tick` sends it
+        // again after MISSED_AFTER).
+        let sent = self.sent.load(Ordering::Relaxed);
+        if ours && seq.is_some_and(|n| n < sent) {
+            self.behind_since.get_or_insert(now);
+        } else {
+            self.behind_since = None;
+        }
         if let Some(e) = v.get("error").and_then(Value::as_str) {
             tracing::debug!(zone = %zone, "receiver `{}`: {}", self.id, visible(e));
         }

@@ -1081,3 +1081,25 @@ fn a_reloaded_volume_reaches_a_playing_receiver_at_once() {
     assert_eq!(v["volume"], 30);
     assert!(v.get("play").is_none() && v.get("stop").is_none(), "{v}");
 }
+
+#[test]
+fn a_command_a_receiver_missed_while_away_from_the_broker_is_sent_again() {
+    let mut z = Zones::new(&receiver_config(RECEIVERS));
+    let stop = json(&z.republish()[0]);
+    rx_state(&mut z, "rx-1", &stop, "stopped", t(1.0));
+    z.sound_from(&ids(&["cum-1"]), t(10.0));
+    let play = json(&z.tick(t(10.0))[0]);
+    // Back on the broker, it says it applied only the stop: the play was
+    // lost. It may still be on its way: sent again 2 s later, not at once.
+    assert!(rx_state(&mut z, "rx-1", &stop, "stopped", t(10.5)).is_empty());
+    assert!(z.tick(t(12.499)).is_empty());
+    assert_eq!(z.next_wakeup(), Some(t(12.5)));
+    let again = z.tick(t(12.5));
+    assert_eq!(again.len(), 1);
+    let again = json(&again[0]);
+    assert_eq!(again["play"], play["play"]);
+    assert!(again["seq"].as_u64() > play["seq"].as_u64());
+    // Once it names the latest command, nothing more is sent.
+    rx_state(&mut z, "rx-1", &again, "playing", t(13.0));
+    assert!(z.tick(t(20.0)).is_empty());
+}
