@@ -188,6 +188,15 @@ Examples:
   loa status --format json | jq .zones"
     )]
     Status(crate::cmd::control::StatusArgs),
+    /// An IP cluster receiver: plays the Icecast mount the station tells it to, over MQTT.
+    #[command(
+        after_help = "Obeys loa-rx/ID/cmd and keeps its state, retained, on loa-rx/ID/state (Last Will:\n\
+offline); the station's zone names it with `receiver: ID` (SPEC 7d). Reconnects to the broker\n\
+and the stream on its own; keeps --buffer seconds ahead of the output and drops older audio.\n\n\
+Examples:\n  loa receive --mqtt mqtt://10.0.0.2 --id cum-3\n  \
+loa receive --mqtt mqtt://10.0.0.2:1883 --id cum-3 --output device:plughw:CARD=Device,DEV=0 --buffer 3"
+    )]
+    Receive(crate::cmd::receive::ReceiveArgs),
     /// Write the manual pages (loa.1, loa-run.1, ...) into a directory: scripts/build-deb packs them.
     #[command(hide = true)]
     Manpages(crate::cmd::manpages::ManpagesArgs),

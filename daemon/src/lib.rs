@@ -65,6 +65,7 @@ pub fn main() -> ExitCode {
         cli::Command::Now(args) => cmd::control::now_cmd(&args),
         cli::Command::Stop(args) => cmd::control::stop_cmd(&args),
         cli::Command::Status(args) => cmd::control::status_cmd(&args),
+        cli::Command::Receive(args) => cmd::receive::run(&args),
         cli::Command::Manpages(args) => cmd::manpages::run(&args),
     };
     match result {

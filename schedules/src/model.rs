@@ -89,9 +89,22 @@ pub struct Zone {
     pub name: String,
     pub output: String,
     pub relay: Option<Relay>,
+    /// An IP cluster receiver that plays the zone's Icecast output when the
+    /// zone is on (never with `relay`; SPEC 7d).
+    pub receiver: Option<Receiver>,
     pub preroll: Duration,
     pub hold: Duration,
     pub loc: Loc,
+}
+
+/// A cluster box driven over MQTT (`loa-rx/<id>/...`): it plays the zone's
+/// Icecast mount at `volume` while the zone is on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Receiver {
+    /// `[a-z0-9-]{1,40}`: the box's topics are `loa-rx/<id>/cmd` and `/state`.
+    pub id: String,
+    /// The zone's `volume`, 0..1 (default 1): the receiver's gain.
+    pub volume: f32,
 }
 
 /// An amplifier power switch reached over MQTT, and the dead-man lease it

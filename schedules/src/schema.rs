@@ -108,6 +108,8 @@ pub fn station_schema() -> Value {
                 "renew": relay_msg,
                 "lease": s(DURATION, "dead-man lease: the device switches itself off unless Loa renews it (3s to 18h, default 2m)"),
             }), &["preset"]),
+            "receiver": s(ID, "an IP cluster receiver (loa-rx/<id>) that plays this zone's icecast:// output; not with relay"),
+            "volume": {"type": "number", "minimum": 0, "maximum": 1, "description": "the receiver's gain, 0..1 (default 1); only with receiver"},
             "preroll": s(DURATION, "switch on this long before the first sound (default 2s)"),
             "hold": s(DURATION, "keep on this long after the last sound (default 10s)"),
         }),

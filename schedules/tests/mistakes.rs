@@ -576,6 +576,25 @@ const CASES: &[Case] = &[
         files: &[],
         expect: &[("station.yaml", 12, "`nam-2027` is not a year from 1900 to 2199", true)],
     },
+    Case {
+        // SPEC 7d: a receiver plays an Icecast mount, instead of a relay;
+        // `volume` is its gain.
+        name: "receiver-zones",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  main: \"null\"\n  clusters: \"icecast://source@127.0.0.1:8000/x.mp3?password_file=schedules/icecast.pass\"\nzones:\n  thon-1: { output: main, receiver: cum-1 }\n  thon-2:\n    output: clusters\n    receiver: cum-2\n    relay: { preset: tasmota, topic: amp }\n  thon-3: { output: main, volume: 0.5 }\n  thon-4: { output: clusters, receiver: cum-4, volume: 1.5 }\n  thon-5: { output: clusters, receiver: cum-5, volume: 0.7 }\n"),
+        files: &[("icecast.pass", "hackme\n")],
+        expect: &[
+            ("station.yaml", 9, "zone `thon-1`: receiver `cum-1` plays an Icecast mount, but output `main` is not icecast://", true),
+            ("station.yaml", 12, "zone `thon-2` has both `relay` and `receiver`", true),
+            ("station.yaml", 14, "zone `thon-3`: `volume` applies at an IP cluster receiver", true),
+            ("station.yaml", 15, "volume 1.5 is outside 0..1", true),
+        ],
+    },
+    Case {
+        name: "receiver-zone-valid",
+        station: Some("station:\n  id: test\n  name: Thử\n  timezone: Asia/Ho_Chi_Minh\noutputs:\n  clusters: \"icecast://source@127.0.0.1:8000/x.mp3?password_file=schedules/icecast.pass\"\nzones:\n  thon-5: { output: clusters, receiver: cum-5, volume: 0.7 }\n"),
+        files: &[("icecast.pass", "hackme\n")],
+        expect: &[],
+    },
 ];
 
 #[test]

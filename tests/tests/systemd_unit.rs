@@ -1,4 +1,4 @@
-//! deploy/loa.service and deploy/loa-collect.service are what a package
+//! deploy/loa.service, loa-collect.service and loa-receive.service are what a package
 //! installs: `systemd-analyze verify` finds nothing wrong with them (run on
 //! copies whose ExecStart names the freshly built binary, as verify checks
 //! that the program exists), and `systemd-analyze security` rates their
@@ -10,7 +10,7 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
 
 /// The units and the command line each starts.
-const UNITS: [(&str, &str); 2] = [
+const UNITS: [(&str, &str); 3] = [
     (
         "loa.service",
         "ExecStart=/usr/bin/loa run --config /etc/loa",
@@ -18,6 +18,10 @@ const UNITS: [(&str, &str); 2] = [
     (
         "loa-collect.service",
         "ExecStart=/usr/bin/loa collect --config /etc/loa/collect.yaml",
+    ),
+    (
+        "loa-receive.service",
+        "ExecStart=/usr/bin/loa receive --mqtt ${MQTT} --id ${RECEIVER}",
     ),
 ];
 

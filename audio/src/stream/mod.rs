@@ -18,9 +18,11 @@ mod continuous;
 mod feed;
 mod hls;
 mod http;
+pub mod player;
 pub mod probe;
 mod segment;
 
+pub use player::{Player, PlayerState, PlayerStatus};
 pub use probe::{probe, SourceFormat, SourceReport};
 
 use std::sync::atomic::Ordering;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use crate::outside::visible;
 use crate::runtime::control::{user_name, GROUP, SOCKET_NAME, START_WAIT, SYSTEM_SOCKET};
 
 /// Why a command could not talk to the daemon.
@@ -406,6 +407,34 @@ pub fn status_text(doc: &Value, today: &str) -> String {
             .collect();
         let _ = writeln!(out, "Zones:     {}", line.join(" · "));
     }
+    // IP cluster receivers (SPEC 7d): the box and what it last said.
+    if let Some(r) = doc.get("receivers").and_then(Value::as_object) {
+        let line: Vec<String> = r
+            .iter()
+            .map(|(zone, v)| {
+                let said = match (
+                    v.get("online").and_then(Value::as_bool),
+                    v.get("state").and_then(Value::as_str),
+                ) {
+                    (None, _) => "not heard yet".to_string(),
+                    (Some(false), _) => "offline".to_string(),
+                    (Some(true), Some("playing")) => format!(
+                        "playing, buffer {} s",
+                        v.get("buffer_s").and_then(Value::as_f64).unwrap_or(0.0)
+                    ),
+                    (Some(true), Some(st)) => match v.get("error").and_then(Value::as_str) {
+                        Some(e) => format!("{} ({})", visible(st), visible(e)),
+                        None => visible(st).to_string(),
+                    },
+                    (Some(true), None) => "?".to_string(),
+                };
+                format!("{zone} {} {said}", visible(&s(v, "receiver")))
+            })
+            .collect();
+        if !line.is_empty() {
+            let _ = writeln!(out, "Receivers: {}", line.join(" · "));
+        }
+    }
     if let Some(b) = doc.get("boards").and_then(Value::as_object) {
         for (i, (id, text)) in b.iter().enumerate() {
             let label = if i == 0 { "Boards:" } else { "" };
@@ -491,6 +520,12 @@ mod tests {
                     "since": "2026-11-25T05:30:00.000+07:00"},
             "next": {"program": "vov1", "at": "2026-11-26T06:00:00.000+07:00"},
             "zones": {"thon-1": "on", "cho": "fault"},
+            "receivers": {
+                "cum-1": {"receiver": "rx-1", "online": true, "state": "playing", "buffer_s": 2.4},
+                "cum-2": {"receiver": "rx-2", "online": true, "state": "connecting",
+                          "error": "connection refused"},
+                "cum-3": {"receiver": "rx-3", "online": false},
+                "cum-4": {"receiver": "rx-4", "online": null}},
             "announcements": [{"id": "cli-20261125-053100-ab12", "title": "Phát trực tiếp",
                 "priority": "emergency", "kind": "live", "zones": ["thon-1"], "trigger": "cli",
                 "requested_by": "nam", "since": "2026-11-25T05:31:00.000+07:00"}],
@@ -515,6 +550,10 @@ mod tests {
         assert!(t.contains("by nam (cli), since 05:31:00"), "{t}");
         assert!(t.contains("Next:      vov1 at 2026-11-26 06:00"), "{t}");
         assert!(t.contains("Zones:     cho fault · thon-1 on"), "{t}");
+        assert!(
+            t.contains("Receivers: cum-1 rx-1 playing, buffer 2.4 s · cum-2 rx-2 connecting (connection refused) · cum-3 rx-3 offline · cum-4 rx-4 not heard yet"),
+            "{t}"
+        );
         assert!(t.contains("bang-uy-ban: \"Trọng dân, gần dân\""), "{t}");
         assert!(
             t.contains("MQTT:      connected to mqtt://10.0.0.2:1883 since 05:00:00"),

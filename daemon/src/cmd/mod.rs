@@ -11,6 +11,7 @@ pub(crate) mod keys;
 pub(crate) mod manpages;
 pub(crate) mod online;
 pub(crate) mod play;
+pub(crate) mod receive;
 pub(crate) mod report;
 pub(crate) mod say;
 pub(crate) mod schema;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
-use super::{is_id, Cx};
+use super::{is_id, Cx, Fields};
 use crate::diag::{suggestion, Loc};
 use crate::model::*;
 use crate::yaml::{Node, Value};
@@ -21,7 +21,9 @@ pub(super) mod keys {
     ];
     pub const STATION: &[&str] = &["id", "name", "timezone"];
     pub const PATHS: &[&str] = &["media", "state"];
-    pub const ZONE: &[&str] = &["name", "output", "relay", "preroll", "hold"];
+    pub const ZONE: &[&str] = &[
+        "name", "output", "relay", "receiver", "volume", "preroll", "hold",
+    ];
     pub const RELAY: &[&str] = &[
         "preset",
         "topic",
@@ -133,7 +135,6 @@ impl Cx<'_> {
         } else {
             ok = false;
         }
-        let output_names: Vec<String> = outputs.iter().map(|o| o.name.clone()).collect();
 
         let mut zones = Vec::new();
         if let Some(zn) = self.required(&f, "zones", "station.yaml") {
@@ -145,7 +146,7 @@ impl Cx<'_> {
                     let Some(zid) = self.id(k, "zone id", 40) else {
                         continue;
                     };
-                    if let Some(z) = self.zone(zid, k, v, &output_names) {
+                    if let Some(z) = self.zone(zid, k, v, &outputs) {
                         zones.push(z);
                     }
                 }
@@ -235,9 +236,10 @@ impl Cx<'_> {
         }
     }
 
-    fn zone(&mut self, id: String, key: &Node, n: &Node, outputs: &[String]) -> Option<Zone> {
+    fn zone(&mut self, id: String, key: &Node, n: &Node, all: &[Output]) -> Option<Zone> {
         let what = format!("zone `{id}`");
         let f = self.fields(n, &what, keys::ZONE)?;
+        let outputs: Vec<String> = all.iter().map(|o| o.name.clone()).collect();
         let name = f
             .get("name")
             .and_then(|n| self.text(n, "zone name"))
@@ -263,6 +265,7 @@ impl Cx<'_> {
             }
         };
         let relay = f.get("relay").and_then(|n| self.relay(n, &what));
+        let receiver = self.receiver(&f, &what, &output, all);
         let preroll = f
             .get("preroll")
             .and_then(|n| self.duration(n, "preroll"))
@@ -296,9 +299,65 @@ impl Cx<'_> {
             name,
             output,
             relay,
+            receiver,
             preroll,
             hold,
             loc: self.loc(key),
+        })
+    }
+
+    /// A zone's `receiver` and `volume` (SPEC 7d): only on an Icecast
+    /// output, never beside a relay; `volume` only with a receiver.
+    fn receiver(
+        &mut self,
+        f: &Fields<'_>,
+        what: &str,
+        output: &str,
+        all: &[Output],
+    ) -> Option<Receiver> {
+        let volume = f.get("volume").and_then(|v| {
+            let x = self.number(v, "volume")?;
+            if (0.0..=1.0).contains(&x) {
+                Some(x as f32)
+            } else {
+                self.err(
+                    v,
+                    format!("{what}: volume {x} is outside 0..1 (0.8 is 80 %)"),
+                );
+                None
+            }
+        });
+        let Some(rn) = f.get("receiver") else {
+            if let Some(v) = f.get("volume") {
+                self.err(
+                    v,
+                    format!("{what}: `volume` applies at an IP cluster receiver (`receiver:`); zones on a sound card share policy.volume"),
+                );
+            }
+            return None;
+        };
+        let id = self.id(rn, "receiver id", 40)?;
+        if f.get("relay").is_some() {
+            self.err(
+                rn,
+                format!("{what} has both `relay` and `receiver`: a receiver zone is switched by its receiver; keep one"),
+            );
+            return None;
+        }
+        let on_icecast = all
+            .iter()
+            .find(|o| o.name == output)
+            .is_some_and(|o| matches!(o.spec, OutputSpec::Icecast(_)));
+        if !on_icecast {
+            self.err(
+                rn,
+                format!("{what}: receiver `{id}` plays an Icecast mount, but output `{output}` is not icecast://; name an icecast:// output in `output`"),
+            );
+            return None;
+        }
+        Some(Receiver {
+            id,
+            volume: volume.unwrap_or(1.0),
         })
     }
 

@@ -261,8 +261,8 @@ impl Bus {
                 {
                     return self.command(&topic, &payload, retain, sched, now);
                 }
-                self.zones.on_message(&topic, &payload, now);
-                let back = self.boards.on_message(&topic, &payload, now);
+                let mut back = self.zones.on_message(&topic, &payload, now);
+                back.extend(self.boards.on_message(&topic, &payload, now));
                 self.send(back);
             }
         }
@@ -412,7 +412,7 @@ impl Bus {
             .station
             .zones
             .iter()
-            .filter(|z| zones.contains(&z.id) && z.relay.is_some())
+            .filter(|z| zones.contains(&z.id) && (z.relay.is_some() || z.receiver.is_some()))
             .filter(|z| !states.iter().any(|(id, s)| *id == z.id && *s == "on"))
             .map(|z| z.preroll)
             .max()
@@ -455,7 +455,11 @@ impl Bus {
                         }
                     }
                     Ok(Some(FromLink::Message { topic, payload, .. })) => {
-                        self.zones.on_message(&topic, &payload, clock.now())
+                        // Loa stops: a receiver that restarted just now is
+                        // told the zone's state (off) once more.
+                        for p in self.zones.on_message(&topic, &payload, clock.now()) {
+                            link.send(ToLink::Publish(p));
+                        }
                     }
                     Ok(Some(FromLink::Disconnected)) => {}
                     Ok(None) | Err(_) => break,
@@ -587,6 +591,8 @@ pub fn status_document<E: Engine>(
         "now": now_doc,
         "next": next,
         "zones": zone_states,
+        // Each receiver zone's box and its last state (SPEC 7d).
+        "receivers": zones.receivers(),
         // Beyond SPEC's keys (for `loa status`): announcements on the air or
         // waiting, each board's current text, each output's device.
         "announcements": announcements,
@@ -647,21 +653,31 @@ pub fn discovery(config: &Config) -> Vec<Publish> {
         }),
     )];
     for z in &st.zones {
+        let mut zone = serde_json::json!({
+            "name": z.name,
+            "unique_id": format!("loa_{}_zone_{}", st.id, z.id),
+            "state_topic": status,
+            "value_template": format!("{{{{ 'ON' if value_json.zones['{}'] == 'on' else 'OFF' }}}}", z.id),
+            "device_class": "sound",
+            "availability": [availability.clone()],
+            "device": device.clone(),
+        });
+        if z.receiver.is_some() {
+            // The receiver's state (online, playing, buffer, error) as the
+            // zone's attributes.
+            zone["json_attributes_topic"] = serde_json::json!(status);
+            zone["json_attributes_template"] = serde_json::json!(format!(
+                "{{{{ value_json.receivers['{}'] | tojson }}}}",
+                z.id
+            ));
+        }
         out.push(retained(
             format!(
                 "homeassistant/binary_sensor/loa_{}/zone_{}/config",
                 st.id.replace('-', "_"),
                 z.id.replace('-', "_")
             ),
-            serde_json::json!({
-                "name": z.name,
-                "unique_id": format!("loa_{}_zone_{}", st.id, z.id),
-                "state_topic": status,
-                "value_template": format!("{{{{ 'ON' if value_json.zones['{}'] == 'on' else 'OFF' }}}}", z.id),
-                "device_class": "sound",
-                "availability": [availability.clone()],
-                "device": device.clone(),
-            }),
+            zone,
         ));
     }
     out
@@ -700,5 +716,29 @@ mod tests {
             "{{ 'ON' if value_json.zones['thon-1'] == 'on' else 'OFF' }}"
         );
         assert_eq!(z["name"], "Thôn 1 (trung tâm xã)");
+        assert!(z.get("json_attributes_template").is_none(), "{z}");
+    }
+
+    #[test]
+    fn a_receiver_zone_carries_its_receivers_state_as_attributes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("icecast.pass"), "hackme\n").unwrap();
+        std::fs::write(
+            dir.path().join("station.yaml"),
+            "station: { id: thu, name: Thử, timezone: Asia/Ho_Chi_Minh }\n\
+             outputs:\n  clusters: \"icecast://source@10.0.0.2:8000/x.mp3?password_file=icecast.pass\"\n\
+             zones:\n  cum-1: { output: clusters, receiver: rx-1 }\n\
+             mqtt: { url: \"mqtt://127.0.0.1:1883\", homeassistant: true }\n",
+        )
+        .unwrap();
+        let loaded = loa_schedules::load_dir(dir.path());
+        let config = loaded.config.expect("loads");
+        let d = discovery(&config);
+        let z: serde_json::Value = serde_json::from_slice(&d[1].payload).unwrap();
+        assert_eq!(z["json_attributes_topic"], "loa/thu/status");
+        assert_eq!(
+            z["json_attributes_template"],
+            "{{ value_json.receivers['cum-1'] | tojson }}"
+        );
     }
 }

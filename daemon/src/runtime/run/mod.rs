@@ -146,6 +146,20 @@ fn apply_overrides(config: &mut Config, overrides: &[String]) -> anyhow::Result<
         };
         out.spec = OutputSpec::parse(spec, Path::new("."))
             .map_err(|e| anyhow::anyhow!("--output {o}: {e}"))?;
+        if !matches!(out.spec, OutputSpec::Icecast(_)) {
+            // Receivers play a mount: without one they would play nothing.
+            if let Some(z) = config
+                .station
+                .zones
+                .iter()
+                .find(|z| z.output == name && z.receiver.is_some())
+            {
+                bail!(
+                    "--output {o}: zone `{}` plays this output on an IP cluster receiver; it must stay an icecast:// output",
+                    z.id
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -14,17 +14,25 @@
 //! power cut of the PC) go off within one lease. At shutdown every relay is
 //! switched off and [`Zones::unconfirmed_off`] says which have not said so.
 //!
+//! A zone may have an IP cluster receiver instead of a relay (SPEC 7d): it
+//! is told to play the zone's Icecast mount where a relay would switch on,
+//! to stop where it would switch off, and its retained state stands for the
+//! relay's report (`playing` is on); a receiver offline is a fault too.
+//!
 //! Pure: time is an input (`now`, `at`), nothing here reads a clock or does I/O.
 
 mod preset;
+mod receiver;
 #[cfg(test)]
 mod tests;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use loa_schedules::{Config, Relay};
 use preset::Switch;
+use receiver::Receiver;
 use tracing::{debug, info, warn};
 
 use crate::runtime::mqtt::Publish;
@@ -39,11 +47,15 @@ pub struct Zones {
     src: String,
     /// Id of the next RPC request.
     rpc_id: AtomicU32,
+    /// This run's `session` in receiver commands, and the next command's `seq`.
+    session: String,
+    seq: AtomicU64,
 }
 
 struct Zone {
     id: String,
     relay: Option<Relay>,
+    receiver: Option<Receiver>,
     preroll: TimeDelta,
     hold: TimeDelta,
     /// Why the zone must be on: one entry per `sound_from` not yet released.
@@ -86,9 +98,13 @@ impl Zones {
             .map(|m| m.client_id.clone())
             .unwrap_or_else(|| format!("loa-{}", station.id));
         Zones {
-            zones: station.zones.iter().map(Zone::new).collect(),
+            zones: station.zones.iter().map(|z| Zone::new(z, config)).collect(),
+            // A new session each run: receivers apply its first command
+            // whatever the previous run's last `seq` was.
+            session: format!("{src}-{:08x}", fastrand::u32(..)),
             src,
             rpc_id: AtomicU32::new(1),
+            seq: AtomicU64::new(1),
         }
     }
 
@@ -100,11 +116,16 @@ impl Zones {
         let mut out = Vec::new();
         let mut old: Vec<Zone> = std::mem::take(&mut self.zones);
         for zc in &config.station.zones {
-            let mut z = Zone::new(zc);
+            let mut z = Zone::new(zc, config);
             if let Some(i) = old.iter().position(|o| o.id == zc.id) {
-                let o = old.swap_remove(i);
-                z.demands = o.demands;
+                let mut o = old.swap_remove(i);
+                z.demands = std::mem::take(&mut o.demands);
                 z.on = o.on;
+                if o.receiver.is_some() || z.receiver.is_some() {
+                    out.extend(self.reload_receiver(o, &mut z, now));
+                    self.zones.push(z);
+                    continue;
+                }
                 let same_device = match (&o.relay, &z.relay) {
                     (Some(a), Some(b)) => a.device == b.device,
                     (None, None) => true,
@@ -140,8 +161,50 @@ impl Zones {
                 info!(zone = %o.id, "zone removed from station.yaml: its relay is switched off");
                 out.extend(self.command(r, Switch::Off));
             }
+            if let (true, Some(r)) = (o.on, &o.receiver) {
+                info!(zone = %o.id, "zone removed from station.yaml: its receiver is told to stop");
+                out.push(r.command(&self.session, self.next_seq(), false, false));
+            }
         }
         out
+    }
+
+    /// A reloaded zone that had or has a receiver: the same receiver keeps
+    /// what it knows (a changed volume is sent at once if it plays); another
+    /// one is told to stop and the new one gets the zone's state.
+    fn reload_receiver(&self, o: Zone, z: &mut Zone, now: DateTime<Utc>) -> Vec<Publish> {
+        let mut out = Vec::new();
+        if let (true, Some(r)) = (o.on, &o.relay) {
+            out.extend(self.command(r, Switch::Off));
+        }
+        let same = matches!((&o.receiver, &z.receiver), (Some(a), Some(b)) if a.id == b.id);
+        if same {
+            let (old, new) = (o.receiver.as_ref(), z.receiver.as_mut());
+            if let (Some(old), Some(new)) = (old, new) {
+                new.carry(old);
+                z.watch = o.watch;
+                if z.on && (old.volume != new.volume || old.url != new.url) {
+                    out.push(new.command(&self.session, self.next_seq(), true, old.url == new.url));
+                }
+            }
+            return out;
+        }
+        if let (true, Some(r)) = (o.on, &o.receiver) {
+            out.push(r.command(&self.session, self.next_seq(), false, false));
+        }
+        if let Some(r) = &z.receiver {
+            out.push(r.command(&self.session, self.next_seq(), z.on, false));
+            z.arm(now);
+        } else if let (true, Some(r)) = (z.on, &z.relay) {
+            out.extend(self.command(r, Switch::On));
+            z.renew_at = Some(now + renew_every(r));
+            z.arm(now);
+        }
+        out
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Sound will start on these zones at `at`: each zone switches on at
@@ -206,17 +269,44 @@ impl Zones {
                 z.watch.check_at = None;
                 if z.watch.reported != Some(z.on) && !z.watch.fault {
                     z.watch.fault = true;
-                    warn!(
-                        zone = %z.id,
-                        "the relay of zone `{}` did not switch {}: no report of it within {} s; check the device and its MQTT link",
-                        z.id,
-                        if z.on { "on" } else { "off" },
-                        CONFIRM_WITHIN.num_seconds()
-                    );
+                    if let Some(r) = &z.receiver {
+                        if !r.offline() {
+                            warn!(
+                                zone = %z.id,
+                                "the receiver `{}` of zone `{}` is not {} {} s after it was told to; see its state (loa status) and its journal",
+                                r.id,
+                                z.id,
+                                if z.on { "playing" } else { "stopped" },
+                                CONFIRM_WITHIN.num_seconds()
+                            );
+                        }
+                    } else {
+                        warn!(
+                            zone = %z.id,
+                            "the relay of zone `{}` did not switch {}: no report of it within {} s; check the device and its MQTT link",
+                            z.id,
+                            if z.on { "on" } else { "off" },
+                            CONFIRM_WITHIN.num_seconds()
+                        );
+                    }
                 }
             }
-            let wanted = z.wanted(now);
-            z.demands.retain(|d| d.until.is_none_or(|u| u > now));
+            if let Some(r) = z.receiver.as_mut() {
+                if r.behind_since
+                    .is_some_and(|b| b + receiver::MISSED_AFTER <= now)
+                {
+                    r.behind_since = None;
+                    debug!(zone = %z.id, "receiver `{}` missed the last command: sent again", r.id);
+                    let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+                    out.push(r.command(&self.session, seq, z.on, false));
+                }
+            }
+            // A receiver hears the mount its delay late: it follows the
+            // demands that much later, so that it stops after the last
+            // sound it was meant to play, not before.
+            let at = now - z.lag();
+            let wanted = z.wanted(at);
+            z.demands.retain(|d| d.until.is_none_or(|u| u > at));
             if wanted == z.on {
                 if let (true, Some(relay)) = (z.on, z.relay.clone()) {
                     if z.renew_at.is_some_and(|r| r <= now) {
@@ -228,6 +318,11 @@ impl Zones {
             }
             z.on = wanted;
             debug!(zone = %z.id, on = wanted, "zone switched");
+            if let Some(r) = &z.receiver {
+                let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+                out.push(r.command(&self.session, seq, wanted, false));
+                z.arm(now);
+            }
             if let Some(relay) = z.relay.clone() {
                 z.arm(now);
                 z.renew_at = wanted.then(|| now + renew_every(&relay));
@@ -251,8 +346,15 @@ impl Zones {
                 bounds.sort();
                 let change = bounds.into_iter().find(|&b| z.wanted(b) != z.on);
                 change
+                    .map(|b| b + z.lag())
                     .into_iter()
                     .chain(z.watch.check_at)
+                    .chain(
+                        z.receiver
+                            .as_ref()
+                            .and_then(|r| r.behind_since)
+                            .map(|b| b + receiver::MISSED_AFTER),
+                    )
                     .chain(z.renew_at.filter(|_| z.on))
             })
             .min()
@@ -268,13 +370,52 @@ impl Zones {
                 }
             }
         }
+        for r in self.zones.iter().filter_map(|z| z.receiver.as_ref()) {
+            let t = r.state_topic();
+            if !topics.contains(&t) {
+                topics.push(t);
+            }
+        }
         topics
     }
 
     /// A device's state report. A report of the commanded state clears a
     /// fault; any other starts the [`CONFIRM_WITHIN`] grace period (the
     /// relay was switched by hand, or the device restarted).
-    pub fn on_message(&mut self, topic: &str, payload: &[u8], now: DateTime<Utc>) {
+    ///
+    /// A receiver's state is its report (`playing` is on); one that went
+    /// offline is a fault until it is back, and one that comes back without
+    /// this run's last command (restarted, another session) is sent it.
+    pub fn on_message(&mut self, topic: &str, payload: &[u8], now: DateTime<Utc>) -> Vec<Publish> {
+        let mut out = Vec::new();
+        for i in 0..self.zones.len() {
+            let z = &mut self.zones[i];
+            let Some(r) = z.receiver.as_mut().filter(|r| r.state_topic() == topic) else {
+                continue;
+            };
+            let Some(heard) = r.heard(payload, &self.session, &z.id, now) else {
+                continue;
+            };
+            if heard.resend {
+                let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+                out.push(r.command(&self.session, seq, z.on, false));
+            }
+            match heard.playing {
+                None => z.watch.reported = None,
+                Some(state) => {
+                    z.watch.reported = Some(state);
+                    if state == z.on {
+                        z.watch.check_at = None;
+                        if z.watch.fault {
+                            z.watch.fault = false;
+                            info!(zone = %z.id, "the receiver of zone `{}` is {} again", z.id, if state { "playing" } else { "stopped" });
+                        }
+                    } else if z.watch.check_at.is_none() && !z.watch.fault {
+                        z.watch.check_at = Some(now + CONFIRM_WITHIN);
+                    }
+                }
+            }
+        }
         for z in &mut self.zones {
             let Some(state) = z
                 .relay
@@ -294,6 +435,7 @@ impl Zones {
                 z.watch.check_at = Some(now + CONFIRM_WITHIN);
             }
         }
+        out
     }
 
     /// The commands that put every relay in its current wanted state, its
@@ -302,14 +444,21 @@ impl Zones {
     /// off every relay whose state after a crash is unknown, except those of
     /// a program joined in progress.
     pub fn republish(&self) -> Vec<Publish> {
-        self.zones
+        let mut out: Vec<Publish> = self
+            .zones
             .iter()
             .filter_map(|z| {
                 let switch = if z.on { Switch::On } else { Switch::Off };
                 z.relay.as_ref().map(|r| self.command(r, switch))
             })
             .flatten()
-            .collect()
+            .collect();
+        for z in &self.zones {
+            if let Some(r) = &z.receiver {
+                out.push(r.command(&self.session, self.next_seq(), z.on, false));
+            }
+        }
+        out
     }
 
     /// Loa stops: every zone off at once (no hold), every relay commanded off
@@ -327,6 +476,11 @@ impl Zones {
                 out.extend(self.command(&relay, Switch::Off));
             }
         }
+        for z in &self.zones {
+            if let Some(r) = &z.receiver {
+                out.push(r.command(&self.session, self.next_seq(), false, false));
+            }
+        }
         out
     }
 
@@ -337,8 +491,9 @@ impl Zones {
         self.zones
             .iter()
             .filter(|z| {
-                z.relay.as_ref().is_some_and(|r| preset::reports(&r.device))
-                    && z.watch.reported != Some(false)
+                let reports = z.relay.as_ref().is_some_and(|r| preset::reports(&r.device))
+                    || z.receiver.as_ref().is_some_and(|r| r.online());
+                reports && z.watch.reported != Some(false)
             })
             .map(|z| z.id.clone())
             .collect()
@@ -350,13 +505,22 @@ impl Zones {
         self.zones
             .iter()
             .map(|z| {
-                let s = match (z.watch.fault, z.on) {
+                let offline = z.receiver.as_ref().is_some_and(|r| r.offline());
+                let s = match (z.watch.fault || offline, z.on) {
                     (true, _) => "fault",
                     (false, true) => "on",
                     (false, false) => "off",
                 };
                 (z.id.clone(), s)
             })
+            .collect()
+    }
+
+    /// zone id -> its receiver's id and last state (SPEC 7d), for the status.
+    pub fn receivers(&self) -> BTreeMap<String, serde_json::Value> {
+        self.zones
+            .iter()
+            .filter_map(|z| z.receiver.as_ref().map(|r| (z.id.clone(), r.status())))
             .collect()
     }
 
@@ -378,10 +542,14 @@ impl Zones {
 }
 
 impl Zone {
-    fn new(z: &loa_schedules::Zone) -> Zone {
+    fn new(z: &loa_schedules::Zone, config: &Config) -> Zone {
         Zone {
             id: z.id.clone(),
             relay: z.relay.clone(),
+            receiver: z
+                .receiver
+                .as_ref()
+                .and_then(|r| Receiver::new(r, &z.output, config)),
             preroll: delta(z.preroll),
             hold: delta(z.hold),
             demands: Vec::new(),
@@ -389,6 +557,13 @@ impl Zone {
             watch: Watch::default(),
             renew_at: None,
         }
+    }
+
+    /// How late the zone hears its output: a receiver's delay, else none.
+    fn lag(&self) -> TimeDelta {
+        self.receiver
+            .as_ref()
+            .map_or(TimeDelta::zero(), Receiver::lag)
     }
 
     fn wanted(&self, t: DateTime<Utc>) -> bool {
@@ -401,6 +576,7 @@ impl Zone {
             .relay
             .as_ref()
             .is_some_and(|r| preset::reports(&r.device))
+            || self.receiver.is_some()
         {
             self.watch.check_at = Some(now + CONFIRM_WITHIN);
         }

@@ -947,3 +947,159 @@ fn a_new_lease_on_reload_is_armed_at_once_without_switching_off() {
     );
     assert_eq!(z.next_wakeup(), Some(t(21.0)));
 }
+
+const RECEIVERS: &str = r#"station:
+  id: test
+  name: "Đài thử"
+  timezone: Asia/Ho_Chi_Minh
+paths: { media: media, state: state }
+outputs:
+  clusters: "icecast://source@10.0.0.2:8000/xa.mp3?password_file=icecast.pass"
+mqtt:
+  url: mqtt://127.0.0.1:1883
+  client_id: loa-test
+zones:
+  cum-1: { output: clusters, receiver: rx-1, volume: 0.8, preroll: 3s, hold: 10s }
+  cum-2: { output: clusters, receiver: rx-2, preroll: 3s, hold: 10s }
+"#;
+
+fn receiver_config(station: &str) -> Config {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("icecast.pass"), "hackme\n").unwrap();
+    std::fs::write(dir.path().join("station.yaml"), station).unwrap();
+    let loaded = loa_schedules::load_dir(dir.path());
+    assert!(
+        loaded.diagnostics.errors.is_empty(),
+        "{:#?}",
+        loaded.diagnostics.errors
+    );
+    loaded.config.unwrap()
+}
+
+fn json(p: &Publish) -> serde_json::Value {
+    assert_eq!((p.qos, p.retain), (1, false), "{p:?}");
+    serde_json::from_slice(&p.payload).unwrap()
+}
+
+/// A receiver's retained state after it obeyed `cmd` (or `playing` as given).
+fn rx_state(
+    z: &mut Zones,
+    id: &str,
+    cmd: &serde_json::Value,
+    state: &str,
+    now: DateTime<Utc>,
+) -> Vec<Publish> {
+    let doc = serde_json::json!({
+        "v": 1, "online": true, "state": state, "url": cmd.get("play"),
+        "volume": 80, "buffer_s": 2.5, "delay_s": 2.5, "error": null, "signal": null,
+        "session": cmd["session"], "seq": cmd["seq"],
+    });
+    z.on_message(
+        &format!("loa-rx/{id}/state"),
+        doc.to_string().as_bytes(),
+        now,
+    )
+}
+
+#[test]
+fn a_receiver_plays_the_mount_its_delay_after_start_minus_preroll_and_stops_after_end_plus_hold() {
+    let mut z = Zones::new(&receiver_config(RECEIVERS));
+    assert_eq!(
+        z.subscriptions(),
+        vec![
+            "loa-rx/rx-1/state".to_string(),
+            "loa-rx/rx-2/state".to_string()
+        ]
+    );
+    z.sound_from(&ids(&["cum-1"]), t(20.0));
+    // Until it says its delay, 2.5 s (+0.2 s to the mount) is assumed.
+    assert_eq!(z.next_wakeup(), Some(t(17.0 + 2.7)));
+    assert!(z.tick(t(19.699)).is_empty());
+    let sent = z.tick(t(19.7));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].topic, "loa-rx/rx-1/cmd");
+    let play = json(&sent[0]);
+    assert_eq!(play["v"], 1);
+    assert_eq!(play["play"], "http://10.0.0.2:8000/xa.mp3");
+    assert_eq!(play["volume"], 80);
+    assert_eq!(state(&z, "cum-1"), "on");
+    assert!(rx_state(&mut z, "rx-1", &play, "playing", t(21.0)).is_empty());
+    z.silent_from(&ids(&["cum-1"]), t(30.0));
+    // Off at end + hold + its delay.
+    assert!(z.tick(t(42.699)).is_empty());
+    let sent = z.tick(t(42.7));
+    let stop = json(&sent[0]);
+    assert_eq!(stop["stop"], true);
+    assert_eq!(stop["session"], play["session"]);
+    assert!(
+        stop["seq"].as_u64() > play["seq"].as_u64(),
+        "{stop} after {play}"
+    );
+    rx_state(&mut z, "rx-1", &stop, "stopped", t(43.0));
+    z.tick(t(60.0));
+    assert_eq!(state(&z, "cum-1"), "off");
+}
+
+#[test]
+fn a_receiver_offline_or_not_playing_is_a_fault_and_one_that_restarted_is_told_again() {
+    let mut z = Zones::new(&receiver_config(RECEIVERS));
+    z.sound_from(&ids(&["cum-1"]), t(10.0));
+    let play = json(&z.tick(t(10.0))[0]);
+    // Still connecting 5 s after the command: a fault; playing clears it.
+    rx_state(&mut z, "rx-1", &play, "connecting", t(11.0));
+    z.tick(t(14.999));
+    assert_eq!(state(&z, "cum-1"), "on");
+    z.tick(t(15.0));
+    assert_eq!(state(&z, "cum-1"), "fault");
+    rx_state(&mut z, "rx-1", &play, "playing", t(17.0));
+    assert_eq!(state(&z, "cum-1"), "on");
+    // Its Last Will: offline is a fault, off or on.
+    z.on_message("loa-rx/rx-2/state", br#"{"v":1,"online":false}"#, t(18.0));
+    assert_eq!(state(&z, "cum-2"), "fault");
+    assert_eq!(z.receivers()["cum-2"]["online"], false);
+    // Back after a restart, it knows no command of this run: it is told
+    // the zone's state (stop), and is no fault any more.
+    let back = serde_json::json!({"v":1,"online":true,"state":"stopped","url":null,"volume":100,
+        "buffer_s":0.0,"delay_s":2.5,"error":null,"signal":null,"session":null,"seq":null});
+    let sent = z.on_message("loa-rx/rx-2/state", back.to_string().as_bytes(), t(19.0));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(json(&sent[0])["stop"], true);
+    assert_eq!(state(&z, "cum-2"), "off");
+}
+
+#[test]
+fn a_reloaded_volume_reaches_a_playing_receiver_at_once() {
+    let mut z = Zones::new(&receiver_config(RECEIVERS));
+    z.sound_from(&ids(&["cum-1"]), t(10.0));
+    z.tick(t(10.0));
+    let sent = z.reload(
+        &receiver_config(&RECEIVERS.replace("volume: 0.8", "volume: 0.3")),
+        t(12.0),
+    );
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let v = json(&sent[0]);
+    assert_eq!(v["volume"], 30);
+    assert!(v.get("play").is_none() && v.get("stop").is_none(), "{v}");
+}
+
+#[test]
+fn a_command_a_receiver_missed_while_away_from_the_broker_is_sent_again() {
+    let mut z = Zones::new(&receiver_config(RECEIVERS));
+    let stop = json(&z.republish()[0]);
+    rx_state(&mut z, "rx-1", &stop, "stopped", t(1.0));
+    z.sound_from(&ids(&["cum-1"]), t(10.0));
+    let play = json(&z.tick(t(10.0))[0]);
+    // Back on the broker, it says it applied only the stop: the play was
+    // lost. It may still be on its way: sent again 2 s later, not at once.
+    assert!(rx_state(&mut z, "rx-1", &stop, "stopped", t(10.5)).is_empty());
+    assert!(z.tick(t(12.499)).is_empty());
+    assert_eq!(z.next_wakeup(), Some(t(12.5)));
+    let again = z.tick(t(12.5));
+    assert_eq!(again.len(), 1);
+    let again = json(&again[0]);
+    assert_eq!(again["play"], play["play"]);
+    assert!(again["seq"].as_u64() > play["seq"].as_u64());
+    // Once it names the latest command, nothing more is sent.
+    rx_state(&mut z, "rx-1", &again, "playing", t(13.0));
+    assert!(z.tick(t(20.0)).is_empty());
+}
