@@ -29,10 +29,14 @@ use super::{Clock, Output, Pacer};
 use crate::format::{frame_time, CHANNELS, RATE};
 use crate::item::{DeckEvent, EventSink};
 
-/// Blocks queued for the sender thread: about a second of the deck's 5 ms
-/// blocks. Full means the sender is stuck (a connect in progress); the deck
-/// drops the block rather than wait.
-const QUEUE_BLOCKS: usize = 200;
+/// Frames the deck's blocks are gathered into before they go to the sender
+/// thread (40 ms, the sound card's period): one message, one allocation and
+/// one pacing sleep a period instead of a block (5 ms).
+const PERIOD_FRAMES: usize = 1920;
+/// Periods queued for the sender thread: about a second. Full means the
+/// sender is stuck (a connect in progress); the deck drops the period
+/// rather than wait.
+const QUEUE_PERIODS: usize = 25;
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(30);
 /// How long a connect, the server's answer or one write may take before
@@ -59,6 +63,8 @@ pub(crate) struct IcecastOutput {
     sender: Option<JoinHandle<()>>,
     label: String,
     dropped: bool,
+    /// The deck's blocks waiting for a whole period.
+    staged: Vec<f32>,
 }
 
 impl IcecastOutput {
@@ -67,7 +73,7 @@ impl IcecastOutput {
     pub fn open(spec: &IcecastSpec, events: EventSink) -> Self {
         let started_at = SystemTime::now();
         let label = label(spec);
-        let (tx, rx) = sync_channel(QUEUE_BLOCKS);
+        let (tx, rx) = sync_channel(QUEUE_PERIODS);
         let sender = Sender::new(spec.clone(), events, started_at);
         let thread = std::thread::Builder::new()
             .name("loa-icecast".into())
@@ -80,7 +86,22 @@ impl IcecastOutput {
             sender: Some(thread),
             label,
             dropped: false,
+            staged: Vec::with_capacity(PERIOD_FRAMES * CHANNELS),
         }
+    }
+
+    /// Hands what is staged to the sender, and keeps pace with the clock.
+    fn flush(&mut self) {
+        if self.staged.is_empty() {
+            return;
+        }
+        let frames = self.staged.len() / CHANNELS;
+        let period = std::mem::replace(
+            &mut self.staged,
+            Vec::with_capacity(PERIOD_FRAMES * CHANNELS),
+        );
+        self.send(Msg::Audio(period));
+        self.pacer.pace(frames);
     }
 
     fn send(&mut self, msg: Msg) {
@@ -100,8 +121,10 @@ impl IcecastOutput {
 
 impl Output for IcecastOutput {
     fn write(&mut self, block: &[f32]) {
-        self.send(Msg::Audio(block.to_vec()));
-        self.pacer.pace(block.len() / CHANNELS);
+        self.staged.extend_from_slice(block);
+        if self.staged.len() >= PERIOD_FRAMES * CHANNELS {
+            self.flush();
+        }
     }
     fn started_at(&self) -> SystemTime {
         self.started_at
@@ -113,6 +136,7 @@ impl Output for IcecastOutput {
         (ENCODER_LAG_FRAMES * 1_000_000_000 / RATE as u64) as i64
     }
     fn suspend(&mut self) -> bool {
+        self.flush();
         self.send(Msg::Idle(true));
         true
     }
@@ -124,6 +148,7 @@ impl Output for IcecastOutput {
         self.send(Msg::Idle(false));
     }
     fn now_playing(&mut self, title: &str) {
+        self.flush();
         self.send(Msg::Title(title.to_string()));
     }
 }
@@ -131,6 +156,7 @@ impl Output for IcecastOutput {
 impl Drop for IcecastOutput {
     /// The sender flushes the encoder and leaves the mount.
     fn drop(&mut self) {
+        self.flush();
         drop(self.queue.take());
         if let Some(t) = self.sender.take() {
             let _ = t.join();
