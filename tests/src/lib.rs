@@ -256,6 +256,14 @@ pub fn loa(bin: &str, args: &[&str]) -> Output {
         .expect("the loa binary runs")
 }
 
+/// `loa status --format json` of the station in `dir`; Null while it does
+/// not answer (a daemon still starting, or gone).
+pub fn status_json(bin: &str, dir: &Path) -> serde_json::Value {
+    let dir = dir.to_str().expect("a UTF-8 path");
+    let out = loa(bin, &["status", "--format", "json", "--config", dir]);
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -51,17 +51,7 @@ fn program(id: &str, title: &str, at: &str, hz: u32, secs: u32) -> String {
 }
 
 fn status(dir: &Path) -> Value {
-    let out = loa_e2e::loa(
-        BIN,
-        &[
-            "status",
-            "--format",
-            "json",
-            "--config",
-            dir.to_str().unwrap(),
-        ],
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_default()
+    loa_e2e::status_json(BIN, dir)
 }
 
 /// What a listener heard, tone by tone: consecutive windows of the same

@@ -132,17 +132,7 @@ fn heard(samples: &[f32]) -> Vec<(Option<f64>, f32)> {
 }
 
 fn status(dir: &Path) -> Value {
-    let out = loa_e2e::loa(
-        BIN,
-        &[
-            "status",
-            "--format",
-            "json",
-            "--config",
-            dir.to_str().unwrap(),
-        ],
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_default()
+    loa_e2e::status_json(BIN, dir)
 }
 
 #[test]
