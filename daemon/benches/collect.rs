@@ -76,16 +76,7 @@ fn main() {
     let broker = Broker::start_queueing(total + 1000);
     let pg = Postgres::start();
     let tmp = tempfile::tempdir().unwrap();
-    let config = tmp.path().join("collect.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "mqtt:\n  url: {}\n  client_id: bench\ndatabase: {}\n",
-            broker.url(),
-            pg.url()
-        ),
-    )
-    .unwrap();
+    let config = loa_e2e::collect_config(tmp.path(), "bench", &broker, &pg, "");
     let log = tmp.path().join("collect.log");
 
     // The session and its subscriptions exist; then the collector is away.

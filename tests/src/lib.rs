@@ -935,6 +935,28 @@ impl Drop for Pulse {
     }
 }
 
+/// A `loa collect` configuration in `dir` (collect.yaml) for `broker` and
+/// `pg`, with `client_id` as its MQTT session and `more` YAML lines after.
+pub fn collect_config(
+    dir: &Path,
+    client_id: &str,
+    broker: &Broker,
+    pg: &Postgres,
+    more: &str,
+) -> PathBuf {
+    let config = dir.join("collect.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "mqtt:\n  url: {}\n  client_id: {client_id}\ndatabase: {}\n{more}",
+            broker.url(),
+            pg.url()
+        ),
+    )
+    .expect("write collect.yaml");
+    config
+}
+
 /// PostgreSQL 15's programs (Debian's postgresql package; scripts/install-deps).
 pub const PG: &str = "/usr/lib/postgresql/15/bin";
 

@@ -132,16 +132,13 @@ fn the_district_book_holds_exactly_the_stations_rows_whatever_happens() {
 
     let broker = Broker::start();
     let pg = Postgres::start();
-    let config = tmp.path().join("collect.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "mqtt:\n  url: {}\n  client_id: collect-test\ndatabase: {}\nsilent_after_minutes: 60\n",
-            broker.url(),
-            pg.url()
-        ),
-    )
-    .unwrap();
+    let config = loa_e2e::collect_config(
+        tmp.path(),
+        "collect-test",
+        &broker,
+        &pg,
+        "silent_after_minutes: 60\n",
+    );
     let log = tmp.path().join("collect.log");
     let mut c = collector(&config, &log);
     wait_log(&log, "district book");
@@ -569,16 +566,7 @@ fn a_burst_survives_a_broker_restart_and_a_killed_collector() {
     let mut broker = Broker::start_persistent(STATIONS * PER + 1000);
     let pg = Postgres::start();
     let tmp = tempfile::tempdir().unwrap();
-    let config = tmp.path().join("collect.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "mqtt:\n  url: {}\n  client_id: burst\ndatabase: {}\n",
-            broker.url(),
-            pg.url()
-        ),
-    )
-    .unwrap();
+    let config = loa_e2e::collect_config(tmp.path(), "burst", &broker, &pg, "");
     // The session and its subscriptions exist; the collector is away while
     // the burst arrives, so that it waits in the broker.
     let log = tmp.path().join("collect-1.log");
@@ -684,16 +672,7 @@ fn sigterm_stops_the_collector_with_the_broker_gone() {
     let mut broker = Broker::start();
     let pg = Postgres::start();
     let tmp = tempfile::tempdir().unwrap();
-    let config = tmp.path().join("collect.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "mqtt:\n  url: {}\n  client_id: term\ndatabase: {}\n",
-            broker.url(),
-            pg.url()
-        ),
-    )
-    .unwrap();
+    let config = loa_e2e::collect_config(tmp.path(), "term", &broker, &pg, "");
     let log = tmp.path().join("collect.log");
     let mut c = collector(&config, &log);
     wait_log(&log, "district book");
