@@ -19,16 +19,6 @@ use loa_e2e::{wait_until, Broker, Postgres};
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
 const STATIONS: usize = 100;
 
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 fn count(pg: &Postgres) -> usize {
     pg.query("SELECT count(*) FROM airtime")
         .ok()
@@ -139,7 +129,7 @@ fn main() {
     let pid = c.id();
     let mut peak = 0;
     loop {
-        peak = peak.max(peak_rss_kib(pid).unwrap_or(0));
+        peak = peak.max(loa_e2e::proc_kib(pid, "VmHWM").unwrap_or(0));
         if count(&pg) >= total {
             break;
         }

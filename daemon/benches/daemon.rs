@@ -14,16 +14,6 @@ use loa_e2e::Daemon;
 
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
 
-fn rss_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 fn main() {
     start_accuracy_and_memory();
     simulate_a_year();
@@ -185,7 +175,7 @@ fn start_accuracy_and_memory() {
     let end = times[times.len() - 1] + 2_000;
     while Utc::now().timestamp_millis() < end {
         let now = Utc::now().timestamp_millis();
-        if let Some(r) = rss_kib(pid) {
+        if let Some(r) = loa_e2e::proc_kib(pid, "VmRSS") {
             if now < times[0] - 500 {
                 idle_max = idle_max.max(r);
             } else {

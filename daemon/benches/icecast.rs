@@ -13,15 +13,6 @@ use loa_e2e::{local_in, station_dir, Daemon, Icecast};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loa");
 
-/// Clock ticks of CPU (user + system) of /proc/PID/task/TID/stat or /proc/PID/stat.
-fn ticks(stat: &str) -> Option<u64> {
-    let s = std::fs::read_to_string(stat).ok()?;
-    // Fields after the command name in parentheses: utime is the 12th, stime the 13th.
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-}
-
 fn thread_stat(pid: u32, name: &str) -> Option<String> {
     for e in std::fs::read_dir(format!("/proc/{pid}/task"))
         .ok()?
@@ -35,24 +26,18 @@ fn thread_stat(pid: u32, name: &str) -> Option<String> {
     None
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 /// % of one core used by the sender thread and by the whole process over `d`.
 fn cpu_over(pid: u32, d: Duration) -> (f64, f64) {
     let hz = 100.0; // USER_HZ on Linux
     let thread = thread_stat(pid, "loa-icecast").expect("the sender thread");
     let process = format!("/proc/{pid}/stat");
-    let (t0, p0, w0) = (ticks(&thread), ticks(&process), Instant::now());
+    let (t0, p0, w0) = (
+        loa_e2e::stat_ticks(&thread),
+        loa_e2e::stat_ticks(&process),
+        Instant::now(),
+    );
     std::thread::sleep(d);
-    let (t1, p1) = (ticks(&thread), ticks(&process));
+    let (t1, p1) = (loa_e2e::stat_ticks(&thread), loa_e2e::stat_ticks(&process));
     let secs = w0.elapsed().as_secs_f64();
     let pct = |a: Option<u64>, b: Option<u64>| match (a, b) {
         (Some(a), Some(b)) => (b - a) as f64 / hz / secs * 100.0,
@@ -82,11 +67,11 @@ fn main() {
     let listener = ice.listen("/loa.mp3");
     std::thread::sleep(Duration::from_secs(3));
     let (idle_thread, idle_process) = cpu_over(pid, Duration::from_secs(12));
-    let idle_rss = rss_kib(pid).unwrap_or(0);
+    let idle_rss = loa_e2e::proc_kib(pid, "VmRSS").unwrap_or(0);
     // Into the program (it starts 20 s after the daemon).
     std::thread::sleep(Duration::from_secs(6));
     let (air_thread, air_process) = cpu_over(pid, Duration::from_secs(30));
-    let air_rss = rss_kib(pid).unwrap_or(0);
+    let air_rss = loa_e2e::proc_kib(pid, "VmRSS").unwrap_or(0);
     let heard = listener.bytes().len();
     daemon.stop();
     println!("Icecast output, MP3 64 kb/s mono CBR (LAME), a listener on the mount:");

@@ -19,23 +19,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_loa");
 const PROGRAMS: usize = 20;
 const BUFFER_S: f64 = 2.5;
 
-fn ticks(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 fn main() {
     let ice = Icecast::start("bench-rx");
     let broker = Broker::start();
@@ -82,13 +65,13 @@ policy:
     let d = Daemon::start(BIN, dir.path(), &[]);
     // CPU and memory while it plays (from the second program on).
     std::thread::sleep(Duration::from_secs(first as u64 + 3));
-    let (c0, w0) = (ticks(rx.id()), Instant::now());
+    let (c0, w0) = (loa_e2e::cpu_ticks(rx.id()), Instant::now());
     let mut rss = 0;
     while w0.elapsed() < Duration::from_secs(30) {
-        rss = rss.max(rss_kib(rx.id()).unwrap_or(0));
+        rss = rss.max(loa_e2e::proc_kib(rx.id(), "VmRSS").unwrap_or(0));
         std::thread::sleep(Duration::from_secs(1));
     }
-    let cpu = match (c0, ticks(rx.id())) {
+    let cpu = match (c0, loa_e2e::cpu_ticks(rx.id())) {
         (Some(a), Some(b)) => (b - a) as f64 / 100.0 / w0.elapsed().as_secs_f64() * 100.0,
         _ => f64::NAN,
     };

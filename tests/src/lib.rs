@@ -256,6 +256,32 @@ pub fn loa(bin: &str, args: &[&str]) -> Output {
         .expect("the loa binary runs")
 }
 
+/// A `/proc/PID/status` figure in KiB (`VmRSS`, `VmHWM`), for the benches.
+pub fn proc_kib(pid: u32, field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// CPU clock ticks (user + system) in a `/proc/.../stat` file: a process's
+/// or one of its threads' (`/proc/PID/task/TID/stat`).
+pub fn stat_ticks(stat: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(stat).ok()?;
+    // Fields after the command name in parentheses: utime is the 12th, stime the 13th.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// CPU clock ticks (user + system) of process `pid`.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    stat_ticks(&format!("/proc/{pid}/stat"))
+}
+
 /// `loa status --format json` of the station in `dir`; Null while it does
 /// not answer (a daemon still starting, or gone).
 pub fn status_json(bin: &str, dir: &Path) -> serde_json::Value {
@@ -1403,6 +1429,17 @@ fn goertzel(w: &[f32], rate: u32, f: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_benches_read_this_process_memory_and_cpu() {
+        let me = std::process::id();
+        let rss = proc_kib(me, "VmRSS").expect("VmRSS");
+        let peak = proc_kib(me, "VmHWM").expect("VmHWM");
+        assert!(rss > 0 && peak >= rss, "rss {rss} peak {peak}");
+        assert_eq!(proc_kib(me, "VmNothing"), None);
+        assert!(cpu_ticks(me).is_some());
+        assert_eq!(cpu_ticks(u32::MAX), None);
+    }
 
     #[test]
     fn offline_moves_every_address_under_no_relay() {
