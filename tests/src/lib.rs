@@ -950,6 +950,57 @@ impl Pulse {
             .spawn()
             .expect("paplay runs")
     }
+
+    /// Starts recording what the null sink plays (its monitor, raw float32le
+    /// 48 kHz stereo) into `path`: one unbroken stream of samples from now
+    /// until [`Recording::stop`], silence included, so the distance between
+    /// two sounds in it is exact in frames.
+    pub fn record(&self, path: &Path) -> Recording {
+        let file = std::fs::File::create(path).expect("the recording's file");
+        let child = Command::new("parec")
+            .arg("--server")
+            .arg(format!("unix:{}", self.dir.join("native").display()))
+            .args(["-d", "loa_null.monitor", "--raw", "--format=float32le"])
+            .args(["--rate=48000", "--channels=2", "--latency-msec=20"])
+            .stdout(file)
+            .spawn()
+            .expect("parec runs (Debian package pulseaudio-utils: scripts/install-deps)");
+        Recording {
+            child,
+            path: path.to_path_buf(),
+        }
+    }
+}
+
+/// What [`Pulse::record`] is recording; the recorder is killed when dropped.
+pub struct Recording {
+    child: std::process::Child,
+    path: PathBuf,
+}
+
+impl Recording {
+    /// Stops the recorder and gives what it heard: mono samples (the two
+    /// channels mixed) at 48 kHz.
+    pub fn stop(mut self) -> Vec<f32> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let bytes = std::fs::read(&self.path).expect("the recording reads");
+        bytes
+            .chunks_exact(8)
+            .map(|f| {
+                let l = f32::from_le_bytes([f[0], f[1], f[2], f[3]]);
+                let r = f32::from_le_bytes([f[4], f[5], f[6], f[7]]);
+                (l + r) / 2.0
+            })
+            .collect()
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Pulse {
