@@ -3,14 +3,18 @@
 //! listener on the mount hears them by frequency, in order, and stays
 //! connected through the silence between programs; the title reaches the
 //! server's status; a wrong source password is one clear log line, an
-//! output fault (`loa status`, the MQTT status) and `loa doctor`'s failure; a server killed and restarted
-//! mid-program is reconnected and the row tells the gap.
+//! output fault (`loa status`, the MQTT status) and `loa doctor`'s failure; a
+//! server killed and restarted mid-program is reconnected and the row tells
+//! the gap; while the server is down, the office's sound card (a PulseAudio
+//! null sink, recorded) stays ok and starts a program aired in the outage
+//! exactly as far (to 3 ms) after the one before as the schedule says.
 
 use std::path::Path;
 use std::time::Duration;
 
 use loa_e2e::{
-    decode_mp3, local_in, station_dir, tones_heard, wait_rows, wait_until, Daemon, Icecast,
+    airtime_rows, decode_mp3, local_in, station_dir, tones_heard, wait_rows, wait_until,
+    AirtimeRow, Daemon, Icecast, Pulse,
 };
 use serde_json::Value;
 
@@ -352,6 +356,146 @@ fn a_server_killed_mid_program_is_reconnected_and_the_row_tells_the_gap() {
     );
     let st = status(dir.path());
     assert_eq!(st["outputs"]["clusters"]["state"], "ok", "{st}");
+}
+
+/// Where each sound in `samples` starts: the first sample louder than `thr`
+/// after at least half a second below it (or after the start).
+fn onsets(samples: &[f32], thr: f32) -> Vec<usize> {
+    let mut quiet = usize::MAX;
+    let mut found = Vec::new();
+    for (i, s) in samples.iter().enumerate() {
+        if s.abs() > thr {
+            if quiet >= 24_000 {
+                found.push(i);
+            }
+            quiet = 0;
+        } else {
+            quiet = quiet.saturating_add(1);
+        }
+    }
+    found
+}
+
+/// An Icecast outage is the clusters' alone: the office's sound card (a
+/// PulseAudio null sink, recorded) starts b as many frames after a as the
+/// schedule puts between them although the server died in between, its
+/// output stays ok while the clusters' is a fault, and only b's row tells
+/// the gap.
+#[test]
+fn the_sound_card_starts_on_time_while_the_icecast_server_is_down() {
+    let mut ice = Icecast::start("hackme-10");
+    let (at_a, ms_a) = local_in(7);
+    let (at_b, ms_b) = local_in(15);
+    let schedule = format!(
+        "programs:\n{}{}",
+        program("a", "Bản tin sáng", &at_a, 440, 1),
+        program("b", "Thông báo", &at_b, 880, 1)
+    );
+    let office = "  office: \"device:default\"\n|  office: { output: office }\n";
+    let dir = station_dir(&station_with(ice.port, "", office), Some(&schedule));
+    ice.password_file(dir.path(), "hackme-10");
+    let pulse = Pulse::start(&dir.path().join("pulse"));
+    // From before a to after b, one unbroken stream of the card's samples.
+    let recording = pulse.record(&pulse.dir.join("office.f32"));
+    let env = pulse.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let d = Daemon::start_env(BIN, dir.path(), &[], &env);
+    let program_row = |rows: &[AirtimeRow], id: &str| {
+        rows.iter()
+            .position(|r| r.program_id.as_deref() == Some(id))
+            .map(|i| (i, rows[i].outcome.clone(), rows[i].detail.clone()))
+    };
+    wait_rows(dir.path(), "program a aired", Duration::from_secs(9), |r| {
+        program_row(r, "a").is_some_and(|(_, outcome, _)| outcome == "completed")
+    });
+    ice.stop();
+    d.wait_for_log("went away", 10);
+    let rows = airtime_rows(dir.path());
+    assert_eq!(
+        program_row(&rows, "b"),
+        None,
+        "the server is gone before b starts: {rows:#?}"
+    );
+    let output_states = |st: &Value| {
+        (
+            st["outputs"]["clusters"]["state"].clone(),
+            st["outputs"]["office"]["state"].clone(),
+        )
+    };
+    let st = wait_until(
+        "the clusters' fault in loa status",
+        Duration::from_secs(3),
+        Duration::from_millis(100),
+        || {
+            let st = status(dir.path());
+            if st["outputs"]["clusters"]["state"] == "failed" {
+                Ok(st)
+            } else {
+                Err(st)
+            }
+        },
+    );
+    assert_eq!(output_states(&st), ("failed".into(), "ok".into()), "{st}");
+    let rows = wait_rows(
+        dir.path(),
+        "program b aired",
+        Duration::from_secs(15),
+        |r| program_row(r, "b").is_some_and(|(_, outcome, _)| outcome == "completed"),
+    );
+    let st = status(dir.path());
+    assert_eq!(
+        output_states(&st),
+        ("failed".into(), "ok".into()),
+        "still down after b: {st}"
+    );
+    // The end of b through PulseAudio to the recorder.
+    std::thread::sleep(Duration::from_millis(500));
+    let heard = recording.stop();
+
+    let (a, b) = (program_row(&rows, "a"), program_row(&rows, "b"));
+    let (Some((ia, _, detail_a)), Some((ib, _, detail_b))) = (a, b) else {
+        panic!("{rows:#?}");
+    };
+    assert!(ia < ib, "{rows:#?}");
+    assert_eq!(detail_a, None, "a aired before the outage: {rows:#?}");
+    let detail_b = detail_b.unwrap_or_default();
+    assert!(
+        detail_b.starts_with("not heard on output clusters from ")
+            && detail_b.contains(" to the end ")
+            && detail_b.contains("Icecast server"),
+        "{rows:#?}"
+    );
+    let starts = onsets(&heard, 0.01);
+    assert_eq!(starts.len(), 2, "two sounds on the card: {starts:?}");
+    let (a, b) = (starts[0], starts[1]);
+    let tone_at = |i: usize| {
+        let first = heard.get(i..i + 4_800).unwrap_or_default();
+        tones_heard(first, 48_000, 4_800, &[440.0, 880.0])
+    };
+    assert_eq!(tone_at(a), [Some(440.0)], "a first");
+    assert_eq!(tone_at(b), [Some(880.0)], "then b");
+    let apart_ms = (b - a) as f64 / 48.0;
+    let scheduled_ms = (ms_b - ms_a) as f64;
+    assert!(
+        (apart_ms - scheduled_ms).abs() <= 3.0,
+        "b started {apart_ms:.2} ms after a on the card; the schedule puts {scheduled_ms} ms between them"
+    );
+
+    ice.start_again();
+    d.wait_for_log("back on the mount", 10);
+    wait_until(
+        "both outputs ok in loa status",
+        Duration::from_secs(3),
+        Duration::from_millis(100),
+        || {
+            let st = status(dir.path());
+            if output_states(&st) == ("ok".into(), "ok".into()) {
+                Ok(())
+            } else {
+                Err(st)
+            }
+        },
+    );
 }
 
 #[test]
