@@ -234,11 +234,9 @@ struct Down {
     backoff: Duration,
 }
 
-/// Why a write did not go through.
-enum Trouble {
-    /// The card is gone or refuses to go on: reopen it.
-    Fatal(String),
-}
+/// Why a write did not go through: the card is gone or refuses to go on,
+/// so it is reopened (the reason goes to the log and the status).
+struct Fatal(String);
 
 impl DeviceOutput {
     pub fn open(name: &str, events: EventSink) -> Result<Self, OutputError> {
@@ -335,7 +333,7 @@ impl DeviceOutput {
     /// Waits until the card has room for a whole period. An underrun (the
     /// card ran dry) is recovered here; the lag estimate starts afresh, as
     /// what was late is now heard later.
-    fn wait_for_room(&mut self) -> Result<(), Trouble> {
+    fn wait_for_room(&mut self) -> Result<(), Fatal> {
         let live = self.live.as_ref().expect("live");
         let since = Instant::now();
         loop {
@@ -350,7 +348,7 @@ impl DeviceOutput {
             }
             let left = STALL.saturating_sub(since.elapsed());
             if left.is_zero() {
-                return Err(Trouble::Fatal("the device stopped taking audio".into()));
+                return Err(Fatal("the device stopped taking audio".into()));
             }
             match live.pcm.wait(Some(left.as_millis().max(1) as u32)) {
                 Ok(_) => {}
@@ -364,7 +362,7 @@ impl DeviceOutput {
 
     /// Hands what is staged to the card (there is room: the deck waited in
     /// [`Output::ready`]), then measures the lag.
-    fn flush(&mut self) -> Result<(), Trouble> {
+    fn flush(&mut self) -> Result<(), Fatal> {
         if self.staged_frames == 0 {
             return Ok(());
         }
@@ -383,7 +381,7 @@ impl DeviceOutput {
                         .wait(Some(STALL.as_millis() as u32))
                         .unwrap_or(true)
                     {
-                        return Err(Trouble::Fatal("the device stopped taking audio".into()));
+                        return Err(Fatal("the device stopped taking audio".into()));
                     }
                 }
                 Err(e) => {
@@ -410,12 +408,12 @@ impl DeviceOutput {
 
 /// Brings a PCM back after an error: an underrun or a suspend is recovered
 /// (`snd_pcm_recover`); anything else means the card is gone.
-fn recover(pcm: &PCM, e: alsa::Error) -> Result<(), Trouble> {
+fn recover(pcm: &PCM, e: alsa::Error) -> Result<(), Fatal> {
     match e.errno() {
         libc::EPIPE | libc::ESTRPIPE | libc::EINTR => pcm
             .try_recover(e, true)
-            .map_err(|e2| Trouble::Fatal(format!("cannot recover from {e}: {e2}"))),
-        _ => Err(Trouble::Fatal(e.to_string())),
+            .map_err(|e2| Fatal(format!("cannot recover from {e}: {e2}"))),
+        _ => Err(Fatal(e.to_string())),
     }
 }
 
@@ -431,7 +429,7 @@ impl Output for DeviceOutput {
         self.staged_frames += frames;
         self.written += frames as u64;
         if self.staged_frames >= live.period {
-            if let Err(Trouble::Fatal(reason)) = self.flush() {
+            if let Err(Fatal(reason)) = self.flush() {
                 self.fail(reason);
             }
         }
@@ -445,7 +443,7 @@ impl Output for DeviceOutput {
         if self.live.is_none() || self.staged_frames > 0 {
             return;
         }
-        if let Err(Trouble::Fatal(reason)) = self.wait_for_room() {
+        if let Err(Fatal(reason)) = self.wait_for_room() {
             self.fail(reason);
         }
     }
