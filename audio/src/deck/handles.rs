@@ -43,11 +43,15 @@ pub(super) fn prepare_command(
 }
 
 /// The render thread of a real-time deck: commands between blocks, then a
-/// block; while nothing airs (most of a station's day), it rests.
+/// block; while nothing airs (most of a station's day), it rests. A sound
+/// card takes a period at a time; a command that comes while the deck waits
+/// for room wakes it, and one that preempts what airs has the card drop
+/// what it holds ([`Output::cut`]), so the higher item is heard at once
+/// instead of after the card's buffer.
 fn deck_loop(core: &mut DeckCore, commands: &Receiver<Command>) {
     let mut can_rest = true;
     loop {
-        core.output.ready();
+        let room = core.output.ready();
         loop {
             match commands.try_recv() {
                 Ok(Command::Shutdown) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
@@ -57,6 +61,12 @@ fn deck_loop(core: &mut DeckCore, commands: &Receiver<Command>) {
                 Ok(cmd) => core.handle(cmd),
                 Err(std::sync::mpsc::TryRecvError::Empty) => break,
             }
+        }
+        if core.take_preempted() {
+            core.cut();
+        } else if !room {
+            // Woken by a command that can wait for the card's next period.
+            continue;
         }
         if can_rest && core.may_rest() {
             can_rest = core.output.suspend();
@@ -98,9 +108,26 @@ fn rest(core: &mut DeckCore, commands: &Receiver<Command>) -> bool {
     }
 }
 
+/// The way to a real-time deck's thread: each command is queued, then the
+/// thread is woken (it may be waiting for the sound card's next period).
+#[derive(Clone)]
+struct Commands {
+    queue: Sender<Command>,
+    wake: Arc<std::os::unix::net::UnixDatagram>,
+}
+
+impl Commands {
+    fn send(&self, cmd: Command) {
+        if self.queue.send(cmd).is_ok() {
+            // A full socket means wake-ups are already waiting: none lost.
+            let _ = self.wake.send(&[1]);
+        }
+    }
+}
+
 /// A deck on an output at real-time pace, rendering on its own thread.
 pub struct Deck {
-    commands: Sender<Command>,
+    commands: Commands,
     events: Receiver<DeckEvent>,
     next_id: AtomicU64,
     config: Arc<DeckConfig>,
@@ -148,6 +175,11 @@ impl Deck {
         let lag_ns = core.lag.clone();
         let epoch = core.epoch;
         let (cmd_tx, cmd_rx) = channel::<Command>();
+        let (wake, woken) = std::os::unix::net::UnixDatagram::pair()
+            .expect("a socket pair for the deck's wake-ups");
+        let _ = wake.set_nonblocking(true);
+        let _ = woken.set_nonblocking(true);
+        core.output.set_waker(woken);
         let thread = std::thread::Builder::new()
             .name(format!("loa-deck {spec}"))
             .spawn(move || {
@@ -158,7 +190,10 @@ impl Deck {
             })
             .expect("spawn deck thread");
         Deck {
-            commands: cmd_tx,
+            commands: Commands {
+                queue: cmd_tx,
+                wake: Arc::new(wake),
+            },
             events: ev_rx,
             next_id: AtomicU64::new(1),
             config: Arc::new(config),
@@ -184,7 +219,7 @@ impl Deck {
             .spawn(move || {
                 // A real deck's time is the wall clock.
                 let now = SystemTime::now();
-                let _ = tx.send(prepare_command(id, &item, &config, &loudness, true, now));
+                tx.send(prepare_command(id, &item, &config, &loudness, true, now));
             })
             .expect("spawn prepare thread");
         id
@@ -192,17 +227,17 @@ impl Deck {
 
     /// Stops an item: a quick fade if it airs (outcome cut).
     pub fn stop(&self, id: ItemId) {
-        let _ = self.commands.send(Command::Stop(id));
+        self.commands.send(Command::Stop(id));
     }
 
     /// Sets or moves an item's hard end.
     pub fn end_at(&self, id: ItemId, at: SystemTime) {
-        let _ = self.commands.send(Command::EndAt(id, at));
+        self.commands.send(Command::EndAt(id, at));
     }
 
     /// Master volume 0..=1.
     pub fn set_volume(&self, v: f32) {
-        let _ = self.commands.send(Command::Volume(v));
+        self.commands.send(Command::Volume(v));
     }
 
     pub fn events(&self) -> &Receiver<DeckEvent> {
@@ -256,7 +291,7 @@ impl Deck {
     }
 
     fn shutdown(&mut self) {
-        let _ = self.commands.send(Command::Shutdown);
+        self.commands.send(Command::Shutdown);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

@@ -248,6 +248,9 @@ pub(crate) struct DeckCore {
     quiet: u64,
     /// The item the output was last told airs ([`Output::now_playing`]).
     titled: Option<ItemId>,
+    /// An item came that preempts what airs at once (see
+    /// [`DeckCore::take_preempted`]).
+    preempted: bool,
 }
 
 impl DeckCore {
@@ -277,7 +280,25 @@ impl DeckCore {
             lag: Arc::new(AtomicI64::new(0)),
             quiet: 0,
             titled: None,
+            preempted: false,
         }
+    }
+
+    /// True once after an item came that takes the output from the one
+    /// airing now: due already (no start instant, or one the deck has
+    /// passed), following nothing, and at least its level. What the card
+    /// holds of the one airing can go (see [`DeckCore::cut`]). A start with
+    /// an instant still ahead is compensated instead, and an item given
+    /// after another ended must not cut that one's last samples.
+    fn take_preempted(&mut self) -> bool {
+        std::mem::take(&mut self.preempted)
+    }
+
+    /// The output drops what it holds and the lag is taken afresh from it,
+    /// so what is rendered next is heard as soon as the card can play it.
+    fn cut(&mut self) {
+        self.output.cut();
+        self.follow_lag();
     }
 
     /// Wall time at which frame 0 is heard: the output's start, later by
@@ -357,6 +378,13 @@ impl DeckCore {
                 }
                 let end_at = self.ends_early.remove(&id).or(end_at);
                 let mut start_frame = start_at.map(|t| self.frame_of(t)).unwrap_or(0);
+                let takes_over = after.is_none()
+                    && start_frame <= self.frame
+                    && self.airing().is_some_and(|i| {
+                        let e = &self.entries[i];
+                        e.state == State::Airing && priority >= e.priority
+                    });
+                self.preempted |= takes_over;
                 let mut floor = 0;
                 // A follower whose item already left takes its place now;
                 // one whose item is still here (or not here yet) waits.
@@ -977,5 +1005,74 @@ mod tests {
             "{events:?}"
         );
         assert_eq!(core.frame, 10 * BLOCK as u64);
+    }
+
+    /// A tone of `secs` at `priority`, due at `start` (None: at once),
+    /// following `after`, prepared as the deck would.
+    fn tone_cmd(
+        id: u64,
+        priority: Priority,
+        start: Option<SystemTime>,
+        after: Option<ItemId>,
+        secs: u64,
+    ) -> Command {
+        let item = Item {
+            start_at: start,
+            after,
+            ..Item::new(
+                crate::item::Media::Tone {
+                    hz: 440.0,
+                    length: Duration::from_secs(secs),
+                },
+                priority,
+            )
+        };
+        let config = DeckConfig::default();
+        let loudness = Arc::new(Loudness::new(None));
+        let now = start.unwrap_or(SystemTime::UNIX_EPOCH);
+        handles::prepare_command(ItemId(id), &item, &config, &loudness, false, now)
+    }
+
+    /// Only an item that takes the output from the one airing, at once, has
+    /// the card drop what it holds: not a start still ahead (compensated),
+    /// not a follower, not an item given after the one before ended, not a
+    /// lower level.
+    #[test]
+    fn only_an_item_that_takes_over_at_once_cuts_what_the_card_holds() {
+        let (tx, _rx) = channel();
+        let epoch = SystemTime::UNIX_EPOCH;
+        let output = open_output(&OutputSpec::Null, Clock::Virtual { epoch }, tx.clone()).unwrap();
+        let mut core = DeckCore::new(output, tx.into(), &DeckConfig::default());
+        let blocks = |core: &mut DeckCore, n: usize| {
+            for _ in 0..n {
+                core.render_block(BLOCK);
+            }
+        };
+        // Nothing airs: the first item cuts nothing.
+        core.handle(tone_cmd(1, Priority::Normal, None, None, 2));
+        assert!(!core.take_preempted(), "nothing aired before it");
+        blocks(&mut core, 20);
+        // A follower of what airs, a lower level, and a start still ahead.
+        core.handle(tone_cmd(2, Priority::Normal, None, Some(ItemId(1)), 1));
+        core.handle(tone_cmd(3, Priority::Filler, None, None, 1));
+        let ahead = epoch + Duration::from_secs(1);
+        core.handle(tone_cmd(4, Priority::Emergency, Some(ahead), None, 1));
+        assert!(!core.take_preempted(), "none of them takes over at once");
+        blocks(&mut core, 10);
+        // An emergency now: it takes over, once.
+        core.handle(tone_cmd(5, Priority::Emergency, None, None, 1));
+        assert!(core.take_preempted(), "an emergency at once cuts");
+        assert!(!core.take_preempted(), "once");
+        // A start the deck has passed (it came late) takes over at once too.
+        blocks(&mut core, 10);
+        let late = epoch;
+        core.handle(tone_cmd(6, Priority::Emergency, Some(late), None, 1));
+        assert!(core.take_preempted(), "a late start cuts");
+        // Everything ends; an item given afterwards cuts nothing (the card
+        // still holds the last samples of what ended).
+        blocks(&mut core, 2_000);
+        assert!(core.airing().is_none());
+        core.handle(tone_cmd(7, Priority::Normal, None, None, 1));
+        assert!(!core.take_preempted(), "nothing airs to take over from");
     }
 }

@@ -2,12 +2,15 @@
 //! binding cpal itself uses) from the deck's own render thread.
 //!
 //! No callback thread and no ring between them: the deck waits for the card
-//! to have room for a period (40 ms), renders the period with the freshest
+//! to have room for a period (100 ms), renders the period with the freshest
 //! commands, and hands it over in one write. Measured with perf, a sound
 //! card's cost is its wake-ups (context switches in the deck, in cpal's
 //! callback thread and in the pulse plugin's thread), not the copying: one
-//! thread woken 25 times a second instead of three woken 100 times costs a
-//! fifth of the CPU. After each write the card says how much it holds
+//! thread woken 10 times a second instead of three woken 100 times costs a
+//! sixth of the CPU. A command wakes the deck while it waits (the socket of
+//! [`Output::set_waker`]); one that preempts what airs has the card drop
+//! what it holds ([`Output::cut`]), so a long period costs no preemption
+//! latency. After each write the card says how much it holds
 //! (`snd_pcm_delay`): that is the lag the deck compensates (see
 //! [`Output::lag_ns`]), so the first sample of an item leaves the card on
 //! its instant. cpal still lists the devices and captures live inputs.
@@ -134,11 +137,14 @@ pub(crate) fn find_device(name: &str, output: bool) -> Result<cpal::Device, Outp
     })
 }
 
-/// Frames per period (40 ms): the card wakes the deck's thread once a
+/// Frames per period (100 ms): the card wakes the deck's thread once a
 /// period, and the deck hands it a whole period in one write. Wake-ups are
 /// what a sound card costs (perf: context switches and the pulse plugin's
-/// thread, not the copying), so the period is as long as preemption allows.
-const PERIOD_FRAMES: u32 = 1920;
+/// thread, not the copying). Measured with ../shared/peers, `loa run`
+/// playing an MP3 through PulseAudio: 0.65 % of a core at 40 ms periods,
+/// 0.55 % at 60 ms, 0.35 % at 100 ms. A preemption does not wait for the
+/// period: it wakes the deck and drops what the card holds.
+const PERIOD_FRAMES: u32 = 4800;
 /// Periods in the card's buffer: what waits ahead of the loudspeaker is at
 /// most this many periods.
 const PERIODS: u32 = 2;
@@ -224,6 +230,10 @@ pub(crate) struct DeviceOutput {
     down: Option<Down>,
     /// The card is stopped while nothing airs (see [`Output::suspend`]).
     suspended: bool,
+    /// The deck's commands wake its thread through this while it waits.
+    waker: Option<std::os::unix::net::UnixDatagram>,
+    /// The card's poll descriptors and the waker's, for that wait.
+    fds: Vec<alsa::poll::pollfd>,
 }
 
 struct Down {
@@ -273,6 +283,8 @@ impl DeviceOutput {
             lag_ns: 0,
             down: None,
             suspended: false,
+            waker: None,
+            fds: Vec::new(),
         }
     }
 
@@ -330,15 +342,16 @@ impl DeviceOutput {
         }
     }
 
-    /// Waits until the card has room for a whole period. An underrun (the
+    /// Waits until the card has room for a whole period: true then, false
+    /// when `wakeable` and a command woke the deck first. An underrun (the
     /// card ran dry) is recovered here; the lag estimate starts afresh, as
     /// what was late is now heard later.
-    fn wait_for_room(&mut self) -> Result<(), Fatal> {
+    fn wait_for_room(&mut self, wakeable: bool) -> Result<bool, Fatal> {
         let live = self.live.as_ref().expect("live");
         let since = Instant::now();
         loop {
             match live.pcm.avail_update() {
-                Ok(n) if n >= live.period as alsa::pcm::Frames => return Ok(()),
+                Ok(n) if n >= live.period as alsa::pcm::Frames => return Ok(true),
                 Ok(_) => {}
                 Err(e) => {
                     recover(&live.pcm, e)?;
@@ -350,8 +363,15 @@ impl DeviceOutput {
             if left.is_zero() {
                 return Err(Fatal("the device stopped taking audio".into()));
             }
-            match live.pcm.wait(Some(left.as_millis().max(1) as u32)) {
-                Ok(_) => {}
+            let timeout = left.as_millis().max(1) as u32;
+            let waker = self.waker.as_ref().filter(|_| wakeable);
+            let woken = match waker {
+                None => live.pcm.wait(Some(timeout)).map(|_| false),
+                Some(w) => poll_with(&live.pcm, w, &mut self.fds, timeout),
+            };
+            match woken {
+                Ok(true) => return Ok(false),
+                Ok(false) => {}
                 Err(e) => {
                     recover(&live.pcm, e)?;
                     self.lag = LagFilter::new();
@@ -366,7 +386,7 @@ impl DeviceOutput {
         if self.staged_frames == 0 {
             return Ok(());
         }
-        self.wait_for_room()?;
+        self.wait_for_room(false)?;
         let live = self.live.as_ref().expect("live");
         let frame_bytes = live.sample.bytes() * CHANNELS;
         let mut off = 0;
@@ -390,20 +410,64 @@ impl DeviceOutput {
                 }
             }
         }
-        self.played += self.staged_frames as u64;
+        let handed = self.staged_frames;
+        self.played += handed as u64;
         self.staged.clear();
         self.staged_frames = 0;
         // The next frame to be handed over is heard after what the card
         // holds now: against its nominal time, that is the lag.
         if let Ok((_, delay)) = live.pcm.avail_delay() {
             let now = SystemTime::now();
-            let delay = frames_to_duration(delay.max(0) as u64);
-            let nominal = self.started_at + frames_to_duration(self.played);
-            self.lag_ns = self.lag.push(signed_ns(now + delay, nominal));
+            let frames = delay.max(0) as u64;
+            let delay = frames_to_duration(frames);
             self.latency = delay;
+            if self.lag.running(handed as u64, frames) {
+                let nominal = self.started_at + frames_to_duration(self.played);
+                self.lag_ns = self.lag.push(signed_ns(now + delay, nominal));
+            }
         }
         Ok(())
     }
+}
+
+/// Waits on the card's poll descriptors and on the deck's waker at once, for
+/// up to `timeout_ms`: true when the waker woke it (emptied here).
+fn poll_with(
+    pcm: &PCM,
+    waker: &std::os::unix::net::UnixDatagram,
+    fds: &mut Vec<alsa::poll::pollfd>,
+    timeout_ms: u32,
+) -> Result<bool, alsa::Error> {
+    use alsa::poll::Descriptors;
+    use std::os::fd::AsRawFd;
+    let n = Descriptors::count(pcm);
+    fds.clear();
+    fds.resize(
+        n + 1,
+        alsa::poll::pollfd {
+            fd: -1,
+            events: 0,
+            revents: 0,
+        },
+    );
+    Descriptors::fill(pcm, &mut fds[..n])?;
+    fds[n] = alsa::poll::pollfd {
+        fd: waker.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    alsa::poll::poll(fds, timeout_ms.min(i32::MAX as u32) as i32)?;
+    // The card's descriptors mean nothing until the plugin demangles them;
+    // the caller asks the card for room again either way, and that call
+    // says what is wrong if something is (this one's error code comes
+    // back mangled from the binding: EIO reads as "errno -5").
+    let _ = Descriptors::revents(pcm, &fds[..n]);
+    if fds[n].revents & libc::POLLIN == 0 {
+        return Ok(false);
+    }
+    let mut byte = [0u8; 64];
+    while waker.recv(&mut byte).is_ok() {}
+    Ok(true)
 }
 
 /// Brings a PCM back after an error: an underrun or a suspend is recovered
@@ -439,13 +503,43 @@ impl Output for DeviceOutput {
     /// for the card to have room for the period: so it renders with the
     /// freshest commands (a preemption is at most a period late to the card)
     /// and writes the period in one go.
-    fn ready(&mut self) {
+    fn ready(&mut self) -> bool {
         if self.live.is_none() || self.staged_frames > 0 {
+            return true;
+        }
+        match self.wait_for_room(true) {
+            Ok(room) => room,
+            Err(Fatal(reason)) => {
+                self.fail(reason);
+                true
+            }
+        }
+    }
+
+    fn set_waker(&mut self, waker: std::os::unix::net::UnixDatagram) {
+        self.waker = Some(waker);
+    }
+
+    /// Drops what the card holds and what is staged (the item being
+    /// preempted) and starts the card again: the next period written is
+    /// heard as soon as the card plays it. Until a write measures it, the
+    /// lag is taken as "the next frame is heard now".
+    fn cut(&mut self) {
+        let Some(live) = &self.live else { return };
+        if self.suspended {
             return;
         }
-        if let Err(Fatal(reason)) = self.wait_for_room() {
-            self.fail(reason);
+        if let Err(e) = live.pcm.drop().and_then(|()| live.pcm.prepare()) {
+            self.fail(format!("cannot drop what it holds: {e}"));
+            return;
         }
+        self.played = self.written;
+        self.staged.clear();
+        self.staged_frames = 0;
+        self.lag = LagFilter::new();
+        let nominal = self.started_at + frames_to_duration(self.played);
+        self.lag_ns = signed_ns(SystemTime::now(), nominal);
+        self.latency = Duration::ZERO;
     }
 
     fn started_at(&self) -> SystemTime {
@@ -525,21 +619,28 @@ impl Output for DeviceOutput {
     }
 }
 
-/// Writes per half of the lag estimate's window (about half a second each
-/// at 40 ms periods).
+/// Writes per half of the lag estimate's window (1.2 s each at 100 ms
+/// periods).
 const LAG_HALF_WINDOW: u32 = 12;
 
 /// The lag estimate: the lowest measurement over the last 12 to 24 writes
-/// (half a second to a second). A measurement is the wall time after a
-/// write plus the driver's delay, against the next frame's nominal time; a
-/// thread that runs late reads the clock late and only ever measures too
-/// much, so the lower envelope is the truth, and it follows a real change
-/// (an underrun's slip, the card's clock drifting against the system's)
-/// within a second.
+/// (1.2 to 2.4 s). A measurement is the wall time after a write plus the
+/// driver's delay, against the next frame's nominal time; a thread that
+/// runs late reads the clock late and only ever measures too much, so the
+/// lower envelope is the truth, and it follows a real change (an
+/// underrun's slip, the card's clock drifting against the system's) within
+/// 2.4 s. A cut ([`Output::cut`]) starts it afresh.
+///
+/// Until the card has played some of what it was handed since it (re)started,
+/// its delay is only what it holds, not the sound server's start-up as well:
+/// through PulseAudio that read 45 ms short at 100 ms periods, and a start
+/// within the window then aired that late. Those writes measure nothing.
 struct LagFilter {
     current: i64,
     previous: i64,
     count: u32,
+    /// Frames handed to the card since it (re)started.
+    handed: u64,
 }
 
 impl LagFilter {
@@ -548,7 +649,16 @@ impl LagFilter {
             current: i64::MAX,
             previous: i64::MAX,
             count: 0,
+            handed: 0,
         }
+    }
+
+    /// `frames` more were handed to the card, which now holds `delay`
+    /// frames: true when it has played 10 ms of them (it is running; a
+    /// card that has not started reads a frame or two under what it holds).
+    fn running(&mut self, frames: u64, delay: u64) -> bool {
+        self.handed += frames;
+        delay + 480 <= self.handed
     }
 
     /// Takes one measurement; returns the estimate.

@@ -87,8 +87,20 @@ pub trait Output: Send {
     /// next block: an output that takes audio a period at a time (a sound
     /// card) waits here until it has room, so the deck renders with the
     /// freshest commands instead of waiting inside `write` with a block
-    /// already rendered.
-    fn ready(&mut self) {}
+    /// already rendered. A wake-up from [`Output::set_waker`]'s socket ends
+    /// the wait early: false then (no room yet; the deck takes the commands
+    /// and comes back unless one preempts).
+    fn ready(&mut self) -> bool {
+        true
+    }
+    /// The socket a real-time deck's commands wake its thread through (a
+    /// datagram per command, non-blocking): an output that waits in
+    /// [`Output::ready`] waits on it too, and empties it.
+    fn set_waker(&mut self, _waker: std::os::unix::net::UnixDatagram) {}
+    /// An item preempts what airs: drop what waits ahead of the listener
+    /// (a sound card's buffer), so the next block written is heard as soon
+    /// as it can be; [`Output::lag_ns`] says the new lag.
+    fn cut(&mut self) {}
     /// Writes what is buffered (the WAV header), before the deck closes.
     fn finish(&mut self) {}
     /// Nothing airs for a while: the output may stop taking audio, and
