@@ -143,7 +143,8 @@ fn run_of(track: &[u32], hz: u32) -> (usize, usize) {
 }
 
 #[test]
-fn device_airs_a_playlist_gaplessly_and_comes_back_after_the_audio_server_dies() {
+fn device_airs_a_playlist_gaplessly_comes_back_after_the_audio_server_dies_and_cuts_for_an_emergency(
+) {
     let dir = tempfile::tempdir().unwrap();
     let pulse = Pulse::start(&dir.path().join("pulse"));
     // What the player gets from scripts/pulse-env (never PULSE_SERVER).
@@ -262,12 +263,64 @@ fn device_airs_a_playlist_gaplessly_and_comes_back_after_the_audio_server_dies()
     let rec = pulse.record(&capture2);
     captured_more(&capture2, captured(&capture2), 1.0);
     stop_recording(rec);
-    deck.stop(tone);
     let track = pitch_track(&common::read_wav(&capture2));
     let tone_len = track.iter().filter(|f| f.abs_diff(1000) <= 100).count();
     assert!(
         tone_len >= 40,
         "the tone airs again after the restart: {track:?}"
     );
+
+    // An emergency over the tone: the card drops what it holds of the tone
+    // (the deck is woken, not waiting for the card's next period), so the
+    // emergency is heard right after the call instead of after the card's
+    // buffer and the server's (some 300 ms at 100 ms periods). The tone
+    // resumes after it.
+    let capture3 = dir.path().join("preempted.wav");
+    let rec = pulse.record(&capture3);
+    let _ = deck.events().try_iter().count();
+    let called = std::time::SystemTime::now();
+    let alarm = deck.play(Item::new(
+        Media::Tone {
+            hz: 500.0,
+            length: Duration::from_millis(600),
+        },
+        Priority::Emergency,
+    ));
+    let started = wait_for(
+        &deck,
+        "the emergency",
+        Duration::from_secs(2),
+        |e| matches!(e, DeckEvent::Started { item, .. } if *item == alarm),
+    );
+    let DeckEvent::Started { at, .. } = started else {
+        unreachable!("matched above")
+    };
+    wait_for(
+        &deck,
+        "the emergency's end",
+        Duration::from_secs(2),
+        |e| matches!(e, DeckEvent::ItemEnded { item, .. } if *item == alarm),
+    );
+    captured_more(&capture3, captured(&capture3), 0.8);
+    stop_recording(rec);
+    deck.stop(tone);
+    let heard_after = at.duration_since(called).unwrap_or_default();
+    eprintln!("the emergency heard {heard_after:?} after the call");
+    assert!(
+        heard_after < Duration::from_millis(100),
+        "the emergency was heard {heard_after:?} after the call: the card kept what it held"
+    );
+    let track = pitch_track(&common::read_wav(&capture3));
+    let (alarm_len, alarm_start) = run_of(&track, 500);
+    // 600 ms, the first of it over the tone's 300 ms fade.
+    assert!(
+        (25..=61).contains(&alarm_len),
+        "the emergency aired for {alarm_len} windows: {track:?}"
+    );
+    let resumed = track[alarm_start + alarm_len..]
+        .iter()
+        .filter(|f| f.abs_diff(1000) <= 100)
+        .count();
+    assert!(resumed >= 10, "the tone resumes after it: {track:?}");
     deck.close();
 }
