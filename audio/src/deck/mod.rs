@@ -868,21 +868,9 @@ mod tests {
         }
     }
 
+    /// A 3 s 1 kHz tone due at `start`, with a hard end at `end`.
     fn tone_at(start: SystemTime, end: Option<SystemTime>) -> Command {
-        let item = Item {
-            start_at: Some(start),
-            end_at: end,
-            ..Item::new(
-                crate::item::Media::Tone {
-                    hz: 1000.0,
-                    length: Duration::from_secs(3),
-                },
-                Priority::Normal,
-            )
-        };
-        let config = DeckConfig::default();
-        let loudness = Arc::new(Loudness::new(None));
-        handles::prepare_command(ItemId(1), &item, &config, &loudness, false, start)
+        tone_cmd(1, Priority::Normal, Some(start), None, end, 1000.0, 3)
     }
 
     /// The frame of a tone's first sample (sin 0 = 0: the one before the
@@ -1007,21 +995,25 @@ mod tests {
         assert_eq!(core.frame, 10 * BLOCK as u64);
     }
 
-    /// A tone of `secs` at `priority`, due at `start` (None: at once),
-    /// following `after`, prepared as the deck would.
+    /// A tone of `hz` for `secs` at `priority`, due at `start` (None: at
+    /// once) with a hard end at `end`, following `after`, prepared as the
+    /// deck would.
     fn tone_cmd(
         id: u64,
         priority: Priority,
         start: Option<SystemTime>,
         after: Option<ItemId>,
+        end: Option<SystemTime>,
+        hz: f32,
         secs: u64,
     ) -> Command {
         let item = Item {
             start_at: start,
+            end_at: end,
             after,
             ..Item::new(
                 crate::item::Media::Tone {
-                    hz: 440.0,
+                    hz,
                     length: Duration::from_secs(secs),
                 },
                 priority,
@@ -1049,30 +1041,54 @@ mod tests {
             }
         };
         // Nothing airs: the first item cuts nothing.
-        core.handle(tone_cmd(1, Priority::Normal, None, None, 2));
+        core.handle(tone_cmd(1, Priority::Normal, None, None, None, 440.0, 2));
         assert!(!core.take_preempted(), "nothing aired before it");
         blocks(&mut core, 20);
         // A follower of what airs, a lower level, and a start still ahead.
-        core.handle(tone_cmd(2, Priority::Normal, None, Some(ItemId(1)), 1));
-        core.handle(tone_cmd(3, Priority::Filler, None, None, 1));
+        core.handle(tone_cmd(
+            2,
+            Priority::Normal,
+            None,
+            Some(ItemId(1)),
+            None,
+            440.0,
+            1,
+        ));
+        core.handle(tone_cmd(3, Priority::Filler, None, None, None, 440.0, 1));
         let ahead = epoch + Duration::from_secs(1);
-        core.handle(tone_cmd(4, Priority::Emergency, Some(ahead), None, 1));
+        core.handle(tone_cmd(
+            4,
+            Priority::Emergency,
+            Some(ahead),
+            None,
+            None,
+            440.0,
+            1,
+        ));
         assert!(!core.take_preempted(), "none of them takes over at once");
         blocks(&mut core, 10);
         // An emergency now: it takes over, once.
-        core.handle(tone_cmd(5, Priority::Emergency, None, None, 1));
+        core.handle(tone_cmd(5, Priority::Emergency, None, None, None, 440.0, 1));
         assert!(core.take_preempted(), "an emergency at once cuts");
         assert!(!core.take_preempted(), "once");
         // A start the deck has passed (it came late) takes over at once too.
         blocks(&mut core, 10);
         let late = epoch;
-        core.handle(tone_cmd(6, Priority::Emergency, Some(late), None, 1));
+        core.handle(tone_cmd(
+            6,
+            Priority::Emergency,
+            Some(late),
+            None,
+            None,
+            440.0,
+            1,
+        ));
         assert!(core.take_preempted(), "a late start cuts");
         // Everything ends; an item given afterwards cuts nothing (the card
         // still holds the last samples of what ended).
         blocks(&mut core, 2_000);
         assert!(core.airing().is_none());
-        core.handle(tone_cmd(7, Priority::Normal, None, None, 1));
+        core.handle(tone_cmd(7, Priority::Normal, None, None, None, 440.0, 1));
         assert!(!core.take_preempted(), "nothing airs to take over from");
     }
 }
