@@ -54,6 +54,24 @@ fn program(id: &str, title: &str, at: &str, hz: u32, secs: u32) -> String {
     )
 }
 
+/// A station with the office's output `office` (zone office) beside the
+/// clusters' mount, airing a 440 Hz tone "a" at `at.0` then an 880 Hz
+/// tone "b" at `at.1`, each `secs` long, to all zones.
+fn office_and_clusters(
+    ice: &Icecast,
+    office: &str,
+    at: (&str, &str),
+    secs: u32,
+) -> tempfile::TempDir {
+    let schedule = format!(
+        "programs:\n{}{}",
+        program("a", "Bản tin sáng", at.0, 440, secs),
+        program("b", "Thông báo", at.1, 880, secs)
+    );
+    let more = format!("  office: \"{office}\"\n|  office: {{ output: office }}\n");
+    station_dir(&station_with(ice.port, "", &more), Some(&schedule))
+}
+
 fn status(dir: &Path) -> Value {
     loa_e2e::status_json(BIN, dir)
 }
@@ -94,13 +112,7 @@ fn tones_air_to_the_mount_in_order_and_silence_keeps_the_listener_on() {
     let ice = Icecast::start("hackme-7");
     let (at_a, _) = local_in(6);
     let (at_b, _) = local_in(10);
-    let schedule = format!(
-        "programs:\n{}{}",
-        program("a", "Bản tin sáng", &at_a, 440, 2),
-        program("b", "Thông báo", &at_b, 880, 2)
-    );
-    let office = "  office: \"wav:office.wav\"\n|  office: { output: office }\n";
-    let dir = station_dir(&station_with(ice.port, "", office), Some(&schedule));
+    let dir = office_and_clusters(&ice, "wav:office.wav", (&at_a, &at_b), 2);
     ice.password_file(dir.path(), "hackme-7");
     let d = Daemon::start(BIN, dir.path(), &[]);
     // Loa is on the mount before anything airs (silence), and a receiver
@@ -386,13 +398,7 @@ fn the_sound_card_starts_on_time_while_the_icecast_server_is_down() {
     let mut ice = Icecast::start("hackme-10");
     let (at_a, ms_a) = local_in(7);
     let (at_b, ms_b) = local_in(15);
-    let schedule = format!(
-        "programs:\n{}{}",
-        program("a", "Bản tin sáng", &at_a, 440, 1),
-        program("b", "Thông báo", &at_b, 880, 1)
-    );
-    let office = "  office: \"device:default\"\n|  office: { output: office }\n";
-    let dir = station_dir(&station_with(ice.port, "", office), Some(&schedule));
+    let dir = office_and_clusters(&ice, "device:default", (&at_a, &at_b), 1);
     ice.password_file(dir.path(), "hackme-10");
     let pulse = Pulse::start(&dir.path().join("pulse"));
     // From before a to after b, one unbroken stream of the card's samples.
